@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/** `rivulet <command>`: one entry point for the server and the operator commands (spec/operations.md). */
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from '../config.js';
+import { registerKeyCommands } from './keys.js';
+import { withStore } from './store.js';
+import { startServer } from '../server.js';
+import { migrate } from '../storage/index.js';
+
+const program = new Command('rivulet').description('Self-hosted engagement-data platform with a Mixpanel integration');
+
+program
+  .command('serve')
+  .description('run the API, the dashboard and the workers')
+  .action(async () => {
+    await startServer(loadConfig());
+  });
+
+program
+  .command('migrate')
+  .description('apply database migrations and exit')
+  .action(async () => {
+    await withStore(async (db) => {
+      const applied = await migrate(db);
+      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'up to date');
+    }, { migrate: false });
+  });
+
+registerKeyCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError || (err instanceof Error && err.name === 'CliError')) {
+    console.error(`rivulet: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+});

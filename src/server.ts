@@ -1,0 +1,79 @@
+/**
+ * The composition root: configuration → storage → migrations → seeded key → HTTP app with every
+ * capability. `startServer` adds listening and graceful shutdown for the `serve` command.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
+import { migrate, openStorage, type Db } from './storage/index.js';
+import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
+import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes } from './workspaces/index.js';
+
+export interface Rivulet {
+  app: FastifyInstance;
+  db: Db;
+  close(): Promise<void>;
+}
+
+export interface CreateOptions {
+  /** Use this store instead of opening one from the config (tests). */
+  db?: Db;
+  logger?: boolean;
+}
+
+export async function prepareStore(db: Db, config: Config): Promise<void> {
+  await migrate(db);
+  const workspace = await ensureWorkspace(db, DEFAULT_WORKSPACE);
+  if (config.seedApiKey) {
+    await seedApiKey(db, { workspaceId: workspace.id, name: 'RIVULET_API_KEY', permissions: [...PERMISSIONS] }, config.seedApiKey);
+  }
+}
+
+export async function createRivulet(config: Config, opts: CreateOptions = {}): Promise<Rivulet> {
+  const db = opts.db ?? (await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  try {
+    await prepareStore(db, config);
+    const hooks: TrackingHooks = { mergeParticipants: [], profileExtensions: [] };
+    const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks)];
+    const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
+    return {
+      app,
+      db,
+      async close() {
+        await app.close();
+        if (!opts.db) await db.close();
+      },
+    };
+  } catch (err) {
+    if (!opts.db) await db.close();
+    throw err;
+  }
+}
+
+/** Runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
+export async function startServer(config: Config): Promise<Rivulet> {
+  const rivulet = await createRivulet(config);
+  await rivulet.app.listen({ port: config.port, host: config.host });
+  rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    rivulet.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      rivulet.app.log.error('graceful shutdown timed out; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    try {
+      await rivulet.close();
+      process.exit(0);
+    } catch (err) {
+      rivulet.app.log.error({ err }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  return rivulet;
+}

@@ -1,0 +1,71 @@
+/**
+ * One client interface over the two backends Rivulet runs on: PGlite (PostgreSQL compiled to
+ * WebAssembly, in-process, the embedded default) and a PostgreSQL server through `pg`.
+ * Every capability writes plain PostgreSQL against `Queryable`; nothing above this folder knows
+ * which backend it talks to.
+ */
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export type BackendKind = 'pglite' | 'postgres';
+
+export interface Db extends Queryable {
+  readonly kind: BackendKind;
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/**
+ * Errors that mean "the store is unreachable or going away", answered as 503 so the client retries.
+ * SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (operator
+ * intervention: shutdown, crash), plus Node socket errors from the pg driver.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (code.startsWith('08') || code.startsWith('53') || /^57P0[1-4]$/.test(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed/i.test(
+    message,
+  );
+}
+
+/** PostgreSQL's serialization failure and deadlock codes: the transaction may be retried whole. */
+export function isRetryableConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40001' || code === '40P01';
+}
+
+/** A unique constraint lost to a concurrent writer: re-running the transaction sees the winner. */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505';
+}
+
+/** Runs `work` in a transaction, retrying it whole (up to `attempts` times) on deadlock or serialization failure. */
+export async function transactionWithRetry<T>(
+  db: Db,
+  work: (tx: Queryable) => Promise<T>,
+  opts: { attempts?: number; retryOn?: (err: unknown) => boolean } = {},
+): Promise<T> {
+  const attempts = opts.attempts ?? 3;
+  const retryOn = opts.retryOn ?? isRetryableConflict;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(work);
+    } catch (err) {
+      if (attempt >= attempts || !retryOn(err)) throw err;
+      await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
+    }
+  }
+}

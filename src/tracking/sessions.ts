@@ -1,0 +1,148 @@
+/**
+ * The SDK-style session endpoint (issue: "anonymous users exist the way an SDK creates them").
+ * A device seen for the first time creates an anonymous user; sessions and locations are logged
+ * as Currents events; a change of user identifies the device's profile (rest-api.md §3, rules 3–4).
+ */
+import { Errors } from '../http/errors.js';
+import { appendEvents, type LogEvent } from '../events/log.js';
+import {
+  createUsers,
+  identifyProfile,
+  userByDeviceId,
+  usersByExternalIds,
+  usersByIds,
+  type MergeBehavior,
+  type MergeParticipant,
+  type User,
+} from '../identity/index.js';
+import { transactionWithRetry, isRetryableConflict, isUniqueViolation, type Db, type Queryable } from '../storage/index.js';
+import { firstSession, locationEvent, sessionEnd, sessionStart, type DeviceContext, type Location } from './core-events.js';
+import { parseTime } from './time.js';
+
+export interface SessionStartInput extends DeviceContext {
+  session_id: string;
+  time?: string | undefined;
+  location?: Location | undefined;
+}
+
+export interface SessionEndInput extends DeviceContext {
+  session_id: string;
+  duration?: number | undefined;
+  time?: string | undefined;
+}
+
+const retry = { retryOn: (e: unknown) => isRetryableConflict(e) || isUniqueViolation(e), attempts: 4 };
+
+function eventTime(raw: string | undefined, nowMs: number): number {
+  if (raw === undefined) return nowMs;
+  const ms = parseTime(raw);
+  if (ms === undefined || ms < 0) throw Errors.badRequest('time must be an ISO-8601 date-time', 'time');
+  return Math.min(ms, nowMs);
+}
+
+async function lockDevice(tx: Queryable, workspaceId: string, deviceId: string): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`dev:${workspaceId}:${deviceId}`]);
+}
+
+async function upsertDevice(tx: Queryable, workspaceId: string, userId: string, d: DeviceContext): Promise<void> {
+  await tx.query(
+    `INSERT INTO user_devices (workspace_id, device_id, user_id, app_id, platform, os_version, device_model)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (workspace_id, device_id) DO UPDATE SET user_id = EXCLUDED.user_id, app_id = EXCLUDED.app_id,
+       platform = coalesce(EXCLUDED.platform, user_devices.platform),
+       os_version = coalesce(EXCLUDED.os_version, user_devices.os_version),
+       device_model = coalesce(EXCLUDED.device_model, user_devices.device_model), updated_at = now()`,
+    [workspaceId, d.device_id, userId, d.app_id, d.platform ?? null, d.os_version ?? null, d.device_model ?? null],
+  );
+}
+
+export interface SessionStartResult {
+  message: 'success';
+  user_id: string;
+  external_id: string | null;
+  new_user: boolean;
+  first_session: boolean;
+}
+
+export async function startSession(db: Db, workspaceId: string, input: SessionStartInput, nowMs = Date.now()): Promise<SessionStartResult> {
+  const timeMs = eventTime(input.time, nowMs);
+  return transactionWithRetry(
+    db,
+    async (tx) => {
+      await lockDevice(tx, workspaceId, input.device_id);
+      let user = await userByDeviceId(tx, workspaceId, input.device_id);
+      const newUser = !user;
+      if (!user) user = (await createUsers(tx, workspaceId, [{}]))[0]!;
+      await upsertDevice(tx, workspaceId, user.id, input);
+      const [locked] = await usersByIds(tx, workspaceId, [user.id], true);
+      user = locked!;
+      const first = user.session_count === 0;
+      await tx.query(
+        `UPDATE users SET session_count = session_count + 1,
+            first_session_at = least(coalesce(first_session_at, to_timestamp($2 / 1000.0)), to_timestamp($2 / 1000.0)),
+            last_session_at = greatest(coalesce(last_session_at, to_timestamp($2 / 1000.0)), to_timestamp($2 / 1000.0)),
+            updated_at = now()
+          WHERE id = $1`,
+        [user.id, timeMs],
+      );
+      const events: LogEvent[] = [];
+      if (first) events.push(firstSession(user, input, input.session_id, timeMs, workspaceId));
+      events.push(sessionStart(user, input, input.session_id, timeMs, workspaceId));
+      if (input.location) events.push(locationEvent(user, input, input.location, timeMs, workspaceId));
+      await appendEvents(tx, workspaceId, events);
+      return { message: 'success' as const, user_id: user.id, external_id: user.external_id, new_user: newUser, first_session: first };
+    },
+    retry,
+  );
+}
+
+export async function endSession(db: Db, workspaceId: string, input: SessionEndInput, nowMs = Date.now()): Promise<{ message: 'success'; user_id: string }> {
+  const timeMs = eventTime(input.time, nowMs);
+  return transactionWithRetry(db, async (tx) => {
+    const user = await userByDeviceId(tx, workspaceId, input.device_id);
+    if (!user) throw Errors.notFound('device_id');
+    await appendEvents(tx, workspaceId, [sessionEnd(user, input, input.session_id, input.duration, timeMs, workspaceId)]);
+    return { message: 'success' as const, user_id: user.id };
+  });
+}
+
+export interface ChangeUserInput {
+  device_id: string;
+  external_id: string;
+  merge_behavior?: MergeBehavior | undefined;
+}
+
+/**
+ * The SDK's change of user. An anonymous device profile is identified (or merged into the existing
+ * holder of the external id); a device whose profile is already someone else moves to that user.
+ */
+export async function changeUser(
+  db: Db,
+  workspaceId: string,
+  input: ChangeUserInput,
+  participants: readonly MergeParticipant[],
+): Promise<{ message: 'success'; user_id: string; change: string }> {
+  return transactionWithRetry(
+    db,
+    async (tx) => {
+      await lockDevice(tx, workspaceId, input.device_id);
+      const current = await userByDeviceId(tx, workspaceId, input.device_id);
+      if (!current) throw Errors.notFound('device_id');
+      if (current.external_id === null) {
+        const outcome = await identifyProfile(tx, workspaceId, current.id, input.external_id, input.merge_behavior ?? 'merge', participants);
+        if (!outcome.ok) throw Errors.badRequest(outcome.error);
+        return { message: 'success' as const, user_id: outcome.userId, change: outcome.change };
+      }
+      if (current.external_id === input.external_id) return { message: 'success' as const, user_id: current.id, change: 'none' };
+      let target: User | undefined = (await usersByExternalIds(tx, workspaceId, [input.external_id]))[0];
+      target ??= (await createUsers(tx, workspaceId, [{ externalId: input.external_id }]))[0]!;
+      await tx.query('UPDATE user_devices SET user_id = $3, updated_at = now() WHERE workspace_id = $1 AND device_id = $2', [
+        workspaceId,
+        input.device_id,
+        target.id,
+      ]);
+      return { message: 'success' as const, user_id: target.id, change: 'device_moved' };
+    },
+    retry,
+  );
+}

@@ -1,0 +1,72 @@
+/** Admin API for the caller's workspace and its REST API keys (Bearer key with `admin`). */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { AppServices } from '../http/app.js';
+import { requireKey } from '../http/auth.js';
+import { Errors } from '../http/errors.js';
+import { PERMISSIONS, type Permission } from './keys.js';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from './store.js';
+
+const admin = { permission: 'admin' as const };
+const CreateKeyBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    permissions: Type.Array(Type.Union(PERMISSIONS.map((p) => Type.Literal(p))), { minItems: 1, uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+
+export function publicKey(rec: ApiKeyRecord) {
+  return {
+    prefix: rec.prefix,
+    name: rec.name,
+    workspace_id: rec.workspace_id,
+    permissions: rec.permissions,
+    created_at: rec.created_at,
+    last_used_at: rec.last_used_at,
+    revoked_at: rec.revoked_at,
+    state: rec.revoked_at ? 'revoked' : 'active',
+  };
+}
+
+export async function workspaceRoutes(app: FastifyInstance, { db, config, authenticator }: AppServices): Promise<void> {
+  app.get('/admin/workspace', { config: admin, schema: { tags: ['admin'], summary: 'This workspace and its REST endpoint' } }, async (request) => {
+    const key = requireKey(request);
+    const { rows } = await db.query<{ id: string; name: string; created_at: Date }>('SELECT id, name, created_at FROM workspaces WHERE id = $1', [
+      key.workspace_id,
+    ]);
+    return { ...rows[0], rest_endpoint: config.publicUrl };
+  });
+
+  app.post(
+    '/admin/keys',
+    { config: admin, schema: { tags: ['admin'], summary: 'Create a REST API key (the key is shown only in this response)', body: CreateKeyBody } },
+    async (request, reply) => {
+      const key = requireKey(request);
+      const body = request.body as { name: string; permissions: Permission[] };
+      const created = await createApiKey(db, { workspaceId: key.workspace_id, name: body.name, permissions: body.permissions });
+      return reply.status(201).send({ key: created.key, ...publicKey(created.record) });
+    },
+  );
+
+  app.get('/admin/keys', { config: admin, schema: { tags: ['admin'], summary: "List this workspace's REST API keys" } }, async (request) => {
+    const key = requireKey(request);
+    return { keys: (await listApiKeys(db, key.workspace_id)).map(publicKey) };
+  });
+
+  app.post(
+    '/admin/keys/:prefix/revoke',
+    {
+      config: admin,
+      schema: { tags: ['admin'], summary: 'Revoke a REST API key at once', params: Type.Object({ prefix: Type.String({ maxLength: 64 }) }) },
+    },
+    async (request) => {
+      const key = requireKey(request);
+      const { prefix } = request.params as { prefix: string };
+      const revoked = await revokeApiKey(db, prefix, key.workspace_id);
+      if (!revoked) throw Errors.notFound(`REST API key ${prefix}`);
+      authenticator.invalidate();
+      return publicKey(revoked);
+    },
+  );
+}
