@@ -126,6 +126,7 @@ function toApiError(err: FastifyError | ApiError | Error, invalidBodyMessage?: s
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return invalidBody(invalidBodyMessage, fe.message);
   }
+  if ((fe as { notAnObject?: boolean }).notAnObject) return invalidBody(invalidBodyMessage, 'the body must be a JSON object');
   if (fe.validation && Array.isArray(fe.validation)) {
     const entries = (fe as { entries?: ErrorEntry[] }).entries;
     return new ApiError(400, fe.message, entries ?? [{ type: fe.message }]);

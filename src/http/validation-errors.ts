@@ -36,12 +36,17 @@ export function describe(e: FastifySchemaValidationError, dataVar: string): { pa
 }
 
 export function formatValidationErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
-  const described = errors.map((e) => describe(e, dataVar));
-  const err = new Error(described[0]?.message ?? 'invalid request') as Error & {
+  const notAnObject = dataVar === 'body' && errors.some((e) => e.instancePath === '' && e.keyword === 'type');
+  const described = notAnObject
+    ? [{ path: 'body', message: 'the body must be a JSON object' }]
+    : errors.map((e) => describe(e, dataVar));
+  const err = new Error(notAnObject ? 'Invalid JSON' : (described[0]?.message ?? 'invalid request')) as Error & {
     validation: unknown;
     entries: { type: string; path: string }[];
     statusCode: number;
+    notAnObject: boolean;
   };
+  err.notAnObject = notAnObject;
   err.validation = errors;
   err.statusCode = 400;
   err.entries = described.map((d) => ({ type: d.message, path: d.path }));
