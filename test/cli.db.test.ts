@@ -1,0 +1,61 @@
+/** `rivulet keys create|list|revoke` and `rivulet migrate` as real processes, on both backends. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabaseUrl, TEST_BACKEND } from '../src/test-support/db.js';
+import { runCli, serve } from './cli-process.js';
+
+let env: Record<string, string>;
+let cleanup: () => Promise<void>;
+beforeAll(async () => {
+  if (TEST_BACKEND === 'postgres') {
+    const created = await createTestDatabaseUrl();
+    env = { DATABASE_URL: created.url };
+    cleanup = created.drop;
+  } else {
+    const dir = await mkdtemp(join(tmpdir(), 'rivulet-cli-'));
+    env = { RIVULET_DATA_DIR: dir, DATABASE_URL: '' };
+    cleanup = () => rm(dir, { recursive: true, force: true });
+  }
+});
+afterAll(() => cleanup());
+
+describe(`rivulet CLI on ${TEST_BACKEND}`, () => {
+  it('migrates, creates a working key, lists it by prefix only, and revokes it', async () => {
+    const migrated = await runCli(['migrate'], env);
+    expect(migrated.code).toBe(0);
+    expect(migrated.stdout).toMatch(/applied: 001_core|up to date/);
+
+    const created = await runCli(['keys', 'create', '--workspace', 'acme', '--name', 'ingest', '--permissions', 'users.track,users.export.ids'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const key = created.stdout.trim().split('\n').pop()!;
+    expect(key).toMatch(/^rvk_[A-Za-z0-9_-]{8}_[A-Za-z0-9_-]{43}$/);
+    const prefix = key.split('_').slice(0, 2).join('_');
+
+    const listed = await runCli(['keys', 'list', '--workspace', 'acme'], env);
+    expect(listed.stdout).toContain(prefix);
+    expect(listed.stdout).toContain('active');
+    expect(listed.stdout).not.toContain(key);
+
+    const bad = await runCli(['keys', 'create', '--permissions', 'users.fly'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('unknown permission(s): users.fly');
+
+    const server = await serve(env);
+    const call = () =>
+      fetch(`${server.url}/users/track`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ attributes: [{ external_id: 'cli-user' }] }),
+      });
+    expect((await call()).status).toBe(201);
+    server.child.kill('SIGTERM');
+    await server.exited;
+
+    const revoked = await runCli(['keys', 'revoke', prefix], env);
+    expect(revoked.stdout).toContain(`revoked ${prefix}`);
+    expect((await runCli(['keys', 'list'], env)).stdout).toMatch(new RegExp(`${prefix}\\trevoked`));
+    expect((await runCli(['keys', 'revoke', 'rvk_missing'], env)).code).toBe(1);
+  });
+});
