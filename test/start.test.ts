@@ -30,7 +30,7 @@ describe('rivulet serve on the embedded store', () => {
 
     const second = await serve(env());
     const found = await post(second.url, '/users/export/ids', { external_ids: ['persist-1'] });
-    expect((await found.json()).users).toMatchObject([{ external_id: 'persist-1', first_name: 'Pat' }]);
+    expect(((await found.json()) as any).users).toMatchObject([{ external_id: 'persist-1', first_name: 'Pat' }]);
 
     // Graceful shutdown finishes a request already in flight: half a body is sent, then SIGTERM,
     // then the rest, and the request still completes with 201.
@@ -55,7 +55,7 @@ describe('rivulet serve on the embedded store', () => {
 
     const third = await serve(env());
     const after = await post(third.url, '/users/export/ids', { external_ids: ['persist-1'] });
-    expect((await after.json()).users[0].custom_events).toMatchObject([{ name: 'late', count: 1 }]);
+    expect(((await after.json()) as any).users[0].custom_events).toMatchObject([{ name: 'late', count: 1 }]);
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
   });
