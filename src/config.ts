@@ -16,6 +16,11 @@ export interface Config {
   seedApiKey: string | undefined;
   publicUrl: string;
   logLevel: string;
+  masterKey: string | undefined;
+  /** Extra partners beyond Mixpanel, `slug:Display Name` pairs (RIVULET_PARTNERS). */
+  extraPartners: Array<{ slug: string; name: string }>;
+  /** Partner API keys by partner slug, from RIVULET_PARTNER_API_KEY_<SLUG> (comma-separated for rotation). */
+  partnerApiKeys: Record<string, string[]>;
   limits: {
     /** Body cap of the REST API (rest-api.md §0). */
     bodyBytes: number;
@@ -25,6 +30,12 @@ export interface Config {
     arrayAttributeValues: number;
     /** How long a request may take to arrive, in ms (slow clients are cut off). */
     requestTimeoutMs: number;
+    /** Body cap of the partner cohort endpoints (cohort-import.md §1.4). */
+    cohortBodyBytes: number;
+    /** Body cap of the Mixpanel webhook receiver (§4.1). */
+    webhookBodyBytes: number;
+    /** How long a cohort change waits for the cohort's lock before answering 423. */
+    cohortLockTimeoutMs: number;
   };
   rateLimits: {
     track: RateLimitRule;
@@ -32,6 +43,8 @@ export interface Config {
     exportIds: RateLimitRule;
     currentsPublish: RateLimitRule;
     sdk: RateLimitRule;
+    /** Per (workspace, partner) on the partner cohort API and the webhook. */
+    partnerCohorts: RateLimitRule;
   };
 }
 
@@ -65,11 +78,17 @@ export function loadConfig(env: Env = process.env): Config {
     seedApiKey: env.RIVULET_API_KEY || undefined,
     publicUrl: (env.RIVULET_PUBLIC_URL || `http://${urlHost}:${port}`).replace(/\/+$/, ''),
     logLevel: env.LOG_LEVEL || 'info',
+    masterKey: env.RIVULET_MASTER_KEY || undefined,
+    extraPartners: parsePartners(env.RIVULET_PARTNERS),
+    partnerApiKeys: partnerKeys(env),
     limits: {
       bodyBytes: int(env, 'RIVULET_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024),
       currentsBodyBytes: int(env, 'RIVULET_CURRENTS_BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024),
       arrayAttributeValues: int(env, 'RIVULET_ARRAY_ATTRIBUTE_MAX', 25, 1, 100),
       requestTimeoutMs: int(env, 'RIVULET_REQUEST_TIMEOUT_MS', 30_000, 1000),
+      cohortBodyBytes: int(env, 'RIVULET_COHORT_BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024),
+      webhookBodyBytes: int(env, 'RIVULET_WEBHOOK_BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024),
+      cohortLockTimeoutMs: int(env, 'RIVULET_COHORT_LOCK_TIMEOUT_MS', 5_000, 1),
     },
     rateLimits: {
       track: rule(env, 'TRACK', 3000, 3000),
@@ -77,6 +96,35 @@ export function loadConfig(env: Env = process.env): Config {
       exportIds: rule(env, 'EXPORT_IDS', 250, 60_000),
       currentsPublish: rule(env, 'CURRENTS', 3000, 3000),
       sdk: rule(env, 'SDK', 3000, 3000),
+      partnerCohorts: rule(env, 'PARTNER_COHORTS', 250_000, 3_600_000),
     },
   };
+}
+
+function parsePartners(raw: string | undefined): Array<{ slug: string; name: string }> {
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => {
+      const [slug, ...rest] = p.split(':');
+      if (!slug || !/^[a-z][a-z0-9_-]{1,31}$/.test(slug)) {
+        throw new ConfigError(`RIVULET_PARTNERS: "${p}" must be slug:Name with a lower-case slug`);
+      }
+      return { slug, name: rest.join(':').trim() || slug[0]!.toUpperCase() + slug.slice(1) };
+    });
+}
+
+function partnerKeys(env: Env): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(env)) {
+    const m = /^RIVULET_PARTNER_API_KEY_([A-Z0-9_]+)$/.exec(name);
+    if (!m || !value) continue;
+    out[m[1]!.toLowerCase().replace(/_/g, '-')] = value
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean);
+  }
+  return out;
 }

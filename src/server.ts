@@ -6,12 +6,15 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
 import { migrate, openStorage, type Db } from './storage/index.js';
+import { createCohortImport } from './cohorts/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes } from './workspaces/index.js';
 
 export interface Rivulet {
   app: FastifyInstance;
   db: Db;
+  /** Partner API keys generated at this start: printed once to the terminal, never logged. */
+  generatedPartnerKeys: Array<{ partner: string; key: string }>;
   close(): Promise<void>;
 }
 
@@ -19,6 +22,8 @@ export interface CreateOptions {
   /** Use this store instead of opening one from the config (tests). */
   db?: Db;
   logger?: boolean;
+  /** Start background workers (default true). */
+  workers?: boolean;
 }
 
 export async function prepareStore(db: Db, config: Config): Promise<void> {
@@ -33,13 +38,17 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
   const db = opts.db ?? (await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {
     await prepareStore(db, config);
-    const hooks: TrackingHooks = { mergeParticipants: [], profileExtensions: [] };
-    const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks)];
+    const cohorts = await createCohortImport(config);
+    const hooks: TrackingHooks = { mergeParticipants: [...cohorts.mergeParticipants], profileExtensions: [...cohorts.profileExtensions] };
+    const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks), ...cohorts.capabilities];
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
+    const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
     return {
       app,
       db,
+      generatedPartnerKeys: cohorts.generatedPartnerKeys,
       async close() {
+        stopWorkers();
         await app.close();
         if (!opts.db) await db.close();
       },
@@ -55,6 +64,9 @@ export async function startServer(config: Config): Promise<Rivulet> {
   const rivulet = await createRivulet(config);
   await rivulet.app.listen({ port: config.port, host: config.host });
   rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');
+  for (const { partner, key } of rivulet.generatedPartnerKeys) {
+    process.stderr.write(`\nGenerated the ${partner} partner API key (kept in ${config.dataDir}/partner-keys.json):\n  ${key}\n\n`);
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

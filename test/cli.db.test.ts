@@ -9,12 +9,15 @@ import { runCli, serve } from './cli-process.js';
 let env: Record<string, string>;
 let cleanup: () => Promise<void>;
 beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rivulet-cli-'));
   if (TEST_BACKEND === 'postgres') {
     const created = await createTestDatabaseUrl();
-    env = { DATABASE_URL: created.url };
-    cleanup = created.drop;
+    env = { DATABASE_URL: created.url, RIVULET_DATA_DIR: dir };
+    cleanup = async () => {
+      await created.drop();
+      await rm(dir, { recursive: true, force: true });
+    };
   } else {
-    const dir = await mkdtemp(join(tmpdir(), 'rivulet-cli-'));
     env = { RIVULET_DATA_DIR: dir, DATABASE_URL: '' };
     cleanup = () => rm(dir, { recursive: true, force: true });
   }

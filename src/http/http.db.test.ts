@@ -107,7 +107,7 @@ describe(`HTTP contract on ${TEST_BACKEND}`, () => {
 describe(`operations on ${TEST_BACKEND}`, () => {
   it('answers 503 when the store is unreachable, and readiness says so', async () => {
     const t = await openTestDb({ migrate: false });
-    const rivulet = await createRivulet(loadConfig({}), { db: t.db, logger: false });
+    const rivulet = await createRivulet(loadConfig({ RIVULET_PARTNER_API_KEY_MIXPANEL: 'pk' }), { db: t.db, logger: false, workers: false });
     const ws = await ensureWorkspace(t.db, 'default');
     const created = await createApiKey(t.db, { workspaceId: ws.id, name: 't', permissions: ['users.track'] });
     const inject = (path: string) =>

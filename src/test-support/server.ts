@@ -2,11 +2,17 @@
  * A real Rivulet on loopback for tests: its own database (see db.ts), a random port, and a REST key
  * with every permission. `call` sends JSON over real HTTP and returns status, headers and body.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { loadConfig, type Config } from '../config.js';
 import { createRivulet, type Rivulet } from '../server.js';
 import { DEFAULT_WORKSPACE, createApiKey, ensureWorkspace, PERMISSIONS, type Permission } from '../workspaces/index.js';
 import { openTestDb, type TestDb } from './db.js';
+
+/** The Mixpanel partner API key test servers are configured with. */
+export const TEST_PARTNER_KEY = 'pk_test_mixpanel_partner_key';
 
 export interface CallResult<T = any> {
   status: number;
@@ -28,7 +34,8 @@ export interface TestServer {
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const testDb = await openTestDb({ migrate: false });
-  const config: Config = loadConfig({ LOG_LEVEL: 'silent', ...env });
+  const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-test-'));
+  const config: Config = loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_PARTNER_API_KEY_MIXPANEL: TEST_PARTNER_KEY, ...env });
   const rivulet = await createRivulet(config, { db: testDb.db, logger: false });
   await rivulet.app.listen({ port: 0, host: '127.0.0.1' });
   const address = rivulet.app.server.address();
@@ -73,6 +80,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     async close() {
       await rivulet.close();
       await testDb.drop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,84 @@
+/**
+ * Applying membership changes (cohort-import.md §3, §6), shared by every path in. The caller holds
+ * the cohort's lock. Adding a member or removing a non-member is `unchanged`; only real adds and
+ * removes count, each one data point, written to the ledger in the same transaction.
+ */
+import type { Queryable } from '../storage/index.js';
+import type { Cohort } from './store.js';
+
+export type SyncSource = 'partner_api' | 'webhook' | 'pull';
+
+export interface MembershipOutcome {
+  added: number;
+  removed: number;
+  unchanged: number;
+}
+
+/** Deltas: `wanted` maps each distinct user to the state its last entry asked for (true = member). */
+export async function applyDelta(tx: Queryable, cohort: Cohort, wanted: Map<string, boolean>, source: SyncSource): Promise<MembershipOutcome> {
+  const toAdd: string[] = [];
+  const toRemove: string[] = [];
+  for (const [userId, member] of wanted) (member ? toAdd : toRemove).push(userId);
+  toAdd.sort();
+  toRemove.sort();
+  const added = toAdd.length
+    ? (
+        await tx.query(
+          `INSERT INTO cohort_members (cohort_id, user_id)
+           SELECT $1, u FROM unnest($2::uuid[]) AS u ORDER BY u
+           ON CONFLICT (cohort_id, user_id) DO NOTHING`,
+          [cohort.id, toAdd],
+        )
+      ).rowCount
+    : 0;
+  const removed = toRemove.length
+    ? (await tx.query('DELETE FROM cohort_members WHERE cohort_id = $1 AND user_id = ANY($2::uuid[])', [cohort.id, toRemove])).rowCount
+    : 0;
+  const outcome = { added, removed, unchanged: wanted.size - added - removed };
+  await recordMembershipChange(tx, cohort, outcome, source);
+  return outcome;
+}
+
+/** A full replacement: the cohort's members become exactly `target` (distinct user ids). */
+export async function applyReplacement(tx: Queryable, cohort: Cohort, target: string[], source: SyncSource): Promise<MembershipOutcome> {
+  const sorted = [...new Set(target)].sort();
+  const removed = (
+    await tx.query(
+      `DELETE FROM cohort_members m WHERE m.cohort_id = $1
+         AND NOT EXISTS (SELECT 1 FROM unnest($2::uuid[]) AS t(id) WHERE t.id = m.user_id)`,
+      [cohort.id, sorted],
+    )
+  ).rowCount;
+  const added = sorted.length
+    ? (
+        await tx.query(
+          `INSERT INTO cohort_members (cohort_id, user_id)
+           SELECT $1, u FROM unnest($2::uuid[]) AS u ORDER BY u
+           ON CONFLICT (cohort_id, user_id) DO NOTHING`,
+          [cohort.id, sorted],
+        )
+      ).rowCount
+    : 0;
+  const outcome = { added, removed, unchanged: sorted.length - added };
+  await recordMembershipChange(tx, cohort, outcome, source);
+  return outcome;
+}
+
+async function recordMembershipChange(tx: Queryable, cohort: Cohort, o: MembershipOutcome, source: SyncSource): Promise<void> {
+  const changed = o.added + o.removed > 0;
+  await tx.query(
+    `UPDATE cohorts SET member_count = member_count + $2 - $3,
+        members_version = members_version + CASE WHEN $4::boolean THEN 1 ELSE 0 END,
+        last_synced_at = now(), last_source = $5
+      WHERE id = $1`,
+    [cohort.id, o.added, o.removed, changed, source],
+  );
+  if (!changed) return;
+  await tx.query(
+    `INSERT INTO data_points (workspace_id, day, source, cohort_id, added, removed)
+     VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2, $3, $4, $5)
+     ON CONFLICT (workspace_id, day, source, cohort_id) DO UPDATE SET
+       added = data_points.added + EXCLUDED.added, removed = data_points.removed + EXCLUDED.removed`,
+    [cohort.workspace_id, source, cohort.id, o.added, o.removed],
+  );
+}

@@ -1,0 +1,53 @@
+/**
+ * Cohort import: partner registry, data import keys, the partner cohort API, Mixpanel's webhook,
+ * matching, membership, data points and sync history. `createCohortImport` wires it for the server.
+ */
+import type { Config } from '../config.js';
+import type { CapabilityPlugin } from '../http/app.js';
+import type { MergeParticipant, ProfileExtension } from '../identity/index.js';
+import type { Db } from '../storage/index.js';
+import { cohortAdminRoutes } from './admin-routes.js';
+import { CohortContext } from './context.js';
+import { partnerApiRoutes } from './partner-api.js';
+import { PartnerRegistry, partnerList, resolvePartnerKeys } from './partners.js';
+import { cohortMergeParticipant, cohortProfileExtension } from './store.js';
+import { expireStagedSessions, webhookRoutes } from './webhook.js';
+
+export { createImportKey, listImportKeys, rotateImportKey, invalidateImportKey, findActiveImportKey, publicImportKey } from './import-keys.js';
+export { MIXPANEL, PartnerRegistry, partnerList, type Partner } from './partners.js';
+export { listCohorts, getCohort, type Cohort } from './store.js';
+export { expireStagedSessions } from './webhook.js';
+
+export interface CohortImport {
+  capabilities: CapabilityPlugin[];
+  mergeParticipants: MergeParticipant[];
+  profileExtensions: ProfileExtension[];
+  partners: PartnerRegistry;
+  /** Partner keys generated at this start (to print once). */
+  generatedPartnerKeys: Array<{ partner: string; key: string }>;
+  /** Starts background work (expiry of staged webhook sessions); returns a stop function. */
+  startWorkers(db: Db, onError: (err: unknown) => void): () => void;
+}
+
+const EXPIRY_SWEEP_MS = 10 * 60_000;
+
+export async function createCohortImport(config: Config): Promise<CohortImport> {
+  const partners = partnerList(config);
+  const { keys, generated } = await resolvePartnerKeys(partners, config.partnerApiKeys, config.dataDir);
+  const registry = new PartnerRegistry(partners, keys);
+  const ctx = new CohortContext(registry, config);
+  return {
+    capabilities: [partnerApiRoutes(ctx), webhookRoutes(ctx), cohortAdminRoutes(ctx)],
+    mergeParticipants: [cohortMergeParticipant],
+    profileExtensions: [cohortProfileExtension],
+    partners: registry,
+    generatedPartnerKeys: generated,
+    startWorkers(db, onError) {
+      const sweep = () => expireStagedSessions(db).catch(onError);
+      const timer = setInterval(sweep, EXPIRY_SWEEP_MS);
+      timer.unref();
+      void sweep();
+      return () => clearInterval(timer);
+    },
+  };
+}

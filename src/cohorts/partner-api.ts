@@ -1,0 +1,177 @@
+/**
+ * The partner cohort API (cohort-import.md §1): `POST /partners/{partner}/cohorts` creates or
+ * renames a cohort, `POST /partners/{partner}/cohorts/users` applies membership deltas. Both keys
+ * travel in the body. Checks run in the documented order; any failure leaves state unchanged.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { AppServices } from '../http/app.js';
+import { ApiError } from '../http/errors.js';
+import { transactionWithRetry, type Db } from '../storage/index.js';
+import { applyDelta } from './apply.js';
+import { partnerEnabled, type CohortContext } from './context.js';
+import { findActiveImportKey, type DataImportKey } from './import-keys.js';
+import { checkCohortChanges, checkCohortName, Messages, readCredentials } from './partner-payload.js';
+import { resolveEntries } from './resolve.js';
+import { findCohort, lockCohort, upsertCohort } from './store.js';
+import { recordSync } from './sync-history.js';
+
+interface Authorized {
+  key: DataImportKey;
+  body: Record<string, unknown>;
+  rateHeaders: Record<string, string>;
+}
+
+/** Auth fields → partner key → client secret → partner enabled → rate limit. */
+export async function authorizePartner(db: Db, ctx: CohortContext, partner: string, body: unknown): Promise<Authorized> {
+  const creds = readCredentials(body);
+  if (!ctx.partners.get(partner) || !ctx.partners.verifyPartnerKey(partner, creds.partnerApiKey)) {
+    throw new ApiError(401, Messages.invalidPartnerKey);
+  }
+  const key = await findActiveImportKey(db, creds.clientSecret);
+  if (!key) throw new ApiError(401, Messages.invalidClientSecret);
+  if (key.partner !== partner || !(await partnerEnabled(db, key.workspace_id, partner))) {
+    throw new ApiError(401, `Partner not enabled for client with client secret: ${key.prefix}…`);
+  }
+  const rateHeaders = ctx.rateLimit(key.workspace_id, partner);
+  return { key, body: body as Record<string, unknown>, rateHeaders };
+}
+
+const routeConfig = { invalidBodyMessage: Messages.notAnObject };
+
+export function partnerApiRoutes(ctx: CohortContext) {
+  return async function routes(app: FastifyInstance, { db }: AppServices): Promise<void> {
+    const bodyLimit = ctx.config.limits.cohortBodyBytes;
+    const lockTimeout = ctx.config.limits.cohortLockTimeoutMs;
+
+    app.post(
+      '/partners/:partner/cohorts',
+      {
+        bodyLimit,
+        config: routeConfig,
+        schema: {
+          tags: ['partners'],
+          summary: 'Cohort name endpoint: create a cohort or rename it',
+          security: [],
+          body: { type: 'object', description: '{partner_api_key, client_secret, cohort_id, name, created_at}', additionalProperties: true },
+        },
+      },
+      async (request, reply) => {
+        const { partner } = request.params as { partner: string };
+        const auth = await authorizePartner(db, ctx, partner, request.body);
+        const input = checkCohortName(auth.body);
+        const ws = auth.key.workspace_id;
+        const named = await transactionWithRetry(db, async (tx) => {
+          const result = await upsertCohort(tx, { workspaceId: ws, partner, partnerCohortId: input.cohortId, name: input.name, createdAt: input.createdAt });
+          if (result.created || result.renamed) {
+            await recordSync(tx, {
+              workspaceId: ws,
+              partner,
+              source: 'partner_api',
+              cohortId: result.cohort.id,
+              partnerCohortId: input.cohortId,
+              action: result.created ? 'create' : 'rename',
+              status: 'applied',
+            });
+          }
+          return result;
+        });
+        return send(reply, auth, 201, { message: 'success', cohort_id: input.cohortId, name: named.cohort.name, created: named.created });
+      },
+    );
+
+    app.post(
+      '/partners/:partner/cohorts/users',
+      {
+        bodyLimit,
+        config: routeConfig,
+        schema: {
+          tags: ['partners'],
+          summary: 'User cohort endpoint: add or remove members (1,000 identifiers per request)',
+          security: [],
+          body: { type: 'object', description: '{partner_api_key, client_secret, cohort_id, cohort_changes: [{user_ids, device_ids, aliases, should_remove}]}', additionalProperties: true },
+        },
+      },
+      async (request, reply) => {
+        const { partner } = request.params as { partner: string };
+        const auth = await authorizePartner(db, ctx, partner, request.body);
+        const ws = auth.key.workspace_id;
+        let input;
+        try {
+          input = checkCohortChanges(auth.body);
+        } catch (err) {
+          if (err instanceof ApiError) {
+            const cohortId = typeof auth.body.cohort_id === 'string' ? auth.body.cohort_id.slice(0, 255) : null;
+            await recordSync(db, { workspaceId: ws, partner, source: 'partner_api', partnerCohortId: cohortId, action: 'delta', status: 'rejected', error: err.message });
+          }
+          throw err;
+        }
+        const cohort = await findCohort(db, ws, partner, input.cohortId);
+        if (!cohort) {
+          if (input.entries.length === 0) {
+            return send(reply, auth, 201, emptyResult(input.cohortId));
+          }
+          await recordSync(db, { workspaceId: ws, partner, source: 'partner_api', partnerCohortId: input.cohortId, action: 'delta', status: 'rejected', error: Messages.unknownCohort });
+          throw new ApiError(400, Messages.unknownCohort, [{ type: Messages.unknownCohort, path: 'cohort_id' }]);
+        }
+        const result = await ctx.queue.run(cohort.id, () =>
+          transactionWithRetry(db, async (tx) => {
+            await lockCohort(tx, cohort.id, lockTimeout);
+            const resolved = await resolveEntries(tx, ws, input.entries);
+            const outcome = await applyDelta(tx, cohort, resolved.wanted, 'partner_api');
+            await recordSync(tx, {
+              workspaceId: ws,
+              partner,
+              source: 'partner_api',
+              cohortId: cohort.id,
+              partnerCohortId: input.cohortId,
+              action: 'delta',
+              status: 'applied',
+              received: resolved.received,
+              matched: resolved.matched,
+              unmatchedNotFound: resolved.unmatched.not_found,
+              unmatchedDeviceIdOfIdentifiedUser: resolved.unmatched.device_id_of_identified_user,
+              ...outcome,
+            });
+            return { resolved, outcome };
+          }),
+        );
+        const applied = result.outcome.added + result.outcome.removed;
+        return send(reply, auth, 201, {
+          message: 'success',
+          cohort_id: input.cohortId,
+          received: result.resolved.received,
+          matched: result.resolved.matched,
+          unmatched: result.resolved.unmatched.not_found + result.resolved.unmatched.device_id_of_identified_user,
+          added: result.outcome.added,
+          removed: result.outcome.removed,
+          unchanged: result.outcome.unchanged,
+          applied,
+          data_points: applied,
+          unmatched_reasons: result.resolved.unmatched,
+          unmatched_identifiers: result.resolved.unmatchedIdentifiers,
+        });
+      },
+    );
+  };
+}
+
+function emptyResult(cohortId: string) {
+  return {
+    message: 'success',
+    cohort_id: cohortId,
+    received: 0,
+    matched: 0,
+    unmatched: 0,
+    added: 0,
+    removed: 0,
+    unchanged: 0,
+    applied: 0,
+    data_points: 0,
+    unmatched_reasons: { not_found: 0, device_id_of_identified_user: 0 },
+    unmatched_identifiers: { user_ids: [], device_ids: [], aliases: [] },
+  };
+}
+
+function send(reply: FastifyReply, auth: Authorized, status: number, body: unknown) {
+  return reply.headers(auth.rateHeaders).status(status).send(body);
+}

@@ -1,0 +1,95 @@
+/** The sync history: one row per partner request, webhook message and pull run (cohort-import.md §3). */
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from '../storage/index.js';
+import type { SyncSource } from './apply.js';
+
+export interface SyncRecord {
+  workspaceId: string;
+  partner: string;
+  source: SyncSource;
+  cohortId?: string | null;
+  partnerCohortId?: string | null;
+  action?: string | null;
+  status: 'applied' | 'staged' | 'incomplete' | 'failed' | 'rejected';
+  received?: number;
+  matched?: number;
+  unmatchedNotFound?: number;
+  unmatchedDeviceIdOfIdentifiedUser?: number;
+  added?: number;
+  removed?: number;
+  unchanged?: number;
+  error?: string | null;
+  details?: unknown;
+}
+
+export async function recordSync(db: Queryable, r: SyncRecord): Promise<void> {
+  await db.query(
+    `INSERT INTO cohort_syncs (id, workspace_id, partner, cohort_id, partner_cohort_id, source, action, status, received, matched,
+        unmatched_not_found, unmatched_device_id_of_identified_user, added, removed, unchanged, error, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    [
+      randomUUID(),
+      r.workspaceId,
+      r.partner,
+      r.cohortId ?? null,
+      r.partnerCohortId ?? null,
+      r.source,
+      r.action ?? null,
+      r.status,
+      r.received ?? 0,
+      r.matched ?? 0,
+      r.unmatchedNotFound ?? 0,
+      r.unmatchedDeviceIdOfIdentifiedUser ?? 0,
+      r.added ?? 0,
+      r.removed ?? 0,
+      r.unchanged ?? 0,
+      r.error ?? null,
+      r.details === undefined ? null : JSON.stringify(r.details),
+    ],
+  );
+}
+
+export interface SyncRow {
+  id: string;
+  cohort_id: string | null;
+  partner_cohort_id: string | null;
+  partner: string;
+  source: string;
+  action: string | null;
+  status: string;
+  received: number;
+  matched: number;
+  unmatched: { not_found: number; device_id_of_identified_user: number };
+  added: number;
+  removed: number;
+  unchanged: number;
+  error: string | null;
+  at: Date;
+}
+
+export async function listSyncs(db: Queryable, workspaceId: string, opts: { cohortId?: string; limit?: number } = {}): Promise<SyncRow[]> {
+  const { rows } = await db.query<Record<string, any>>(
+    `SELECT id, cohort_id, partner_cohort_id, partner, source, action, status, received, matched, unmatched_not_found,
+            unmatched_device_id_of_identified_user, added, removed, unchanged, error, at
+       FROM cohort_syncs WHERE workspace_id = $1 ${opts.cohortId ? 'AND cohort_id = $3' : ''}
+      ORDER BY at DESC, id LIMIT $2`,
+    opts.cohortId ? [workspaceId, opts.limit ?? 100, opts.cohortId] : [workspaceId, opts.limit ?? 100],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    cohort_id: r.cohort_id,
+    partner_cohort_id: r.partner_cohort_id,
+    partner: r.partner,
+    source: r.source,
+    action: r.action,
+    status: r.status,
+    received: r.received,
+    matched: r.matched,
+    unmatched: { not_found: r.unmatched_not_found, device_id_of_identified_user: r.unmatched_device_id_of_identified_user },
+    added: r.added,
+    removed: r.removed,
+    unchanged: r.unchanged,
+    error: r.error,
+    at: r.at,
+  }));
+}
