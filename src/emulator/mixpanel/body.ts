@@ -1,0 +1,88 @@
+/**
+ * Turns an `/import` request body into records (mixpanel-import.md §2, §5): the encoding and size
+ * checks, gzip inflation under the uncompressed byte cap, and parsing of a JSON array or NDJSON.
+ * Each failure carries the whole-request status and error text it answers with.
+ */
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { MESSAGES } from './responses.js';
+
+const gunzipAsync = promisify(gunzip);
+
+export type BodyFailure = { ok: false; status: 400 | 413 | 415; error: string };
+export type Inflated = { ok: true; body: Buffer } | BodyFailure;
+export type Parsed = { ok: true; records: unknown[] } | BodyFailure;
+export type BodyFormat = 'json' | 'ndjson';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `gzip`, `identity` or none; anything else is refused. */
+export function isSupportedEncoding(encoding: string | undefined): boolean {
+  const value = (encoding ?? '').trim().toLowerCase();
+  return value === '' || value === 'identity' || value === 'gzip' || value === 'x-gzip';
+}
+
+/**
+ * How large a compressed body may be before it is certain to inflate past `maxBytes`:
+ * deflate's stored blocks add at most 5 bytes per 16 KiB, and gzip adds a small header.
+ */
+export function maxWireBytes(maxBytes: number): number {
+  return maxBytes + Math.ceil(maxBytes / 16_384) * 5 + 1024;
+}
+
+export async function inflateBody(raw: Buffer, encoding: string | undefined, maxBytes: number): Promise<Inflated> {
+  const tooLarge: BodyFailure = { ok: false, status: 413, error: MESSAGES.tooLarge(maxBytes) };
+  if (!isSupportedEncoding(encoding)) return { ok: false, status: 415, error: MESSAGES.unsupportedMedia };
+  const gzipped = /gzip/i.test(encoding ?? '');
+  if (!gzipped) return raw.length > maxBytes ? tooLarge : { ok: true, body: raw };
+  try {
+    return { ok: true, body: await gunzipAsync(raw, { maxOutputLength: maxBytes }) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return tooLarge;
+    return { ok: false, status: 400, error: 'request body is not valid gzip' };
+  }
+}
+
+/** `application/json` or `application/x-ndjson`, parameters ignored; `null` for anything else. */
+export function bodyFormat(contentType: string | undefined): BodyFormat | null {
+  const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (mediaType === 'application/json') return 'json';
+  if (mediaType === 'application/x-ndjson') return 'ndjson';
+  return null;
+}
+
+export function parseRecords(body: Buffer, format: BodyFormat, maxEvents: number): Parsed {
+  const bad = (error: string): BodyFailure => ({ ok: false, status: 400, error });
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    return bad('request body is not valid UTF-8');
+  }
+  let records: unknown[];
+  if (format === 'json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return bad('request body is not valid JSON');
+    }
+    if (!Array.isArray(parsed)) return bad('request body must be a JSON array of events');
+    records = parsed;
+  } else {
+    records = [];
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!.trim();
+      if (line === '') continue;
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+        return bad(`line ${i + 1} is not valid JSON`);
+      }
+    }
+  }
+  if (records.length === 0) return bad('request contains no events');
+  if (records.length > maxEvents) return bad(`request contains ${records.length} events; the limit is ${maxEvents}`);
+  return { ok: true, records };
+}

@@ -1,0 +1,63 @@
+/**
+ * The body of an authenticated `/import` request, from raw bytes to reply (mixpanel-import.md
+ * §2–§5): size and decompression, rate-limit accounting, parsing, per-record validation, storage.
+ * Free of HTTP so the rules can be read in one place; the route supplies the request parts.
+ */
+import { bodyFormat, inflateBody, parseRecords } from './body.js';
+import type { MixpanelEmulator } from './emulator.js';
+import { importError, importPartial, importSuccess, MESSAGES, type FailedRecord } from './responses.js';
+import { checkImportRecord } from './validation.js';
+
+export interface ImportRequest {
+  projectId: string;
+  body: Buffer;
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+  /** `strict=1` (the default) reports invalid records; `strict=0` drops them silently. */
+  strict: boolean;
+}
+
+export interface ImportReply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export function isStrict(value: unknown): boolean {
+  return !(value === '0' || value === 'false');
+}
+
+export async function handleImport(emulator: MixpanelEmulator, request: ImportRequest): Promise<ImportReply> {
+  const { settings } = emulator;
+  const counters = emulator.projectCounters(request.projectId);
+
+  const inflated = await inflateBody(request.body, request.contentEncoding, settings.maxBodyBytes);
+  if (!inflated.ok) return { status: inflated.status, body: importError(inflated.status, inflated.error) };
+  emulator.rateLimit.record(request.projectId, inflated.body.length, emulator.now());
+  counters.bytesReceived += inflated.body.length;
+
+  const format = bodyFormat(request.contentType);
+  if (!format) return { status: 415, body: importError(415, MESSAGES.unsupportedMedia) };
+  const parsed = parseRecords(inflated.body, format, settings.maxEventsPerRequest);
+  if (!parsed.ok) return { status: parsed.status, body: importError(parsed.status, parsed.error) };
+
+  const nowMs = emulator.now();
+  const failed: FailedRecord[] = [];
+  let imported = 0;
+  parsed.records.forEach((raw, index) => {
+    const check = checkImportRecord(raw, nowMs);
+    if (!check.ok) {
+      failed.push({ index, field: check.field, message: check.message, insertId: check.insertId });
+      return;
+    }
+    imported += 1;
+    if (check.ignored) counters.recordsIgnored += 1;
+    else emulator.store.add(request.projectId, check.record, check.key);
+  });
+  counters.recordsImported += imported;
+  counters.recordsFailed += failed.length;
+
+  if (failed.length > 0 && request.strict) {
+    return { status: 400, body: importPartial(imported, failed, settings.failedRecordIdKey) };
+  }
+  return { status: 200, body: importSuccess(imported) };
+}

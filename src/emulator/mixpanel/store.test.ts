@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { EventStore } from './store.js';
+import type { DedupKey, ImportRecord } from './validation.js';
+
+const DAY = 86_400_000;
+const T = Date.UTC(2024, 4, 1, 12);
+
+function add(store: EventStore, event: string, distinctId: string, timeMs: number, insertId: string, tag: string) {
+  const record: ImportRecord = { event, properties: { distinct_id: distinctId, time: timeMs, $insert_id: insertId, tag } };
+  const key: DedupKey = { event, distinctId, timeMs, insertId };
+  store.add('p1', record, key);
+}
+
+const tags = (records: ImportRecord[]) => records.map((r) => r.properties['tag']);
+
+describe('EventStore views (mixpanel-import.md §6)', () => {
+  it('keeps every record in raw, the latest per key in dedup and dedup_daily', () => {
+    const store = new EventStore();
+    add(store, 'E', 'u1', T, 'i1', 'a');
+    add(store, 'E', 'u1', T, 'i1', 'b'); // same key: b wins
+    add(store, 'E', 'u1', T + 1000, 'i1', 'c'); // other time: own dedup row, same day as a/b
+    add(store, 'F', 'u1', T, 'i1', 'd'); // other event
+    add(store, 'E', 'u2', T, 'i1', 'e'); // other user
+    add(store, 'E', 'u1', T, 'i2', 'f'); // other insert id
+    add(store, 'E', 'u1', T + DAY, 'i1', 'g'); // next day
+    expect(tags(store.records('p1', 'raw'))).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    expect(tags(store.records('p1', 'dedup'))).toEqual(['b', 'c', 'd', 'e', 'f', 'g']);
+    expect(tags(store.records('p1', 'dedup_daily'))).toEqual(['c', 'd', 'e', 'f', 'g']);
+    expect([store.count('p1', 'raw'), store.count('p1', 'dedup'), store.count('p1', 'dedup_daily')]).toEqual([7, 6, 5]);
+  });
+
+  it('uses the UTC day for compaction', () => {
+    const store = new EventStore();
+    const midnight = Date.UTC(2024, 4, 2);
+    add(store, 'E', 'u1', midnight - 1, 'i1', 'late');
+    add(store, 'E', 'u1', midnight, 'i1', 'early');
+    expect(store.count('p1', 'dedup_daily')).toBe(2);
+  });
+
+  it('pages a view and keeps projects apart', () => {
+    const store = new EventStore();
+    for (let i = 0; i < 5; i++) add(store, 'E', 'u', T, `i${i}`, String(i));
+    expect(store.page('p1', 'dedup', 1, 2)).toEqual({ total: 5, records: [expect.stringContaining('"i1"'), expect.stringContaining('"i2"')] });
+    expect(store.page('p2', 'raw')).toEqual({ total: 0, records: [] });
+    store.clear();
+    expect(store.count('p1', 'raw')).toBe(0);
+  });
+});

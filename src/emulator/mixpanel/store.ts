@@ -1,0 +1,72 @@
+/**
+ * What the emulated Mixpanel holds: every stored record per project, plus the two dedup views of
+ * mixpanel-import.md §6. Records are kept as their JSON text and the views as maps from a hashed
+ * key to a record position, so a few million small events fit in memory.
+ */
+import { createHash } from 'node:crypto';
+import type { DedupKey, ImportRecord } from './validation.js';
+
+export type EventView = 'raw' | 'dedup' | 'dedup_daily';
+export const EVENT_VIEWS: readonly EventView[] = ['raw', 'dedup', 'dedup_daily'];
+
+const DAY_MS = 86_400_000;
+
+interface ProjectEvents {
+  raw: string[];
+  /** (event, distinct_id, time in ms, $insert_id) → position of the latest record. */
+  dedup: Map<string, number>;
+  /** (event, distinct_id, $insert_id, UTC day) → position of the latest record. */
+  daily: Map<string, number>;
+}
+
+export interface EventPage {
+  total: number;
+  /** The records of the page, each as its JSON text. */
+  records: string[];
+}
+
+function digest(parts: readonly (string | number)[]): string {
+  return createHash('md5').update(JSON.stringify(parts)).digest('base64');
+}
+
+export class EventStore {
+  private readonly projects = new Map<string, ProjectEvents>();
+
+  add(projectId: string, record: ImportRecord, key: DedupKey): void {
+    let events = this.projects.get(projectId);
+    if (!events) {
+      events = { raw: [], dedup: new Map(), daily: new Map() };
+      this.projects.set(projectId, events);
+    }
+    const position = events.raw.push(JSON.stringify(record)) - 1;
+    events.dedup.set(digest([key.event, key.distinctId, key.timeMs, key.insertId]), position);
+    events.daily.set(digest([key.event, key.distinctId, key.insertId, Math.floor(key.timeMs / DAY_MS)]), position);
+  }
+
+  count(projectId: string, view: EventView): number {
+    const events = this.projects.get(projectId);
+    if (!events) return 0;
+    return view === 'raw' ? events.raw.length : view === 'dedup' ? events.dedup.size : events.daily.size;
+  }
+
+  /** A view in ingestion order; for the dedup views each key shows at its latest record. */
+  page(projectId: string, view: EventView, offset = 0, limit = Number.POSITIVE_INFINITY): EventPage {
+    const events = this.projects.get(projectId);
+    if (!events) return { total: 0, records: [] };
+    if (view === 'raw') {
+      return { total: events.raw.length, records: events.raw.slice(offset, offset + limit) };
+    }
+    const positions = Float64Array.from((view === 'dedup' ? events.dedup : events.daily).values()).sort();
+    const chosen = positions.subarray(offset, Math.min(positions.length, offset + limit));
+    return { total: positions.length, records: Array.from(chosen, (p) => events.raw[p]!) };
+  }
+
+  /** Parsed records of a view, for tests and in-process callers. */
+  records(projectId: string, view: EventView = 'dedup'): ImportRecord[] {
+    return this.page(projectId, view).records.map((r) => JSON.parse(r) as ImportRecord);
+  }
+
+  clear(): void {
+    this.projects.clear();
+  }
+}

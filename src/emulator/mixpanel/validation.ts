@@ -1,0 +1,151 @@
+/**
+ * Per-record validation of `/import` (mixpanel-import.md §4) with the emulator's exact messages,
+ * and the normalisation applied to an accepted record before it is stored (strings and property
+ * names truncated to 255 characters, a future time within the hour replaced by the ingestion time).
+ * Pure: the caller passes the clock.
+ */
+import { limitFailure } from './record-limits.js';
+
+export const DISALLOWED_IDS: ReadonlySet<string> = new Set([
+  '00000000-0000-0000-0000-000000000000',
+  'anon',
+  'anonymous',
+  'nil',
+  'none',
+  'null',
+  'n/a',
+  'na',
+  'undefined',
+  'unknown',
+  '<nil>',
+  '0',
+  '-1',
+  'true',
+  'false',
+  '[]',
+  '{}',
+]);
+
+const MIN_TIME_MS = 31_536_000_000;
+const MAX_FUTURE_MS = 3_600_000;
+/** A time at or above this is read as milliseconds (ours): valid seconds are all below it. */
+const MILLIS_THRESHOLD = 1e10;
+const MAX_STRING_CHARS = 255;
+const INSERT_ID_SHAPE = /^[A-Za-z0-9-]{1,36}$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export interface ImportRecord {
+  event: string;
+  properties: Record<string, unknown>;
+}
+
+/** The parts of Mixpanel's dedup key, time normalised to epoch ms. */
+export interface DedupKey {
+  event: string;
+  distinctId: string;
+  timeMs: number;
+  insertId: string;
+}
+
+export type RecordCheck =
+  | { ok: true; record: ImportRecord; key: DedupKey; ignored: boolean }
+  | { ok: false; field: string; message: string; insertId: unknown };
+
+const MSG = {
+  notObject: "'record' is invalid: must be a JSON object",
+  notAllowed: (key: string) => `'${key}' is not allowed`,
+  event: "'event' is invalid: must be a non-empty string",
+  properties: "'properties' is invalid: must be an object",
+  timeMissing: "'properties.time' is invalid: must be specified as seconds since epoch",
+  timeRange: "'properties.time' is invalid: must be after 1971-01-01 and at most 1 hour in the future",
+  distinctRequired: "'properties.distinct_id' is required",
+  distinctType: "'properties.distinct_id' is invalid: must be a string",
+  distinctValue: "'properties.distinct_id' is invalid: value is not allowed",
+  insertRequired: "'properties.$insert_id' is required",
+  insertShape: "'properties.$insert_id' is invalid: must be at most 36 bytes of alphanumerics and '-'",
+  insertValue: "'properties.$insert_id' is invalid: value is not allowed",
+  utf8: (key: string) => `properties.${key} is invalid: string should be valid utf8`,
+} as const;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isDisallowed(value: string): boolean {
+  return DISALLOWED_IDS.has(value.toLowerCase());
+}
+
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  if (isPlainObject(value)) return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(v));
+  return false;
+}
+
+function truncate(s: string): string {
+  if (s.length <= MAX_STRING_CHARS) return s;
+  return Array.from(s).slice(0, MAX_STRING_CHARS).join('');
+}
+
+function truncateStrings(value: unknown): unknown {
+  if (typeof value === 'string') return truncate(value);
+  if (Array.isArray(value)) return value.map(truncateStrings);
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[truncate(k)] = truncateStrings(v);
+    return out;
+  }
+  return value;
+}
+
+export function toEpochMs(time: number): number {
+  return Math.round(time >= MILLIS_THRESHOLD ? time : time * 1000);
+}
+
+/** Validates one record of a strict `/import` request; on success returns what is to be stored. */
+export function checkImportRecord(raw: unknown, nowMs: number): RecordCheck {
+  if (!isPlainObject(raw)) return { ok: false, field: 'record', message: MSG.notObject, insertId: null };
+  const props = isPlainObject(raw['properties']) ? raw['properties'] : undefined;
+  const insertId = props?.['$insert_id'] ?? null;
+  const fail = (field: string, message: string): RecordCheck => ({ ok: false, field, message, insertId });
+
+  const extra = Object.keys(raw).find((k) => k !== 'event' && k !== 'properties');
+  if (extra !== undefined) return fail(extra, MSG.notAllowed(extra));
+  const event = raw['event'];
+  if (typeof event !== 'string' || event.length === 0) return fail('event', MSG.event);
+  if (!props) return fail('properties', MSG.properties);
+
+  const time = props['time'];
+  if (typeof time !== 'number' || !Number.isFinite(time)) return fail('properties.time', MSG.timeMissing);
+  const timeMs = toEpochMs(time);
+  if (timeMs < MIN_TIME_MS || timeMs > nowMs + MAX_FUTURE_MS) return fail('properties.time', MSG.timeRange);
+
+  const distinctId = props['distinct_id'];
+  if (distinctId === undefined) return fail('properties.distinct_id', MSG.distinctRequired);
+  if (typeof distinctId !== 'string') return fail('properties.distinct_id', MSG.distinctType);
+  if (isDisallowed(distinctId)) return fail('properties.distinct_id', MSG.distinctValue);
+
+  if (insertId === null) return fail('properties.$insert_id', MSG.insertRequired);
+  if (typeof insertId !== 'string' || !INSERT_ID_SHAPE.test(insertId)) return fail('properties.$insert_id', MSG.insertShape);
+  if (isDisallowed(insertId)) return fail('properties.$insert_id', MSG.insertValue);
+
+  for (const [key, value] of Object.entries(props)) {
+    if (LONE_SURROGATE.test(key) || hasLoneSurrogate(value)) return fail(`properties.${key}`, MSG.utf8(key));
+  }
+  const limit = limitFailure(props, Buffer.byteLength(JSON.stringify(raw)));
+  if (limit) return fail(limit.field, limit.message);
+
+  const stored = truncateStrings(props) as Record<string, unknown>;
+  let storedTimeMs = timeMs;
+  if (timeMs > nowMs) {
+    stored['time'] = time >= MILLIS_THRESHOLD ? nowMs : Math.floor(nowMs / 1000);
+    storedTimeMs = toEpochMs(stored['time'] as number);
+  }
+  const ignore = props['$ignore'];
+  return {
+    ok: true,
+    record: { event, properties: stored },
+    key: { event, distinctId: stored['distinct_id'] as string, timeMs: storedTimeMs, insertId },
+    ignored: ignore !== undefined && ignore !== null && ignore !== false,
+  };
+}
