@@ -33,7 +33,7 @@ describe(`rivulet CLI on ${TEST_BACKEND}`, () => {
     const created = await runCli(['keys', 'create', '--workspace', 'acme', '--name', 'ingest', '--permissions', 'users.track,users.export.ids'], env);
     expect(created.code, created.stderr).toBe(0);
     const key = created.stdout.trim().split('\n').pop()!;
-    expect(key).toMatch(/^rvk_[A-Za-z0-9_-]{8}_[A-Za-z0-9_-]{43}$/);
+    expect(key).toMatch(/^rvk_[0-9a-f]{10}_[A-Za-z0-9_-]{43}$/);
     const prefix = key.split('_').slice(0, 2).join('_');
 
     const listed = await runCli(['keys', 'list', '--workspace', 'acme'], env);
@@ -57,8 +57,27 @@ describe(`rivulet CLI on ${TEST_BACKEND}`, () => {
     await server.exited;
 
     const revoked = await runCli(['keys', 'revoke', prefix], env);
-    expect(revoked.stdout).toContain(`revoked ${prefix}`);
+    expect(revoked.stdout, revoked.stderr).toContain(`revoked ${prefix}`);
     expect((await runCli(['keys', 'list'], env)).stdout).toMatch(new RegExp(`${prefix}\\trevoked`));
     expect((await runCli(['keys', 'revoke', 'rvk_missing'], env)).code).toBe(1);
+  });
+
+  it('creates, rotates, lists and invalidates data import keys', async () => {
+    const created = await runCli(['import-keys', 'create', '--partner', 'mixpanel'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const key = created.stdout.trim().split('\n').pop()!;
+    expect(key).toMatch(/^dik_[0-9a-f]{10}_[A-Za-z0-9_-]{43}$/);
+    const prefix = key.split('_').slice(0, 2).join('_');
+    const rotated = await runCli(['import-keys', 'rotate', prefix], env);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const next = rotated.stdout.trim().split('\n').pop()!;
+    expect(next).not.toBe(key);
+    const nextPrefix = next.split('_').slice(0, 2).join('_');
+    const invalidated = await runCli(['import-keys', 'invalidate', nextPrefix], env);
+    expect(invalidated.stdout, invalidated.stderr).toContain(`invalidated ${nextPrefix}`);
+    const listed = (await runCli(['import-keys', 'list'], env)).stdout;
+    expect(listed).toMatch(new RegExp(`${prefix}\\tmixpanel\\trotated`));
+    expect(listed).toMatch(new RegExp(`${nextPrefix}\\tmixpanel\\tinvalidated`));
+    expect((await runCli(['import-keys', 'create', '--partner', 'nope'], env)).stderr).toContain('unknown partner nope');
   });
 });

@@ -2,6 +2,7 @@
 /** `rivulet <command>`: one entry point for the server and the operator commands (spec/operations.md). */
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
+import { registerImportKeyCommands } from './import-keys.js';
 import { registerKeyCommands } from './keys.js';
 import { withStore } from './store.js';
 import { startServer } from '../server.js';
@@ -27,6 +28,7 @@ program
   });
 
 registerKeyCommands(program);
+registerImportKeyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError || (err instanceof Error && err.name === 'CliError')) {

@@ -58,7 +58,7 @@ describe(`HTTP contract on ${TEST_BACKEND}`, () => {
 
     const created = await s.call('POST', '/admin/keys', { name: 'ci', permissions: ['users.track'] });
     expect(created.status).toBe(201);
-    expect(created.body.key).toMatch(/^rvk_[A-Za-z0-9_-]{8}_[A-Za-z0-9_-]{43}$/);
+    expect(created.body.key).toMatch(/^rvk_[0-9a-f]{10}_[A-Za-z0-9_-]{43}$/);
     expect(created.body.key.startsWith(created.body.prefix)).toBe(true);
     const list = await s.call('GET', '/admin/keys');
     expect(JSON.stringify(list.body)).not.toContain(created.body.key);

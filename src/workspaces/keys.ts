@@ -1,7 +1,7 @@
 /**
  * REST API keys: generation, hashing and the permission vocabulary. Pure; storage is in store.ts.
  *
- * A key looks like `rvk_AbCdEfGh_<43 chars>`: the part before the second underscore is the
+ * A key looks like `rvk_0123456789_<43 chars>`: the part before the second underscore is the
  * non-secret prefix shown in lists and error messages; the whole key carries 256 random bits.
  * Only its SHA-256 is stored. A fast hash is right here: the key is random, not a password, so
  * there is nothing to brute-force, and lookup by hash keeps authentication at one index probe.
@@ -30,19 +30,13 @@ export interface GeneratedKey {
 }
 
 export function generateSecretKey(kind: string): GeneratedKey {
-  const prefix = `${kind}_${randomBytes(6).toString('base64url')}`;
+  const prefix = `${kind}_${randomBytes(5).toString('hex')}`;
   const key = `${prefix}_${randomBytes(32).toString('base64url')}`;
   return { key, prefix, hash: hashKey(key) };
 }
 
 export function hashKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
-}
-
-/** The prefix of a well-formed key, for messages that must name a key without revealing it. */
-export function keyPrefix(key: string): string | undefined {
-  const m = /^([a-z]+_[A-Za-z0-9_-]{8})_[A-Za-z0-9_-]{43}$/.exec(key);
-  return m?.[1];
 }
 
 export function parsePermissions(list: string): Permission[] {

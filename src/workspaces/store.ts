@@ -75,7 +75,7 @@ export async function seedApiKey(
     await db.query('UPDATE api_keys SET permissions = $2, revoked_at = NULL WHERE id = $1', [rec.id, input.permissions]);
     return { ...rec, permissions: input.permissions, revoked_at: null };
   }
-  const prefix = `seed_${hash.subarray(0, 6).toString('base64url')}`;
+  const prefix = `seed_${hash.subarray(0, 5).toString('hex')}`;
   return (await insertKey(db, input, key, prefix, hash)).record;
 }
 
