@@ -36,6 +36,8 @@ export interface Config {
     webhookBodyBytes: number;
     /** How long a cohort change waits for the cohort's lock before answering 423. */
     cohortLockTimeoutMs: number;
+    /** Failed authentications one client address may make per minute before it gets 429. */
+    authFailuresPerMinute: number;
   };
   rateLimits: {
     track: RateLimitRule;
@@ -89,6 +91,7 @@ export function loadConfig(env: Env = process.env): Config {
       cohortBodyBytes: int(env, 'RIVULET_COHORT_BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024),
       webhookBodyBytes: int(env, 'RIVULET_WEBHOOK_BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024),
       cohortLockTimeoutMs: int(env, 'RIVULET_COHORT_LOCK_TIMEOUT_MS', 5_000, 1),
+      authFailuresPerMinute: int(env, 'RIVULET_AUTH_FAILURES_PER_MINUTE', 30, 1),
     },
     rateLimits: {
       track: rule(env, 'TRACK', 3000, 3000),

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppServices } from '../http/app.js';
+import type { AuthFailureThrottle } from '../http/auth-throttle.js';
 import { ApiError } from '../http/errors.js';
 import { transactionWithRetry, type Db } from '../storage/index.js';
 import { applyDelta } from './apply.js';
@@ -15,6 +16,11 @@ import { resolveEntries } from './resolve.js';
 import { findCohort, lockCohort, upsertCohort } from './store.js';
 import { recordSync } from './sync-history.js';
 
+interface ClientThrottle {
+  ip: string;
+  throttle: AuthFailureThrottle;
+}
+
 interface Authorized {
   key: DataImportKey;
   body: Record<string, unknown>;
@@ -22,13 +28,18 @@ interface Authorized {
 }
 
 /** Auth fields → partner key → client secret → partner enabled → rate limit. */
-export async function authorizePartner(db: Db, ctx: CohortContext, partner: string, body: unknown): Promise<Authorized> {
+export async function authorizePartner(db: Db, ctx: CohortContext, partner: string, body: unknown, client: ClientThrottle): Promise<Authorized> {
   const creds = readCredentials(body);
+  client.throttle.check(client.ip);
   if (!ctx.partners.get(partner) || !ctx.partners.verifyPartnerKey(partner, creds.partnerApiKey)) {
+    client.throttle.recordFailure(client.ip);
     throw new ApiError(401, Messages.invalidPartnerKey);
   }
   const key = await findActiveImportKey(db, creds.clientSecret);
-  if (!key) throw new ApiError(401, Messages.invalidClientSecret);
+  if (!key) {
+    client.throttle.recordFailure(client.ip);
+    throw new ApiError(401, Messages.invalidClientSecret);
+  }
   if (key.partner !== partner || !(await partnerEnabled(db, key.workspace_id, partner))) {
     throw new ApiError(401, `Partner not enabled for client with client secret: ${key.prefix}…`);
   }
@@ -39,7 +50,7 @@ export async function authorizePartner(db: Db, ctx: CohortContext, partner: stri
 const routeConfig = { invalidBodyMessage: Messages.notAnObject };
 
 export function partnerApiRoutes(ctx: CohortContext) {
-  return async function routes(app: FastifyInstance, { db }: AppServices): Promise<void> {
+  return async function routes(app: FastifyInstance, { db, authThrottle }: AppServices): Promise<void> {
     const bodyLimit = ctx.config.limits.cohortBodyBytes;
     const lockTimeout = ctx.config.limits.cohortLockTimeoutMs;
 
@@ -57,7 +68,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
       },
       async (request, reply) => {
         const { partner } = request.params as { partner: string };
-        const auth = await authorizePartner(db, ctx, partner, request.body);
+        const auth = await authorizePartner(db, ctx, partner, request.body, { ip: request.ip, throttle: authThrottle });
         const input = checkCohortName(auth.body);
         const ws = auth.key.workspace_id;
         const named = await transactionWithRetry(db, async (tx) => {
@@ -93,7 +104,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
       },
       async (request, reply) => {
         const { partner } = request.params as { partner: string };
-        const auth = await authorizePartner(db, ctx, partner, request.body);
+        const auth = await authorizePartner(db, ctx, partner, request.body, { ip: request.ip, throttle: authThrottle });
         const ws = auth.key.workspace_id;
         let input;
         try {

@@ -64,7 +64,7 @@ async function resolveMembers(tx: Queryable, workspaceId: string, identifiers: A
 }
 
 export function webhookRoutes(ctx: CohortContext) {
-  return async function routes(app: FastifyInstance, { db }: AppServices): Promise<void> {
+  return async function routes(app: FastifyInstance, { db, authThrottle }: AppServices): Promise<void> {
     // Mixpanel reads `status` and `error` from every reply, so failures keep its shape too.
     app.setErrorHandler((err: FastifyError | Error, request, reply) => {
       const action = typeof (request.body as { action?: unknown } | undefined)?.action === 'string' ? (request.body as { action: string }).action : 'unknown';
@@ -89,9 +89,11 @@ export function webhookRoutes(ctx: CohortContext) {
         schema: { tags: ['partners'], summary: "Mixpanel custom-webhook cohort sync (Basic auth: password = the Mixpanel data import key)", security: [] },
       },
       async (request, reply) => {
+        authThrottle.check(request.ip);
         const secret = basicPassword(request.headers.authorization);
         const key = secret ? await findActiveImportKey(db, secret) : undefined;
         if (!key || key.partner !== MIXPANEL.slug || !(await partnerEnabled(db, key.workspace_id, MIXPANEL.slug))) {
+          authThrottle.recordFailure(request.ip);
           throw new WebhookFailure(401, 'missing or invalid credentials: use the Mixpanel data import key as the Basic auth password');
         }
         const rateHeaders = ctx.rateLimit(key.workspace_id, MIXPANEL.slug);

@@ -10,6 +10,7 @@ import { isStoreUnavailable, type Db } from '../storage/index.js';
 import { KeyAuthenticator } from '../workspaces/authenticator.js';
 import { ApiError, Errors, type ErrorEntry } from './errors.js';
 import { authPlugin } from './auth.js';
+import { AuthFailureThrottle } from './auth-throttle.js';
 import { metricsPlugin } from './metrics.js';
 import { formatValidationErrors } from './validation-errors.js';
 
@@ -17,6 +18,8 @@ export interface AppServices {
   db: Db;
   config: Config;
   authenticator: KeyAuthenticator;
+  /** Shared by every route that checks a secret, so failures anywhere count together. */
+  authThrottle: AuthFailureThrottle;
 }
 
 export type CapabilityPlugin = (app: FastifyInstance, services: AppServices) => Promise<void>;
@@ -78,7 +81,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
 
   const authenticator = new KeyAuthenticator(db);
-  const services: AppServices = { db, config, authenticator };
+  const authThrottle = new AuthFailureThrottle(config.limits.authFailuresPerMinute);
+  const services: AppServices = { db, config, authenticator, authThrottle };
 
   await app.register(metricsPlugin);
   await app.register(swagger, {
@@ -93,7 +97,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(authPlugin, { authenticator, rateLimits: config.rateLimits });
+  await app.register(authPlugin, { authenticator, throttle: authThrottle, rateLimits: config.rateLimits });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

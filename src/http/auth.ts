@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import type { KeyAuthenticator } from '../workspaces/authenticator.js';
 import type { Permission } from '../workspaces/keys.js';
 import type { ApiKeyRecord } from '../workspaces/store.js';
+import type { AuthFailureThrottle } from './auth-throttle.js';
 import { Errors } from './errors.js';
 import { RateLimiter } from './rate-limit.js';
 
@@ -27,6 +28,7 @@ declare module 'fastify' {
 
 export interface AuthOptions {
   authenticator: KeyAuthenticator;
+  throttle: AuthFailureThrottle;
   rateLimits: Config['rateLimits'];
   limiter?: RateLimiter;
 }
@@ -43,8 +45,12 @@ export const authPlugin = fp(async function auth(app: FastifyInstance, opts: Aut
   app.addHook('onRequest', async (request, reply) => {
     const cfg = request.routeOptions.config;
     if (!cfg?.permission) return;
+    opts.throttle.check(request.ip);
     const key = await opts.authenticator.authenticate(request.headers.authorization);
-    if (!key) throw Errors.unauthorized();
+    if (!key) {
+      opts.throttle.recordFailure(request.ip);
+      throw Errors.unauthorized();
+    }
     if (!key.permissions.includes(cfg.permission)) {
       throw Errors.forbidden(cfg.permission);
     }

@@ -104,6 +104,27 @@ describe(`HTTP contract on ${TEST_BACKEND}`, () => {
   });
 });
 
+describe(`authentication throttling on ${TEST_BACKEND}`, () => {
+  it('answers 429 to a client after repeated failures, before looking at its key, on every kind of secret', async () => {
+    const t = await startTestServer({ RIVULET_AUTH_FAILURES_PER_MINUTE: '3' });
+    try {
+      const bad = () => t.call('POST', '/users/track', ok, { key: 'rvk_wrong' });
+      expect((await bad()).status).toBe(401);
+      const partnerBad = await t.call('POST', '/partners/mixpanel/cohorts/users', { partner_api_key: 'x', client_secret: 'y', cohort_id: 'c', cohort_changes: [] }, { key: null });
+      expect(partnerBad.status).toBe(401);
+      expect((await bad()).status).toBe(401);
+      const throttled = await t.call('POST', '/users/track', ok);
+      expect(throttled.status).toBe(429);
+      expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(0);
+      const webhook = await t.call('POST', '/partners/mixpanel/webhook', { action: 'members' }, { key: null });
+      expect(webhook.status).toBe(429);
+      expect(webhook.body).toMatchObject({ status: 'failure', error: { code: 429 } });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe(`operations on ${TEST_BACKEND}`, () => {
   it('answers 503 when the store is unreachable, and readiness says so', async () => {
     const t = await openTestDb({ migrate: false });

@@ -42,6 +42,24 @@ export class RateLimiter {
     return { allowed, headers };
   }
 
+  /** The window's state without counting a request. */
+  peek(id: string, rule: RateLimitRule): { remaining: number; headers: Record<string, string> } {
+    const now = this.now();
+    const start = Math.floor(now / rule.windowMs) * rule.windowMs;
+    const w = this.windows.get(id);
+    const used = w && w.start === start ? w.count : 0;
+    const resetMs = start + rule.windowMs;
+    return {
+      remaining: rule.limit - used,
+      headers: {
+        'x-ratelimit-limit': String(rule.limit),
+        'x-ratelimit-remaining': String(Math.max(0, rule.limit - used)),
+        'x-ratelimit-reset': String(Math.ceil(resetMs / 1000)),
+        'retry-after': String(Math.max(1, Math.ceil((resetMs - now) / 1000))),
+      },
+    };
+  }
+
   private prune(now: number): void {
     for (const [id, w] of this.windows) if (w.end <= now) this.windows.delete(id);
     if (this.windows.size > 50_000) this.windows.clear();
