@@ -26,6 +26,19 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Authenticates a request that carries no `Authorization` header on an `admin` route: the
+ * dashboard's session cookie (src/web/server). Returns the key the session acts as, undefined for
+ * no session, or throws (a CSRF failure). Registered per authenticator, so test servers in one
+ * process stay apart.
+ */
+export type SessionAuthenticator = (request: FastifyRequest) => Promise<ApiKeyRecord | undefined>;
+const sessionAuthenticators = new WeakMap<KeyAuthenticator, SessionAuthenticator>();
+
+export function acceptDashboardSessions(authenticator: KeyAuthenticator, authenticate: SessionAuthenticator): void {
+  sessionAuthenticators.set(authenticator, authenticate);
+}
+
 export interface AuthOptions {
   authenticator: KeyAuthenticator;
   throttle: AuthFailureThrottle;
@@ -46,7 +59,10 @@ export const authPlugin = fp(async function auth(app: FastifyInstance, opts: Aut
     const cfg = request.routeOptions.config;
     if (!cfg?.permission) return;
     opts.throttle.check(request.ip);
-    const key = await opts.authenticator.authenticate(request.headers.authorization);
+    let key = await opts.authenticator.authenticate(request.headers.authorization);
+    if (!key && request.headers.authorization === undefined && cfg.permission === 'admin') {
+      key = await sessionAuthenticators.get(opts.authenticator)?.(request);
+    }
     if (!key) {
       opts.throttle.recordFailure(request.ip);
       throw Errors.unauthorized();
