@@ -1,0 +1,73 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { OrdinalBitmap } from './bitmap.js';
+
+/** Ordinals clustered so that chunks are empty, sparse (arrays) and dense (bitsets). */
+const ordinals = fc.oneof(
+  fc.array(fc.integer({ min: 0, max: 300_000 }), { maxLength: 300 }),
+  fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 100 }),
+  fc
+    .tuple(fc.integer({ min: 0, max: 3 }), fc.double({ min: 0.05, max: 0.95, noNaN: true }), fc.integer())
+    .map(([chunk, density, seed]) => {
+      let x = seed | 1;
+      const out: number[] = [];
+      for (let i = 0; i < 0x10000; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        if ((x >>> 0) / 0x100000000 < density) out.push(chunk * 0x10000 + i);
+      }
+      return out;
+    }),
+);
+
+const sorted = (s: Iterable<number>) => [...new Set(s)].sort((a, b) => a - b);
+
+describe('OrdinalBitmap', () => {
+  it('holds exactly the given ordinals, in order', () => {
+    fc.assert(
+      fc.property(ordinals, fc.integer({ min: -1, max: 300_000 }), (xs, after) => {
+        const b = OrdinalBitmap.of(xs);
+        const expected = sorted(xs);
+        expect(b.size).toBe(expected.length);
+        expect([...b.from()]).toEqual(expected);
+        expect(b.page(after, 50)).toEqual(expected.filter((x) => x > after).slice(0, 50));
+        for (const x of xs.slice(0, 20)) expect(b.has(x)).toBe(true);
+        expect(b.has(0x7fffffff) === xs.includes(0x7fffffff)).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('computes and, or and and-not like sets do', () => {
+    fc.assert(
+      fc.property(ordinals, ordinals, (xs, ys) => {
+        const a = OrdinalBitmap.of(xs);
+        const b = OrdinalBitmap.of(ys);
+        const sy = new Set(ys);
+        const sx = new Set(xs);
+        const and = a.and(b);
+        const or = a.or(b);
+        const andNot = a.andNot(b);
+        expect([...and.from()]).toEqual(sorted(xs.filter((x) => sy.has(x))));
+        expect(and.size).toBe(sorted(xs.filter((x) => sy.has(x))).length);
+        expect([...or.from()]).toEqual(sorted([...xs, ...ys]));
+        expect(or.size).toBe(new Set([...xs, ...ys]).size);
+        expect([...andNot.from()]).toEqual(sorted(xs.filter((x) => !sy.has(x))));
+        expect(andNot.size).toBe(sorted(xs.filter((x) => !sy.has(x))).length);
+        expect([...b.andNot(a).from()]).toEqual(sorted(ys.filter((y) => !sx.has(y))));
+        // Operands are never changed by an operation.
+        expect([...a.from()]).toEqual(sorted(xs));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('keeps a 30 % set of 10,000,000 ordinals compact', () => {
+    const xs: number[] = [];
+    for (let i = 0; i < 10_000_000; i += 3) xs.push(i);
+    const b = OrdinalBitmap.of(xs);
+    expect(b.size).toBe(xs.length);
+    expect(b.bytes).toBeLessThan(1.4 * 1024 * 1024);
+  });
+});

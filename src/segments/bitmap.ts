@@ -1,0 +1,290 @@
+/**
+ * A compressed set of user ordinals (unsigned 32-bit), in the manner of Roaring bitmaps: the
+ * ordinal space is cut into chunks of 65,536; a chunk holds a sorted Uint16Array while it has at
+ * most 4,096 members and a 65,536-bit bitset beyond. A 30 % cohort of 10,000,000 users takes
+ * 1.2 MiB, a 1,000-user cohort a few KiB, and AND / OR / AND-NOT over 10,000,000 users run in a
+ * few milliseconds (word-wide loops over bitsets).
+ *
+ * Written here rather than taken from npm: the pure-JS/WASM Roaring packages either need manual
+ * memory release (WASM heaps) or native builds, and segments need only these few operations.
+ * Bitmaps are immutable: operations return new ones and share untouched chunks, so a cached
+ * bitmap can be read by a running export while the cache moves on.
+ */
+
+const ARRAY_MAX = 4096;
+const WORDS = 2048;
+
+type Chunk = ArrayChunk | BitsetChunk;
+
+class ArrayChunk {
+  constructor(readonly values: Uint16Array) {}
+  get size(): number {
+    return this.values.length;
+  }
+}
+
+class BitsetChunk {
+  private cardinality: number;
+  constructor(
+    readonly words: Uint32Array,
+    cardinality = -1,
+  ) {
+    this.cardinality = cardinality;
+  }
+  get size(): number {
+    if (this.cardinality < 0) {
+      let n = 0;
+      const w = this.words;
+      for (let i = 0; i < WORDS; i++) n += popcount(w[i]!);
+      this.cardinality = n;
+    }
+    return this.cardinality;
+  }
+}
+
+function popcount(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
+
+function toWords(c: Chunk): Uint32Array {
+  if (c instanceof BitsetChunk) return c.words;
+  const words = new Uint32Array(WORDS);
+  for (const v of c.values) words[v >>> 5]! |= 1 << (v & 31);
+  return words;
+}
+
+function contains(c: Chunk, low: number): boolean {
+  if (c instanceof BitsetChunk) return (c.words[low >>> 5]! & (1 << (low & 31))) !== 0;
+  const values = c.values;
+  let lo = 0;
+  let hi = values.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = values[mid]!;
+    if (v === low) return true;
+    if (v < low) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+function fromSortedLows(values: Uint16Array): Chunk {
+  if (values.length <= ARRAY_MAX) return new ArrayChunk(values);
+  const words = new Uint32Array(WORDS);
+  for (const v of values) words[v >>> 5]! |= 1 << (v & 31);
+  return new BitsetChunk(words, values.length);
+}
+
+function filterArray(a: ArrayChunk, keep: (low: number) => boolean): Chunk | undefined {
+  const out = new Uint16Array(a.values.length);
+  let n = 0;
+  for (const v of a.values) if (keep(v)) out[n++] = v;
+  return n ? new ArrayChunk(out.slice(0, n)) : undefined;
+}
+
+function andChunks(a: Chunk, b: Chunk): Chunk | undefined {
+  if (a instanceof ArrayChunk) return filterArray(a, (v) => contains(b, v));
+  if (b instanceof ArrayChunk) return filterArray(b, (v) => contains(a, v));
+  const x = a.words;
+  const y = b.words;
+  const out = new Uint32Array(WORDS);
+  for (let i = 0; i < WORDS; i++) out[i] = x[i]! & y[i]!;
+  return new BitsetChunk(out);
+}
+
+function andNotChunks(a: Chunk, b: Chunk): Chunk | undefined {
+  if (a instanceof ArrayChunk) return filterArray(a, (v) => !contains(b, v));
+  const out = a.words.slice();
+  if (b instanceof ArrayChunk) {
+    for (const v of b.values) out[v >>> 5]! &= ~(1 << (v & 31));
+  } else {
+    const y = b.words;
+    for (let i = 0; i < WORDS; i++) out[i]! &= ~y[i]!;
+  }
+  return new BitsetChunk(out);
+}
+
+function orChunks(a: Chunk, b: Chunk): Chunk {
+  if (a instanceof ArrayChunk && b instanceof ArrayChunk && a.size + b.size <= ARRAY_MAX) {
+    const out = new Uint16Array(a.size + b.size);
+    let i = 0;
+    let j = 0;
+    let n = 0;
+    const x = a.values;
+    const y = b.values;
+    while (i < x.length || j < y.length) {
+      const u = i < x.length ? x[i]! : 0x10000;
+      const v = j < y.length ? y[j]! : 0x10000;
+      out[n++] = u <= v ? u : v;
+      if (u <= v) i++;
+      if (v <= u) j++;
+    }
+    return new ArrayChunk(out.slice(0, n));
+  }
+  const out = toWords(a).slice();
+  if (b instanceof ArrayChunk) {
+    for (const v of b.values) out[v >>> 5]! |= 1 << (v & 31);
+  } else {
+    const y = b.words;
+    for (let i = 0; i < WORDS; i++) out[i]! |= y[i]!;
+  }
+  return new BitsetChunk(out);
+}
+
+export class OrdinalBitmap {
+  private constructor(
+    /** Chunk keys (ordinal >>> 16), ascending. */
+    private readonly keys: number[],
+    private readonly chunks: Chunk[],
+  ) {}
+
+  static empty(): OrdinalBitmap {
+    return new OrdinalBitmap([], []);
+  }
+
+  /** From ordinals in any order, duplicates allowed. */
+  static of(ordinals: ArrayLike<number>): OrdinalBitmap {
+    const sorted = Uint32Array.from(ordinals);
+    let ascending = true;
+    for (let i = 1; i < sorted.length && ascending; i++) ascending = sorted[i - 1]! <= sorted[i]!;
+    if (!ascending) sorted.sort();
+    const keys: number[] = [];
+    const chunks: Chunk[] = [];
+    let i = 0;
+    while (i < sorted.length) {
+      const key = sorted[i]! >>> 16;
+      const lows = new Uint16Array(Math.min(sorted.length - i, 0x10000));
+      let n = 0;
+      for (; i < sorted.length && sorted[i]! >>> 16 === key; i++) {
+        const low = sorted[i]! & 0xffff;
+        if (n === 0 || lows[n - 1] !== low) lows[n++] = low;
+      }
+      keys.push(key);
+      chunks.push(fromSortedLows(lows.slice(0, n)));
+    }
+    return new OrdinalBitmap(keys, chunks);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.size;
+    return n;
+  }
+
+  /** Approximate heap bytes, for the cache's budget. */
+  get bytes(): number {
+    let n = 64;
+    for (const c of this.chunks) n += 48 + (c instanceof BitsetChunk ? WORDS * 4 : c.values.byteLength);
+    return n;
+  }
+
+  has(ordinal: number): boolean {
+    const at = this.find(ordinal >>> 16);
+    return at >= 0 && contains(this.chunks[at]!, ordinal & 0xffff);
+  }
+
+  and(other: OrdinalBitmap): OrdinalBitmap {
+    const keys: number[] = [];
+    const chunks: Chunk[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < this.keys.length && j < other.keys.length) {
+      const a = this.keys[i]!;
+      const b = other.keys[j]!;
+      if (a < b) i++;
+      else if (b < a) j++;
+      else {
+        const c = andChunks(this.chunks[i++]!, other.chunks[j++]!);
+        if (c) {
+          keys.push(a);
+          chunks.push(c);
+        }
+      }
+    }
+    return new OrdinalBitmap(keys, chunks);
+  }
+
+  andNot(other: OrdinalBitmap): OrdinalBitmap {
+    const keys: number[] = [];
+    const chunks: Chunk[] = [];
+    let j = 0;
+    for (let i = 0; i < this.keys.length; i++) {
+      const a = this.keys[i]!;
+      while (j < other.keys.length && other.keys[j]! < a) j++;
+      const c = j < other.keys.length && other.keys[j] === a ? andNotChunks(this.chunks[i]!, other.chunks[j]!) : this.chunks[i]!;
+      if (c) {
+        keys.push(a);
+        chunks.push(c);
+      }
+    }
+    return new OrdinalBitmap(keys, chunks);
+  }
+
+  or(other: OrdinalBitmap): OrdinalBitmap {
+    const keys: number[] = [];
+    const chunks: Chunk[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < this.keys.length || j < other.keys.length) {
+      const a = i < this.keys.length ? this.keys[i]! : Infinity;
+      const b = j < other.keys.length ? other.keys[j]! : Infinity;
+      keys.push(Math.min(a, b));
+      if (a < b) chunks.push(this.chunks[i++]!);
+      else if (b < a) chunks.push(other.chunks[j++]!);
+      else chunks.push(orChunks(this.chunks[i++]!, other.chunks[j++]!));
+    }
+    return new OrdinalBitmap(keys, chunks);
+  }
+
+  /** Up to `limit` members greater than `after`, ascending. */
+  page(after: number, limit: number): number[] {
+    const out: number[] = [];
+    for (const o of this.from(after)) {
+      if (out.length >= limit) break;
+      out.push(o);
+    }
+    return out;
+  }
+
+  /** Members greater than `after` (-1 for all), ascending. */
+  *from(after = -1): Generator<number> {
+    const start = after + 1;
+    const startKey = start >>> 16;
+    for (let k = this.lowerBound(startKey); k < this.keys.length; k++) {
+      const base = this.keys[k]! * 0x10000;
+      const min = this.keys[k] === startKey ? start & 0xffff : 0;
+      const c = this.chunks[k]!;
+      if (c instanceof ArrayChunk) {
+        for (const v of c.values) if (v >= min) yield base + v;
+        continue;
+      }
+      for (let w = min >>> 5; w < WORDS; w++) {
+        let word = c.words[w]!;
+        if (w === min >>> 5) word &= ~0 << (min & 31);
+        while (word !== 0) {
+          const bit = word & -word;
+          yield base + w * 32 + (31 - Math.clz32(bit));
+          word ^= bit;
+        }
+      }
+    }
+  }
+
+  private find(key: number): number {
+    const at = this.lowerBound(key);
+    return this.keys[at] === key ? at : -1;
+  }
+
+  private lowerBound(key: number): number {
+    let lo = 0;
+    let hi = this.keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.keys[mid]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
