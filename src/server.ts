@@ -41,6 +41,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     const cohorts = await createCohortImport(config);
     const hooks: TrackingHooks = { mergeParticipants: [...cohorts.mergeParticipants], profileExtensions: [...cohorts.profileExtensions] };
     const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks), ...cohorts.capabilities];
+    capabilities.push((await import('./segments/index.js')).segmentRoutes);
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
     const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
     return {
