@@ -1,23 +1,33 @@
 /**
- * Assembles the Mixpanel emulator as a Fastify app: the ingestion API (`/import`) and the control
- * endpoints (`/_emulator/`). Each API is its own plugin so that the engage query API and the
- * cohort webhook sender can be added beside them. The caller listens; nothing here opens a port.
+ * Assembles the Mixpanel emulator as a Fastify app: the ingestion API (`/import`), the engage
+ * query API (`/api/query/engage`, `/api/2.0/engage`, cohorts/list) and the control endpoints
+ * (`/_emulator/`), including the cohort side's webhook sender. Each API is its own plugin. The
+ * caller listens; nothing here opens a port.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { CohortEmulator, type CohortEmulatorOptions } from './cohort-emulator.js';
+import { cohortControlRoutes } from './cohort-control-routes.js';
 import { controlRoutes } from './control-routes.js';
 import { MixpanelEmulator, type MixpanelEmulatorOptions } from './emulator.js';
+import { engageRoutes } from './engage-route.js';
 import { importRoutes } from './import-route.js';
 
 export interface MixpanelEmulatorAppOptions extends MixpanelEmulatorOptions {
   /** Fastify logging; off by default. */
   logger?: boolean;
+  /** Engage query API and webhook sender settings (cohort side). */
+  cohorts?: CohortEmulatorOptions;
 }
 
-export function buildMixpanelEmulator(options: MixpanelEmulatorAppOptions = {}): { app: FastifyInstance; emulator: MixpanelEmulator } {
-  const { logger = false, ...emulatorOptions } = options;
+export function buildMixpanelEmulator(options: MixpanelEmulatorAppOptions = {}): { app: FastifyInstance; emulator: MixpanelEmulator; cohorts: CohortEmulator } {
+  const { logger = false, cohorts: cohortOptions = {}, ...emulatorOptions } = options;
   const emulator = new MixpanelEmulator(emulatorOptions);
+  const cohorts = new CohortEmulator(emulator.registry, emulator.now, { seed: emulatorOptions.seed, ...cohortOptions });
   const app = Fastify({ logger, bodyLimit: 1024 * 1024 });
   void app.register(importRoutes, { emulator });
   void app.register(controlRoutes, { emulator });
-  return { app, emulator };
+  void app.register(engageRoutes, { engage: cohorts.engage });
+  void app.register(cohortControlRoutes, { cohorts });
+  app.addHook('onClose', async () => cohorts.close());
+  return { app, emulator, cohorts };
 }
