@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { registerImportKeyCommands } from './import-keys.js';
 import { registerKeyCommands } from './keys.js';
+import { registerMixpanelEmulatorCommand } from './mixpanel-emulator.js';
 import { withStore } from './store.js';
 import { startServer } from '../server.js';
 import { migrate } from '../storage/index.js';
@@ -29,6 +30,7 @@ program
 
 registerKeyCommands(program);
 registerImportKeyCommands(program);
+registerMixpanelEmulatorCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError || (err instanceof Error && err.name === 'CliError')) {
