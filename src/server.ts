@@ -8,6 +8,7 @@ import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
 import { migrate, openStorage, type Db } from './storage/index.js';
 import { createCohortImport } from './cohorts/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
+import { prepareDashboard } from './web/server/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes } from './workspaces/index.js';
 
 export interface Rivulet {
@@ -15,6 +16,8 @@ export interface Rivulet {
   db: Db;
   /** Partner API keys generated at this start: printed once to the terminal, never logged. */
   generatedPartnerKeys: Array<{ partner: string; key: string }>;
+  /** The dashboard's admin password when generated at this start: printed once, never logged. */
+  generatedAdminPassword: string | undefined;
   close(): Promise<void>;
 }
 
@@ -42,12 +45,15 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     const hooks: TrackingHooks = { mergeParticipants: [...cohorts.mergeParticipants], profileExtensions: [...cohorts.profileExtensions] };
     const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks), ...cohorts.capabilities];
     capabilities.push((await import('./segments/index.js')).segmentRoutes);
+    const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions });
+    capabilities.push(dashboard.routes);
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
     const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
     return {
       app,
       db,
       generatedPartnerKeys: cohorts.generatedPartnerKeys,
+      generatedAdminPassword: dashboard.generatedPassword,
       async close() {
         stopWorkers();
         await app.close();
@@ -67,6 +73,10 @@ export async function startServer(config: Config): Promise<Rivulet> {
   rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');
   for (const { partner, key } of rivulet.generatedPartnerKeys) {
     process.stderr.write(`\nGenerated the ${partner} partner API key (kept in ${config.dataDir}/partner-keys.json):\n  ${key}\n\n`);
+  }
+  process.stderr.write(`\nDashboard: ${config.publicUrl}/dashboard/\n`);
+  if (rivulet.generatedAdminPassword) {
+    process.stderr.write(`Generated the dashboard admin password (stored hashed; shown only now; set RIVULET_ADMIN_PASSWORD to replace it):\n  ${rivulet.generatedAdminPassword}\n\n`);
   }
   let stopping = false;
   const stop = async (signal: string) => {

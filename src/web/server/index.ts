@@ -1,0 +1,76 @@
+/**
+ * The dashboard on the server: the admin password, sessions, the sign-in routes, the built React
+ * app with its security headers, and the admin routes only the dashboard needs (user lookup).
+ * `prepareDashboard` runs after migrations; its `routes` is a capability plugin like the others.
+ */
+import helmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config.js';
+import type { AppServices, CapabilityPlugin } from '../../http/app.js';
+import { acceptDashboardSessions } from '../../http/auth.js';
+import type { ProfileExtension } from '../../identity/index.js';
+import type { Db } from '../../storage/index.js';
+import { DEFAULT_WORKSPACE, ensureWorkspace } from '../../workspaces/index.js';
+import { sessionCookieName } from './cookies.js';
+import { resolveAdminPassword } from './password.js';
+import { sessionKey } from './session-auth.js';
+import { sessionRoutes } from './session-routes.js';
+import { SessionStore } from './sessions.js';
+import { SignInThrottle } from './sign-in-throttle.js';
+import { dashboardStatic } from './static.js';
+import { userLookupRoutes } from './user-routes.js';
+
+export { DASHBOARD_DIR, DASHBOARD_PREFIX } from './static.js';
+export { hashPassword, verifyPassword } from './password.js';
+
+export interface Dashboard {
+  routes: CapabilityPlugin;
+  /** The admin password when it was generated at this start: print it once to the terminal. */
+  generatedPassword: string | undefined;
+}
+
+export interface DashboardOptions {
+  profileExtensions?: readonly ProfileExtension[];
+  /** Where the built app is (tests); default `dist/dashboard`. */
+  assetsDir?: string;
+}
+
+/** Content-Security-Policy for Vite's build: module scripts and stylesheets from this origin only. */
+export const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  upgradeInsecureRequests: null,
+};
+
+export async function prepareDashboard(db: Db, config: Config, opts: DashboardOptions = {}): Promise<Dashboard> {
+  const password = await resolveAdminPassword(db, process.env.RIVULET_ADMIN_PASSWORD);
+  const workspace = await ensureWorkspace(db, DEFAULT_WORKSPACE);
+  const secure = config.publicUrl.startsWith('https://');
+  const sessions = new SessionStore(db);
+  const ctx = { sessions, cookieName: sessionCookieName(secure), workspaceId: workspace.id };
+  const throttle = new SignInThrottle();
+
+  const routes: CapabilityPlugin = async (app: FastifyInstance, services: AppServices) => {
+    acceptDashboardSessions(services.authenticator, sessionKey(ctx));
+    await userLookupRoutes(opts.profileExtensions ?? [])(app, services);
+    await app.register(async (web) => {
+      await web.register(helmet, {
+        contentSecurityPolicy: { useDefaults: false, directives: { ...CSP_DIRECTIVES, ...(secure ? { upgradeInsecureRequests: [] } : {}) } },
+        hsts: secure ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+        crossOriginEmbedderPolicy: false,
+        referrerPolicy: { policy: 'same-origin' },
+      });
+      await sessionRoutes(web, { ...ctx, passwordHash: password.hash, secureCookie: secure, throttle });
+      await dashboardStatic(web, opts.assetsDir ? { root: opts.assetsDir } : {});
+    });
+  };
+  return { routes, generatedPassword: password.generated };
+}

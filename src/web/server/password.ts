@@ -1,0 +1,69 @@
+/**
+ * The dashboard's admin password. It comes from `RIVULET_ADMIN_PASSWORD`, or is generated once at
+ * first start, stored only as a scrypt hash in the store, and handed back to the caller to print
+ * once on the terminal (never through the logger). scrypt, not SHA-256: unlike a random API key, a
+ * password may be guessable, so each guess must cost real work.
+ */
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { Queryable } from '../../storage/index.js';
+
+const PARAMS = { N: 16_384, r: 8, p: 1 } as const;
+const KEY_LENGTH = 32;
+
+function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCb(password, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** `scrypt$N$r$p$<salt b64>$<hash b64>`: self-describing, so parameters can be raised later. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scrypt(password, salt, KEY_LENGTH, { ...PARAMS, maxmem: 64 * 1024 * 1024 });
+  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), hash.toString('base64')].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [kind, n, r, p, salt, hash] = stored.split('$');
+  if (kind !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  const actual = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: 64 * 1024 * 1024,
+  });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** 20 characters from an alphabet without look-alikes (~115 bits). */
+export function generatePassword(): string {
+  const alphabet = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  const bytes = randomBytes(20);
+  return [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+export interface AdminPassword {
+  /** The scrypt hash every sign-in is checked against. */
+  hash: string;
+  /** Set only when the password was generated at this start: print it once, then forget it. */
+  generated: string | undefined;
+  source: 'environment' | 'store';
+}
+
+/**
+ * The password in force: the environment's when set; else the stored hash; else a new one,
+ * generated, stored (first writer wins when several processes start at once) and returned.
+ */
+export async function resolveAdminPassword(db: Queryable, fromEnv: string | undefined): Promise<AdminPassword> {
+  if (fromEnv) return { hash: await hashPassword(fromEnv), generated: undefined, source: 'environment' };
+  const existing = await db.query<{ password_hash: string }>('SELECT password_hash FROM dashboard_admin');
+  if (existing.rows[0]) return { hash: existing.rows[0].password_hash, generated: undefined, source: 'store' };
+  const generated = generatePassword();
+  const hash = await hashPassword(generated);
+  const inserted = await db.query<{ password_hash: string }>(
+    'INSERT INTO dashboard_admin (password_hash) VALUES ($1) ON CONFLICT (singleton) DO NOTHING RETURNING password_hash',
+    [hash],
+  );
+  if (inserted.rows[0]) return { hash, generated, source: 'store' };
+  const winner = await db.query<{ password_hash: string }>('SELECT password_hash FROM dashboard_admin');
+  return { hash: winner.rows[0]!.password_hash, generated: undefined, source: 'store' };
+}

@@ -1,0 +1,63 @@
+/**
+ * Turns a dashboard session cookie into the key it acts as: an admin of the default workspace.
+ * State-changing requests must also carry the session's CSRF token in `x-csrf-token` and, when the
+ * browser names an origin, come from this one; with the SameSite=Strict cookie that is two
+ * independent barriers against cross-site requests.
+ */
+import type { FastifyRequest } from 'fastify';
+import { ApiError } from '../../http/errors.js';
+import type { ApiKeyRecord } from '../../workspaces/index.js';
+import { readCookie } from './cookies.js';
+import { csrfMatches, type SessionStore } from './sessions.js';
+
+export const CSRF_HEADER = 'x-csrf-token';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface SessionContext {
+  sessions: SessionStore;
+  cookieName: string;
+  workspaceId: string;
+}
+
+export function sessionToken(request: FastifyRequest, cookieName: string): string | undefined {
+  return readCookie(request.headers.cookie, cookieName);
+}
+
+/** Refuses a state-changing request that a page of another origin could have sent. */
+export function checkCrossSite(request: FastifyRequest, token: string): void {
+  if (SAFE_METHODS.has(request.method)) return;
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== 'null') {
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = undefined;
+    }
+    if (host !== request.headers.host) throw new ApiError(403, 'Cross-origin request refused');
+  }
+  const presented = request.headers[CSRF_HEADER];
+  if (!csrfMatches(token, typeof presented === 'string' ? presented : undefined)) {
+    throw new ApiError(403, 'Missing or wrong CSRF token', [{ type: `send the session's CSRF token in ${CSRF_HEADER}` }]);
+  }
+}
+
+export function sessionKey(ctx: SessionContext) {
+  return async function authenticate(request: FastifyRequest): Promise<ApiKeyRecord | undefined> {
+    const token = sessionToken(request, ctx.cookieName);
+    if (!token) return undefined;
+    const session = await ctx.sessions.find(token);
+    if (!session) return undefined;
+    checkCrossSite(request, token);
+    return {
+      id: `dashboard-session:${session.tokenHash.subarray(0, 8).toString('hex')}`,
+      workspace_id: ctx.workspaceId,
+      name: 'dashboard session',
+      prefix: 'dashboard',
+      permissions: ['admin'],
+      created_at: new Date(session.expiresAt.getTime()),
+      last_used_at: null,
+      revoked_at: null,
+    };
+  };
+}
