@@ -1,0 +1,217 @@
+/**
+ * One Current: its state with pause / resume, throughput and lag charts, delivery and skip
+ * counters, the last failure, and the dead letters. Throughput and lag are sampled from the status
+ * route every few seconds while the page is open, so the charts show the recent minutes live.
+ */
+import { useEffect, useState } from 'react';
+import { ApiFailure, get, post } from '../api';
+import { LineChart } from '../components/charts';
+import { EmptyState, ErrorMessage, Loaded, Loading, Unavailable } from '../components/feedback';
+import { Badge, PageHeader, Section, Stat } from '../components/ui';
+import { CURRENTS_ROUTES, toStatus, type ConnectorStatus, type DeadLetter, type ReasonCount } from '../currents/api';
+import { count, duration, when } from '../format';
+import { useResource } from '../hooks';
+import { Link } from '../router';
+
+const SAMPLE_MS = 3000;
+const KEEP = 60;
+
+interface Sample {
+  at: number;
+  sent: number;
+  lagEvents: number;
+  lagSeconds: number;
+}
+
+function useStatusSamples(id: string) {
+  const [status, setStatus] = useState<ConnectorStatus | undefined>(undefined);
+  const [error, setError] = useState<ApiFailure | undefined>(undefined);
+  const [samples, setSamples] = useState<Sample[]>([]);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    const load = async () => {
+      try {
+        const s = toStatus(await get<Record<string, unknown>>(CURRENTS_ROUTES.status(id)));
+        if (!live) return;
+        setStatus(s);
+        setError(undefined);
+        setSamples((prev) => [...prev, { at: Date.now(), sent: s.sent, lagEvents: s.lag_events ?? 0, lagSeconds: s.lag_seconds ?? 0 }].slice(-KEEP));
+      } catch (e) {
+        if (live) setError(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
+      }
+    };
+    void load();
+    const timer = window.setInterval(() => void load(), SAMPLE_MS);
+    return () => {
+      live = false;
+      window.clearInterval(timer);
+    };
+  }, [id, tick]);
+  return { status, error, samples, reload: () => setTick((t) => t + 1) };
+}
+
+export function CurrentPage({ id }: { id: string }) {
+  const { status, error, samples, reload } = useStatusSamples(id);
+  const [acting, setActing] = useState<ApiFailure | undefined>(undefined);
+  if (error?.unavailable) return <Unavailable feature="Connector status" needs={`GET ${CURRENTS_ROUTES.status(':id')}`} />;
+  if (error && !status) return <ErrorMessage error={error} action="load the connector" />;
+  if (!status) return <Loading what="the connector" />;
+
+  const toggle = async () => {
+    setActing(undefined);
+    try {
+      await post(status.state === 'paused' ? CURRENTS_ROUTES.resume(id) : CURRENTS_ROUTES.pause(id));
+      reload();
+    } catch (e) {
+      setActing(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
+    }
+  };
+  const skippedTotal = status.skipped.reduce((n, r) => n + r.count, 0);
+  const deadTotal = status.dead_lettered.reduce((n, r) => n + r.count, 0);
+  const labels = samples.map((s) => new Date(s.at).toISOString().slice(14, 19));
+  const throughput = samples.map((s, i) => (i === 0 ? 0 : Math.max(0, (s.sent - samples[i - 1]!.sent) / ((s.at - samples[i - 1]!.at) / 1000))));
+
+  return (
+    <>
+      <PageHeader
+        title={status.name}
+        subtitle={<><Link to="/currents">Currents</Link> › Mixpanel Export</>}
+        actions={
+          <button type="button" className="button" onClick={() => void toggle()}>
+            {status.state === 'paused' ? 'Resume' : 'Pause'}
+          </button>
+        }
+      />
+      {acting ? <ErrorMessage error={acting} action="change the state" /> : null}
+      <Section title="Status">
+        <dl className="stats">
+          <Stat label="State" value={<Badge value={status.state} />} />
+          <Stat label="Delivered" value={<span data-testid="current-sent">{count(status.sent)}</span>} />
+          <Stat label="Skipped" value={count(skippedTotal)} />
+          <Stat label="Dead-lettered" value={count(deadTotal)} />
+          <Stat label="Lag" value={`${count(status.lag_events)} events · ${duration(status.lag_seconds)}`} />
+          <Stat label="Retries" value={count(status.retries)} />
+          <Stat label="Region" value={status.region} />
+          <Stat label="Destination" value={status.base_url ?? 'Mixpanel'} />
+        </dl>
+        {status.credential_hints ? (
+          <p className="muted small">
+            Credentials:{' '}
+            {Object.entries(status.credential_hints)
+              .map(([k, v]) => `${k} …${v}`)
+              .join(', ')}
+          </p>
+        ) : null}
+        {status.last_error ? (
+          <div className="notice notice-error" role="status">
+            <strong>Last failure{status.last_error_at ? ` (${when(status.last_error_at)})` : ''}:</strong> {status.last_error}
+          </div>
+        ) : null}
+      </Section>
+      <div className="grid-2">
+        <Section title="Throughput (events/s)">
+          {samples.length > 1 ? (
+            <LineChart title="Events delivered per second, sampled while this page is open" labels={labels} series={[{ label: 'events/s', tone: 'a', values: throughput }]} format={(n) => n.toFixed(n < 10 ? 1 : 0)} />
+          ) : (
+            <p className="muted">Sampling…</p>
+          )}
+        </Section>
+        <Section title="Lag">
+          {samples.length > 1 ? (
+            <LineChart
+              title="Events waiting to be delivered, sampled while this page is open"
+              labels={labels}
+              series={[{ label: 'events behind', tone: 'c', values: samples.map((s) => s.lagEvents) }]}
+            />
+          ) : (
+            <p className="muted">Sampling…</p>
+          )}
+        </Section>
+      </div>
+      <div className="grid-2">
+        <Section title="Skipped, by reason">
+          <ReasonTable rows={status.skipped} empty="Nothing skipped." />
+        </Section>
+        <Section title="Dead-lettered, by reason">
+          <ReasonTable rows={status.dead_lettered} empty="No dead letters." />
+        </Section>
+      </div>
+      <Section title="Dead letters">
+        <DeadLetters id={id} />
+      </Section>
+      <Section title="Event types">
+        <p className="muted small">{status.event_types.length} types: {status.event_types.map((t) => t.replace(/^users\./, '')).join(', ')}</p>
+      </Section>
+    </>
+  );
+}
+
+function ReasonTable({ rows, empty }: { rows: ReasonCount[]; empty: string }) {
+  if (!rows.length) return <p className="muted">{empty}</p>;
+  return (
+    <div className="table-wrap">
+      <table className="data">
+        <thead>
+          <tr>
+            <th scope="col">Reason</th>
+            <th scope="col">Event type</th>
+            <th scope="col" className="num">
+              Count
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={`${r.reason}:${r.event_type ?? ''}`}>
+              <td>
+                <code>{r.reason}</code>
+              </td>
+              <td>{r.event_type?.replace(/^users\./, '') ?? 'all'}</td>
+              <td className="num">{count(r.count)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function DeadLetters({ id }: { id: string }) {
+  const letters = useResource<{ dead_letters?: DeadLetter[] } | DeadLetter[]>(CURRENTS_ROUTES.deadLetters(id), { refreshMs: 15_000 });
+  return (
+    <Loaded resource={letters} what="the dead letters" feature="Dead letters" needs={`GET ${CURRENTS_ROUTES.deadLetters(':id')}`}>
+      {(data) => {
+        const rows = Array.isArray(data) ? data : (data.dead_letters ?? []);
+        return rows.length ? (
+          <div className="table-wrap">
+            <table className="data">
+              <thead>
+                <tr>
+                  <th scope="col">Event</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">Last attempt</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((d) => (
+                  <tr key={String(d.id)}>
+                    <td>
+                      <code>{d.event_id}</code>
+                    </td>
+                    <td>{d.event_type.replace(/^users\./, '')}</td>
+                    <td className="error-cell">{d.reason}</td>
+                    <td className="nowrap">{when(d.last_attempt_at ?? null)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <EmptyState title="No dead letters">Events Mixpanel refuses, or that break its limits, are kept here to inspect and re-send.</EmptyState>
+        );
+      }}
+    </Loaded>
+  );
+}

@@ -1,0 +1,70 @@
+/** The Currents connectors (Mixpanel exports) with their state, and the way to create one. */
+import { CURRENTS_ROUTES, toSummary } from '../currents/api';
+import { EmptyState, Loaded } from '../components/feedback';
+import { Badge, PageHeader } from '../components/ui';
+import { count, when } from '../format';
+import { useResource } from '../hooks';
+import { Link } from '../router';
+
+export function Currents() {
+  const list = useResource<{ connectors?: Array<Record<string, unknown>> } | Array<Record<string, unknown>>>(CURRENTS_ROUTES.list, { refreshMs: 10_000 });
+  return (
+    <>
+      <PageHeader
+        title="Currents"
+        subtitle="Behaviour and message-engagement events streamed to Mixpanel's ingestion API."
+        actions={
+          <Link to="/currents/new" className="button button-primary">
+            Create Current
+          </Link>
+        }
+      />
+      <section className="card" aria-label="Connectors">
+        <Loaded resource={list} what="the connectors" feature="Currents" needs={`GET ${CURRENTS_ROUTES.list}`}>
+          {(data) => {
+            const connectors = (Array.isArray(data) ? data : (data.connectors ?? [])).map(toSummary);
+            return connectors.length ? (
+              <div className="table-wrap">
+                <table className="data">
+                  <thead>
+                    <tr>
+                      <th scope="col">Integration</th>
+                      <th scope="col">Destination</th>
+                      <th scope="col">State</th>
+                      <th scope="col">Region</th>
+                      <th scope="col" className="num">
+                        Event types
+                      </th>
+                      <th scope="col">Created</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {connectors.map((c) => (
+                      <tr key={c.id}>
+                        <td>
+                          <Link to={`/currents/${c.id}`}>{c.name}</Link>
+                          {c.last_error ? <div className="error-cell">{c.last_error}</div> : null}
+                        </td>
+                        <td>Mixpanel Export{c.base_url ? <div className="muted small">{c.base_url}</div> : null}</td>
+                        <td>
+                          <Badge value={c.state} />
+                        </td>
+                        <td>{c.region}</td>
+                        <td className="num">{count(c.event_types.length)}</td>
+                        <td className="nowrap">{when(c.created_at)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            ) : (
+              <EmptyState title="No Currents yet">
+                <Link to="/currents/new">Create a Current → Mixpanel Export</Link> to stream events to a Mixpanel project.
+              </EmptyState>
+            );
+          }}
+        </Loaded>
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,242 @@
+/**
+ * Technology Partners > Mixpanel: everything an operator needs to connect Mixpanel's cohorts to
+ * this instance — the REST endpoint, the data import keys, the webhook URL and its credentials,
+ * the pull connections, and the sync history that shows whether it works.
+ */
+import { useState } from 'react';
+import { ApiFailure, post, put } from '../api';
+import { ErrorMessage, Loaded } from '../components/feedback';
+import { PullConnections } from '../components/PullConnections';
+import { SyncHistory } from '../components/SyncHistory';
+import { Badge, ConfirmButton, CopyField, PageHeader, Section } from '../components/ui';
+import { when } from '../format';
+import { useResource } from '../hooks';
+import type { ImportKey, NewImportKey, PartnerInfo, SyncRow } from '../types';
+
+export function MixpanelPartner() {
+  const partners = useResource<{ rest_endpoint: string; partners: PartnerInfo[] }>('/admin/partners');
+  const syncs = useResource<{ syncs: SyncRow[] }>('/admin/cohort-syncs?limit=50', { refreshMs: 10_000 });
+  return (
+    <>
+      <PageHeader title="Mixpanel" subtitle="Technology Partners › Mixpanel: cohorts from Mixpanel become cohorts here, usable in segments as Mixpanel_Cohorts." />
+      <Loaded resource={partners} what="the partner settings">
+        {(data) => {
+          const mixpanel = data.partners.find((p) => p.partner === 'mixpanel');
+          return mixpanel ? <Endpoints restEndpoint={data.rest_endpoint} partner={mixpanel} /> : <ErrorMessage error="Mixpanel is not in this server's partner registry." />;
+        }}
+      </Loaded>
+      <ImportKeys onChange={partners.reload} />
+      <Loaded resource={partners} what="the webhook settings">
+        {(data) => {
+          const mixpanel = data.partners.find((p) => p.partner === 'mixpanel');
+          return mixpanel?.webhook_url ? <Webhook partner={mixpanel} onSaved={partners.reload} /> : null;
+        }}
+      </Loaded>
+      <Section title="Pull sync (engage API)">
+        <PullConnections />
+      </Section>
+      <Section title="Sync history" actions={<button type="button" className="button button-small" onClick={syncs.reload}>Refresh</button>}>
+        <Loaded resource={syncs} what="the sync history">
+          {(data) => <SyncHistory syncs={data.syncs} />}
+        </Loaded>
+      </Section>
+    </>
+  );
+}
+
+function Endpoints({ restEndpoint, partner }: { restEndpoint: string; partner: PartnerInfo }) {
+  return (
+    <Section title="REST endpoint">
+      <p className="muted">
+        Give Mixpanel (or any partner script) this instance's REST endpoint and a data import key. Cohort names go to the cohort endpoint, membership
+        changes to the user cohort endpoint; both take <code>partner_api_key</code> and <code>client_secret</code> (the data import key) in the JSON body.
+      </p>
+      <div className="grid-2">
+        <CopyField label="REST endpoint" value={restEndpoint} />
+        <CopyField label="Cohort name endpoint" value={partner.cohort_endpoint} />
+        <CopyField label="User cohort endpoint" value={partner.user_cohort_endpoint} />
+        <div className="copy-field">
+          <span className="label">Partner</span>
+          <p>
+            {partner.name} <Badge value={partner.enabled ? 'active' : 'paused'} /> · segment filter <code>{partner.filter}</code>
+          </p>
+        </div>
+      </div>
+    </Section>
+  );
+}
+
+function ImportKeys({ onChange }: { onChange: () => void }) {
+  const keys = useResource<{ keys: ImportKey[] }>('/admin/import-keys');
+  const [fresh, setFresh] = useState<NewImportKey | undefined>(undefined);
+  const [error, setError] = useState<ApiFailure | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+
+  const act = async (what: () => Promise<NewImportKey | undefined>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const created = await what();
+      setFresh(created);
+      keys.reload();
+      onChange();
+    } catch (e) {
+      setError(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const mixpanelKeys = keys.data?.keys.filter((k) => k.partner === 'mixpanel') ?? [];
+  const hasActive = mixpanelKeys.some((k) => k.state === 'active');
+
+  return (
+    <Section
+      title="Data import keys"
+      actions={
+        <button type="button" className="button button-primary" disabled={busy} onClick={() => void act(() => post<NewImportKey>('/admin/import-keys', { partner: 'mixpanel' }))}>
+          {hasActive ? 'Generate another key' : 'Generate key'}
+        </button>
+      }
+    >
+      <p className="muted">
+        The data import key selects this workspace. Mixpanel sends it as <code>client_secret</code>, or as the Basic-auth password of the webhook. Rotating or
+        invalidating a key stops the old one at once.
+      </p>
+      {error ? <ErrorMessage error={error} action="change the key" /> : null}
+      {fresh ? (
+        <div className="notice notice-secret" role="status" aria-live="polite">
+          <p>
+            <strong>Copy this key now: it is shown only once.</strong> {fresh.replaces ? `It replaces ${fresh.replaces}, which no longer works.` : ''}
+          </p>
+          <CopyField label={`New data import key (${fresh.prefix})`} value={fresh.key} />
+          <button type="button" className="button button-small button-ghost" onClick={() => setFresh(undefined)}>
+            I have stored it
+          </button>
+        </div>
+      ) : null}
+      <Loaded resource={keys} what="the data import keys">
+        {() =>
+          mixpanelKeys.length ? (
+            <div className="table-wrap">
+              <table className="data">
+                <thead>
+                  <tr>
+                    <th scope="col">Key</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Created</th>
+                    <th scope="col">Last used</th>
+                    <th scope="col">
+                      <span className="offscreen">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {mixpanelKeys.map((k) => (
+                    <tr key={k.prefix}>
+                      <td>
+                        <code>{k.prefix}…</code>
+                      </td>
+                      <td>
+                        <Badge value={k.state} />
+                      </td>
+                      <td className="nowrap">{when(k.created_at)}</td>
+                      <td className="nowrap">{when(k.last_used_at)}</td>
+                      <td className="row-actions">
+                        {k.state === 'active' ? (
+                          <>
+                            <ConfirmButton confirm={`Rotate ${k.prefix}`} disabled={busy} onConfirm={() => void act(() => post<NewImportKey>(`/admin/import-keys/${k.prefix}/rotate`))}>
+                              Rotate
+                            </ConfirmButton>
+                            <ConfirmButton
+                              confirm={`Invalidate ${k.prefix}`}
+                              disabled={busy}
+                              onConfirm={() => void act(async () => (await post(`/admin/import-keys/${k.prefix}/invalidate`), undefined))}
+                            >
+                              Invalidate
+                            </ConfirmButton>
+                          </>
+                        ) : null}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : (
+            <p className="muted">No data import key yet. Generate one to let Mixpanel push cohorts.</p>
+          )
+        }
+      </Loaded>
+    </Section>
+  );
+}
+
+const MATCH_KEYS = [
+  { value: 'distinct_id', label: 'mixpanel_distinct_id = external id (default)' },
+  { value: 'email', label: 'email = user email' },
+  { value: 'property', label: 'an exported property = external id' },
+];
+
+function Webhook({ partner, onSaved }: { partner: PartnerInfo; onSaved: () => void }) {
+  const current = partner.match_key ?? 'distinct_id';
+  const [kind, setKind] = useState(current.startsWith('property:') ? 'property' : current);
+  const [property, setProperty] = useState(current.startsWith('property:') ? current.slice('property:'.length) : '$braze_external_id');
+  const [state, setState] = useState<{ saving: boolean; error?: ApiFailure; saved?: boolean }>({ saving: false });
+  const save = async () => {
+    setState({ saving: true });
+    try {
+      await put('/admin/partners/mixpanel', { match_key: kind === 'property' ? `property:${property}` : kind });
+      setState({ saving: false, saved: true });
+      onSaved();
+    } catch (e) {
+      setState({ saving: false, error: e instanceof ApiFailure ? e : new ApiFailure(0, String(e)) });
+    }
+  };
+  return (
+    <Section title="Webhook (Mixpanel custom webhook destination)">
+      <ol className="steps">
+        <li>
+          In Mixpanel, open <strong>Data › Destinations › Webhook</strong> and paste this URL:
+          <CopyField label="Webhook URL" value={partner.webhook_url ?? ''} />
+        </li>
+        <li>
+          Turn on <strong>Basic Auth</strong>: any username, and a <strong>data import key</strong> from above as the password.
+        </li>
+        <li>Choose the cohorts to sync. Mixpanel cannot edit the URL later; after rotating the key, update the connection's password in Mixpanel.</li>
+      </ol>
+      <form
+        className="inline-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save();
+        }}
+      >
+        <div className="field">
+          <label htmlFor="match-key">Match Mixpanel members by</label>
+          <select id="match-key" value={kind} onChange={(e) => setKind(e.target.value)}>
+            {MATCH_KEYS.map((m) => (
+              <option key={m.value} value={m.value}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+        </div>
+        {kind === 'property' ? (
+          <div className="field">
+            <label htmlFor="match-property">Property name</label>
+            <input id="match-property" value={property} onChange={(e) => setProperty(e.target.value)} required />
+          </div>
+        ) : null}
+        <button type="submit" className="button" disabled={state.saving}>
+          Save match key
+        </button>
+        {state.saved ? (
+          <span className="muted" role="status">
+            Saved.
+          </span>
+        ) : null}
+      </form>
+      {state.error ? <ErrorMessage error={state.error} action="save the match key" /> : null}
+    </Section>
+  );
+}

@@ -1,0 +1,86 @@
+/** The admin API's response shapes, as the dashboard reads them (spec/operations.md). */
+export interface PartnerInfo {
+  partner: string;
+  name: string;
+  filter: string;
+  enabled: boolean;
+  cohort_endpoint: string;
+  user_cohort_endpoint: string;
+  webhook_url?: string;
+  match_key?: string;
+}
+
+export interface ImportKey {
+  prefix: string;
+  partner: string;
+  state: string;
+  created_at: string;
+  last_used_at: string | null;
+  ended_at: string | null;
+}
+
+export interface NewImportKey extends ImportKey {
+  key: string;
+  replaces?: string;
+}
+
+export interface SyncRow {
+  id: string;
+  cohort_id: string | null;
+  partner_cohort_id: string | null;
+  partner: string;
+  source: string;
+  action: string | null;
+  status: string;
+  received: number;
+  matched: number;
+  unmatched: { not_found: number; device_id_of_identified_user: number };
+  added: number;
+  removed: number;
+  unchanged: number;
+  error: string | null;
+  at: string;
+}
+
+export interface Cohort {
+  id: string;
+  partner: string;
+  cohort_id: string;
+  name: string;
+  description: string | null;
+  member_count: number;
+  created_at: string;
+  last_synced_at: string | null;
+  last_source: string | null;
+  filter?: string;
+}
+
+export interface CohortDetail extends Cohort {
+  daily: Array<{ day: string; added: number; removed: number }>;
+  syncs: SyncRow[];
+}
+
+export interface Segment {
+  id: string;
+  name: string;
+  description: string | null;
+  filter: unknown;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CatalogueEntry {
+  filter: string;
+  category: 'cohorts' | 'attributes' | 'identity' | 'behaviour';
+  description: string;
+  operators: string[];
+  fields: Record<string, string>;
+  partner?: string;
+  cohorts?: Array<{ id: string; name: string; partner_cohort_id: string; member_count: number }>;
+}
+
+export interface UsageDay {
+  day: string;
+  data_points: number;
+  by_source: Record<string, number>;
+}
