@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
 import { migrate, openStorage, type Db } from './storage/index.js';
-import { createCohortImport } from './cohorts/index.js';
+import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
 import { prepareDashboard } from './web/server/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes } from './workspaces/index.js';
@@ -27,6 +27,8 @@ export interface CreateOptions {
   logger?: boolean;
   /** Start background workers (default true). */
   workers?: boolean;
+  /** Cohort import options (tests scale pull mode's clock down). */
+  cohortImport?: CohortImportOptions;
 }
 
 export async function prepareStore(db: Db, config: Config): Promise<void> {
@@ -41,7 +43,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
   const db = opts.db ?? (await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {
     await prepareStore(db, config);
-    const cohorts = await createCohortImport(config);
+    const cohorts = await createCohortImport(config, opts.cohortImport);
     const hooks: TrackingHooks = { mergeParticipants: [...cohorts.mergeParticipants], profileExtensions: [...cohorts.profileExtensions] };
     const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks), ...cohorts.capabilities];
     capabilities.push((await import('./segments/index.js')).segmentRoutes);
@@ -55,7 +57,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
       generatedPartnerKeys: cohorts.generatedPartnerKeys,
       generatedAdminPassword: dashboard.generatedPassword,
       async close() {
-        stopWorkers();
+        await stopWorkers();
         await app.close();
         if (!opts.db) await db.close();
       },

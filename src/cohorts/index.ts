@@ -10,6 +10,7 @@ import { cohortAdminRoutes } from './admin-routes.js';
 import { CohortContext } from './context.js';
 import { partnerApiRoutes } from './partner-api.js';
 import { PartnerRegistry, partnerList, resolvePartnerKeys } from './partners.js';
+import { createPullMode, type PullTiming } from './pull/index.js';
 import { cohortMergeParticipant, cohortProfileExtension } from './store.js';
 import { expireStagedSessions, webhookRoutes } from './webhook.js';
 
@@ -25,19 +26,28 @@ export interface CohortImport {
   partners: PartnerRegistry;
   /** Partner keys generated at this start (to print once). */
   generatedPartnerKeys: Array<{ partner: string; key: string }>;
-  /** Starts background work (expiry of staged webhook sessions); returns a stop function. */
-  startWorkers(db: Db, onError: (err: unknown) => void): () => void;
+  /**
+   * Starts background work (expiry of staged webhook sessions, the pull scheduler); returns a stop
+   * function that resolves once runs in flight are aborted and their leases given back.
+   */
+  startWorkers(db: Db, onError: (err: unknown) => void): () => Promise<void>;
+}
+
+export interface CohortImportOptions {
+  /** Pull mode's clock constants (tests scale them down). */
+  pullTiming?: Partial<PullTiming>;
 }
 
 const EXPIRY_SWEEP_MS = 10 * 60_000;
 
-export async function createCohortImport(config: Config): Promise<CohortImport> {
+export async function createCohortImport(config: Config, options: CohortImportOptions = {}): Promise<CohortImport> {
   const partners = partnerList(config);
   const { keys, generated } = await resolvePartnerKeys(partners, config.partnerApiKeys, config.dataDir);
   const registry = new PartnerRegistry(partners, keys);
   const ctx = new CohortContext(registry, config);
+  const pull = createPullMode(ctx, config, options.pullTiming);
   return {
-    capabilities: [partnerApiRoutes(ctx), webhookRoutes(ctx), cohortAdminRoutes(ctx)],
+    capabilities: [partnerApiRoutes(ctx), webhookRoutes(ctx), cohortAdminRoutes(ctx), pull.routes],
     mergeParticipants: [cohortMergeParticipant],
     profileExtensions: [cohortProfileExtension],
     partners: registry,
@@ -47,7 +57,11 @@ export async function createCohortImport(config: Config): Promise<CohortImport> 
       const timer = setInterval(sweep, EXPIRY_SWEEP_MS);
       timer.unref();
       void sweep();
-      return () => clearInterval(timer);
+      const stopPull = pull.start(db, onError);
+      return async () => {
+        clearInterval(timer);
+        await stopPull();
+      };
     },
   };
 }

@@ -121,7 +121,18 @@ export class EngageApi {
   }
 
   async handle(request: QueryRequest): Promise<QueryReply> {
-    const entry: QueryLogEntry = { atMs: this.now(), kind: request.kind, projectId: null, cohortId: null, page: null, sessionId: null, status: 0, results: null };
+    const f = request.fields;
+    const page = f.page === undefined || f.page === '' ? 0 : Number(f.page);
+    const entry: QueryLogEntry = {
+      atMs: this.now(),
+      kind: request.kind,
+      projectId: null,
+      cohortId: null,
+      page: request.kind === 'engage' && Number.isSafeInteger(page) ? page : null,
+      sessionId: request.kind === 'engage' ? (f.session_id ?? null) : null,
+      status: 0,
+      results: null,
+    };
     const reply = await this.answer(request, entry);
     entry.status = reply.status;
     this.log.push(entry);
