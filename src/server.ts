@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
 import { migrate, openStorage, type Db } from './storage/index.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
+import { createCurrents } from './currents/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
 import { prepareDashboard } from './web/server/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes } from './workspaces/index.js';
@@ -46,11 +47,14 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     const cohorts = await createCohortImport(config, opts.cohortImport);
     const hooks: TrackingHooks = { mergeParticipants: [...cohorts.mergeParticipants], profileExtensions: [...cohorts.profileExtensions] };
     const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks), ...cohorts.capabilities];
+    const currents = await createCurrents(config);
+    capabilities.push(...currents.capabilities);
     capabilities.push((await import('./segments/index.js')).segmentRoutes);
     const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions });
     capabilities.push(dashboard.routes);
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
     const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
+    const stopCurrents = opts.workers === false ? async () => {} : currents.startWorkers(db, app);
     return {
       app,
       db,
@@ -58,6 +62,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
       generatedAdminPassword: dashboard.generatedPassword,
       async close() {
         await stopWorkers();
+        await stopCurrents();
         await app.close();
         if (!opts.db) await db.close();
       },

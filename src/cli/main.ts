@@ -31,6 +31,7 @@ program
 registerKeyCommands(program);
 registerImportKeyCommands(program);
 registerMixpanelEmulatorCommand(program);
+(await import('./currents.js')).registerCurrentsCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError || (err instanceof Error && err.name === 'CliError')) {

@@ -1,0 +1,152 @@
+/**
+ * Backfill: re-export the events of a time range (by event time, `[from, to)`) to one connector,
+ * through the same pipeline, mapping and `$insert_id` as the live export, so Mixpanel's dedup
+ * absorbs any event it already has. It neither moves nor waits for the connector's cursor, keeps
+ * its own counters in `currents_backfills`, and does not change the connector's health: a
+ * backfill that meets a 401 waits and retries like the live export, and says so through `onProgress`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { LogEvent, StoredEvent } from '../../events/log.js';
+import type { SecretBox } from '../../secrets/index.js';
+import type { Db } from '../../storage/index.js';
+import type { CurrentsConfig } from '../config.js';
+import { getConnector, openSecrets } from '../connectors/store.js';
+import type { SettledRun } from '../delivery/ack-window.js';
+import { recordDeadLetters } from '../delivery/dead-letters.js';
+import { HealthTracker } from '../delivery/health.js';
+import { importClientFor } from '../delivery/live-export.js';
+import { DeliveryPipeline } from '../delivery/pipeline.js';
+import type { CurrentsLog } from '../log.js';
+import { MAX_EVENTS_PER_BATCH } from '../mixpanel/batching.js';
+
+export interface BackfillPosition {
+  time: number;
+  seq: number;
+}
+
+export interface BackfillProgress {
+  id: string;
+  total: number;
+  /** Events behind the committed position. */
+  done: number;
+  sent: number;
+  skipped: number;
+  deadLettered: number;
+  retries: number;
+  health: 'ok' | 'failed' | 'degraded';
+  lastError: string | null;
+}
+
+export interface BackfillOptions {
+  db: Db;
+  box: SecretBox;
+  config: CurrentsConfig;
+  connectorId: string;
+  fromSeconds: number;
+  toSeconds: number;
+  log: CurrentsLog;
+  onProgress?: (p: BackfillProgress) => void;
+  /** Aborting stops the backfill; what was committed stays counted. */
+  signal?: AbortSignal;
+}
+
+export class BackfillError extends Error {
+  override name = 'BackfillError';
+}
+
+async function readRange(db: Db, workspaceId: string, from: number, to: number, after: BackfillPosition, limit: number): Promise<StoredEvent[]> {
+  const { rows } = await db.query<{ seq: number; txid: string; workspace_id: string; body: LogEvent }>(
+    `SELECT seq, txid::text AS txid, workspace_id, body FROM event_log
+      WHERE workspace_id = $1 AND time >= $2 AND time < $3 AND (time, seq) > ($4::bigint, $5::bigint)
+      ORDER BY time, seq LIMIT $6`,
+    [workspaceId, from, to, after.time, after.seq, limit],
+  );
+  return rows.map((r) => ({ ...r.body, seq: r.seq, txid: r.txid, workspace_id: r.workspace_id }));
+}
+
+export async function runBackfill(opts: BackfillOptions): Promise<BackfillProgress & { state: 'done' | 'stopped' }> {
+  const { db, config, log } = opts;
+  if (!(opts.fromSeconds < opts.toSeconds)) throw new BackfillError('--from must be before --to');
+  const connector = await getConnector(db, opts.connectorId);
+  if (!connector) throw new BackfillError(`no connector ${opts.connectorId}`);
+  const secrets = await openSecrets(db, opts.box, connector.id);
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM event_log WHERE workspace_id = $1 AND time >= $2 AND time < $3', [
+    connector.workspaceId,
+    opts.fromSeconds,
+    opts.toSeconds,
+  ]);
+  const id = randomUUID();
+  const progress: BackfillProgress = { id, total: rows[0]!.n, done: 0, sent: 0, skipped: 0, deadLettered: 0, retries: 0, health: 'ok', lastError: null };
+  await db.query('INSERT INTO currents_backfills (id, connector_id, from_time, to_time, total) VALUES ($1, $2, $3, $4, $5)', [
+    id,
+    connector.id,
+    opts.fromSeconds,
+    opts.toSeconds,
+    progress.total,
+  ]);
+
+  const client = importClientFor(connector, secrets, config);
+  const health = new HealthTracker({
+    initial: 'ok',
+    degradedAfterMs: config.degradedAfterMs * config.delayScale,
+    persist: async (t) => {
+      progress.health = t.to;
+      opts.onProgress?.(progress);
+    },
+  });
+  const pipeline = new DeliveryPipeline<BackfillPosition>({
+    start: { time: opts.fromSeconds - 1, seq: Number.MAX_SAFE_INTEGER },
+    source: {
+      read: async (after, limit) => {
+        const events = await readRange(db, connector.workspaceId, opts.fromSeconds, opts.toSeconds, after, limit);
+        const last = events[events.length - 1];
+        return { events, end: last ? { time: last.time, seq: last.seq } : after };
+      },
+    },
+    checkpoint: {
+      commit: async (run: SettledRun<BackfillPosition>) => {
+        const sent = run.tallies.total('sent');
+        const skipped = run.tallies.total('skipped');
+        const dead = run.tallies.total('dead_lettered');
+        await db.query(
+          `UPDATE currents_backfills SET read = read + $2, sent = sent + $3, skipped = skipped + $4, dead_lettered = dead_lettered + $5 WHERE id = $1`,
+          [id, run.events, sent, skipped, dead],
+        );
+        Object.assign(progress, { done: progress.done + run.events, sent: progress.sent + sent, skipped: progress.skipped + skipped, deadLettered: progress.deadLettered + dead });
+        opts.onProgress?.(progress);
+        return true;
+      },
+      deadLetter: (letters) => recordDeadLetters(db, connector.id, 'backfill', letters),
+    },
+    mapping: { selectedTypes: new Set(connector.eventTypes), token: secrets.projectToken, partnerId: connector.partnerId },
+    limits: { maxEvents: MAX_EVENTS_PER_BATCH, maxBytes: connector.batchByteCap },
+    maxInFlight: connector.maxInFlight,
+    pageSize: config.pageSize,
+    send: {
+      send: (body, signal) => client.send(body, signal),
+      health,
+      delayScale: config.delayScale,
+      authRetryMs: config.authRetryMs,
+      onRetry: (verdict) => {
+        progress.retries += 1;
+        progress.lastError = verdict.detail;
+        opts.onProgress?.(progress);
+      },
+    },
+    drain: true,
+    idlePollMs: config.idlePollMs,
+    onError: (err, where) => log.error({ backfill: id, where, err: { message: (err as Error).message } }, 'backfill error'),
+  });
+
+  const onAbort = () => void pipeline.stop();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await pipeline.run();
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await client.close();
+  }
+  const state = pipeline.stopped ? 'stopped' : 'done';
+  await db.query(`UPDATE currents_backfills SET state = $2, finished_at = now(), last_error = $3 WHERE id = $1`, [id, state, progress.lastError]);
+  return { ...progress, state };
+}

@@ -1,0 +1,205 @@
+/**
+ * Admin API of the Currents export (`/admin/currents…`, Bearer key with `admin`): create, list,
+ * pause, resume, delete and test Mixpanel exports; their status, dead letters (list, re-send) and
+ * notifications. No response ever carries a credential: connectors are shown through
+ * `publicConnector`, which has only the last four characters of each.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppServices } from '../../http/app.js';
+import { requireKey } from '../../http/auth.js';
+import { ApiError, Errors } from '../../http/errors.js';
+import type { CurrentsContext } from '../context.js';
+import { deadLettersByIds, listDeadLetters } from '../delivery/dead-letters.js';
+import { importClientFor } from '../delivery/live-export.js';
+import { resendDeadLetters } from '../delivery/resend.js';
+import { listNotifications } from '../notifications/outbox.js';
+import { testConnection } from './connection-test.js';
+import { parseMixpanelExportInput, type SealedSecrets } from './settings.js';
+import { connectorStatus, publicConnector } from './status.js';
+import { createConnector, deleteConnector, getConnector, listConnectors, openSecrets, setPaused, type Connector } from './store.js';
+
+const admin = { permission: 'admin' as const };
+const documented = (description: string) => ({ type: 'object', description, additionalProperties: true }) as const;
+const IdParams = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } as const;
+const RESEND_BUDGET_MS = 60_000;
+
+const CREATE_DESCRIPTION =
+  '{"name", "contact_email", "credentials": {"kind": "service_account", "username", "secret", "project_id"} | {"kind": "api_secret", "api_secret"}, ' +
+  '"project_token", "region": "US"|"EU"|"IN", "event_types": [...], "base_url"?, "partner_id"?, "batch_byte_cap"?, "max_in_flight"?, "start_from"?: "now"|"earliest"}';
+
+export function connectorRoutes(ctx: CurrentsContext) {
+  return async function routes(app: FastifyInstance, { db }: AppServices): Promise<void> {
+    const find = async (request: { params: unknown }, workspaceId: string): Promise<Connector> => {
+      const { id } = request.params as { id: string };
+      const c = await getConnector(db, id, workspaceId);
+      if (!c) throw Errors.notFound(`connector ${id}`);
+      return c;
+    };
+
+    app.post(
+      '/admin/currents/mixpanel',
+      { config: admin, schema: { tags: ['admin'], summary: 'Create a Mixpanel export', body: documented(CREATE_DESCRIPTION) } },
+      async (request, reply) => {
+        const key = requireKey(request);
+        const input = parseMixpanelExportInput(request.body);
+        const created = await createConnector(db, ctx.box, key.workspace_id, input);
+        request.log.info({ connector: created.id }, 'Mixpanel export created');
+        await ctx.changed();
+        return reply.status(201).send(publicConnector(created));
+      },
+    );
+
+    app.post(
+      '/admin/currents/mixpanel/test',
+      { config: admin, schema: { tags: ['admin'], summary: 'Test Mixpanel settings before creating an export (nothing is stored or imported)', body: documented(CREATE_DESCRIPTION) } },
+      async (request) => {
+        requireKey(request);
+        const input = parseMixpanelExportInput(request.body);
+        return probe({ ...input, maxInFlight: 1 }, input.secrets);
+      },
+    );
+
+    app.get('/admin/currents', { config: admin, schema: { tags: ['admin'], summary: "This workspace's Mixpanel exports" } }, async (request) => {
+      const key = requireKey(request);
+      return { connectors: (await listConnectors(db, key.workspace_id)).map(publicConnector) };
+    });
+
+    app.get('/admin/currents/:id', { config: admin, schema: { tags: ['admin'], summary: 'One Mixpanel export', params: IdParams } }, async (request) => {
+      const key = requireKey(request);
+      return publicConnector(await find(request, key.workspace_id));
+    });
+
+    app.get(
+      '/admin/currents/:id/status',
+      { config: admin, schema: { tags: ['admin'], summary: 'State, lag, counters by reason, retries and last error', params: IdParams } },
+      async (request) => {
+        const key = requireKey(request);
+        const c = await find(request, key.workspace_id);
+        return connectorStatus(db, c, ctx.live(c.id));
+      },
+    );
+
+    for (const action of ['pause', 'resume'] as const) {
+      app.post(
+        `/admin/currents/:id/${action}`,
+        { config: admin, schema: { tags: ['admin'], summary: action === 'pause' ? 'Pause (the cursor holds)' : 'Resume', params: IdParams } },
+        async (request) => {
+          const key = requireKey(request);
+          const { id } = request.params as { id: string };
+          const updated = await setPaused(db, id, key.workspace_id, action === 'pause');
+          if (!updated) throw Errors.notFound(`connector ${id}`);
+          await ctx.changed();
+          return publicConnector(updated);
+        },
+      );
+    }
+
+    app.delete(
+      '/admin/currents/:id',
+      { config: admin, schema: { tags: ['admin'], summary: 'Delete a Mixpanel export with its counters and dead letters', params: IdParams } },
+      async (request, reply) => {
+        const key = requireKey(request);
+        const { id } = request.params as { id: string };
+        if (!(await deleteConnector(db, id, key.workspace_id))) throw Errors.notFound(`connector ${id}`);
+        await ctx.changed();
+        return reply.status(204).send();
+      },
+    );
+
+    app.post(
+      '/admin/currents/:id/test',
+      { config: admin, schema: { tags: ['admin'], summary: 'Test the connection with a probe Mixpanel rejects on purpose (nothing is imported)', params: IdParams } },
+      async (request) => {
+        const key = requireKey(request);
+        const c = await find(request, key.workspace_id);
+        return probe({ ...c, maxInFlight: 1 }, await openSecrets(db, ctx.box, c.id));
+      },
+    );
+
+    app.get(
+      '/admin/currents/:id/dead-letters',
+      {
+        config: admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Dead letters (state=dead by default), paged by id',
+          params: IdParams,
+          querystring: {
+            type: 'object',
+            properties: {
+              state: { type: 'string', enum: ['dead', 'resent', 'all'] },
+              reason: { type: 'string', maxLength: 600 },
+              after: { type: 'integer', minimum: 0 },
+              limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            },
+            additionalProperties: false,
+          },
+        },
+      },
+      async (request) => {
+        const key = requireKey(request);
+        const c = await find(request, key.workspace_id);
+        const q = request.query as { state?: 'dead' | 'resent' | 'all'; reason?: string; after?: number; limit?: number };
+        const state = q.state === 'all' ? undefined : (q.state ?? 'dead');
+        const letters = await listDeadLetters(db, c.id, { state, reason: q.reason, after: q.after, limit: q.limit ?? 100 });
+        return { dead_letters: letters, next_after: letters.length > 0 ? letters[letters.length - 1]!.id : null };
+      },
+    );
+
+    app.post(
+      '/admin/currents/:id/dead-letters/resend',
+      {
+        config: admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Re-send dead letters (by id, or every dead one up to 1,000); the $insert_id is kept',
+          params: IdParams,
+          body: documented('{"ids": [1, 2]} or {"all": true}'),
+        },
+      },
+      async (request) => {
+        const key = requireKey(request);
+        const c = await find(request, key.workspace_id);
+        const body = (request.body ?? {}) as { ids?: unknown; all?: unknown };
+        let letters;
+        if (body.all === true) letters = await listDeadLetters(db, c.id, { state: 'dead', limit: 1000 });
+        else if (Array.isArray(body.ids) && body.ids.length > 0 && body.ids.length <= 1000 && body.ids.every((i) => Number.isSafeInteger(i) && i > 0)) {
+          letters = await deadLettersByIds(db, c.id, body.ids as number[]);
+        } else throw new ApiError(400, 'give "ids" (1 to 1,000 dead-letter ids) or "all": true', [{ type: 'ids must be an array of dead-letter ids', path: 'ids' }]);
+        const secrets = await openSecrets(db, ctx.box, c.id);
+        const client = importClientFor(c, secrets, ctx.config);
+        try {
+          return await resendDeadLetters(db, c.id, letters, {
+            send: (b, signal) => client.send(b, signal),
+            token: secrets.projectToken,
+            batchByteCap: c.batchByteCap,
+            delayScale: ctx.config.delayScale,
+            authRetryMs: ctx.config.authRetryMs,
+            budgetMs: RESEND_BUDGET_MS,
+          });
+        } finally {
+          await client.close();
+        }
+      },
+    );
+
+    app.get(
+      '/admin/currents/:id/notifications',
+      { config: admin, schema: { tags: ['admin'], summary: "Notices to the connector's contact (the outbox)", params: IdParams } },
+      async (request) => {
+        const key = requireKey(request);
+        const c = await find(request, key.workspace_id);
+        return { notifications: await listNotifications(db, c.id) };
+      },
+    );
+
+    async function probe(c: Pick<Connector, 'region' | 'baseUrl' | 'maxInFlight'>, secrets: SealedSecrets) {
+      const client = importClientFor(c, secrets, { ...ctx.config, requestTimeoutMs: Math.min(ctx.config.requestTimeoutMs, 15_000) });
+      try {
+        return await testConnection((body) => client.send(body));
+      } finally {
+        await client.close();
+      }
+    }
+  };
+}

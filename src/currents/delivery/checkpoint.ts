@@ -1,0 +1,116 @@
+/**
+ * What the live export writes to the database, each in one transaction: the cursor moving past a
+ * settled run together with that run's counters (so every logged event is counted exactly once,
+ * crash or not), and a health change together with its notice. Every write is conditional on this
+ * process holding the connector's lease; a `false` answer means another process has it (or the
+ * connector was deleted) and this exporter must stop.
+ */
+import type { LogCursor } from '../../events/log.js';
+import type { Db, Queryable } from '../../storage/index.js';
+import type { ConnectorHealth } from '../connectors/store.js';
+import { enqueueNotice } from '../notifications/outbox.js';
+import type { Notice } from '../notifications/notices.js';
+import type { Tally } from './ack-window.js';
+
+export async function upsertCounters(tx: Queryable, connectorId: string, tallies: readonly Tally[]): Promise<void> {
+  if (tallies.length === 0) return;
+  await tx.query(
+    `INSERT INTO currents_counters (connector_id, outcome, event_type, reason, count)
+     SELECT $1, r.outcome, r.event_type, r.reason, r.count
+       FROM jsonb_to_recordset($2::jsonb) AS r(outcome text, event_type text, reason text, count bigint)
+     ON CONFLICT (connector_id, outcome, event_type, reason) DO UPDATE SET count = currents_counters.count + EXCLUDED.count`,
+    [connectorId, JSON.stringify(tallies.map((t) => ({ outcome: t.outcome, event_type: t.eventType, reason: t.reason, count: t.count })))],
+  );
+}
+
+export interface Progress {
+  end: LogCursor;
+  tallies: readonly Tally[];
+  retries: number;
+  lastError: { message: string; at: Date } | null;
+}
+
+/** Moves the cursor and adds the counters, if this process still holds the lease. */
+export async function commitProgress(db: Db, connectorId: string, owner: string, p: Progress): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const { rowCount } = await tx.query(
+      `UPDATE currents_connectors SET cursor_txid = $3::xid8, cursor_seq = $4, cursor_moved_at = now(), retries = retries + $5,
+              last_error = COALESCE($6, last_error), last_error_at = COALESCE($7, last_error_at)
+        WHERE id = $1 AND lease_owner = $2 AND (cursor_txid, cursor_seq) <= ($3::xid8, $4::bigint)`,
+      [connectorId, owner, p.end.txid, p.end.seq, p.retries, p.lastError?.message ?? null, p.lastError?.at ?? null],
+    );
+    if (rowCount !== 1) return false;
+    await upsertCounters(tx, connectorId, p.tallies);
+    return true;
+  });
+}
+
+export interface HealthChange {
+  from: ConnectorHealth;
+  to: ConnectorHealth;
+  detail: string | null;
+  at: Date;
+  notice: Notice | null;
+}
+
+/** Records a health change and its notice, once, if this process holds the lease and the change still applies. */
+export async function commitHealth(
+  db: Db,
+  connector: { id: string; workspaceId: string; contactEmail: string },
+  owner: string,
+  change: HealthChange,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const { rowCount } = await tx.query(
+      `UPDATE currents_connectors SET health = $3,
+              incident_started_at = CASE WHEN $3 = 'ok' THEN NULL ELSE COALESCE(incident_started_at, $5) END,
+              last_error = COALESCE($4, last_error), last_error_at = CASE WHEN $4 IS NULL THEN last_error_at ELSE $5 END
+        WHERE id = $1 AND lease_owner = $2 AND health = $6`,
+      [connector.id, owner, change.to, change.detail, change.at, change.from],
+    );
+    if (rowCount !== 1) return false;
+    if (change.notice) await enqueueNotice(tx, { connectorId: connector.id, workspaceId: connector.workspaceId, recipient: connector.contactEmail }, change.notice);
+    return true;
+  });
+}
+
+/** Takes the connector for this process when nobody holds it, the lease lapsed, or it is already ours. */
+export async function claimLease(db: Queryable, connectorId: string, owner: string, leaseMs: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE currents_connectors SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3)
+      WHERE id = $1 AND NOT paused AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now())`,
+    [connectorId, owner, leaseMs / 1000],
+  );
+  return rowCount === 1;
+}
+
+/** Renews the leases this process holds; returns the ids it still holds. */
+export async function renewLeases(db: Queryable, connectorIds: readonly string[], owner: string, leaseMs: number): Promise<Set<string>> {
+  if (connectorIds.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE currents_connectors SET lease_expires_at = now() + make_interval(secs => $3)
+      WHERE id = ANY($1::uuid[]) AND lease_owner = $2 RETURNING id`,
+    [connectorIds, owner, leaseMs / 1000],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+export async function releaseLease(db: Queryable, connectorId: string, owner: string): Promise<void> {
+  await db.query('UPDATE currents_connectors SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2', [connectorId, owner]);
+}
+
+export interface CounterRow {
+  outcome: 'sent' | 'skipped' | 'dead_lettered';
+  event_type: string;
+  reason: string;
+  count: number;
+}
+
+export async function readCounters(db: Queryable, connectorId?: string): Promise<Array<CounterRow & { connector_id: string }>> {
+  const { rows } = await db.query<CounterRow & { connector_id: string }>(
+    `SELECT connector_id, outcome, event_type, reason, count FROM currents_counters
+      ${connectorId ? 'WHERE connector_id = $1' : ''} ORDER BY connector_id, outcome, event_type, reason`,
+    connectorId ? [connectorId] : [],
+  );
+  return rows;
+}

@@ -1,0 +1,259 @@
+/**
+ * The delivery pipeline of one connector: read a page of the log, map every event (skip, dead-letter
+ * or send, currents.md §2), cut the sendable ones into batches (≤ 2,000 events and the byte cap),
+ * keep up to `maxInFlight` batches in flight, and commit the position past each contiguous run of
+ * settled pages. The same pipeline serves the live export (a cursor over the log that never
+ * drains) and backfill (a time range that ends); they differ only in their source and checkpoint.
+ */
+import type { StoredEvent } from '../../events/log.js';
+import { batchForImport, type BatchLimits } from '../mixpanel/batching.js';
+import { mapCurrentsEvent, type MixpanelMappingSettings } from '../mixpanel/mapping.js';
+import { AckWindow, Tallies, type Segment, type SettledRun } from './ack-window.js';
+import type { DeadLetterInput } from './dead-letters.js';
+import { deliverBatch, type BatchResult, type Deliverable, type SendEnvironment } from './send-batch.js';
+import { isAbort, Signal, sleep } from './waiting.js';
+
+export interface PipelineSource<P> {
+  /** Up to `limit` events after `after`, and the position after the last one; no events means "nothing yet" (or "done" when draining). */
+  read(after: P, limit: number): Promise<{ events: StoredEvent[]; end: P }>;
+}
+
+export interface PipelineCheckpoint<P> {
+  /** Persists a settled run; false means this pipeline lost the right to deliver and must stop. */
+  commit(run: SettledRun<P>): Promise<boolean>;
+  /** Stores dead letters before their batch counts as settled. */
+  deadLetter(letters: DeadLetterInput[]): Promise<void>;
+}
+
+export interface PipelineOptions<P> {
+  start: P;
+  source: PipelineSource<P>;
+  checkpoint: PipelineCheckpoint<P>;
+  mapping: MixpanelMappingSettings;
+  limits: BatchLimits;
+  maxInFlight: number;
+  pageSize: number;
+  /** Everything the batch sender needs but the abort signal, which the pipeline owns. */
+  send: Omit<SendEnvironment, 'signal'>;
+  /** Stop when the source has nothing more (backfill); otherwise poll every `idlePollMs`. */
+  drain: boolean;
+  idlePollMs: number;
+  /** How long settled pages may wait before their commit (commits are batched). */
+  commitDelayMs?: number;
+  onError: (err: unknown, where: string) => void;
+  /** Called with each run right after it is committed. */
+  onCommitted?: (run: SettledRun<P>) => void;
+}
+
+interface Job<P> {
+  segment: Segment<P>;
+  items: Deliverable[];
+  body: string;
+}
+
+const STORE_RETRY_MS = 1000;
+
+export class DeliveryPipeline<P> {
+  private readonly window = new AckWindow<P>();
+  private readonly jobs: Job<P>[] = [];
+  private readonly changed = new Signal();
+  private readonly abort = new AbortController();
+  private readerDone = false;
+  private active = 0;
+  private position: P;
+  private uncommitted: SettledRun<P> | null = null;
+  private committing: Promise<void> = Promise.resolve();
+  private commitTimer: NodeJS.Timeout | null = null;
+  private finished: Promise<void> | null = null;
+  private lostOwnership = false;
+  /** Events read since start (for progress), and the position committed last. */
+  read = 0;
+  committed: P;
+
+  constructor(private readonly opts: PipelineOptions<P>) {
+    this.position = opts.start;
+    this.committed = opts.start;
+  }
+
+  /** Events read but not yet behind the committed position. */
+  get inFlightEvents(): number {
+    return this.window.inFlightEvents + (this.uncommitted?.events ?? 0);
+  }
+
+  get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** Runs until drained (backfill), stopped, or ownership is lost. */
+  run(): Promise<void> {
+    this.finished ??= this.runAll();
+    return this.finished;
+  }
+
+  /** Stops reading and sending; batches in flight are abandoned (they are re-read next start); settled ones are committed. */
+  async stop(): Promise<void> {
+    if (!this.abort.signal.aborted) this.abort.abort(new DOMException('delivery stopped', 'AbortError'));
+    this.changed.notify();
+    await this.run();
+  }
+
+  private async runAll(): Promise<void> {
+    const workers = Array.from({ length: this.opts.maxInFlight }, () => this.worker());
+    await this.reader();
+    await Promise.all(workers);
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    await this.commitSettled(true);
+  }
+
+  private async reader(): Promise<void> {
+    const { signal } = this.abort;
+    try {
+      while (!signal.aborted) {
+        while (this.jobs.length >= this.opts.maxInFlight && !signal.aborted) await this.changed.wait(signal);
+        let page: { events: StoredEvent[]; end: P };
+        try {
+          page = await this.opts.source.read(this.position, this.opts.pageSize);
+        } catch (err) {
+          if (isAbort(err, signal)) break;
+          this.opts.onError(err, 'reading the event log');
+          await sleep(STORE_RETRY_MS, signal);
+          continue;
+        }
+        if (page.events.length === 0) {
+          if (this.opts.drain) break;
+          await this.changed.wait(signal, this.opts.idlePollMs);
+          continue;
+        }
+        await this.takePage(page.events, page.end);
+        this.position = page.end;
+        this.read += page.events.length;
+      }
+    } catch (err) {
+      if (!isAbort(err, signal)) this.opts.onError(err, 'delivery reader');
+    } finally {
+      this.readerDone = true;
+      this.changed.notify();
+    }
+  }
+
+  /** Maps one page into skips, dead letters and batches, and queues the batches. */
+  private async takePage(events: StoredEvent[], end: P): Promise<void> {
+    const tallies = new Tallies();
+    const sends: Deliverable[] = [];
+    const deadLetters: DeadLetterInput[] = [];
+    for (const e of events) {
+      const m = mapCurrentsEvent(e, this.opts.mapping);
+      if (m.outcome === 'skip') tallies.add('skipped', e.event_type, m.reason);
+      else {
+        const item = { eventId: e.id, eventType: e.event_type, insertId: m.event.properties['$insert_id'] as string, event: m.event };
+        if (m.outcome === 'send') sends.push(item);
+        else {
+          deadLetters.push({ ...item, reason: m.reason, field: null, message: null });
+          tallies.add('dead_lettered', e.event_type, m.reason);
+        }
+      }
+    }
+    if (deadLetters.length > 0) await this.storeDeadLetters(deadLetters);
+    const batches = batchForImport(sends, (d) => d.event, this.opts.limits);
+    const segment = this.window.open(end, events.length, batches.length);
+    segment.tallies.merge(tallies);
+    for (const b of batches) this.jobs.push({ segment, items: b.items, body: b.body });
+    if (batches.length === 0) this.scheduleCommit();
+    this.changed.notify();
+  }
+
+  private async worker(): Promise<void> {
+    const { signal } = this.abort;
+    const env: SendEnvironment = { ...this.opts.send, signal };
+    for (;;) {
+      const job = this.jobs.shift();
+      if (!job) {
+        if (this.readerDone || signal.aborted) return;
+        try {
+          await this.changed.wait(signal);
+        } catch {
+          return;
+        }
+        continue;
+      }
+      this.changed.notify();
+      this.active += 1;
+      try {
+        const result = await deliverBatch(job.items, job.body, env);
+        await this.settle(job, result);
+      } catch (err) {
+        if (!isAbort(err, signal)) {
+          this.opts.onError(err, 'delivering a batch');
+          // Not settled: put it back so the cursor cannot pass it.
+          this.jobs.unshift(job);
+          await sleep(STORE_RETRY_MS, signal).catch(() => undefined);
+        }
+      } finally {
+        this.active -= 1;
+      }
+    }
+  }
+
+  private async settle(job: Job<P>, result: BatchResult): Promise<void> {
+    if (result.deadLetters.length > 0) await this.storeDeadLetters(result.deadLetters);
+    for (const item of result.sent) job.segment.tallies.add('sent', item.eventType);
+    for (const dl of result.deadLetters) job.segment.tallies.add('dead_lettered', dl.eventType, dl.reason);
+    this.window.settleBatch(job.segment);
+    this.scheduleCommit();
+  }
+
+  /** Dead letters must be stored before their batch settles; a store outage holds the batch, never drops it. */
+  private async storeDeadLetters(letters: DeadLetterInput[]): Promise<void> {
+    for (;;) {
+      try {
+        await this.opts.checkpoint.deadLetter(letters);
+        return;
+      } catch (err) {
+        if (this.abort.signal.aborted) throw err;
+        this.opts.onError(err, 'storing dead letters');
+        await sleep(STORE_RETRY_MS, this.abort.signal);
+      }
+    }
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitTimer || this.lostOwnership) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null;
+      void this.commitSettled(false);
+    }, this.opts.commitDelayMs ?? 50);
+  }
+
+  /** Commits the settled prefix (serialized); a failed commit keeps the run and tries again later. */
+  private commitSettled(final: boolean): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      const run = this.window.takeSettled();
+      if (run) {
+        if (!this.uncommitted) this.uncommitted = run;
+        else {
+          this.uncommitted.end = run.end;
+          this.uncommitted.events += run.events;
+          this.uncommitted.tallies.merge(run.tallies);
+        }
+      }
+      const pending = this.uncommitted;
+      if (!pending || this.lostOwnership) return;
+      try {
+        const ok = await this.opts.checkpoint.commit(pending);
+        if (!ok) {
+          this.lostOwnership = true;
+          if (!this.abort.signal.aborted) this.abort.abort(new DOMException('connector lease lost', 'AbortError'));
+          this.changed.notify();
+          return;
+        }
+        this.uncommitted = null;
+        this.committed = pending.end;
+        this.opts.onCommitted?.(pending);
+      } catch (err) {
+        this.opts.onError(err, 'committing the cursor');
+        if (!final) setTimeout(() => void this.commitSettled(false), STORE_RETRY_MS).unref();
+      }
+    });
+    return this.committing;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Runs the live exports of this process: one `LiveExport` per connector that is not paused and
+ * whose lease this process holds. It reconciles on a timer (so a `rivulet currents pause` from the
+ * CLI, or a connector created by another process, is picked up) and at once when the admin API
+ * changes a connector here. Leases make sure one process delivers for a connector at a time; a
+ * crashed holder's lease lapses and another process (or its restart) takes over at the cursor.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { SecretBox } from '../../secrets/index.js';
+import type { Db } from '../../storage/index.js';
+import type { CurrentsConfig } from '../config.js';
+import { listConnectors, openSecrets, type Connector } from '../connectors/store.js';
+import type { CurrentsLog } from '../log.js';
+import { claimLease, releaseLease, renewLeases } from './checkpoint.js';
+import { LiveExport } from './live-export.js';
+
+export interface LiveStatus {
+  runningHere: boolean;
+  inFlightEvents: number | null;
+}
+
+export class CurrentsSupervisor {
+  readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly exports = new Map<string, LiveExport>();
+  private timer: NodeJS.Timeout | null = null;
+  private reconciling: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private readonly unreadable = new Set<string>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+    private readonly config: CurrentsConfig,
+    private readonly log: CurrentsLog,
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.reconcile(), this.config.reconcileMs);
+    this.timer.unref();
+    void this.reconcile();
+  }
+
+  /** Brings the running exports in line with the connectors table (serialized). */
+  reconcile(): Promise<void> {
+    this.reconciling = this.reconciling.then(() => this.reconcileOnce()).catch((err: unknown) => {
+      this.log.error({ err: { message: (err as Error).message } }, 'Currents supervisor could not reconcile');
+    });
+    return this.reconciling;
+  }
+
+  live(connectorId: string): LiveStatus {
+    const running = this.exports.get(connectorId);
+    return running && !running.stopped ? { runningHere: true, inFlightEvents: running.inFlightEvents } : { runningHere: false, inFlightEvents: null };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.reconciling;
+    const running = [...this.exports.values()];
+    this.exports.clear();
+    await Promise.all(running.map((e) => e.stop()));
+    await Promise.all(running.map((e) => releaseLease(this.db, e.connectorId, this.owner).catch(() => undefined)));
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    if (this.stopping) return;
+    const connectors = new Map((await listConnectors(this.db)).map((c) => [c.id, c]));
+    const held = await renewLeases(this.db, [...this.exports.keys()], this.owner, this.config.leaseMs);
+    for (const [id, running] of this.exports) {
+      const c = connectors.get(id);
+      if (!c || c.paused || c.version !== running.version || !held.has(id) || running.stopped) {
+        this.exports.delete(id);
+        await running.stop();
+        if (c && held.has(id)) await releaseLease(this.db, id, this.owner);
+      }
+    }
+    for (const c of connectors.values()) {
+      if (this.stopping || c.paused || this.exports.has(c.id)) continue;
+      if (!(await claimLease(this.db, c.id, this.owner, this.config.leaseMs))) continue;
+      await this.begin(c);
+    }
+  }
+
+  private async begin(connector: Connector): Promise<void> {
+    let secrets;
+    try {
+      secrets = await openSecrets(this.db, this.box, connector.id);
+    } catch (err) {
+      if (!this.unreadable.has(connector.id)) {
+        this.unreadable.add(connector.id);
+        this.log.error({ connector: connector.id, err: { message: (err as Error).message } }, 'cannot decrypt the connector credentials (was RIVULET_MASTER_KEY changed?)');
+      }
+      await releaseLease(this.db, connector.id, this.owner);
+      return;
+    }
+    this.unreadable.delete(connector.id);
+    const live = new LiveExport({ db: this.db, connector, secrets, config: this.config, owner: this.owner, log: this.log });
+    this.exports.set(connector.id, live);
+    this.log.info({ connector: connector.id, state: connector.health }, 'Mixpanel export started');
+    void live.start().then(() => {
+      if (this.exports.get(connector.id) === live) this.exports.delete(connector.id);
+    });
+  }
+}

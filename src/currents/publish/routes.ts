@@ -1,0 +1,45 @@
+/**
+ * Routes of the publish side: `POST /currents/events` for producers outside the core, and the
+ * catalogue view the dashboard's connector form reads.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppServices } from '../../http/app.js';
+import { requireKey } from '../../http/auth.js';
+import { eventTypeCatalogue } from './event-types.js';
+import { publishEvents } from './publish.js';
+
+const errorBody = { type: 'object', properties: { message: { type: 'string' }, errors: { type: 'array', items: { type: 'object', additionalProperties: true } } }, additionalProperties: true } as const;
+
+export async function publishRoutes(app: FastifyInstance, { db, config }: AppServices): Promise<void> {
+  app.post(
+    '/currents/events',
+    {
+      bodyLimit: config.limits.currentsBodyBytes,
+      config: { permission: 'currents.publish', rateLimit: 'currentsPublish' },
+      schema: {
+        tags: ['currents'],
+        summary: 'Publish Currents-format events (at most 1,000 per request) to the event log',
+        body: { type: 'object', description: '{"events": [{"event_type", "id", "time", "user", "properties"}]} — see currents.md §4', additionalProperties: true },
+        response: {
+          201: {
+            type: 'object',
+            properties: { message: { type: 'string' }, events_processed: { type: 'integer' }, duplicates: { type: 'integer' }, errors: { type: 'array', items: { type: 'object', additionalProperties: true } } },
+            additionalProperties: true,
+          },
+          400: errorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const key = requireKey(request);
+      return reply.status(201).send(await publishEvents(db, key.workspace_id, request.body));
+    },
+  );
+
+  const catalogue = eventTypeCatalogue();
+  app.get(
+    '/admin/currents/event-types',
+    { config: { permission: 'admin' }, schema: { tags: ['admin'], summary: 'The Currents event catalogue, grouped for the connector form' } },
+    async () => catalogue,
+  );
+}
