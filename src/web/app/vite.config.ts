@@ -8,10 +8,12 @@ import { defineConfig } from 'vite';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   root: here,
+  // React's production build even when the caller's NODE_ENV says otherwise (a build inside Vitest).
+  define: command === 'build' ? { 'process.env.NODE_ENV': JSON.stringify('production') } : {},
   base: '/dashboard/',
-  oxc: { jsx: { runtime: 'automatic' } },
+  oxc: { jsx: { runtime: 'automatic', development: command !== 'build' } },
   build: {
     outDir: fileURLToPath(new URL('../../../dist/dashboard', import.meta.url)),
     emptyOutDir: true,
@@ -21,4 +23,4 @@ export default defineConfig({
   server: {
     proxy: { '/admin': 'http://127.0.0.1:3000', '/dashboard/api': 'http://127.0.0.1:3000', '/users': 'http://127.0.0.1:3000' },
   },
-});
+}));

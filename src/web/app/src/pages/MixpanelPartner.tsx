@@ -211,7 +211,7 @@ function Webhook({ partner, onSaved }: { partner: PartnerInfo; onSaved: () => vo
           void save();
         }}
       >
-        <div className="field">
+        <div className="field field-wide">
           <label htmlFor="match-key">Match Mixpanel members by</label>
           <select id="match-key" value={kind} onChange={(e) => setKind(e.target.value)}>
             {MATCH_KEYS.map((m) => (

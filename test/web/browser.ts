@@ -1,0 +1,59 @@
+/**
+ * Browser-test support: builds the dashboard from source (so a test never runs against a stale
+ * bundle), launches Debian's Chromium through playwright-core (never a downloaded browser), records
+ * console errors, and writes screenshots to the git-ignored test-results/screenshots/.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.RIVULET_CHROMIUM ?? '/usr/bin/chromium';
+export const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
+const VITE_CONFIG = fileURLToPath(new URL('../../src/web/app/vite.config.ts', import.meta.url));
+
+/** The flags that work on this machine: no sandbox as root, no GPU, no network chatter. */
+const FLAGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export async function buildDashboard(): Promise<void> {
+  const { build } = await import('vite');
+  await build({ configFile: VITE_CONFIG, logLevel: 'warn', mode: 'production' });
+}
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM}. The browser tests drive Debian's Chromium: install it with ` +
+        '`apt-get update && apt-get install -y chromium` (.ci/run does this), or point RIVULET_CHROMIUM at a Chromium binary.',
+    );
+  }
+  // Playwright gives every launch a fresh temporary profile (user data dir) and adds --headless and --no-sandbox.
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, chromiumSandbox: false, args: FLAGS });
+}
+
+export interface WatchedPage {
+  page: Page;
+  context: BrowserContext;
+  /** Console errors and uncaught page errors seen so far. */
+  errors: string[];
+  shot(name: string, opts?: { fullPage?: boolean }): Promise<void>;
+}
+
+export async function openPage(browser: Browser, opts: { width: number; height: number }): Promise<WatchedPage> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const context = await browser.newContext({ viewport: { width: opts.width, height: opts.height }, acceptDownloads: true });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
+  return {
+    page,
+    context,
+    errors,
+    async shot(name, shotOpts = {}) {
+      await page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: shotOpts.fullPage ?? true });
+    },
+  };
+}
