@@ -49,7 +49,8 @@ export async function startRivuletOn(
     }
     return { status: res.statusCode, headers: res.headers as CallResult['headers'], body: parsed as any };
   };
-  return { url, rivulet, key, workspaceId: ws.id, call, close: () => rivulet.close() };
+  let closing: Promise<void> | undefined;
+  return { url, rivulet, key, workspaceId: ws.id, call, close: () => (closing ??= rivulet.close()) };
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
