@@ -92,6 +92,19 @@ describe(`POST /currents/events on ${TEST_BACKEND}`, () => {
     expect(events.slice(1).some((e) => ids.has(e.id))).toBe(false);
   });
 
+  it('refuses strings PostgreSQL cannot store (NUL, unpaired surrogates) per item, never with a 5xx', async () => {
+    const good = emailOpen();
+    const raw = JSON.stringify({ events: [good, emailOpen({ campaign_name: 'NUL_HERE' }), emailOpen({ campaign_name: 'SURROGATE_HERE' })] })
+      .replace('NUL_HERE', 'a\\u0000b')
+      .replace('SURROGATE_HERE', 'a\\ud800b');
+    const res = await s.call('POST', '/currents/events', undefined, { raw });
+    expect(res.status).toBe(201);
+    expect(res.body.errors).toEqual([
+      { type: 'invalid string: NUL characters and unpaired surrogates cannot be stored', input_array: 'events', index: 1, path: 'properties.campaign_name' },
+      { type: 'invalid string: NUL characters and unpaired surrogates cannot be stored', input_array: 'events', index: 2, path: 'properties.campaign_name' },
+    ]);
+  });
+
   it('stores an sms.InboundReceive without a user (its user_id is nullable), and refuses other types without one', async () => {
     const inbound = {
       event_type: 'users.messages.sms.InboundReceive',

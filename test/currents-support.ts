@@ -26,9 +26,10 @@ export function projectCreds(projectId: string): MixpanelProjectCreds {
   };
 }
 
-export async function startEmulator(projects: MixpanelProjectCreds[], opts: { seed?: number } = {}): Promise<RunningMixpanelEmulator> {
+export async function startEmulator(projects: MixpanelProjectCreds[], opts: { seed?: number; now?: () => number } = {}): Promise<RunningMixpanelEmulator> {
   return startMixpanelEmulator({
     seed: opts.seed ?? 7,
+    ...(opts.now ? { now: opts.now } : {}),
     projects: projects.map((p) => ({
       id: p.projectId,
       token: p.token,

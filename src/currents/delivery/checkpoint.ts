@@ -12,7 +12,16 @@ import { enqueueNotice } from '../notifications/outbox.js';
 import type { Notice } from '../notifications/notices.js';
 import type { Tally } from './ack-window.js';
 
-export async function upsertCounters(tx: Queryable, connectorId: string, tallies: readonly Tally[]): Promise<void> {
+export async function upsertCounters(tx: Queryable, connectorId: string, given: readonly Tally[]): Promise<void> {
+  // One row per key: ON CONFLICT DO UPDATE cannot touch the same row twice in one statement.
+  const merged = new Map<string, Tally>();
+  for (const t of given) {
+    const key = `${t.outcome}\u0000${t.eventType}\u0000${t.reason}`;
+    const seen = merged.get(key);
+    if (seen) seen.count += t.count;
+    else merged.set(key, { ...t });
+  }
+  const tallies = [...merged.values()].filter((t) => t.count !== 0);
   if (tallies.length === 0) return;
   await tx.query(
     `INSERT INTO currents_counters (connector_id, outcome, event_type, reason, count)
@@ -109,7 +118,7 @@ export interface CounterRow {
 export async function readCounters(db: Queryable, connectorId?: string): Promise<Array<CounterRow & { connector_id: string }>> {
   const { rows } = await db.query<CounterRow & { connector_id: string }>(
     `SELECT connector_id, outcome, event_type, reason, count FROM currents_counters
-      ${connectorId ? 'WHERE connector_id = $1' : ''} ORDER BY connector_id, outcome, event_type, reason`,
+      WHERE count <> 0 ${connectorId ? 'AND connector_id = $1' : ''} ORDER BY connector_id, outcome, event_type, reason`,
     connectorId ? [connectorId] : [],
   );
   return rows;

@@ -9,6 +9,7 @@ import { appendEvents } from '../../events/log.js';
 import { ApiError, Errors, type ErrorEntry } from '../../http/errors.js';
 import { transactionWithRetry, type Db } from '../../storage/index.js';
 import { loadUserDirectory, resolveUser } from './resolve-users.js';
+import { unstorablePath } from './storable.js';
 
 export const MAX_EVENTS_PER_REQUEST = 1000;
 
@@ -47,8 +48,13 @@ export async function publishEvents(db: Db, workspaceId: string, body: unknown, 
   const nowSeconds = Math.floor(nowMs / 1000);
   raw.forEach((item, index) => {
     const checked = validateCurrentsEvent(item, nowSeconds);
-    if (checked.ok) valid.push({ index, event: checked.event });
-    else for (const e of checked.errors) errors.push(fail(index, e.type, e.path || undefined));
+    if (!checked.ok) {
+      for (const e of checked.errors) errors.push(fail(index, e.type, e.path || undefined));
+      return;
+    }
+    const bad = unstorablePath(checked.event, '');
+    if (bad) errors.push(fail(index, 'invalid string: NUL characters and unpaired surrogates cannot be stored', bad));
+    else valid.push({ index, event: checked.event });
   });
 
   const outcome = valid.length
