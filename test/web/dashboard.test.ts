@@ -65,7 +65,7 @@ beforeAll(async () => {
 
   // Rivulet's users: 20 identified (u01–u20), 3 alias-only and 2 anonymous.
   const attributes = Array.from({ length: 20 }, (_, i) => ({ external_id: `u${String(i + 1).padStart(2, '0')}`, plan: i % 2 ? 'pro' : 'free' }));
-  const aliasOnly = Array.from({ length: 3 }, (_, i) => ({ user_alias: { alias_name: `mp_${i}`, alias_label: 'mixpanel_id' }, plan: 'trial' }));
+  const aliasOnly = Array.from({ length: 3 }, (_, i) => ({ user_alias: { alias_name: `mp_${i}`, alias_label: 'mixpanel_id' }, _update_existing_only: false, plan: 'trial' }));
   expect((await server.call('POST', '/users/track', { attributes: [...attributes, ...aliasOnly] })).status).toBe(201);
   for (const device of ['dev-a', 'dev-b']) {
     await server.call('POST', '/sdk/sessions/start', { app_id: 'web', device_id: device, session_id: `s-${device}` });

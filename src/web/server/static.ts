@@ -46,6 +46,7 @@ export async function dashboardStatic(app: FastifyInstance, opts: { root?: strin
     wildcard: false,
     index: false,
     serveDotFiles: false,
+    cacheControl: false,
     setHeaders(res, filePath) {
       res.setHeader('cache-control', filePath.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
     },

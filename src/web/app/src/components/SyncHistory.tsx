@@ -5,7 +5,8 @@ import type { SyncRow } from '../types';
 import { EmptyState } from './feedback';
 import { Badge } from './ui';
 
-export function SyncHistory({ syncs, showCohort = true }: { syncs: SyncRow[]; showCohort?: boolean }) {
+/** `cohortNames` (cohort id → name) lets rows name their cohort instead of showing its partner id. */
+export function SyncHistory({ syncs, showCohort = true, cohortNames }: { syncs: SyncRow[]; showCohort?: boolean; cohortNames?: ReadonlyMap<string, string> }) {
   if (!syncs.length) {
     return (
       <EmptyState title="No syncs yet">
@@ -51,7 +52,10 @@ export function SyncHistory({ syncs, showCohort = true }: { syncs: SyncRow[]; sh
               <tr key={s.id}>
                 <td className="nowrap">{when(s.at)}</td>
                 {showCohort ? (
-                  <td>{s.cohort_id ? <Link to={`/cohorts/${s.cohort_id}`}>{s.partner_cohort_id ?? s.cohort_id}</Link> : (s.partner_cohort_id ?? '—')}</td>
+                  <td>
+                    {s.cohort_id ? <Link to={`/cohorts/${s.cohort_id}`}>{cohortNames?.get(s.cohort_id) ?? s.partner_cohort_id ?? s.cohort_id}</Link> : (s.partner_cohort_id ?? '—')}
+                    {s.cohort_id && cohortNames?.has(s.cohort_id) ? <div className="muted small">{s.partner_cohort_id}</div> : null}
+                  </td>
                 ) : null}
                 <td>
                   {s.source}

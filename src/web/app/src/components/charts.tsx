@@ -58,7 +58,7 @@ function Frame({ title, labels, top, format, children }: { title: string; labels
         );
       })}
       {labels.map((l, i) =>
-        i % every === 0 || i === labels.length - 1 ? (
+        (labels.length - 1 - i) % every === 0 ? (
           <text key={l + i} className="axis" x={PAD.left + ((i + 0.5) * plotW) / labels.length} y={H - 8} textAnchor="middle">
             {l}
           </text>

@@ -49,6 +49,8 @@ export interface DeadLetter {
   event_id: string;
   event_type: string;
   reason: string;
+  field?: string | null;
+  message?: string | null;
   insert_id?: string;
   first_attempt_at?: string;
   last_attempt_at?: string;
@@ -57,6 +59,8 @@ export interface DeadLetter {
 export interface EventTypeGroup {
   label: string;
   types: Array<{ type: string; mixpanel_event: string | null; channel?: string | null }>;
+  /** Messages: the channels, for sub-grouping. */
+  channels?: Array<{ channel: string; label: string }>;
 }
 
 type Json = Record<string, unknown>;

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'react';
 import { ApiFailure, get, post } from '../api';
 import { LineChart } from '../components/charts';
 import { EmptyState, ErrorMessage, Loaded, Loading, Unavailable } from '../components/feedback';
-import { Badge, PageHeader, Section, Stat } from '../components/ui';
+import { Badge, ConfirmButton, PageHeader, Section, Stat } from '../components/ui';
 import { CURRENTS_ROUTES, toStatus, type ConnectorStatus, type DeadLetter, type ReasonCount } from '../currents/api';
 import { count, duration, when } from '../format';
 import { useResource } from '../hooks';
@@ -69,7 +69,7 @@ export function CurrentPage({ id }: { id: string }) {
   };
   const skippedTotal = status.skipped.reduce((n, r) => n + r.count, 0);
   const deadTotal = status.dead_lettered.reduce((n, r) => n + r.count, 0);
-  const labels = samples.map((s) => new Date(s.at).toISOString().slice(14, 19));
+  const labels = samples.map((s) => new Date(s.at).toISOString().slice(11, 19));
   const throughput = samples.map((s, i) => (i === 0 ? 0 : Math.max(0, (s.sent - samples[i - 1]!.sent) / ((s.at - samples[i - 1]!.at) / 1000))));
 
   return (
@@ -93,13 +93,13 @@ export function CurrentPage({ id }: { id: string }) {
           <Stat label="Lag" value={`${count(status.lag_events)} events · ${duration(status.lag_seconds)}`} />
           <Stat label="Retries" value={count(status.retries)} />
           <Stat label="Region" value={status.region} />
-          <Stat label="Destination" value={status.base_url ?? 'Mixpanel'} />
+          <Stat label="Destination" value={status.base_url ? <code>{status.base_url}</code> : 'Mixpanel'} />
         </dl>
         {status.credential_hints ? (
           <p className="muted small">
             Credentials:{' '}
             {Object.entries(status.credential_hints)
-              .map(([k, v]) => `${k} …${v}`)
+              .map(([k, v]) => `${k} ${v}`)
               .join(', ')}
           </p>
         ) : null}
@@ -179,12 +179,34 @@ function ReasonTable({ rows, empty }: { rows: ReasonCount[]; empty: string }) {
 
 function DeadLetters({ id }: { id: string }) {
   const letters = useResource<{ dead_letters?: DeadLetter[] } | DeadLetter[]>(CURRENTS_ROUTES.deadLetters(id), { refreshMs: 15_000 });
+  const [outcome, setOutcome] = useState<{ error?: ApiFailure; done?: string }>({});
+  const resendAll = async () => {
+    setOutcome({});
+    try {
+      const result = await post<Record<string, unknown>>(`${CURRENTS_ROUTES.deadLetters(id)}/resend`, { all: true });
+      setOutcome({ done: `Re-sent: ${Object.entries(result).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${String(v)}`).join(', ') || 'done'}.` });
+      letters.reload();
+    } catch (e) {
+      setOutcome({ error: e instanceof ApiFailure ? e : new ApiFailure(0, String(e)) });
+    }
+  };
   return (
     <Loaded resource={letters} what="the dead letters" feature="Dead letters" needs={`GET ${CURRENTS_ROUTES.deadLetters(':id')}`}>
       {(data) => {
         const rows = Array.isArray(data) ? data : (data.dead_letters ?? []);
         return rows.length ? (
           <div className="table-wrap">
+            <div className="actions">
+              <ConfirmButton confirm={`Re-send ${rows.length} dead letters`} onConfirm={() => void resendAll()}>
+                Re-send all
+              </ConfirmButton>
+              {outcome.done ? (
+                <span className="muted small" role="status">
+                  {outcome.done}
+                </span>
+              ) : null}
+            </div>
+            {outcome.error ? <ErrorMessage error={outcome.error} action="re-send" /> : null}
             <table className="data">
               <thead>
                 <tr>
@@ -201,7 +223,10 @@ function DeadLetters({ id }: { id: string }) {
                       <code>{d.event_id}</code>
                     </td>
                     <td>{d.event_type.replace(/^users\./, '')}</td>
-                    <td className="error-cell">{d.reason}</td>
+                    <td className="error-cell">
+                      {d.reason}
+                      {d.field || d.message ? <div className="muted small">{[d.field, d.message].filter(Boolean).join(': ')}</div> : null}
+                    </td>
                     <td className="nowrap">{when(d.last_attempt_at ?? null)}</td>
                   </tr>
                 ))}

@@ -11,11 +11,13 @@ import { SyncHistory } from '../components/SyncHistory';
 import { Badge, ConfirmButton, CopyField, PageHeader, Section } from '../components/ui';
 import { when } from '../format';
 import { useResource } from '../hooks';
-import type { ImportKey, NewImportKey, PartnerInfo, SyncRow } from '../types';
+import type { Cohort, ImportKey, NewImportKey, PartnerInfo, SyncRow } from '../types';
 
 export function MixpanelPartner() {
   const partners = useResource<{ rest_endpoint: string; partners: PartnerInfo[] }>('/admin/partners');
   const syncs = useResource<{ syncs: SyncRow[] }>('/admin/cohort-syncs?limit=50', { refreshMs: 10_000 });
+  const cohorts = useResource<{ cohorts: Cohort[] }>('/admin/cohorts', { refreshMs: 10_000 });
+  const cohortNames = new Map((cohorts.data?.cohorts ?? []).map((c) => [c.id, c.name]));
   return (
     <>
       <PageHeader title="Mixpanel" subtitle="Technology Partners › Mixpanel: cohorts from Mixpanel become cohorts here, usable in segments as Mixpanel_Cohorts." />
@@ -35,9 +37,9 @@ export function MixpanelPartner() {
       <Section title="Pull sync (engage API)">
         <PullConnections />
       </Section>
-      <Section title="Sync history" actions={<button type="button" className="button button-small" onClick={syncs.reload}>Refresh</button>}>
+      <Section title="Sync history" actions={<button type="button" className="button button-small" onClick={() => (syncs.reload(), cohorts.reload())}>Refresh</button>}>
         <Loaded resource={syncs} what="the sync history">
-          {(data) => <SyncHistory syncs={data.syncs} />}
+          {(data) => <SyncHistory syncs={data.syncs} cohortNames={cohortNames} />}
         </Loaded>
       </Section>
     </>

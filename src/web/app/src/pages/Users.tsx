@@ -107,7 +107,7 @@ function ProfileView({ lookup }: { lookup: Lookup }) {
     <div className="profile">
       <Section title="Identities">
         <dl className="stats">
-          <Stat label="External id" value={p.external_id ?? <span className="muted">anonymous</span>} />
+          <Stat label="External id" value={p.external_id ?? <span className="muted">{p.user_aliases?.length ? 'none (alias-only)' : 'none (anonymous)'}</span>} />
           <Stat label="Internal id (braze_id)" value={<code>{p.braze_id}</code>} />
           <Stat label="Aliases" value={p.user_aliases?.length ? p.user_aliases.map((a) => `${a.alias_label}: ${a.alias_name}`).join(', ') : 'none'} />
           <Stat label="Device ids" value={p.device_ids?.length ? p.device_ids.join(', ') : 'none'} />
