@@ -86,14 +86,16 @@ export function PullConnections() {
                         {when(c.last_run_at)}
                         {c.last_error ? <div className="error-cell">{c.last_error}</div> : null}
                       </td>
-                      <td className="row-actions">
+                      <td>
+<div className="row-actions">
                         <button type="button" className="button button-small" onClick={() => void act(() => post(`${PULL_ROUTE}/${c.id}/run`))}>
                           Run now
                         </button>
                         <ConfirmButton confirm="Delete connection" onConfirm={() => void act(() => del(`${PULL_ROUTE}/${c.id}`))}>
                           Delete
                         </ConfirmButton>
-                      </td>
+                      </div>
+</td>
                     </tr>
                   ))}
                 </tbody>

@@ -4,7 +4,7 @@
  * would weigh more than the whole app. Each chart scales with its container, names itself for
  * screen readers and offers its numbers as a table.
  */
-import type { ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { count } from '../format';
 
 export interface Series {
@@ -22,9 +22,24 @@ interface ChartProps {
   format?: (n: number) => string;
 }
 
-const W = 640;
 const H = 220;
 const PAD = { top: 12, right: 12, bottom: 28, left: 52 };
+
+/** The figure's width in CSS pixels, so the SVG is drawn 1:1 and its text stays 11 px at any size. */
+function useWidth(): [RefObject<HTMLElement | null>, number] {
+  const ref = useRef<HTMLElement | null>(null);
+  const [width, setWidth] = useState(640);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const update = () => setWidth(Math.max(280, Math.round(el.getBoundingClientRect().width)));
+    update();
+    const observer = new ResizeObserver(update);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, width];
+}
 
 /** 0 and 4 "nice" steps covering max. */
 function ticks(max: number): number[] {
@@ -38,12 +53,12 @@ function ticks(max: number): number[] {
   return out;
 }
 
-function Frame({ title, labels, top, format, children }: { title: string; labels: string[]; top: number; format: (n: number) => string; children: ReactNode }) {
+function Frame({ W, title, labels, top, format, children }: { W: number; title: string; labels: string[]; top: number; format: (n: number) => string; children: ReactNode }) {
   const yTicks = ticks(top);
   const max = yTicks[yTicks.length - 1]!;
   const plotH = H - PAD.top - PAD.bottom;
   const plotW = W - PAD.left - PAD.right;
-  const every = Math.max(1, Math.ceil(labels.length / 8));
+  const every = Math.max(1, Math.ceil(labels.length / Math.max(2, Math.floor(plotW / 64))));
   return (
     <>
       {yTicks.map((t) => {
@@ -120,15 +135,16 @@ function DataTable({ labels, series, format }: { labels: string[]; series: Serie
 }
 
 export function BarChart({ title, labels, series, format = count }: ChartProps) {
+  const [ref, W] = useWidth();
   const yTicks = ticks(scaleMax(series));
   const max = yTicks[yTicks.length - 1]!;
   const plotH = H - PAD.top - PAD.bottom;
   const slot = (W - PAD.left - PAD.right) / Math.max(1, labels.length);
   const barW = Math.max(1, (slot * 0.8) / series.length);
   return (
-    <figure className="chart">
+    <figure className="chart" ref={ref}>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={title}>
-        <Frame title={title} labels={labels} top={scaleMax(series)} format={format}>
+        <Frame W={W} title={title} labels={labels} top={scaleMax(series)} format={format}>
           {series.map((s, si) =>
             s.values.map((v, i) => {
               const h = (v / max) * plotH;
@@ -157,6 +173,7 @@ export function BarChart({ title, labels, series, format = count }: ChartProps) 
 }
 
 export function LineChart({ title, labels, series, format = count }: ChartProps) {
+  const [ref, W] = useWidth();
   const yTicks = ticks(scaleMax(series));
   const max = yTicks[yTicks.length - 1]!;
   const plotH = H - PAD.top - PAD.bottom;
@@ -164,9 +181,9 @@ export function LineChart({ title, labels, series, format = count }: ChartProps)
   const x = (i: number) => PAD.left + (i + 0.5) * slot;
   const y = (v: number) => PAD.top + plotH - (v / max) * plotH;
   return (
-    <figure className="chart">
+    <figure className="chart" ref={ref}>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={title}>
-        <Frame title={title} labels={labels} top={scaleMax(series)} format={format}>
+        <Frame W={W} title={title} labels={labels} top={scaleMax(series)} format={format}>
           {series.map((s) => (
             <g key={s.label}>
               <polyline className={`line series-${s.tone}`} points={s.values.map((v, i) => `${x(i)},${y(v)}`).join(' ')} />

@@ -143,7 +143,8 @@ function ImportKeys({ onChange }: { onChange: () => void }) {
                       </td>
                       <td className="nowrap">{when(k.created_at)}</td>
                       <td className="nowrap">{when(k.last_used_at)}</td>
-                      <td className="row-actions">
+                      <td>
+<div className="row-actions">
                         {k.state === 'active' ? (
                           <>
                             <ConfirmButton confirm={`Rotate ${k.prefix}`} disabled={busy} onConfirm={() => void act(() => post<NewImportKey>(`/admin/import-keys/${k.prefix}/rotate`))}>
@@ -158,7 +159,8 @@ function ImportKeys({ onChange }: { onChange: () => void }) {
                             </ConfirmButton>
                           </>
                         ) : null}
-                      </td>
+                      </div>
+</td>
                     </tr>
                   ))}
                 </tbody>
