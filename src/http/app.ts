@@ -2,9 +2,10 @@
  * Fastify assembly: parsers and limits, the error catalogue, auth, metrics, OpenAPI, health, and
  * the capability plugins. `buildApp` returns a ready-to-listen instance; `src/server.ts` runs it.
  */
+import http from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { isStoreUnavailable, type Db } from '../storage/index.js';
 import { KeyAuthenticator } from '../workspaces/authenticator.js';
@@ -12,6 +13,7 @@ import { ApiError, Errors, type ErrorEntry } from './errors.js';
 import { authPlugin } from './auth.js';
 import { AuthFailureThrottle } from './auth-throttle.js';
 import { metricsPlugin } from './metrics.js';
+import { findUnstorableString, UNSTORABLE_MESSAGE, unstorableType } from './storable-strings.js';
 import { formatValidationErrors } from './validation-errors.js';
 
 export interface AppServices {
@@ -63,9 +65,25 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: true } },
     schemaErrorFormatter: (errors, dataVar) => formatValidationErrors(errors, dataVar),
+    serverFactory: (handler) => createHttpServer(handler, config.limits.requestTimeoutMs),
+    // Errors Fastify raises before routing (a URL that does not decode) get the catalogue's shape.
+    frameworkErrors: (err, _request, reply) => {
+      void (reply as FastifyReply).code(400).send({ message: 'Bad request', errors: [{ type: err.message }] });
+    },
+    clientErrorHandler: answerClientError,
   });
   // Only JSON is accepted; Fastify's default text/plain parser would let a string body through.
   app.removeContentTypeParser('text/plain');
+
+  // Bodies with strings PostgreSQL cannot hold are refused whole, unless the route checks its items
+  // one by one (partial-success batch routes) and opted out with `itemStrings`.
+  app.addHook('preValidation', async (request) => {
+    const at =
+      findUnstorableString(request.params, 'params') ??
+      findUnstorableString(request.query, 'query') ??
+      (request.body === undefined || request.routeOptions.config?.itemStrings ? undefined : findUnstorableString(request.body));
+    if (at !== undefined) throw new ApiError(400, UNSTORABLE_MESSAGE, [{ type: unstorableType(at), path: at }]);
+  });
 
   app.setErrorHandler((err: FastifyError | ApiError | Error, request, reply) => {
     const apiError = toApiError(err, request.routeOptions.config?.invalidBodyMessage);
@@ -114,6 +132,47 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     await app.register(async (scope) => capability(scope, services));
   }
   return app;
+}
+
+/**
+ * Node's HTTP server with the slow-client limits enforced promptly: the whole request (headers
+ * included) must arrive within `timeoutMs`, checked every quarter of it, not Node's default 30 s.
+ */
+function createHttpServer(handler: http.RequestListener, timeoutMs: number): http.Server {
+  const server = http.createServer(
+    {
+      requestTimeout: timeoutMs,
+      headersTimeout: timeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeoutMs / 4))),
+      keepAliveTimeout: 72_000,
+    },
+    handler,
+  );
+  // Node answers an unknown `Expect` with an empty 417 by itself; give it the catalogue's shape.
+  server.on('checkExpectation', (req, res) => {
+    const body = JSON.stringify({ message: 'Expectation failed', errors: [{ type: `unsupported Expect: ${String(req.headers.expect).slice(0, 100)}` }] });
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  });
+  return server;
+}
+
+const CLIENT_ERROR_STATUS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request header fields too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout'],
+};
+
+/** Malformed HTTP never reaches Fastify's handlers; answer it in the catalogue's JSON shape too. */
+function answerClientError(err: Error & { code?: string }, socket: import('node:net').Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = CLIENT_ERROR_STATUS[err.code ?? ''] ?? [400, 'Bad request'];
+  const body = JSON.stringify({ message, errors: [{ type: err.code ? `malformed request (${err.code})` : 'malformed request' }] });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function toApiError(err: FastifyError | ApiError | Error, invalidBodyMessage?: string): ApiError {

@@ -20,6 +20,8 @@ declare module 'fastify' {
     rateLimit?: keyof Config['rateLimits'];
     /** The 400 message for a body that is not JSON (routes whose contract words it differently). */
     invalidBodyMessage?: string;
+    /** The handler checks each item's strings itself (partial success), so the body is not refused whole. */
+    itemStrings?: boolean;
   }
   interface FastifyRequest {
     apiKey: ApiKeyRecord | undefined;

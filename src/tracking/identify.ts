@@ -1,5 +1,6 @@
 /** `POST /users/identify` and `POST /users/alias/new` (rest-api.md §3–§4). */
 import { ApiError, Errors, type ErrorEntry } from '../http/errors.js';
+import { findUnstorableString, unstorableType } from '../http/storable-strings.js';
 import {
   createUsers,
   identifyProfile,
@@ -57,6 +58,8 @@ export async function identifyUsers(db: Db, workspaceId: string, body: unknown, 
   list.forEach((raw, index) => {
     const fail = (type: string) => errors.push({ type, input_array: 'aliases_to_identify', index });
     if (!isPlainObject(raw)) return fail('invalid object');
+    const unstorable = findUnstorableString(raw);
+    if (unstorable !== undefined) return fail(unstorableType(unstorable));
     if (!isValidExternalId(raw.external_id)) return fail(raw.external_id === undefined ? 'missing external_id' : 'invalid external_id');
     const alias = checkAlias(raw.user_alias);
     if (!alias) return fail(raw.user_alias === undefined ? 'missing user_alias' : 'invalid user_alias');
@@ -101,6 +104,8 @@ export async function newAliases(db: Db, workspaceId: string, body: unknown): Pr
   list.forEach((raw, index) => {
     const fail = (type: string) => errors.push({ type, input_array: 'user_aliases', index });
     if (!isPlainObject(raw)) return fail('invalid object');
+    const unstorable = findUnstorableString(raw);
+    if (unstorable !== undefined) return fail(unstorableType(unstorable));
     const alias = checkAlias(raw);
     if (!alias) return fail(typeof raw.alias_name !== 'string' || !raw.alias_name ? 'invalid alias_name' : 'invalid alias_label');
     if (raw.external_id !== undefined && raw.external_id !== null && !isValidExternalId(raw.external_id)) return fail('invalid external_id');

@@ -64,7 +64,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/users/track',
       {
-        config: { permission: 'users.track', rateLimit: 'track' },
+        config: { permission: 'users.track', rateLimit: 'track', itemStrings: true },
         schema: {
           tags: ['users'],
           summary: 'Record attributes, events and purchases (75 of each per request)',
@@ -82,7 +82,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/users/identify',
       {
-        config: { permission: 'users.identify', rateLimit: 'identifyAndAlias' },
+        config: { permission: 'users.identify', rateLimit: 'identifyAndAlias', itemStrings: true },
         schema: {
           tags: ['users'],
           summary: 'Identify alias profiles with an external id (merging into an existing user)',
@@ -99,7 +99,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/users/alias/new',
       {
-        config: { permission: 'users.alias.new', rateLimit: 'identifyAndAlias' },
+        config: { permission: 'users.alias.new', rateLimit: 'identifyAndAlias', itemStrings: true },
         schema: {
           tags: ['users'],
           summary: 'Add aliases to identified users, or create alias-only users',

@@ -4,6 +4,7 @@
  * entries. Items that fail are reported by index and the rest still apply.
  */
 import { ApiError, Errors, type ErrorEntry } from '../http/errors.js';
+import { findUnstorableString, unstorableType } from '../http/storable-strings.js';
 import { appendEvents, type LogEvent } from '../events/log.js';
 import { findUsers } from '../identity/resolve.js';
 import { createUsers, insertAlias, saveProfiles, usersByAliases, usersByIds } from '../identity/store.js';
@@ -80,6 +81,8 @@ export async function track(db: Db, workspaceId: string, body: unknown, opts: Tr
   const valid: ValidBatch = { attributes: [], events: [], purchases: [] };
   const collect = <T>(name: ArrayName, list: Indexed<T>[], check: (raw: unknown) => Checked<T>) => {
     arrays[name]?.forEach((raw, index) => {
+      const unstorable = findUnstorableString(raw);
+      if (unstorable !== undefined) return errors.push({ type: unstorableType(unstorable), input_array: name, index });
       const r = check(raw);
       if (r.ok) list.push({ index, item: r.value });
       else errors.push({ type: r.error, input_array: name, index });

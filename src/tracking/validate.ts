@@ -202,7 +202,7 @@ export function checkAttributes(raw: unknown, maxArray: number): Checked<Attribu
   for (const [key, v] of Object.entries(raw)) {
     if (IDENTIFIER_KEYS.has(key)) continue;
     if (key === 'email' && emailIsIdentifier) continue;
-    if (key in STANDARD_RULES) {
+    if (Object.hasOwn(STANDARD_RULES, key)) {
       const stored = STANDARD_RULES[key as StandardField](v);
       if (stored === undefined) return fail(`invalid ${key}`);
       standard[key as StandardField] = stored;

@@ -11,7 +11,8 @@ const admin = { permission: 'admin' as const };
 const CreateKeyBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 255 }),
-    permissions: Type.Array(Type.Union(PERMISSIONS.map((p) => Type.Literal(p))), { minItems: 1, uniqueItems: true }),
+    // No `uniqueItems`: Ajv's deep-equal would run on hostile items; duplicates are dropped below.
+    permissions: Type.Array(Type.Union(PERMISSIONS.map((p) => Type.Literal(p))), { minItems: 1, maxItems: 32 }),
   },
   { additionalProperties: false },
 );
@@ -44,7 +45,7 @@ export async function workspaceRoutes(app: FastifyInstance, { db, config, authen
     async (request, reply) => {
       const key = requireKey(request);
       const body = request.body as { name: string; permissions: Permission[] };
-      const created = await createApiKey(db, { workspaceId: key.workspace_id, name: body.name, permissions: body.permissions });
+      const created = await createApiKey(db, { workspaceId: key.workspace_id, name: body.name, permissions: [...new Set(body.permissions)] });
       return reply.status(201).send({ key: created.key, ...publicKey(created.record) });
     },
   );
