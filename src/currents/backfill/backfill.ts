@@ -96,6 +96,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillProgre
   });
   const pipeline = new DeliveryPipeline<BackfillPosition>({
     start: { time: opts.fromSeconds - 1, seq: Number.MAX_SAFE_INTEGER },
+    positionOf: (e) => ({ time: e.time, seq: e.seq }),
     source: {
       read: async (after, limit) => {
         const events = await readRange(db, connector.workspaceId, opts.fromSeconds, opts.toSeconds, after, limit);

@@ -73,6 +73,7 @@ export class LiveExport {
 
     this.pipeline = new DeliveryPipeline<LogCursor>({
       start: connector.cursor,
+      positionOf: cursorAfter,
       source: {
         read: async (after, limit) => {
           const events = await readEvents(db, after, limit, connector.workspaceId);

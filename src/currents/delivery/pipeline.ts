@@ -8,7 +8,7 @@
 import type { StoredEvent } from '../../events/log.js';
 import { batchForImport, type BatchLimits } from '../mixpanel/batching.js';
 import { mapCurrentsEvent, type MixpanelMappingSettings } from '../mixpanel/mapping.js';
-import { AckWindow, Tallies, type Segment, type SettledRun } from './ack-window.js';
+import { AckWindow, type Segment, type SettledRun } from './ack-window.js';
 import type { DeadLetterInput } from './dead-letters.js';
 import { deliverBatch, type BatchResult, type Deliverable, type SendEnvironment } from './send-batch.js';
 import { isAbort, Signal, sleep } from './waiting.js';
@@ -27,6 +27,8 @@ export interface PipelineCheckpoint<P> {
 
 export interface PipelineOptions<P> {
   start: P;
+  /** The position just after one event (what the cursor holds once that event is settled). */
+  positionOf: (event: StoredEvent) => P;
   source: PipelineSource<P>;
   checkpoint: PipelineCheckpoint<P>;
   mapping: MixpanelMappingSettings;
@@ -136,29 +138,57 @@ export class DeliveryPipeline<P> {
     }
   }
 
-  /** Maps one page into skips, dead letters and batches, and queues the batches. */
+  /**
+   * Maps one page into skips, dead letters and batches, and queues the batches. Each batch is its
+   * own segment of the log (up to its last event, with the skipped events around it), so the
+   * cursor can move batch by batch and a crash re-sends only what was in flight.
+   */
   private async takePage(events: StoredEvent[], end: P): Promise<void> {
-    const tallies = new Tallies();
     const sends: Deliverable[] = [];
+    const sendIndex: number[] = [];
+    const outcomes: Array<{ outcome: 'skipped' | 'dead_lettered'; reason: string } | null> = [];
     const deadLetters: DeadLetterInput[] = [];
-    for (const e of events) {
+    events.forEach((e, index) => {
       const m = mapCurrentsEvent(e, this.opts.mapping);
-      if (m.outcome === 'skip') tallies.add('skipped', e.event_type, m.reason);
-      else {
-        const item = { eventId: e.id, eventType: e.event_type, insertId: m.event.properties['$insert_id'] as string, event: m.event };
-        if (m.outcome === 'send') sends.push(item);
-        else {
-          deadLetters.push({ ...item, reason: m.reason, field: null, message: null });
-          tallies.add('dead_lettered', e.event_type, m.reason);
-        }
+      if (m.outcome === 'skip') {
+        outcomes.push({ outcome: 'skipped', reason: m.reason });
+        return;
       }
-    }
+      const item = { eventId: e.id, eventType: e.event_type, insertId: m.event.properties['$insert_id'] as string, event: m.event };
+      if (m.outcome === 'send') {
+        sends.push(item);
+        sendIndex.push(index);
+        outcomes.push(null);
+      } else {
+        deadLetters.push({ ...item, reason: m.reason, field: null, message: null });
+        outcomes.push({ outcome: 'dead_lettered', reason: m.reason });
+      }
+    });
     if (deadLetters.length > 0) await this.storeDeadLetters(deadLetters);
     const batches = batchForImport(sends, (d) => d.event, this.opts.limits);
-    const segment = this.window.open(end, events.length, batches.length);
-    segment.tallies.merge(tallies);
-    for (const b of batches) this.jobs.push({ segment, items: b.items, body: b.body });
-    if (batches.length === 0) this.scheduleCommit();
+
+    let from = 0;
+    let sent = 0;
+    const openSegment = (to: number, segmentEnd: P, pending: number): Segment<P> => {
+      const segment = this.window.open(segmentEnd, to - from, pending);
+      for (let i = from; i < to; i++) {
+        const o = outcomes[i];
+        if (o) segment.tallies.add(o.outcome, events[i]!.event_type, o.reason);
+      }
+      from = to;
+      return segment;
+    };
+    batches.forEach((b, k) => {
+      sent += b.items.length;
+      const last = k === batches.length - 1;
+      const to = last ? events.length : sendIndex[sent - 1]! + 1;
+      const segment = openSegment(to, last ? end : this.opts.positionOf(events[to - 1]!), 1);
+      this.jobs.push({ segment, items: b.items, body: b.body });
+    });
+    if (batches.length === 0) {
+      openSegment(events.length, end, 0);
+      this.scheduleCommit();
+    }
     this.changed.notify();
   }
 
