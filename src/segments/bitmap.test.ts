@@ -63,6 +63,20 @@ describe('OrdinalBitmap', () => {
     );
   });
 
+  it('builds large inputs (counted, not sorted) exactly, with duplicates, sparse and dense chunks', () => {
+    fc.assert(
+      fc.property(ordinals, fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 0xfffc }), (xs, stride, base) => {
+        const big: number[] = [...xs];
+        for (let i = 0; big.length < 70_000; i += stride) big.push(base * 0x10000 + (i % 0x30000), (i * 7919) % 2 ** 32);
+        const b = OrdinalBitmap.of(big);
+        const expected = sorted(big);
+        expect(b.size).toBe(expected.length);
+        expect([...b.from()]).toEqual(expected);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
   it('keeps a 30 % set of 10,000,000 ordinals compact', () => {
     const xs: number[] = [];
     for (let i = 0; i < 10_000_000; i += 3) xs.push(i);

@@ -146,10 +146,11 @@ export class OrdinalBitmap {
 
   /** From ordinals in any order, duplicates allowed. */
   static of(ordinals: ArrayLike<number>): OrdinalBitmap {
-    const sorted = Uint32Array.from(ordinals);
-    let ascending = true;
-    for (let i = 1; i < sorted.length && ascending; i++) ascending = sorted[i - 1]! <= sorted[i]!;
-    if (!ascending) sorted.sort();
+    return ordinals.length < 0x10000 ? OrdinalBitmap.bySorting(ordinals) : OrdinalBitmap.byCounting(ordinals);
+  }
+
+  private static bySorting(ordinals: ArrayLike<number>): OrdinalBitmap {
+    const sorted = Uint32Array.from(ordinals).sort();
     const keys: number[] = [];
     const chunks: Chunk[] = [];
     let i = 0;
@@ -164,6 +165,41 @@ export class OrdinalBitmap {
       keys.push(key);
       chunks.push(fromSortedLows(lows.slice(0, n)));
     }
+    return new OrdinalBitmap(keys, chunks);
+  }
+
+  /** Two linear passes, no sort: count per chunk, then fill bitsets directly and small arrays. */
+  private static byCounting(ordinals: ArrayLike<number>): OrdinalBitmap {
+    const counts = new Uint32Array(0x10000);
+    for (let i = 0; i < ordinals.length; i++) counts[ordinals[i]! >>> 16]!++;
+    const keys: number[] = [];
+    const slot = new Int32Array(0x10000);
+    const bitsets: Array<Uint32Array | undefined> = [];
+    const arrays: Array<Uint16Array | undefined> = [];
+    for (let key = 0; key < 0x10000; key++) {
+      const n = counts[key]!;
+      if (!n) continue;
+      slot[key] = keys.length;
+      keys.push(key);
+      bitsets.push(n > ARRAY_MAX ? new Uint32Array(WORDS) : undefined);
+      arrays.push(n > ARRAY_MAX ? undefined : new Uint16Array(n));
+    }
+    const filled = new Uint32Array(keys.length);
+    for (let i = 0; i < ordinals.length; i++) {
+      const o = ordinals[i]!;
+      const at = slot[o >>> 16]!;
+      const words = bitsets[at];
+      if (words) words[(o & 0xffff) >>> 5]! |= 1 << (o & 31);
+      else arrays[at]![filled[at]!++] = o & 0xffff;
+    }
+    const chunks = keys.map((_, at): Chunk => {
+      const words = bitsets[at];
+      if (words) return new BitsetChunk(words);
+      const sorted = arrays[at]!.sort();
+      let n = 0;
+      for (let i = 0; i < sorted.length; i++) if (n === 0 || sorted[n - 1] !== sorted[i]) sorted[n++] = sorted[i]!;
+      return new ArrayChunk(sorted.slice(0, n));
+    });
     return new OrdinalBitmap(keys, chunks);
   }
 

@@ -91,10 +91,14 @@ export class SegmentEvaluator {
     return ws.exclusive(async () => {
       const cohortIds = atoms.flatMap((a) => (a.kind === 'cohort' ? [a.cohortId] : []));
       const profileAtoms = [EVERYONE, ...atoms.filter(isProfileAtom).filter((a) => a.kind !== 'everyone')];
-      await this.refresh(ws, cohortIds);
-      await this.loadProfiles(ws, profileAtoms);
+      const staleCohorts = await this.refresh(ws, cohortIds);
       const live = new Map<string, OrdinalBitmap>();
-      for (const atom of atoms.filter(isLiveAtom)) live.set(atomKey(atom), await this.load(liveQuery(workspaceId, atom, nowMs)));
+      // Independent reads, each on its own connection where the store has several.
+      await Promise.all([
+        this.loadCohorts(ws, staleCohorts),
+        this.loadProfiles(ws, profileAtoms),
+        ...atoms.filter(isLiveAtom).map(async (atom) => live.set(atomKey(atom), await this.load(liveQuery(workspaceId, atom, nowMs)))),
+      ]);
 
       const tick = ++this.clock;
       const bitmapOf = (atom: Atom): OrdinalBitmap => {
@@ -128,8 +132,11 @@ export class SegmentEvaluator {
     return OrdinalBitmap.of(unpackOrdinals(rows[0]?.packed));
   }
 
-  /** One round trip: the current snapshot, the users changed since ours, and cohort versions. */
-  private async refresh(ws: WorkspaceCache, cohortIds: string[]): Promise<void> {
+  /**
+   * One round trip: the current snapshot, the users changed since ours, and cohort versions.
+   * Patches the profile bitmaps; returns the cohorts whose bitmaps must be (re)loaded, by version.
+   */
+  private async refresh(ws: WorkspaceCache, cohortIds: string[]): Promise<Map<string, number | null>> {
     const { rows } = await this.db.query<FreshnessRow>(
       `SELECT pg_current_snapshot()::text AS snapshot,
               (SELECT pruned_below FROM segment_change_horizon) > pg_snapshot_xmin($2::pg_snapshot) AS stale,
@@ -156,12 +163,22 @@ export class SegmentEvaluator {
     ws.snapshot = row.snapshot;
 
     const versions = new Map(row.cohorts ?? []);
+    const stale = new Map<string, number | null>();
     for (const id of cohortIds) {
       const version = versions.get(id) ?? null;
-      const cached = ws.cohorts.get(id);
-      if (cached && cached.version === version) continue;
-      const bitmap = version === null ? OrdinalBitmap.empty() : await this.load(cohortMembersQuery(id));
-      ws.cohorts.set(id, { key: id, version, bitmap, usedAt: this.clock });
+      if (ws.cohorts.get(id)?.version !== version || !ws.cohorts.has(id)) stale.set(id, version);
+    }
+    return stale;
+  }
+
+  /** Loads cohorts' members, read after their versions so a copy is never older than its version. */
+  private async loadCohorts(ws: WorkspaceCache, versions: Map<string, number | null>): Promise<void> {
+    if (!versions.size) return;
+    const q = cohortMembersQuery([...versions.keys()]);
+    const { rows } = await this.db.query<{ cohort_id: string; packed: Uint8Array | null }>(q.sql, q.params);
+    const packed = new Map(rows.map((r) => [r.cohort_id, r.packed]));
+    for (const [id, version] of versions) {
+      ws.cohorts.set(id, { key: id, version, bitmap: OrdinalBitmap.of(unpackOrdinals(packed.get(id))), usedAt: this.clock });
     }
   }
 

@@ -96,10 +96,11 @@ export function liveQuery(workspaceId: string, atom: LiveAtom, nowMs: number): Q
   }
 }
 
-/** The current members of one cohort, packed in column `packed`. */
-export function cohortMembersQuery(cohortId: string): Query {
+/** The current members of each cohort that has any: one row per cohort, `cohort_id` and `packed`. */
+export function cohortMembersQuery(cohortIds: string[]): Query {
   return {
-    sql: `SELECT ${pack('u.ordinal')} AS packed FROM cohort_members m JOIN users u ON u.id = m.user_id WHERE m.cohort_id = $1`,
-    params: [cohortId],
+    sql: `SELECT m.cohort_id, ${pack('u.ordinal')} AS packed FROM cohort_members m JOIN users u ON u.id = m.user_id
+           WHERE m.cohort_id = ANY($1::uuid[]) GROUP BY m.cohort_id`,
+    params: [cohortIds],
   };
 }
