@@ -70,7 +70,11 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
   pruner.start((err) => app.log.warn({ err }, 'segment change log pruning failed'));
   app.addHook('onClose', () => pruner.stop());
 
-  const segmentOf = async (workspaceId: string, id: string) => (await getSegment(db, workspaceId, id)) ?? Promise.reject(SegmentErrors.segmentNotFound(id));
+  const segmentOf = async (workspaceId: string, id: string): Promise<Segment> => {
+    const segment = await getSegment(db, workspaceId, id);
+    if (!segment) throw SegmentErrors.segmentNotFound(id);
+    return segment;
+  };
 
   app.get('/admin/segments', { config: admin, schema: { tags, summary: "List this workspace's segments" } }, async (request) => {
     const key = requireKey(request);
@@ -111,7 +115,9 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
       const key = requireKey(request);
       const { id } = request.params as { id: string };
       const input = await validSegmentBody(db, key.workspace_id, request.body, cohortFilterNames);
-      return present((await updateSegment(db, key.workspace_id, id, input)) ?? (await Promise.reject(SegmentErrors.segmentNotFound(id))));
+      const updated = await updateSegment(db, key.workspace_id, id, input);
+      if (!updated) throw SegmentErrors.segmentNotFound(id);
+      return present(updated);
     },
   );
 
