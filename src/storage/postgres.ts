@@ -50,6 +50,12 @@ export function openPostgres(opts: PostgresOptions): Db {
     async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       let broken = false;
+      // A connection lost while this client is checked out is emitted as 'error' on the client;
+      // unheard, Node would crash the process. The pending or next query fails instead (503).
+      const onLost = () => {
+        broken = true;
+      };
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const result = await work(wrap(client));
@@ -63,6 +69,7 @@ export function openPostgres(opts: PostgresOptions): Db {
         }
         throw err;
       } finally {
+        client.off('error', onLost);
         client.release(broken);
       }
     },
