@@ -192,8 +192,13 @@ async function main(): Promise<void> {
   // 3. Segments on the imported cohort.
   step('Saving segments on the imported cohort…');
   const inCohort = { filter: 'Mixpanel_Cohorts', op: 'includes', value: cohort.id };
-  const bingers = await api<{ id: string }>('POST', '/admin/segments', { name: `Mixpanel: ${cohort.name}`, description: 'Mixpanel_Cohorts includes the pushed cohort', filter: { and: [inCohort] } });
-  await api('POST', '/admin/segments', {
+  // A data dir kept from an earlier run (RIVULET_DATA_DIR) already has them: reuse by name.
+  const saveSegment = async (segment: { name: string; description?: string; filter: unknown }) => {
+    const existing = (await api<{ segments: Array<{ id: string; name: string }> }>('GET', '/admin/segments')).segments.find((x) => x.name === segment.name);
+    return existing ? api<{ id: string }>('PUT', `/admin/segments/${existing.id}`, segment) : api<{ id: string }>('POST', '/admin/segments', segment);
+  };
+  const bingers = await saveSegment({ name: `Mixpanel: ${cohort.name}`, description: 'Mixpanel_Cohorts includes the pushed cohort', filter: { and: [inCohort] } });
+  await saveSegment({
     name: `${cohort.name} on the pro plan, or heavy watchers`,
     filter: {
       and: [

@@ -232,6 +232,10 @@ describe('the dashboard in Chromium', () => {
       ['/partners/mixpanel', '12-narrow-mixpanel', 'Mixpanel'],
       ['/segments/new', '13-narrow-segment-builder', 'New segment'],
       ['/cohorts', '14-narrow-cohorts', 'Cohorts'],
+      ['/currents/new', '15-narrow-create-current', 'Create Current → Mixpanel Export'],
+      ['/currents', '16-narrow-currents', 'Currents'],
+      ['/users', '17-narrow-users', 'Users'],
+      ['/usage', '18-narrow-usage', 'Usage'],
     ] as const) {
       await go(narrow.page, path);
       await narrow.page.getByRole('heading', { level: 1, name: heading }).waitFor();

@@ -119,7 +119,10 @@ describe('sessions', () => {
   it('marks the cookie Secure with the __Host- prefix when the public URL is https', async () => {
     const secure = await startTestServer({ RIVULET_PUBLIC_URL: 'https://rivulet.example.com' });
     try {
-      const res = await secure.call('POST', SESSION, { password: secure.rivulet.generatedAdminPassword }, { key: null });
+      // Behind a proxy the Host header may be internal: the public URL's origin is accepted too, a foreign one is not.
+      const foreign = await secure.call('POST', SESSION, { password: secure.rivulet.generatedAdminPassword }, { key: null, headers: { origin: 'https://evil.example' } });
+      expect(foreign.status).toBe(403);
+      const res = await secure.call('POST', SESSION, { password: secure.rivulet.generatedAdminPassword }, { key: null, headers: { origin: 'https://rivulet.example.com' } });
       expect(String(res.headers['set-cookie'])).toMatch(/^__Host-rivulet_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200; Secure$/);
       const page = await secure.call('GET', '/dashboard/', undefined, { key: null });
       expect(String(page.headers['strict-transport-security'])).toContain('max-age=31536000');

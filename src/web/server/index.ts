@@ -55,7 +55,7 @@ export async function prepareDashboard(db: Db, config: Config, opts: DashboardOp
   const workspace = await ensureWorkspace(db, DEFAULT_WORKSPACE);
   const secure = config.publicUrl.startsWith('https://');
   const sessions = new SessionStore(db);
-  const ctx = { sessions, cookieName: sessionCookieName(secure), workspaceId: workspace.id };
+  const ctx = { sessions, cookieName: sessionCookieName(secure), workspaceId: workspace.id, publicHost: new URL(config.publicUrl).host };
   const throttle = new SignInThrottle();
 
   const routes: CapabilityPlugin = async (app: FastifyInstance, services: AppServices) => {

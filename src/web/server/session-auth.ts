@@ -17,25 +17,31 @@ export interface SessionContext {
   sessions: SessionStore;
   cookieName: string;
   workspaceId: string;
+  /** The public host (RIVULET_PUBLIC_URL), accepted as an origin besides the request's Host (a proxy may rewrite Host). */
+  publicHost: string;
 }
 
 export function sessionToken(request: FastifyRequest, cookieName: string): string | undefined {
   return readCookie(request.headers.cookie, cookieName);
 }
 
-/** Refuses a state-changing request that a page of another origin could have sent. */
-export function checkCrossSite(request: FastifyRequest, token: string): void {
-  if (SAFE_METHODS.has(request.method)) return;
+/** Refuses a request whose browser says it comes from a page of another origin. */
+export function checkOrigin(request: FastifyRequest, publicHost: string): void {
   const origin = request.headers.origin;
-  if (origin !== undefined && origin !== 'null') {
-    let host: string | undefined;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      host = undefined;
-    }
-    if (host !== request.headers.host) throw new ApiError(403, 'Cross-origin request refused');
+  if (origin === undefined) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
   }
+  if (host === undefined || (host !== request.headers.host && host !== publicHost)) throw new ApiError(403, 'Cross-origin request refused');
+}
+
+/** Refuses a state-changing request that a page of another origin could have sent. */
+export function checkCrossSite(request: FastifyRequest, token: string, publicHost: string): void {
+  if (SAFE_METHODS.has(request.method)) return;
+  checkOrigin(request, publicHost);
   const presented = request.headers[CSRF_HEADER];
   if (!csrfMatches(token, typeof presented === 'string' ? presented : undefined)) {
     throw new ApiError(403, 'Missing or wrong CSRF token', [{ type: `send the session's CSRF token in ${CSRF_HEADER}` }]);
@@ -48,7 +54,7 @@ export function sessionKey(ctx: SessionContext) {
     if (!token) return undefined;
     const session = await ctx.sessions.find(token);
     if (!session) return undefined;
-    checkCrossSite(request, token);
+    checkCrossSite(request, token, ctx.publicHost);
     return {
       id: `dashboard-session:${session.tokenHash.subarray(0, 8).toString('hex')}`,
       workspace_id: ctx.workspaceId,

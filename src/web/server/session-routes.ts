@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import { ApiError } from '../../http/errors.js';
 import { clearedCookie, sessionCookie } from './cookies.js';
 import { verifyPassword } from './password.js';
-import { checkCrossSite, sessionToken, type SessionContext } from './session-auth.js';
+import { checkCrossSite, checkOrigin, sessionToken, type SessionContext } from './session-auth.js';
 import { csrfTokenFor, SESSION_TTL_MS } from './sessions.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
 
@@ -40,10 +40,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
 
   app.post(SESSION_PATH, { schema: { ...hidden, body: SignInBody } }, async (request, reply) => {
     noStore(reply);
-    const origin = request.headers.origin;
-    if (origin !== undefined && origin !== 'null' && safeHost(origin) !== request.headers.host) {
-      throw new ApiError(403, 'Cross-origin request refused');
-    }
+    checkOrigin(request, opts.publicHost);
     const wait = opts.throttle.retryAfterSeconds(request.ip);
     if (wait > 0) {
       throw new ApiError(429, 'Too many failed sign-ins; try again later', [{ type: `retry in ${wait} s` }], { 'retry-after': String(wait) });
@@ -64,18 +61,10 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
     noStore(reply);
     const token = await current(request);
     if (token) {
-      checkCrossSite(request, token);
+      checkCrossSite(request, token, opts.publicHost);
       await opts.sessions.delete(token);
     }
     reply.header('set-cookie', clearedCookie(opts.cookieName, opts.secureCookie));
     return { signed_in: false };
   });
-}
-
-function safeHost(origin: string): string | undefined {
-  try {
-    return new URL(origin).host;
-  } catch {
-    return undefined;
-  }
 }
