@@ -15,9 +15,13 @@ const VITE_CONFIG = fileURLToPath(new URL('../../src/web/app/vite.config.ts', im
 /** The flags that work on this machine: no sandbox as root, no GPU, no network chatter. */
 const FLAGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-export async function buildDashboard(): Promise<void> {
+/** A build of its own for the tests, so that servers other test files start meanwhile never see dist/dashboard half-written. */
+export const TEST_BUILD = fileURLToPath(new URL('../../test-results/dashboard/', import.meta.url));
+
+export async function buildDashboard(outDir = TEST_BUILD): Promise<string> {
   const { build } = await import('vite');
-  await build({ configFile: VITE_CONFIG, logLevel: 'warn', mode: 'production' });
+  await build({ configFile: VITE_CONFIG, logLevel: 'warn', mode: 'production', build: { outDir, emptyOutDir: true } });
+  return outDir;
 }
 
 export async function launchChromium(): Promise<Browser> {

@@ -56,9 +56,10 @@ async function go(page: Page, path: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  // Build first: the server looks for the bundle when it starts.
-  await buildDashboard();
+  // Build first, into the tests' own folder: the server looks for the bundle when it starts.
+  process.env.RIVULET_DASHBOARD_DIR = await buildDashboard();
   [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
+  delete process.env.RIVULET_DASHBOARD_DIR;
   const { app } = buildMixpanelEmulator();
   await app.listen({ port: 0, host: '127.0.0.1' });
   emulator = { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };

@@ -31,7 +31,7 @@ export interface Dashboard {
 
 export interface DashboardOptions {
   profileExtensions?: readonly ProfileExtension[];
-  /** Where the built app is (tests); default `dist/dashboard`. */
+  /** Where the built app is; default `RIVULET_DASHBOARD_DIR`, else `dist/dashboard`. */
   assetsDir?: string;
 }
 
@@ -69,7 +69,8 @@ export async function prepareDashboard(db: Db, config: Config, opts: DashboardOp
         referrerPolicy: { policy: 'same-origin' },
       });
       await sessionRoutes(web, { ...ctx, passwordHash: password.hash, secureCookie: secure, throttle });
-      await dashboardStatic(web, opts.assetsDir ? { root: opts.assetsDir } : {});
+      const root = opts.assetsDir ?? process.env.RIVULET_DASHBOARD_DIR;
+      await dashboardStatic(web, root ? { root: root.endsWith('/') ? root : `${root}/` } : {});
     });
   };
   return { routes, generatedPassword: password.generated };

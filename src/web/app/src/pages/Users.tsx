@@ -185,12 +185,16 @@ function ProfileView({ lookup }: { lookup: Lookup }) {
   );
 }
 
+/** Fields every event carries, which say nothing about this one. */
+const QUIET_FIELDS = new Set(['name', 'app_group_id', 'app_id', 'timezone', 'custom_properties', 'purchase_properties']);
+
 function summary(props: Record<string, unknown> | undefined): string {
   if (!props) return '';
   const name = props.name ?? props.product_id ?? props.campaign_name ?? props.canvas_name;
-  const rest = Object.entries(props)
-    .filter(([k, v]) => k !== 'name' && v !== null && typeof v !== 'object')
-    .slice(0, 3)
+  const custom = (props.custom_properties ?? props.purchase_properties ?? {}) as Record<string, unknown>;
+  const rest = [...Object.entries(custom), ...Object.entries(props).filter(([k]) => !QUIET_FIELDS.has(k))]
+    .filter(([, v]) => v !== null && typeof v !== 'object')
+    .slice(0, 4)
     .map(([k, v]) => `${k}=${String(v)}`);
   return [name ? String(name) : '', ...rest].filter(Boolean).join(' · ');
 }
