@@ -21,6 +21,21 @@ const event = (name: string): LogEvent => ({
   properties: { name },
 });
 
+/**
+ * Reads until at least `atLeast` events have come back. Readers see a commit only once every older
+ * write transaction in the whole PostgreSQL cluster has ended, and other test files write meanwhile.
+ */
+async function readAtLeast(from: LogCursor, atLeast: number): Promise<{ names: string[]; cursor: LogCursor }> {
+  const deadline = Date.now() + 20_000;
+  let result = await readAll(from);
+  while (result.names.length < atLeast && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const more = await readAll(result.cursor);
+    result = { names: [...result.names, ...more.names], cursor: more.cursor };
+  }
+  return result;
+}
+
 async function readAll(from: LogCursor): Promise<{ names: string[]; cursor: LogCursor }> {
   const names: string[] = [];
   let cursor = from;
@@ -37,7 +52,7 @@ describe(`event log on ${TEST_BACKEND}`, () => {
     const written = [event('a'), event('b'), event('c')];
     await t.db.transaction((tx) => appendEvents(tx, ws, written));
     await t.db.transaction((tx) => appendEvents(tx, ws, [event('d'), event('e')]));
-    const { names } = await readAll(LOG_START);
+    const { names } = await readAtLeast(LOG_START, 5);
     expect(names).toEqual(['a', 'b', 'c', 'd', 'e']);
     const [first] = await readEvents(t.db, LOG_START, 1, ws);
     expect(first).toMatchObject({ ...written[0], workspace_id: ws });
@@ -52,7 +67,7 @@ describe(`event log on ${TEST_BACKEND}`, () => {
   });
 
   it.skipIf(TEST_BACKEND !== 'postgres')('never lets a reader skip a transaction that began earlier but committed later', async () => {
-    const { cursor } = await readAll(LOG_START);
+    const { cursor } = await readAtLeast(LOG_START, 7);
     const slow = openPostgres({ connectionString: t.url!, maxConnections: 1 });
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -70,7 +85,7 @@ describe(`event log on ${TEST_BACKEND}`, () => {
     expect(whileOpen.names).toEqual([]);
     release();
     await slowTx;
-    const after = await readAll(whileOpen.cursor);
+    const after = await readAtLeast(whileOpen.cursor, 2);
     expect(after.names).toEqual(['early-begun', 'late-begun']);
     await slow.close();
   });
