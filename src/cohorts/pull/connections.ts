@@ -126,8 +126,8 @@ export async function connectionById(db: Queryable, id: string): Promise<Connect
 
 /**
  * Applies a patch. New credentials put a failed connection back to work at once; `enabled`
- * pauses or resumes; a new schedule counts from the last run. A run in progress keeps the
- * settings it started with.
+ * pauses or resumes; a new schedule counts from the last run; a new project or match key drops
+ * the stored snapshots. A run in progress keeps the settings it started with.
  */
 export async function updateConnection(db: Db, box: SecretBox, workspaceId: string, id: string, patch: ConnectionPatch): Promise<ConnectionRow | undefined> {
   return db.transaction(async (tx) => {
@@ -141,6 +141,10 @@ export async function updateConnection(db: Db, box: SecretBox, workspaceId: stri
     if (patch.enabled === true && state === 'paused') [state, nextRunAt] = ['active', row.next_run_at ? 'keep' : 'now'];
     if (mode === 'dynamic' && state === 'done') [state, nextRunAt] = ['active', 'now'];
     if ((patch.intervalSeconds !== undefined || patch.mode !== undefined) && mode === 'dynamic' && nextRunAt === 'keep' && row.last_run_at) nextRunAt = 'schedule';
+    // A snapshot of another project, or of other identifiers, is no base for a diff.
+    if ((patch.projectId ?? row.project_id) !== row.project_id || (patch.matchKey ?? row.match_key) !== row.match_key) {
+      await tx.query('DELETE FROM pull_snapshots WHERE connection_id = $1', [row.id]);
+    }
     const { rows } = await tx.query<ConnectionRow>(
       `UPDATE mixpanel_connections SET
           name = $3, project_id = $4, mixpanel_workspace_id = $5, region = $6, base_url = $7,

@@ -186,6 +186,22 @@ describe(`pull mode on ${TEST_BACKEND}`, () => {
     await emu('POST', '/_emulator/engage/settings', { max_concurrent: 5, latency_ms: 0 });
   });
 
+  it('pauses and resumes on update, and drops the stored snapshots when the match key changes', async () => {
+    const conn = (await s.call('GET', '/admin/mixpanel/connections')).body.connections.find((c: any) => c.project_id === '555');
+    expect((await connectionState(conn.id)).snapshots).toHaveLength(1);
+    const paused = await s.call('PATCH', `/admin/mixpanel/connections/${conn.id}`, { enabled: false, match_key: 'property:$braze_external_id' });
+    expect(paused.body).toMatchObject({ state: 'paused', match_key: 'property:$braze_external_id' });
+    expect((await s.call('POST', `/admin/mixpanel/connections/${conn.id}/run`)).status).toBe(409);
+    expect((await connectionState(conn.id)).snapshots).toEqual([]);
+    expect((await s.call('PATCH', `/admin/mixpanel/connections/${conn.id}`, { enabled: true, interval_minutes: 60, match_key: 'distinct_id' })).body).toMatchObject({
+      state: 'active',
+      interval_minutes: 60,
+    });
+    expect((await s.call('PATCH', `/admin/mixpanel/connections/${conn.id}`, { interval_minutes: 1 })).body.errors).toEqual([
+      { type: 'interval_minutes must be an integer from 5 to 10080', path: 'interval_minutes' },
+    ]);
+  });
+
   it('deletes a connection, keeping its cohort', async () => {
     const list = (await s.call('GET', '/admin/mixpanel/connections')).body.connections;
     const id = list.find((c: any) => c.project_id === '556').id;
