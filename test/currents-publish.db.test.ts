@@ -100,8 +100,8 @@ describe(`POST /currents/events on ${TEST_BACKEND}`, () => {
     const res = await s.call('POST', '/currents/events', undefined, { raw });
     expect(res.status).toBe(201);
     expect(res.body.errors).toEqual([
-      { type: 'invalid string: NUL characters and unpaired surrogates cannot be stored', input_array: 'events', index: 1, path: 'properties.campaign_name' },
-      { type: 'invalid string: NUL characters and unpaired surrogates cannot be stored', input_array: 'events', index: 2, path: 'properties.campaign_name' },
+      { type: 'string at properties.campaign_name contains U+0000 or an unpaired UTF-16 surrogate', input_array: 'events', index: 1, path: 'properties.campaign_name' },
+      { type: 'string at properties.campaign_name contains U+0000 or an unpaired UTF-16 surrogate', input_array: 'events', index: 2, path: 'properties.campaign_name' },
     ]);
   });
 

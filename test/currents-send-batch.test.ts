@@ -5,16 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { HealthTracker, type HealthTransition } from '../src/currents/delivery/health.js';
 import type { ImportAnswer } from '../src/currents/delivery/retry-policy.js';
-import { deliverBatch, type Deliverable, type SendEnvironment } from '../src/currents/delivery/send-batch.js';
-import { serializeBatch } from '../src/currents/mixpanel/batching.js';
+import { deliverable, deliverBatch, type Deliverable, type SendEnvironment } from '../src/currents/delivery/send-batch.js';
 
 const items = (n: number, from = 0): Deliverable[] =>
-  Array.from({ length: n }, (_, i) => ({
-    eventId: `e${from + i}`,
-    eventType: 'users.messages.email.Open',
-    insertId: `ins-${from + i}`,
-    event: { event: 'Email Open', properties: { distinct_id: 'u', $insert_id: `ins-${from + i}`, time: 1_700_000_000, token: 't' } },
-  }));
+  Array.from({ length: n }, (_, i) =>
+    deliverable(`e${from + i}`, 'users.messages.email.Open', { event: 'Email Open', properties: { distinct_id: 'u', $insert_id: `ins-${from + i}`, time: 1_700_000_000, token: 't' } }),
+  );
 
 const ok = (n: number): ImportAnswer => ({ kind: 'response', status: 200, retryAfter: null, text: JSON.stringify({ code: 200, num_records_imported: n }) });
 const status = (s: number, text = '', retryAfter: string | null = null): ImportAnswer => ({ kind: 'response', status: s, retryAfter, text });
@@ -44,7 +40,7 @@ describe('deliverBatch', () => {
   it('acknowledges a 200 in one request', async () => {
     const e = env((evs) => ok(evs.length));
     const batch = items(5);
-    const r = await deliverBatch(batch, serializeBatch(batch.map((b) => b.event)), e);
+    const r = await deliverBatch(batch, e);
     expect(ids(r.sent)).toEqual(ids(batch));
     expect(r.deadLetters).toEqual([]);
     expect(e.sent).toHaveLength(1);
@@ -55,7 +51,7 @@ describe('deliverBatch', () => {
       status(400, JSON.stringify({ code: 400, num_records_imported: evs.length - 1, failed_records: [{ index: 2, $insert_id: evs[2]!.properties.$insert_id, field: 'properties.time', message: 'bad' }] })),
     );
     const batch = items(5);
-    const r = await deliverBatch(batch, serializeBatch(batch.map((b) => b.event)), e);
+    const r = await deliverBatch(batch, e);
     expect(ids(r.sent)).toEqual(['ins-0', 'ins-1', 'ins-3', 'ins-4']);
     expect(r.deadLetters).toEqual([expect.objectContaining({ eventId: 'e2', reason: 'failed_record', field: 'properties.time', message: 'bad' })]);
     expect(e.sent).toHaveLength(1);
@@ -64,7 +60,7 @@ describe('deliverBatch', () => {
   it('halves on 413 until it fits, and dead-letters a single event that still gets 413 as too_large', async () => {
     const e = env((evs) => (evs.length > 2 || evs.some((x) => x.properties.$insert_id === 'ins-5') ? status(413, 'too large') : ok(evs.length)));
     const batch = items(8);
-    const r = await deliverBatch(batch, serializeBatch(batch.map((b) => b.event)), e);
+    const r = await deliverBatch(batch, e);
     expect(ids(r.sent).sort()).toEqual(['ins-0', 'ins-1', 'ins-2', 'ins-3', 'ins-4', 'ins-6', 'ins-7']);
     expect(r.deadLetters).toEqual([expect.objectContaining({ eventId: 'e5', reason: 'too_large' })]);
     expect(e.sent[0]).toHaveLength(8);
@@ -73,7 +69,7 @@ describe('deliverBatch', () => {
   it('splits on a 400 without failed_records, dead-lettering the lone bad event with the response text', async () => {
     const e = env((evs) => (evs.some((x) => x.properties.$insert_id === 'ins-1') ? status(400, '{"error":"request body is not valid JSON"}') : ok(evs.length)));
     const batch = items(4);
-    const r = await deliverBatch(batch, serializeBatch(batch.map((b) => b.event)), e);
+    const r = await deliverBatch(batch, e);
     expect(ids(r.sent)).toEqual(['ins-0', 'ins-2', 'ins-3']);
     expect(r.deadLetters).toEqual([expect.objectContaining({ eventId: 'e1', reason: 'rejected: HTTP 400', message: expect.stringContaining('not valid JSON') })]);
   });
@@ -84,7 +80,7 @@ describe('deliverBatch', () => {
     let retries = 0;
     e.onRetry = () => retries++;
     const batch = items(3);
-    const r = await deliverBatch(batch, serializeBatch(batch.map((b) => b.event)), e);
+    const r = await deliverBatch(batch, e);
     expect(ids(r.sent)).toEqual(ids(batch));
     expect(retries).toBe(4);
     expect(e.sent).toHaveLength(5);
@@ -96,7 +92,7 @@ describe('deliverBatch', () => {
     const e = env((evs) => (Date.now() < failUntil ? status(503) : ok(evs.length)), transitions);
     e.delayScale = 0.005;
     const batch = items(1);
-    await deliverBatch(batch, serializeBatch(batch.map((b) => b.event)), e);
+    await deliverBatch(batch, e);
     await e.health.flushed();
     expect(transitions.map((t) => `${t.from}->${t.to}`)).toEqual(['ok->degraded', 'degraded->ok']);
     failUntil = 0;
@@ -116,7 +112,7 @@ describe('deliverBatch', () => {
     }, transitions);
     e.authRetryMs = 120_000; // × 0.001 = 120 ms between probes
     const batches = [items(2, 0), items(2, 10), items(2, 20), items(2, 30)];
-    const runs = batches.map((b) => deliverBatch(b, serializeBatch(b.map((x) => x.event)), e));
+    const runs = batches.map((b) => deliverBatch(b, e));
     await new Promise((r) => setTimeout(r, 400));
     const whileBroken = e.sent.length;
     authBroken = false;
@@ -136,7 +132,7 @@ describe('deliverBatch', () => {
     e.signal = controller.signal;
     e.delayScale = 1;
     const batch = items(1);
-    const run = deliverBatch(batch, serializeBatch(batch.map((b) => b.event)), e);
+    const run = deliverBatch(batch, e);
     setTimeout(() => controller.abort(new DOMException('stop', 'AbortError')), 20);
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
   });

@@ -101,7 +101,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillProgre
       read: async (after, limit) => {
         const events = await readRange(db, connector.workspaceId, opts.fromSeconds, opts.toSeconds, after, limit);
         const last = events[events.length - 1];
-        return { events, end: last ? { time: last.time, seq: last.seq } : after };
+        return { events, end: last ? { time: last.time, seq: last.seq } : after, scanned: events.length };
       },
     },
     checkpoint: {

@@ -4,7 +4,7 @@
  * another connector, which is what keeps a failing one from slowing a healthy one (currents.md §3,
  * "Isolation"). Writes go through `checkpoint.ts`, conditional on this process's lease.
  */
-import { cursorAfter, readEvents, type LogCursor } from '../../events/log.js';
+import { cursorAfter, type LogCursor } from '../../events/log.js';
 import type { Db } from '../../storage/index.js';
 import type { CurrentsConfig } from '../config.js';
 import type { SealedSecrets } from '../connectors/settings.js';
@@ -17,6 +17,7 @@ import { noticeFor } from '../notifications/notices.js';
 import { commitHealth, commitProgress } from './checkpoint.js';
 import { recordDeadLetters } from './dead-letters.js';
 import { HealthTracker } from './health.js';
+import { readLogPage } from './log-reader.js';
 import { DeliveryPipeline } from './pipeline.js';
 
 export interface LiveExportOptions {
@@ -75,10 +76,7 @@ export class LiveExport {
       start: connector.cursor,
       positionOf: cursorAfter,
       source: {
-        read: async (after, limit) => {
-          const events = await readEvents(db, after, limit, connector.workspaceId);
-          return { events, end: events.length > 0 ? cursorAfter(events[events.length - 1]!) : after };
-        },
+        read: (after, limit) => readLogPage(db, after, limit, connector.workspaceId),
       },
       checkpoint: {
         commit: async (run) => {

@@ -6,16 +6,20 @@
  * drains) and backfill (a time range that ends); they differ only in their source and checkpoint.
  */
 import type { StoredEvent } from '../../events/log.js';
-import { batchForImport, type BatchLimits } from '../mixpanel/batching.js';
-import { mapCurrentsEvent, type MixpanelMappingSettings } from '../mixpanel/mapping.js';
+import { batchSerialized, type BatchLimits } from '../mixpanel/batching.js';
+import { mapForImport, type MixpanelMappingSettings } from '../mixpanel/mapping.js';
 import { AckWindow, type Segment, type SettledRun } from './ack-window.js';
 import type { DeadLetterInput } from './dead-letters.js';
 import { deliverBatch, type BatchResult, type Deliverable, type SendEnvironment } from './send-batch.js';
 import { isAbort, Signal, sleep } from './waiting.js';
 
 export interface PipelineSource<P> {
-  /** Up to `limit` events after `after`, and the position after the last one; no events means "nothing yet" (or "done" when draining). */
-  read(after: P, limit: number): Promise<{ events: StoredEvent[]; end: P }>;
+  /**
+   * Scans up to `limit` rows after `after`: the events among them that are this pipeline's, the
+   * position after the last row scanned, and how many were scanned (0 means "nothing yet", or
+   * "done" when draining).
+   */
+  read(after: P, limit: number): Promise<{ events: StoredEvent[]; end: P; scanned: number }>;
 }
 
 export interface PipelineCheckpoint<P> {
@@ -50,7 +54,6 @@ export interface PipelineOptions<P> {
 interface Job<P> {
   segment: Segment<P>;
   items: Deliverable[];
-  body: string;
 }
 
 const STORE_RETRY_MS = 1000;
@@ -72,7 +75,10 @@ export class DeliveryPipeline<P> {
   read = 0;
   committed: P;
 
+  private readonly readAhead: number;
+
   constructor(private readonly opts: PipelineOptions<P>) {
+    this.readAhead = Math.max(1, Math.ceil(opts.maxInFlight / 2));
     this.position = opts.start;
     this.committed = opts.start;
   }
@@ -111,8 +117,10 @@ export class DeliveryPipeline<P> {
     const { signal } = this.abort;
     try {
       while (!signal.aborted) {
-        while (this.jobs.length >= this.opts.maxInFlight && !signal.aborted) await this.changed.wait(signal);
-        let page: { events: StoredEvent[]; end: P };
+        // Read ahead only as far as keeps every sender busy: memory stays bounded by the batches in
+        // flight, not by how far the log runs ahead.
+        while (this.jobs.length >= this.readAhead && !signal.aborted) await this.changed.wait(signal);
+        let page: { events: StoredEvent[]; end: P; scanned: number };
         try {
           page = await this.opts.source.read(this.position, this.opts.pageSize);
         } catch (err) {
@@ -121,7 +129,7 @@ export class DeliveryPipeline<P> {
           await sleep(STORE_RETRY_MS, signal);
           continue;
         }
-        if (page.events.length === 0) {
+        if (page.scanned === 0) {
           if (this.opts.drain) break;
           await this.changed.wait(signal, this.opts.idlePollMs);
           continue;
@@ -149,23 +157,23 @@ export class DeliveryPipeline<P> {
     const outcomes: Array<{ outcome: 'skipped' | 'dead_lettered'; reason: string } | null> = [];
     const deadLetters: DeadLetterInput[] = [];
     events.forEach((e, index) => {
-      const m = mapCurrentsEvent(e, this.opts.mapping);
+      const m = mapForImport(e, this.opts.mapping);
       if (m.outcome === 'skip') {
         outcomes.push({ outcome: 'skipped', reason: m.reason });
         return;
       }
-      const item = { eventId: e.id, eventType: e.event_type, insertId: m.event.properties['$insert_id'] as string, event: m.event };
+      const item: Deliverable = { eventId: e.id, eventType: e.event_type, insertId: m.event.properties['$insert_id'] as string, json: m.json, bytes: m.bytes };
       if (m.outcome === 'send') {
         sends.push(item);
         sendIndex.push(index);
         outcomes.push(null);
       } else {
-        deadLetters.push({ ...item, reason: m.reason, field: null, message: null });
+        deadLetters.push({ eventId: e.id, eventType: e.event_type, insertId: item.insertId, reason: m.reason, field: null, message: null, event: m.event });
         outcomes.push({ outcome: 'dead_lettered', reason: m.reason });
       }
     });
     if (deadLetters.length > 0) await this.storeDeadLetters(deadLetters);
-    const batches = batchForImport(sends, (d) => d.event, this.opts.limits);
+    const batches = batchSerialized(sends, this.opts.limits);
 
     let from = 0;
     let sent = 0;
@@ -183,7 +191,7 @@ export class DeliveryPipeline<P> {
       const last = k === batches.length - 1;
       const to = last ? events.length : sendIndex[sent - 1]! + 1;
       const segment = openSegment(to, last ? end : this.opts.positionOf(events[to - 1]!), 1);
-      this.jobs.push({ segment, items: b.items, body: b.body });
+      this.jobs.push({ segment, items: b.items });
     });
     if (batches.length === 0) {
       openSegment(events.length, end, 0);
@@ -209,7 +217,7 @@ export class DeliveryPipeline<P> {
       this.changed.notify();
       this.active += 1;
       try {
-        const result = await deliverBatch(job.items, job.body, env);
+        const result = await deliverBatch(job.items, env);
         await this.settle(job, result);
       } catch (err) {
         if (!isAbort(err, signal)) {

@@ -6,13 +6,13 @@
  * counters move with them (dead_lettered −1, sent +1), so the accounting invariant still holds.
  */
 import type { Db } from '../../storage/index.js';
-import { batchForImport, MAX_EVENTS_PER_BATCH } from '../mixpanel/batching.js';
+import { batchSerialized, MAX_EVENTS_PER_BATCH } from '../mixpanel/batching.js';
 import type { Tally } from './ack-window.js';
 import { upsertCounters } from './checkpoint.js';
 import { recordDeadLetters, resendPayload, type DeadLetter } from './dead-letters.js';
 import { HealthTracker } from './health.js';
 import type { ImportAnswer } from './retry-policy.js';
-import { deliverBatch, type Deliverable } from './send-batch.js';
+import { deliverable, deliverBatch, type Deliverable } from './send-batch.js';
 
 export interface ResendOptions {
   send: (body: string, signal: AbortSignal) => Promise<ImportAnswer>;
@@ -32,22 +32,17 @@ export interface ResendReport {
 
 export async function resendDeadLetters(db: Db, connectorId: string, letters: readonly DeadLetter[], opts: ResendOptions): Promise<ResendReport> {
   const byEventId = new Map(letters.map((l) => [l.event_id, l]));
-  const items: Deliverable[] = letters.map((l) => ({
-    eventId: l.event_id,
-    eventType: l.event_type,
-    insertId: l.insert_id,
-    event: resendPayload(l.payload, opts.token),
-  }));
+  const items: Deliverable[] = letters.map((l) => deliverable(l.event_id, l.event_type, resendPayload(l.payload, opts.token)));
   const signal = AbortSignal.timeout(opts.budgetMs);
   const health = new HealthTracker({ initial: 'ok', degradedAfterMs: Number.POSITIVE_INFINITY, persist: async () => {} });
   const report: ResendReport = { resent: 0, failed_again: 0, not_attempted: 0, results: [] };
   const done = new Set<string>();
 
-  for (const batch of batchForImport(items, (i) => i.event, { maxEvents: MAX_EVENTS_PER_BATCH, maxBytes: opts.batchByteCap })) {
+  for (const batch of batchSerialized(items, { maxEvents: MAX_EVENTS_PER_BATCH, maxBytes: opts.batchByteCap })) {
     if (signal.aborted) break;
     let result;
     try {
-      result = await deliverBatch(batch.items, batch.body, { send: opts.send, health, delayScale: opts.delayScale, authRetryMs: opts.authRetryMs, signal });
+      result = await deliverBatch(batch.items, { send: opts.send, health, delayScale: opts.delayScale, authRetryMs: opts.authRetryMs, signal });
     } catch {
       break; // out of time: the rest stays dead, untouched
     }

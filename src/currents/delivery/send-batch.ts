@@ -5,19 +5,25 @@
  * dead-letters only the `failed_records` of a 400, waits behind the auth gate while the connector
  * is failed, and backs off with jitter on transient failures. Every delay goes through `delayScale`.
  */
-import { serializeBatch } from '../mixpanel/batching.js';
+import { joinBatch } from '../mixpanel/batching.js';
 import type { MixpanelEvent } from '../mixpanel/mapping.js';
 import type { DeadLetterInput } from './dead-letters.js';
 import type { HealthTracker } from './health.js';
 import { backoffMs, judge, locateFailedRecords, type FailedRecord, type ImportAnswer, type Verdict } from './retry-policy.js';
 import { sleep } from './waiting.js';
 
-/** One event on its way: the log event it came from and its Mixpanel form. */
+/** One event on its way: the log event it came from and its Mixpanel form, serialized (`bytes` of UTF-8). */
 export interface Deliverable {
   eventId: string;
   eventType: string;
   insertId: string;
-  event: MixpanelEvent;
+  json: string;
+  bytes: number;
+}
+
+export function deliverable(eventId: string, eventType: string, event: MixpanelEvent): Deliverable {
+  const json = JSON.stringify(event);
+  return { eventId, eventType, insertId: String(event.properties['$insert_id']), json, bytes: Buffer.byteLength(json) };
 }
 
 export interface BatchResult {
@@ -40,25 +46,26 @@ export interface SendEnvironment {
 }
 
 function deadLetter(item: Deliverable, reason: string, field: string | null, message: string | null): DeadLetterInput {
-  return { eventId: item.eventId, eventType: item.eventType, insertId: item.insertId, reason, field, message, event: item.event };
+  return { eventId: item.eventId, eventType: item.eventType, insertId: item.insertId, reason, field, message, event: JSON.parse(item.json) as MixpanelEvent };
 }
 
-export async function deliverBatch(items: Deliverable[], body: string, env: SendEnvironment): Promise<BatchResult> {
+/** Sends `items` as one `/import` request (and halves of it, when the rules say split). */
+export async function deliverBatch(items: Deliverable[], env: SendEnvironment): Promise<BatchResult> {
   const token = {};
   try {
-    return await deliver(items, body, env, token);
+    return await deliver(items, env, token);
   } finally {
     env.health.release(token);
   }
 }
 
-async function deliver(items: Deliverable[], body: string, env: SendEnvironment, token: object): Promise<BatchResult> {
+async function deliver(items: Deliverable[], env: SendEnvironment, token: object): Promise<BatchResult> {
   const now = env.now ?? Date.now;
   const random = env.random ?? Math.random;
   let attempt = 0;
   for (;;) {
     const epoch = await env.health.ready(token, env.signal);
-    const answer = await env.send(body, env.signal);
+    const answer = await env.send(joinBatch(items), env.signal);
     const verdict = judge(answer, now());
     switch (verdict.action) {
       case 'ack':
@@ -92,7 +99,7 @@ async function deliver(items: Deliverable[], body: string, env: SendEnvironment,
         const halves = [items.slice(0, middle), items.slice(middle)];
         const result: BatchResult = { sent: [], deadLetters: [] };
         for (const half of halves) {
-          const r = await deliver(half, serializeBatch(half.map((i) => i.event)), env, token);
+          const r = await deliver(half, env, token);
           result.sent.push(...r.sent);
           result.deadLetters.push(...r.deadLetters);
         }

@@ -56,3 +56,38 @@ export function batchForImport<T>(items: readonly T[], eventOf: (item: T) => Mix
   close();
   return batches;
 }
+
+/** An item whose Mixpanel event is already serialized (`json`, `bytes` its UTF-8 length). */
+export interface SerializedItem {
+  json: string;
+  bytes: number;
+}
+
+/**
+ * `batchForImport` for items serialized beforehand: the same greedy split and limits, without
+ * serializing again. The body is not built here (the sender joins the parts when it sends), so a
+ * queued batch holds each event's text once.
+ */
+export function batchSerialized<T extends SerializedItem>(items: readonly T[], limits: BatchLimits = {}): Array<{ items: T[]; bytes: number }> {
+  const maxEvents = limits.maxEvents ?? MAX_EVENTS_PER_BATCH;
+  const maxBytes = limits.maxBytes ?? DEFAULT_BATCH_BYTE_CAP;
+  const batches: Array<{ items: T[]; bytes: number }> = [];
+  let current: T[] = [];
+  let bytes = 2;
+  for (const item of items) {
+    if (current.length > 0 && (current.length >= maxEvents || bytes + 1 + item.bytes > maxBytes)) {
+      batches.push({ items: current, bytes });
+      current = [];
+      bytes = 2;
+    }
+    bytes += current.length === 0 ? item.bytes : item.bytes + 1;
+    current.push(item);
+  }
+  if (current.length > 0) batches.push({ items: current, bytes });
+  return batches;
+}
+
+/** The JSON array body of serialized items. */
+export function joinBatch(items: readonly SerializedItem[]): string {
+  return `[${items.map((i) => i.json).join(',')}]`;
+}

@@ -30,10 +30,13 @@ function valueViolation(value: unknown, level: number): MixpanelLimitRule | null
   return null;
 }
 
-/** The first Mixpanel limit the event breaks, or `null` when it may be sent. */
-export function mixpanelLimitViolation(event: MixpanelEvent): MixpanelLimitRule | null {
+/**
+ * The first Mixpanel limit the event breaks, or `null` when it may be sent. A caller that has
+ * already serialized the event passes its UTF-8 length, so it is not serialized twice.
+ */
+export function mixpanelLimitViolation(event: MixpanelEvent, serializedBytes?: number): MixpanelLimitRule | null {
   if (Object.keys(event.properties).length >= PROPERTY_COUNT_LIMIT) return 'too_many_properties';
-  if (Buffer.byteLength(JSON.stringify(event)) >= EVENT_BYTES_LIMIT) return 'event_too_large';
+  if ((serializedBytes ?? Buffer.byteLength(JSON.stringify(event))) >= EVENT_BYTES_LIMIT) return 'event_too_large';
   for (const value of Object.values(event.properties)) {
     const rule = valueViolation(value, 1);
     if (rule) return rule;

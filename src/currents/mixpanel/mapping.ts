@@ -92,3 +92,20 @@ export function mapCurrentsEvent(event: CurrentsEvent, settings: MixpanelMapping
   if (rule) return { outcome: 'dead_letter', reason: `invalid_for_mixpanel: ${rule}`, event: mapped };
   return { outcome: 'send', event: mapped };
 }
+
+export type SerializedOutcome =
+  | { outcome: 'send'; event: MixpanelEvent; json: string; bytes: number }
+  | { outcome: 'skip'; reason: SkipReason }
+  | { outcome: 'dead_letter'; reason: DeadLetterReason; event: MixpanelEvent; json: string; bytes: number };
+
+/** `mapCurrentsEvent` for the export's hot path: the same outcome, with the event serialized once. */
+export function mapForImport(event: CurrentsEvent, settings: MixpanelMappingSettings): SerializedOutcome {
+  const reason = skipReason(event, settings);
+  if (reason) return { outcome: 'skip', reason };
+  const mapped = toMixpanelEvent(event, settings);
+  const json = JSON.stringify(mapped);
+  const bytes = Buffer.byteLength(json);
+  const rule = mixpanelLimitViolation(mapped, bytes);
+  if (rule) return { outcome: 'dead_letter', reason: `invalid_for_mixpanel: ${rule}`, event: mapped, json, bytes };
+  return { outcome: 'send', event: mapped, json, bytes };
+}

@@ -7,9 +7,9 @@
 import { eventTypeSpec, validateCurrentsEvent, type CurrentsEvent } from '../../events/catalogue.js';
 import { appendEvents } from '../../events/log.js';
 import { ApiError, Errors, type ErrorEntry } from '../../http/errors.js';
+import { findUnstorableString, unstorableType } from '../../http/storable-strings.js';
 import { transactionWithRetry, type Db } from '../../storage/index.js';
 import { loadUserDirectory, resolveUser } from './resolve-users.js';
-import { unstorablePath } from './storable.js';
 
 export const MAX_EVENTS_PER_REQUEST = 1000;
 
@@ -52,8 +52,9 @@ export async function publishEvents(db: Db, workspaceId: string, body: unknown, 
       for (const e of checked.errors) errors.push(fail(index, e.type, e.path || undefined));
       return;
     }
-    const bad = unstorablePath(checked.event, '');
-    if (bad) errors.push(fail(index, 'invalid string: NUL characters and unpaired surrogates cannot be stored', bad));
+    // jsonb cannot hold U+0000 or a lone surrogate: refused per item (the route opts out of the whole-body check).
+    const bad = findUnstorableString(checked.event);
+    if (bad !== undefined) errors.push(fail(index, unstorableType(bad), bad));
     else valid.push({ index, event: checked.event });
   });
 
