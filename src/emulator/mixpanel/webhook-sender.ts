@@ -8,11 +8,9 @@
  * then fails the run. Each cohort of a sync is its own export with its own snapshot.
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
 import type { CohortBook, CohortMember } from './cohorts.js';
+import { deliverPage, type DeliveryRecord } from './webhook-delivery.js';
 import {
-  classifyReply,
   deliveryOrder,
   memberRecord,
   paginate,
@@ -63,18 +61,7 @@ export interface WebhookSyncConfig {
   start: boolean;
 }
 
-export interface DeliveryRecord {
-  cohortId: string;
-  action: SenderAction;
-  sessionId: string;
-  pageCount: number;
-  totalPages: number;
-  members: number;
-  attempts: number;
-  status: number | null;
-  outcome: 'success' | 'transient' | 'non_transient';
-  error: string | null;
-}
+export type { DeliveryRecord } from './webhook-delivery.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'paused' | 'stopped';
 
@@ -305,77 +292,16 @@ export class WebhookSender {
   }
 
   private async deliverOrEnd(rt: SyncRuntime, run: SyncRun, cohortId: string, message: WebhookMessage): Promise<void> {
-    const record = await this.deliver(rt.sync.config, cohortId, message);
+    const { config } = rt.sync;
+    const record = await deliverPage(config, cohortId, message, {
+      retryDelaysMs: config.retryDelaysMs ?? this.settings.retryDelaysMs,
+      timeoutMs: config.timeoutMs ?? this.settings.timeoutMs,
+      signal: this.abort.signal,
+    });
     run.deliveries.push(record);
     if (run.deliveries.length > DELIVERY_HISTORY) run.deliveries.splice(0, run.deliveries.length - DELIVERY_HISTORY);
     if (record.outcome === 'non_transient') throw new RunEnded('paused', `${record.status ?? ''} ${record.error ?? ''}`.trim());
     if (record.outcome === 'transient') throw new RunEnded('failed', `gave up after ${record.attempts} attempts: ${record.error}`);
-  }
-
-  /** One page, with the transient-failure retries. */
-  private async deliver(config: WebhookSyncConfig, cohortId: string, message: WebhookMessage): Promise<DeliveryRecord> {
-    const p = message.parameters;
-    const record: DeliveryRecord = {
-      cohortId,
-      action: message.action,
-      sessionId: p.mixpanel_session_id,
-      pageCount: p.page_info.page_count,
-      totalPages: p.page_info.total_pages,
-      members: p.members.length,
-      attempts: 0,
-      status: null,
-      outcome: 'transient',
-      error: null,
-    };
-    const delays = config.retryDelaysMs ?? this.settings.retryDelaysMs;
-    const body = JSON.stringify(message);
-    for (;;) {
-      record.attempts++;
-      const attempt = await this.post(config, body);
-      record.status = attempt.status;
-      const verdict = attempt.status === null ? { kind: 'transient' as const, message: attempt.error } : classifyReply(attempt.status, attempt.body);
-      if (verdict.kind === 'success') {
-        record.outcome = 'success';
-        record.error = null;
-        return record;
-      }
-      record.outcome = verdict.kind;
-      record.error = verdict.message;
-      if (verdict.kind === 'non_transient' || record.attempts > delays.length) return record;
-      try {
-        await sleep(delays[record.attempts - 1], undefined, { signal: this.abort.signal });
-      } catch {
-        return record;
-      }
-    }
-  }
-
-  private async post(config: WebhookSyncConfig, body: string): Promise<{ status: number; body: unknown } | { status: null; error: string }> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (config.basicAuth) headers.authorization = `Basic ${Buffer.from(`${config.basicAuth.username}:${config.basicAuth.password}`).toString('base64')}`;
-    const timeoutMs = config.timeoutMs ?? this.settings.timeoutMs;
-    try {
-      const res = await request(config.url, {
-        method: 'POST',
-        headers,
-        body,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]),
-      });
-      const text = await res.body.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        /* not JSON: judged by status alone */
-      }
-      return { status: res.statusCode, body: parsed };
-    } catch (err) {
-      const e = err as { name?: string; code?: string; message?: string };
-      const timedOut = e.name === 'TimeoutError' || /Timeout/i.test(e.code ?? '');
-      return { status: null, error: timedOut ? `no reply within ${timeoutMs} ms` : `connection error: ${e.code ?? e.message ?? 'unknown'}` };
-    }
   }
 }
 
