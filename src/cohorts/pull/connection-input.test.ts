@@ -70,6 +70,8 @@ describe('Mixpanel connection input', () => {
     expect(problems({ ...valid, service_account: { username: '' } }).map((e) => e.path)).toEqual(['service_account.username', 'service_account.secret']);
     expect(problems({ ...valid, cohort_ids: [1, 'a b'] })).toEqual([{ type: 'cohort_ids[1] must be a Mixpanel cohort id', path: 'cohort_ids[1]' }]);
     expect(problems([1])).toEqual([{ type: 'the body must be a JSON object', path: 'body' }]);
+    // Text PostgreSQL cannot store is refused rather than answered with a 500.
+    expect(problems({ ...valid, name: 'a\u0000b', service_account: { username: 'sa', secret: 'x\ud800' } }).map((e) => e.path)).toEqual(['name', 'service_account.secret']);
   });
 
   it('reads an update without defaults', () => {

@@ -66,22 +66,30 @@ function idOf(v: unknown): string | undefined {
   return typeof s === 'string' && ID.test(s) ? s : undefined;
 }
 
+/** Stored as text (PostgreSQL cannot hold U+0000) and shown, so no control characters and no lone surrogates. */
+const UNSTORABLE = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function plainText(v: unknown, max: number): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= max && !UNSTORABLE.test(v);
+}
+
 function secretString(v: unknown): v is string {
-  return typeof v === 'string' && v.length > 0 && v.length <= 512;
+  return plainText(v, 512);
 }
 
 function readCredentials(body: Record<string, unknown>, p: Problems): Credentials | undefined {
   const sa = body.service_account;
   const legacy = body.api_secret;
   if (sa !== undefined && legacy !== undefined) return p.add('service_account', 'give either service_account or api_secret, not both');
-  if (legacy !== undefined) return secretString(legacy) ? { kind: 'api_secret', secret: legacy } : p.add('api_secret', 'api_secret must be a non-empty string');
+  if (legacy !== undefined) return secretString(legacy) ? { kind: 'api_secret', secret: legacy } : p.add('api_secret', 'api_secret must be a non-empty string of printable characters');
   if (sa === undefined) return undefined;
   if (!isPlainObject(sa)) return p.add('service_account', 'service_account must be an object {username, secret}');
   const username = sa.username;
   const secret = sa.secret;
-  if (typeof username !== 'string' || username.length === 0 || username.length > 255) p.add('service_account.username', 'service_account.username must be a non-empty string');
-  if (!secretString(secret)) p.add('service_account.secret', 'service_account.secret must be a non-empty string');
-  if (typeof username !== 'string' || !secretString(secret) || username.length === 0 || username.length > 255) return undefined;
+  const usernameOk = plainText(username, 255);
+  if (!usernameOk) p.add('service_account.username', 'service_account.username must be a non-empty string of printable characters');
+  if (!secretString(secret)) p.add('service_account.secret', 'service_account.secret must be a non-empty string of printable characters');
+  if (!usernameOk || !secretString(secret)) return undefined;
   return { kind: 'service_account', username, secret };
 }
 
@@ -99,7 +107,7 @@ export function readConnection(raw: unknown, partial: boolean): ConnectionPatch 
     else out.projectId = id;
   }
   if (body.name !== undefined) {
-    if (typeof body.name !== 'string' || !body.name.trim() || body.name.length > 255) p.add('name', 'name must be a non-empty string of at most 255 characters');
+    if (!plainText(body.name, 255) || !body.name.trim()) p.add('name', 'name must be a non-empty string of at most 255 printable characters');
     else out.name = body.name.trim();
   } else if (!partial && out.projectId) out.name = `Mixpanel project ${out.projectId}`;
   if (body.mixpanel_workspace_id !== undefined) {

@@ -54,10 +54,17 @@ export interface EngageParams {
 
 export const DEFAULT_PAGE_SIZE = 1000;
 
+/** Text from Mixpanel made storable (PostgreSQL text holds no U+0000 and no lone surrogates). */
+function storable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, ' ');
+}
+
 function errorText(body: unknown, status: number): string {
   const e = (body as { error?: unknown } | null)?.error;
   const text = typeof e === 'string' ? e : typeof (e as { message?: unknown } | null)?.message === 'string' ? (e as { message: string }).message : '';
-  return `HTTP ${status}${text ? `: ${text.slice(0, 300)}` : ''}`;
+  // Mixpanel's text goes into the sync history: keep it short and storable.
+  const clean = storable(text.slice(0, 300));
+  return `HTTP ${status}${clean ? `: ${clean}` : ''}`;
 }
 
 /** What a reply means for the run; pure. `sentSession` says whether the request carried a session_id. */
@@ -117,8 +124,8 @@ export class MixpanelQueryClient {
     const cohorts: MixpanelCohortInfo[] = [];
     for (const c of reply.value.body as Array<Record<string, unknown>>) {
       if (!c || (typeof c.id !== 'number' && typeof c.id !== 'string')) continue;
-      const name = typeof c.name === 'string' && c.name.trim() ? c.name.slice(0, 255) : `Mixpanel cohort ${c.id}`;
-      cohorts.push({ id: String(c.id), name, description: typeof c.description === 'string' ? c.description : null });
+      const name = typeof c.name === 'string' && c.name.trim() ? storable(c.name.slice(0, 255)) : `Mixpanel cohort ${c.id}`;
+      cohorts.push({ id: storable(String(c.id)), name, description: typeof c.description === 'string' ? storable(c.description.slice(0, 4096)) : null });
     }
     return { kind: 'ok', value: cohorts };
   }

@@ -14,6 +14,9 @@ describe('pull snapshots', () => {
     expect(identifierOf(r, { kind: 'property', name: '$braze_external_id' })).toBe('ext-1');
     expect(identifierOf({ $distinct_id: '' }, { kind: 'distinct_id' })).toBeUndefined();
     expect(identifierOf({ $distinct_id: 'x' }, { kind: 'email' })).toBeUndefined();
+    expect(identifierOf({ $distinct_id: 'a\u0000b' }, { kind: 'distinct_id' })).toBeUndefined();
+    expect(identifierOf({ $distinct_id: 'a\ud800' }, { kind: 'distinct_id' })).toBeUndefined();
+    expect(identifierOf({ $distinct_id: 'ok \ud83d\ude00' }, { kind: 'distinct_id' })).toBe('ok \ud83d\ude00');
   });
 
   it('diffs snapshots into entered and left', () => {

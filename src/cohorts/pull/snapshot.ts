@@ -16,12 +16,18 @@ export function engageShape(key: MatchKey): { includeAllUsers: boolean; outputPr
   return { includeAllUsers: false, outputProperties: [key.name] };
 }
 
+/** U+0000 and lone surrogates: no user can hold such an identifier, and PostgreSQL text cannot store it. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function text(v: unknown): string | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
+  return typeof v === 'string' && v.length > 0 && v.length <= 1024 && !UNSTORABLE.test(v) ? v : undefined;
 }
 
-/** The identifier of one engage result under the key; undefined when the result lacks it. Emails are trimmed and lower-cased. */
+/**
+ * The identifier of one engage result under the key; undefined when the result lacks it (or it is
+ * not storable text), which counts as not found. Emails are trimmed and lower-cased.
+ */
 export function identifierOf(result: EngageResult, key: MatchKey): string | undefined {
   if (key.kind === 'distinct_id') return text(result.$distinct_id);
   const props = result.$properties ?? {};
