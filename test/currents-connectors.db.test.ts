@@ -120,6 +120,27 @@ describe(`connector admin API on ${TEST_BACKEND}`, () => {
     await s.call('DELETE', `/admin/currents/${good}`);
   });
 
+  it('flags a connector degraded after continuous transient failure (30 min, scaled), notifies once, and recovers', { timeout: 60_000 }, async () => {
+    mp.emulator.reset();
+    const id = (await s.call('POST', '/admin/currents/mixpanel', connectorBody(mp.url, P2, { name: 'Flaky' }))).body.id;
+    mp.emulator.setFaults({ rate5xx: 1, status5xx: 503 }, P2.projectId);
+    expect((await s.call('POST', '/users/track', { attributes: [{ external_id: 'dora' }], events: [{ external_id: 'dora', name: 'x', time: new Date().toISOString() }] })).status).toBe(201);
+    // 30 min × 0.002 = 3.6 s of nothing but 503s.
+    const degraded = await waitFor(async () => {
+      const st = await status(id);
+      return st.state === 'degraded' ? st : undefined;
+    }, 'the connector to be degraded', 30_000);
+    expect(degraded.last_error).toContain('503');
+    mp.emulator.setFaults({}, P2.projectId);
+    await waitFor(async () => (await status(id)).state === 'active' && mp.emulator.events(P2.projectId).length === 1, 'recovery', 30_000);
+    const notices = await waitFor(async () => {
+      const n = (await s.call('GET', `/admin/currents/${id}/notifications`)).body.notifications as Array<{ kind: string; sent_at: string | null }>;
+      return n.length === 2 && n.every((x) => x.sent_at) ? n.map((x) => x.kind).reverse() : undefined;
+    }, 'the notices');
+    expect(notices).toEqual(['connector_degraded', 'connector_recovered']);
+    await s.call('DELETE', `/admin/currents/${id}`);
+  });
+
   it('delivers what the core and the publish API log, skipping and dead-lettering by reason, and re-sends dead letters with their $insert_id', async () => {
     mp.emulator.reset();
     // Mixpanel's clock 30 min behind ours: an event 50 min ahead passes Rivulet (≤ 1 h) and fails at Mixpanel (> 1 h).
