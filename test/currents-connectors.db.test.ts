@@ -41,6 +41,19 @@ async function status(id: string) {
 }
 
 describe(`connector admin API on ${TEST_BACKEND}`, () => {
+  it('serves the catalogue grouped for the connector form, and documents the routes', async () => {
+    const res = await s.call('GET', '/admin/currents/event-types');
+    expect(res.status).toBe(200);
+    expect(res.body.groups.map((g: { label: string }) => g.label)).toEqual(['Behaviors', 'Campaigns', 'Canvas', 'Messages']);
+    expect(res.body.groups[0].types[0]).toMatchObject({ type: 'users.behaviors.CustomEvent', mixpanel_event: '[Braze Custom Event] <name>', selectable: true });
+    expect(res.body.legacy.every((t: { selectable: boolean }) => !t.selectable)).toBe(true);
+    const doc = await s.call('GET', '/openapi.json');
+    expect(doc.status).toBe(200);
+    for (const path of ['/currents/events', '/admin/currents', '/admin/currents/mixpanel', '/admin/currents/{id}/status', '/admin/currents/{id}/dead-letters/resend']) {
+      expect(Object.keys(doc.body.paths)).toContain(path);
+    }
+  });
+
   it('names every bad field of a create request with a 400', async () => {
     const res = await s.call('POST', '/admin/currents/mixpanel', {
       ...connectorBody(mp.url, P1),
