@@ -1,11 +1,14 @@
 /**
  * Members as people rather than ordinals: pages of the member list, and the streamed export
- * (NDJSON or CSV: internal id, external id, aliases, device ids). The export walks the segment's
- * bitmap in chunks and reads each chunk's users as the stream drains, so memory stays flat
- * whatever the segment's size: one bitmap plus one chunk.
+ * (NDJSON or CSV: internal id, external id, aliases, device ids).
+ *
+ * The export walks the segment's bitmap 2,000 ordinals at a time, and PostgreSQL renders each
+ * batch as text in pieces of 200 lines; Node only relays those strings as the client drains them.
+ * Keeping per-row objects out of Node is what keeps memory flat: with rows parsed and formatted in
+ * JavaScript, the garbage of a 1,000,000-row export was promoted faster than V8 collected it and
+ * the server peaked ~35 MiB higher (bench/segments.ts export). Memory is one bitmap plus one batch.
  */
 import { Readable } from 'node:stream';
-import type { UserAlias } from '../identity/index.js';
 import type { Queryable } from '../storage/index.js';
 import type { OrdinalBitmap } from './bitmap.js';
 
@@ -14,14 +17,10 @@ export interface Member {
   external_id: string | null;
 }
 
-export interface ExportedMember extends Member {
-  aliases: UserAlias[];
-  device_ids: string[];
-}
-
 export type ExportFormat = 'ndjson' | 'csv';
 
-export const EXPORT_CHUNK = 2000;
+const BATCH = 2000;
+const PIECE = 200;
 
 export async function membersByOrdinal(db: Queryable, workspaceId: string, ordinals: number[]): Promise<Member[]> {
   if (!ordinals.length) return [];
@@ -32,50 +31,49 @@ export async function membersByOrdinal(db: Queryable, workspaceId: string, ordin
   return rows;
 }
 
-async function exportedByOrdinal(db: Queryable, workspaceId: string, ordinals: number[]): Promise<ExportedMember[]> {
-  const { rows } = await db.query<ExportedMember>(
-    `SELECT u.id AS user_id, u.external_id,
-            coalesce((SELECT json_agg(json_build_object('alias_name', a.alias_name, 'alias_label', a.alias_label) ORDER BY a.alias_label)
-                        FROM user_aliases a WHERE a.user_id = u.id), '[]') AS aliases,
-            coalesce((SELECT json_agg(d.device_id ORDER BY d.device_id) FROM user_devices d WHERE d.user_id = u.id), '[]') AS device_ids
-       FROM users u WHERE u.workspace_id = $1 AND u.ordinal = ANY($2::int8[]) ORDER BY u.ordinal`,
-    [workspaceId, ordinals],
-  );
-  return rows;
-}
-
 export const CSV_HEADER = 'user_id,external_id,aliases,device_ids\n';
 
-/** RFC 4180 quoting; list cells hold JSON arrays, so names with commas or colons stay unambiguous. */
-function csvCell(value: string | null): string {
-  if (value === null) return '';
-  return /[",\r\n]/.test(value) || /^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+/** RFC 4180: a field holding a quote, comma or line break is quoted, its quotes doubled. NULL is empty. */
+function csvCell(expr: string): string {
+  return `CASE WHEN ${expr} IS NULL THEN '' WHEN ${expr} ~ ('[",' || chr(13) || chr(10) || ']') THEN '"' || replace(${expr}, '"', '""') || '"' ELSE ${expr} END`;
 }
 
-export function csvLine(m: ExportedMember): string {
-  const lists = [m.aliases.length ? JSON.stringify(m.aliases) : '', m.device_ids.length ? JSON.stringify(m.device_ids) : ''];
-  return `${[m.user_id, m.external_id, ...lists].map(csvCell).join(',')}\n`;
-}
+const LINE: Record<ExportFormat, string> = {
+  ndjson: `json_build_object('user_id', u.id, 'external_id', u.external_id,
+             'aliases', coalesce(al.aliases, '[]'), 'device_ids', coalesce(dv.device_ids, '[]'))::text`,
+  csv: `u.id::text || ',' || ${csvCell('u.external_id')} || ',' || ${csvCell('al.aliases::text')} || ',' || ${csvCell('dv.device_ids::text')}`,
+};
 
-export function ndjsonLine(m: ExportedMember): string {
-  return `${JSON.stringify({ user_id: m.user_id, external_id: m.external_id, aliases: m.aliases, device_ids: m.device_ids })}\n`;
+/** One batch of members as text, in pieces of at most PIECE lines, in ordinal order. */
+async function renderBatch(db: Queryable, workspaceId: string, ordinals: number[], format: ExportFormat): Promise<string[]> {
+  const { rows } = await db.query<{ text: string }>(
+    `SELECT string_agg(line, E'\\n' ORDER BY ordinal) || E'\\n' AS text
+       FROM (SELECT u.ordinal, ${LINE[format]} AS line, (row_number() OVER (ORDER BY u.ordinal) - 1) / ${PIECE} AS piece
+               FROM users u
+               LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('alias_name', a.alias_name, 'alias_label', a.alias_label) ORDER BY a.alias_label) AS aliases
+                                    FROM user_aliases a WHERE a.user_id = u.id) al ON true
+               LEFT JOIN LATERAL (SELECT jsonb_agg(d.device_id ORDER BY d.device_id) AS device_ids
+                                    FROM user_devices d WHERE d.user_id = u.id) dv ON true
+              WHERE u.workspace_id = $1 AND u.ordinal = ANY($2::int8[])) q
+      GROUP BY piece ORDER BY piece`,
+    [workspaceId, ordinals],
+  );
+  return rows.map((r) => r.text);
 }
 
 async function* exportText(db: Queryable, workspaceId: string, members: OrdinalBitmap, format: ExportFormat): AsyncGenerator<string> {
   if (format === 'csv') yield CSV_HEADER;
-  const line = format === 'csv' ? csvLine : ndjsonLine;
-  let chunk: number[] = [];
-  const flush = async () => (await exportedByOrdinal(db, workspaceId, chunk)).map(line).join('');
+  let batch: number[] = [];
   for (const ordinal of members.from()) {
-    chunk.push(ordinal);
-    if (chunk.length < EXPORT_CHUNK) continue;
-    yield await flush();
-    chunk = [];
+    batch.push(ordinal);
+    if (batch.length < BATCH) continue;
+    yield* await renderBatch(db, workspaceId, batch, format);
+    batch = [];
   }
-  if (chunk.length) yield await flush();
+  if (batch.length) yield* await renderBatch(db, workspaceId, batch, format);
 }
 
-/** A readable stream of the export; it reads the next chunk only when the client has taken the last. */
+/** A readable stream of the export; it reads the next batch only when the client has taken the last. */
 export function exportStream(db: Queryable, workspaceId: string, members: OrdinalBitmap, format: ExportFormat): Readable {
   return Readable.from(exportText(db, workspaceId, members, format), { objectMode: false, highWaterMark: 1 });
 }

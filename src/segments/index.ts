@@ -5,5 +5,5 @@ export { ChangeLogPruner, type PrunerOptions } from './change-log.js';
 export { OrdinalBitmap } from './bitmap.js';
 export { checkFilter, checkSegmentBody, type Problem, type SegmentInput } from './validate.js';
 export { MIXPANEL_ONLY, type CohortFilterNames, type Filter, type FilterNode } from './filter.js';
-export { exportStream, membersByOrdinal, type ExportFormat, type Member, type ExportedMember } from './export.js';
+export { exportStream, membersByOrdinal, type ExportFormat, type Member } from './export.js';
 export { getSegment, listSegments, type Segment } from './store.js';
