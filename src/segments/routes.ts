@@ -17,7 +17,7 @@ import { exportStream, membersByOrdinal, type ExportFormat } from './export.js';
 import { listCohorts, partnerList } from '../cohorts/index.js';
 import type { CohortFilterNames, FilterNode } from './filter.js';
 import { cohortProblems, createSegment, deleteSegment, getSegment, listSegments, updateSegment, type Segment } from './store.js';
-import { checkFilter, checkSegmentBody, isStorableText, type SegmentInput } from './validate.js';
+import { checkFilter, checkSegmentBody, type SegmentInput } from './validate.js';
 
 const admin = { permission: 'admin' as const };
 const tags = ['segments'];
@@ -178,7 +178,6 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
       const segment = await segmentOf(key.workspace_id, (request.params as { id: string }).id);
       const q = request.query as { external_id?: string; user_id?: string };
       const by = q.external_id !== undefined ? 'external_id' : 'user_id';
-      if (!isStorableText(q[by]!)) throw SegmentErrors.userNotFound(by);
       const { rows } = await db.query<{ id: string; external_id: string | null; ordinal: number }>(
         `SELECT id, external_id, ordinal FROM users WHERE workspace_id = $1 AND ${by === 'external_id' ? 'external_id = $2' : 'id = $2::uuid'}`,
         [key.workspace_id, q[by]],

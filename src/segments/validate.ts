@@ -4,6 +4,7 @@
  * builder can mark each field at once. Valid input comes back normalized (dates as ISO-8601 UTC).
  * Whether a cohort exists is a question for the store; see `cohortFilters`.
  */
+import { isStorableString } from '../http/storable-strings.js';
 import { parseTime } from '../tracking/index.js';
 import {
   ATTRIBUTE_OPS,
@@ -44,15 +45,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** PostgreSQL text and jsonb hold neither U+0000 nor lone surrogates; such a string can match nothing stored. */
-export function isStorableText(v: string): boolean {
-  return !UNSTORABLE.test(v);
-}
-
+/** Text PostgreSQL can hold (no U+0000, no lone surrogate): anything else could match nothing stored. */
 function isText(v: unknown, min: number, max: number): v is string {
-  return typeof v === 'string' && v.length >= min && v.length <= max && isStorableText(v);
+  return typeof v === 'string' && v.length >= min && v.length <= max && isStorableString(v);
 }
 
 function isShortString(v: unknown): v is string {
