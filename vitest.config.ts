@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // (`*.db.test.ts`) run again on the PostgreSQL server. The project name prefixes each line of output.
 export default defineConfig({
   test: {
+    // Most files wait on PostgreSQL, child processes or sockets; three at once keep 2 cores busy.
+    maxWorkers: 3,
     reporters: ['default', './src/test-support/summary-reporter.ts'],
     projects: [
       {
