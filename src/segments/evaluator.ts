@@ -57,13 +57,23 @@ class WorkspaceCache {
   snapshot: string | undefined;
   readonly profiles = new Map<string, Cached<ProfileAtom>>();
   readonly cohorts = new Map<string, CachedCohort>();
+  /** An evaluation is between its reads and its use of these bitmaps: not to be evicted. */
+  busy = false;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(readonly workspaceId: string) {}
 
-  /** Runs `work` after every earlier call has settled: one refresh at a time per workspace. */
+  /** Runs `work` after every earlier call has settled: one evaluation at a time per workspace. */
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(work, work);
+    const guarded = async () => {
+      this.busy = true;
+      try {
+        return await work();
+      } finally {
+        this.busy = false;
+      }
+    };
+    const run = this.tail.then(guarded, guarded);
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -90,7 +100,7 @@ export class SegmentEvaluator {
     const ws = this.workspace(workspaceId);
     return ws.exclusive(async () => {
       const cohortIds = atoms.flatMap((a) => (a.kind === 'cohort' ? [a.cohortId] : []));
-      const profileAtoms = [EVERYONE, ...atoms.filter(isProfileAtom).filter((a) => a.kind !== 'everyone')];
+      const profileAtoms = [EVERYONE, ...atoms.filter(isProfileAtom)];
       const staleCohorts = await this.refresh(ws, cohortIds);
       const live = new Map<string, OrdinalBitmap>();
       // Independent reads, each on its own connection where the store has several.
@@ -107,18 +117,13 @@ export class SegmentEvaluator {
         return entry?.bitmap ?? live.get(atomKey(atom))!;
       };
       const result = evaluatePlan(plan, bitmapOf(EVERYONE), bitmapOf);
-      this.evict(tick);
+      this.evict(ws, tick);
       return result;
     });
   }
 
   async count(workspaceId: string, filter: FilterNode, nowMs = Date.now()): Promise<number> {
     return (await this.members(workspaceId, filter, nowMs)).size;
-  }
-
-  /** Forgets every cached bitmap (tests; a store swapped underneath). */
-  clear(): void {
-    this.workspaces.clear();
   }
 
   private workspace(id: string): WorkspaceCache {
@@ -166,7 +171,7 @@ export class SegmentEvaluator {
     const stale = new Map<string, number | null>();
     for (const id of cohortIds) {
       const version = versions.get(id) ?? null;
-      if (ws.cohorts.get(id)?.version !== version || !ws.cohorts.has(id)) stale.set(id, version);
+      if (ws.cohorts.get(id)?.version !== version) stale.set(id, version);
     }
     return stale;
   }
@@ -193,19 +198,23 @@ export class SegmentEvaluator {
     });
   }
 
-  /** Drops least recently used bitmaps beyond the budget, never one used by the current evaluation. */
-  private evict(current: number): void {
-    const all: Array<{ entry: Cached<unknown>; drop: () => void }> = [];
+  /**
+   * Drops least recently used bitmaps beyond the budget: never one used by the current evaluation,
+   * nor any of another workspace whose evaluation is in flight (it may have just loaded them).
+   */
+  private evict(current: WorkspaceCache, tick: number): void {
+    const droppable: Array<{ entry: Cached<unknown>; drop: () => void }> = [];
     let bytes = 0;
     for (const ws of this.workspaces.values()) {
-      for (const [k, entry] of ws.profiles) all.push({ entry, drop: () => ws.profiles.delete(k) });
-      for (const [k, entry] of ws.cohorts) all.push({ entry, drop: () => ws.cohorts.delete(k) });
+      for (const entry of [...ws.profiles.values(), ...ws.cohorts.values()]) bytes += entry.bitmap.bytes;
+      if (ws.busy && ws !== current) continue;
+      for (const [k, entry] of ws.profiles) droppable.push({ entry, drop: () => ws.profiles.delete(k) });
+      for (const [k, entry] of ws.cohorts) droppable.push({ entry, drop: () => ws.cohorts.delete(k) });
     }
-    for (const { entry } of all) bytes += entry.bitmap.bytes;
     if (bytes <= this.cacheBytes) return;
-    all.sort((a, b) => a.entry.usedAt - b.entry.usedAt);
-    for (const { entry, drop } of all) {
-      if (bytes <= this.cacheBytes || entry.usedAt >= current) break;
+    droppable.sort((a, b) => a.entry.usedAt - b.entry.usedAt);
+    for (const { entry, drop } of droppable) {
+      if (bytes <= this.cacheBytes || entry.usedAt >= tick) break;
       bytes -= entry.bitmap.bytes;
       drop();
     }

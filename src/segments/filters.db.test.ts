@@ -181,15 +181,39 @@ describe(`segment filters on ${TEST_BACKEND}`, () => {
     expect(await evaluator.count(ws, { and: [] }, NOW)).toBe(users.length);
   });
 
+  it('evicts under its memory budget without losing an answer, with several workspaces in flight', async () => {
+    const other = (await ensureWorkspace(t.db, 'segments-filters-2')).id;
+    const otherCohort = await createCohort(t.db, other, 'Other');
+    const otherUsers = await writeUsers(t.db, other, [
+      { external_id: 'o1', custom_attributes: { plan: 'pro' }, cohorts: [otherCohort] },
+      { external_id: 'o2', custom_attributes: { plan: 'free' }, alias_labels: ['crm'] },
+    ]);
+    const starved = new SegmentEvaluator(t.db, { cacheBytes: 1 });
+    const filters: Array<[string, WrittenUser[], FilterNode]> = [
+      [ws, users, { and: [{ filter: 'Mixpanel_Cohorts', op: 'includes', value: cohortA }, attr('plan', 'exists')] }],
+      [other, otherUsers, { or: [{ filter: 'Mixpanel_Cohorts', op: 'includes', value: otherCohort }, { filter: 'alias_label', op: 'exists', value: 'crm' }] }],
+      [ws, users, { not: attr('plan', 'equals', 'pro') }],
+      [other, otherUsers, attr('plan', 'equals', 'free')],
+    ];
+    const runs = Array.from({ length: 24 }, (_, i) => filters[i % filters.length]!);
+    const answers = await Promise.all(runs.map(([w, , f]) => starved.members(w, f, NOW)));
+    answers.forEach((members, i) => expect([...members.from()]).toEqual(referenceMembers(runs[i]![2], runs[i]![1], NOW)));
+  });
+
   it('reloads when the change log was pruned past its snapshot', async () => {
     const pro = attr('plan', 'equals', 'pro');
     expect(await who(pro)).toEqual(['u1', 'u3', 'u6']);
     const u4 = users.find((u) => u.external_id === 'u4')!;
     await t.db.query(`UPDATE users SET custom_attributes = '{"plan":"pro"}' WHERE id = $1`, [u4.id]);
     u4.custom_attributes = { plan: 'pro' };
+    // The cut is the oldest transaction running on the whole server; others' may hold it back a while.
     const pruner = new ChangeLogPruner(t.db, { retentionMs: 0 });
-    expect(await pruner.pruneOnce()).toBeGreaterThan(0);
-    expect((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM segment_user_changes')).rows[0]!.n).toBe(0);
+    const logged = async () => (await t.db.query('SELECT 1 FROM segment_user_changes WHERE ordinal = $1', [u4.ordinal])).rows.length;
+    for (let i = 0; (await logged()) && i < 100; i++) {
+      await pruner.pruneOnce();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await logged()).toBe(0);
     expect(await who(pro)).toEqual(['u1', 'u3', 'u4', 'u6']);
   });
 });
