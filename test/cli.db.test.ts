@@ -24,7 +24,8 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 
-describe(`rivulet CLI on ${TEST_BACKEND}`, () => {
+// Each step is a fresh process that boots the store: slow on a loaded 2-core machine.
+describe(`rivulet CLI on ${TEST_BACKEND}`, { timeout: 240_000 }, () => {
   it('migrates, creates a working key, lists it by prefix only, and revokes it', async () => {
     const migrated = await runCli(['migrate'], env);
     expect(migrated.code).toBe(0);

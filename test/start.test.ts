@@ -20,7 +20,7 @@ const env = () => ({ RIVULET_DATA_DIR: dataDir, RIVULET_API_KEY: KEY, DATABASE_U
 const post = (url: string, path: string, body: unknown) =>
   fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-describe('rivulet serve on the embedded store', () => {
+describe('rivulet serve on the embedded store', { timeout: 180_000 }, () => {
   it('creates a user through /users/track that survives a restart, and shuts down gracefully', async () => {
     const first = await serve(env());
     const tracked = await post(first.url, '/users/track', { attributes: [{ external_id: 'persist-1', first_name: 'Pat' }] });

@@ -42,7 +42,7 @@ interface Acknowledged {
   externalId: string;
 }
 
-describe(`SIGKILL during /users/track load on ${TEST_BACKEND}`, () => {
+describe(`SIGKILL during /users/track load on ${TEST_BACKEND}`, { timeout: 180_000 }, () => {
   it('keeps every acknowledged request: its user and each event exactly once', async () => {
     const server = await serve(env);
     const pool = new Pool(server.url, { connections: 8 });
