@@ -113,6 +113,18 @@ describe('SMTP client', () => {
     expect(() => formatMessage({ ...message, to: 'evil@x.com>\r\nRCPT TO:<other@x.com' })).toThrow();
   });
 
+  it('mails outbox notices when SMTP_URL is set', async () => {
+    const fake = await fakeSmtp({ auth: 'PLAIN' });
+    open = fake.server;
+    const logged: unknown[] = [];
+    const deliver = notificationTransport({ smtpUrl: `smtp://u:pw@127.0.0.1:${fake.port}`, smtpFrom: 'rivulet@example.com', pollMs: 1000 }, { info: (o) => logged.push(o), warn() {}, error() {} });
+    const via = await deliver({ id: 7, connectorId: 'c', workspaceId: 'w', kind: 'connector_recovered', recipient: 'ops@example.com', subject: 'Recovered', body: 'Delivering again.', attempts: 0 });
+    expect(via).toBe('smtp');
+    expect(fake.sessions[0]!.data).toContain('Subject: Recovered');
+    expect(fake.sessions[0]!.data).toContain('Delivering again.');
+    expect(JSON.stringify(logged)).not.toContain('pw@');
+  });
+
   it('logs notices when SMTP_URL is unset', async () => {
     const logged: unknown[] = [];
     const deliver = notificationTransport({ smtpUrl: undefined, smtpFrom: 'r@x', pollMs: 1000 }, { info: (o) => logged.push(o), warn() {}, error() {} });
