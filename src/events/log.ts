@@ -74,11 +74,12 @@ export async function readEvents(
   workspaceId?: string,
 ): Promise<StoredEvent[]> {
   const { rows } = await db.query<{ seq: number; txid: string; workspace_id: string; body: LogEvent }>(
+    // ORDER BY names the table's columns: the output alias `txid` is text, and text order is wrong.
     `SELECT seq, txid::text AS txid, workspace_id, body FROM event_log
       WHERE (txid, seq) > ($1::xid8, $2::bigint)
         AND txid < pg_snapshot_xmin(pg_current_snapshot())
         ${workspaceId ? 'AND workspace_id = $4' : ''}
-      ORDER BY txid, seq
+      ORDER BY event_log.txid, event_log.seq
       LIMIT $3`,
     workspaceId ? [cursor.txid, cursor.seq, limit, workspaceId] : [cursor.txid, cursor.seq, limit],
   );
