@@ -568,7 +568,7 @@ async function main(): Promise<void> {
       const url = new URL(opts.pgAdminUrl);
       url.pathname = `/${name}`;
       env.BENCH_DATABASE_URL = url.toString();
-      label = 'postgres (127.0.0.1:5432)';
+      label = `postgres (${url.searchParams.get('host') ?? url.host})`;
     } else throw new Error(`unknown backend ${backend}`);
     let child: Child | undefined;
     try {
