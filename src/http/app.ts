@@ -190,8 +190,12 @@ function toApiError(err: FastifyError | ApiError | Error, invalidBodyMessage?: s
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return Errors.tooLarge();
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return invalidBody(invalidBodyMessage, fe.message);
+      return invalidBody(invalidBodyMessage, 'the body is empty');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY': {
+      // The parser's own reason (a syntax error, a forbidden __proto__ key) is the useful part.
+      const cause = (fe as { cause?: { message?: unknown } }).cause?.message;
+      return invalidBody(invalidBodyMessage, typeof cause === 'string' ? cause.slice(0, 200) : 'the body does not parse');
+    }
   }
   if ((fe as { notAnObject?: boolean }).notAnObject) return invalidBody(invalidBodyMessage, 'the body must be a JSON object');
   if (fe.validation && Array.isArray(fe.validation)) {
@@ -210,5 +214,5 @@ function toApiError(err: FastifyError | ApiError | Error, invalidBodyMessage?: s
 
 function invalidBody(message: string | undefined, detail: string): ApiError {
   if (message) return new ApiError(400, message, [{ type: message }]);
-  return Errors.invalidJson(detail.replace(/^Body is not valid JSON but content-type is set to 'application\/json'$/, 'empty body'));
+  return Errors.invalidJson(detail);
 }
