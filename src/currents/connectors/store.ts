@@ -116,11 +116,15 @@ export function credentialHints(secrets: SealedSecrets): Record<string, string> 
   return hints;
 }
 
-/** The newest settled position of the log: a connector that starts "now" exports what comes after it. */
+/**
+ * The newest committed position of the log: a connector that starts "now" exports what comes after
+ * it. Not limited to the settled horizon: a write transaction open elsewhere on the cluster must not
+ * make history that is already committed count as "new". (A transaction still open at this instant
+ * counts as before "now".) ORDER BY names the xid8 column: the text alias would sort 999 after 1000.
+ */
 async function logHead(db: Queryable): Promise<LogCursor> {
   const { rows } = await db.query<{ txid: string; seq: number }>(
-    `SELECT txid::text AS txid, seq FROM event_log WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY txid DESC, seq DESC LIMIT 1`,
+    `SELECT txid::text AS txid, seq FROM event_log ORDER BY event_log.txid DESC, event_log.seq DESC LIMIT 1`,
   );
   return rows[0] ?? LOG_START;
 }
