@@ -8,11 +8,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { AppServices } from '../http/app.js';
 import { ApiError } from '../http/errors.js';
-import { matchEmails, matchExternalIds } from '../identity/index.js';
-import { isStoreUnavailable, transactionWithRetry, type Db, type Queryable } from '../storage/index.js';
+import { isStoreUnavailable, transactionWithRetry, type Db } from '../storage/index.js';
 import { applyDelta, applyReplacement, type MembershipOutcome } from './apply.js';
 import { partnerEnabled, partnerSettings, type CohortContext } from './context.js';
 import { findActiveImportKey } from './import-keys.js';
+import { resolveMembers, type ResolvedMembers } from './match-members.js';
 import { MIXPANEL } from './partners.js';
 import { lockCohort, upsertCohort, type Cohort } from './store.js';
 import { recordSync } from './sync-history.js';
@@ -38,29 +38,6 @@ function basicPassword(header: string | undefined): string | undefined {
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon >= 0 ? decoded.slice(colon + 1) : undefined;
-}
-
-interface Resolved {
-  received: number;
-  matched: number;
-  notFound: number;
-  userIds: string[];
-}
-
-/** Members → distinct users by the workspace's match key; members without the key count as not found. */
-async function resolveMembers(tx: Queryable, workspaceId: string, identifiers: Array<string | undefined>, key: MatchKey): Promise<Resolved> {
-  const present = identifiers.filter((i): i is string => i !== undefined);
-  const found = key.kind === 'email' ? await matchEmails(tx, workspaceId, present) : await matchExternalIds(tx, workspaceId, present);
-  const users = new Set<string>();
-  let matched = 0;
-  for (const id of identifiers) {
-    const user = id === undefined ? undefined : found.get(id);
-    if (user) {
-      matched++;
-      users.add(user);
-    }
-  }
-  return { received: identifiers.length, matched, notFound: identifiers.length - matched, userIds: [...users] };
 }
 
 export function webhookRoutes(ctx: CohortContext) {
@@ -152,7 +129,7 @@ async function receive(db: Db, ctx: CohortContext, workspaceId: string, m: Webho
   );
 }
 
-function counts(r: Resolved, o: MembershipOutcome) {
+function counts(r: ResolvedMembers, o: MembershipOutcome) {
   return { received: r.received, matched: r.matched, unmatchedNotFound: r.notFound, added: o.added, removed: o.removed, unchanged: o.unchanged };
 }
 

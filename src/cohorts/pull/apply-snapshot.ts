@@ -5,7 +5,7 @@
  * snapshot replaces the stored one, and the sync history records the counts and the identifier
  * diff (entered, left) against the last stored snapshot. Data points follow from the replacement.
  */
-import { matchEmails, matchExternalIds } from '../../identity/index.js';
+import { resolveMembers } from '../match-members.js';
 import { transactionWithRetry, type Db, type Queryable } from '../../storage/index.js';
 import { applyReplacement, type MembershipOutcome } from '../apply.js';
 import type { CohortContext } from '../context.js';
@@ -46,17 +46,8 @@ export function partnerCohortIdOf(projectId: string, cohortId: string): string {
 }
 
 async function resolve(tx: Queryable, workspaceId: string, identifiers: Array<string | undefined>, key: MatchKey) {
-  const present = identifiers.filter((i): i is string => i !== undefined);
-  const found = key.kind === 'email' ? await matchEmails(tx, workspaceId, present) : await matchExternalIds(tx, workspaceId, present);
-  const users = new Set<string>();
-  let matched = 0;
-  for (const id of identifiers) {
-    const user = id === undefined ? undefined : found.get(id);
-    if (!user) continue;
-    matched++;
-    users.add(user);
-  }
-  return { matched, userIds: [...users], snapshot: snapshotOf(present) };
+  const resolved = await resolveMembers(tx, workspaceId, identifiers, key);
+  return { ...resolved, snapshot: snapshotOf(identifiers.filter((i): i is string => i !== undefined)) };
 }
 
 export async function applySnapshot(db: Db, ctx: CohortContext, s: SnapshotInput): Promise<SnapshotApplied> {
