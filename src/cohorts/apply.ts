@@ -21,16 +21,7 @@ export async function applyDelta(tx: Queryable, cohort: Cohort, wanted: Map<stri
   for (const [userId, member] of wanted) (member ? toAdd : toRemove).push(userId);
   toAdd.sort();
   toRemove.sort();
-  const added = toAdd.length
-    ? (
-        await tx.query(
-          `INSERT INTO cohort_members (cohort_id, user_id)
-           SELECT $1, u FROM unnest($2::uuid[]) AS u ORDER BY u
-           ON CONFLICT (cohort_id, user_id) DO NOTHING`,
-          [cohort.id, toAdd],
-        )
-      ).rowCount
-    : 0;
+  const added = await insertMembers(tx, cohort.id, toAdd);
   const removed = toRemove.length
     ? (await tx.query('DELETE FROM cohort_members WHERE cohort_id = $1 AND user_id = ANY($2::uuid[])', [cohort.id, toRemove])).rowCount
     : 0;
@@ -49,19 +40,22 @@ export async function applyReplacement(tx: Queryable, cohort: Cohort, target: st
       [cohort.id, sorted],
     )
   ).rowCount;
-  const added = sorted.length
-    ? (
-        await tx.query(
-          `INSERT INTO cohort_members (cohort_id, user_id)
-           SELECT $1, u FROM unnest($2::uuid[]) AS u ORDER BY u
-           ON CONFLICT (cohort_id, user_id) DO NOTHING`,
-          [cohort.id, sorted],
-        )
-      ).rowCount
-    : 0;
+  const added = await insertMembers(tx, cohort.id, sorted);
   const outcome = { added, removed, unchanged: sorted.length - added };
   await recordMembershipChange(tx, cohort, outcome, source);
   return outcome;
+}
+
+/** Adds sorted user ids (sorted so concurrent writers lock rows in one order); returns how many were new. */
+async function insertMembers(tx: Queryable, cohortId: string, sortedUserIds: string[]): Promise<number> {
+  if (!sortedUserIds.length) return 0;
+  const { rowCount } = await tx.query(
+    `INSERT INTO cohort_members (cohort_id, user_id)
+     SELECT $1, u FROM unnest($2::uuid[]) AS u ORDER BY u
+     ON CONFLICT (cohort_id, user_id) DO NOTHING`,
+    [cohortId, sortedUserIds],
+  );
+  return rowCount;
 }
 
 async function recordMembershipChange(tx: Queryable, cohort: Cohort, o: MembershipOutcome, source: SyncSource): Promise<void> {
