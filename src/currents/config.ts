@@ -56,7 +56,7 @@ export function loadCurrentsConfig(env: Env = process.env): CurrentsConfig {
     idlePollMs: num(env, 'RIVULET_CURRENTS_IDLE_POLL_MS', 250, 10, 60_000),
     reconcileMs: num(env, 'RIVULET_CURRENTS_RECONCILE_MS', 2000, 50, 600_000),
     leaseMs: num(env, 'RIVULET_CURRENTS_LEASE_MS', 20_000, 500, 600_000),
-    pageSize: num(env, 'RIVULET_CURRENTS_PAGE_SIZE', 4000, 1, 100_000),
+    pageSize: num(env, 'RIVULET_CURRENTS_PAGE_SIZE', 2000, 1, 100_000),
     notificationPollMs: num(env, 'RIVULET_CURRENTS_NOTIFICATION_POLL_MS', 5000, 10, 600_000),
     smtpUrl: env.SMTP_URL || undefined,
     smtpFrom: env.SMTP_FROM || 'rivulet@localhost',
