@@ -4,7 +4,7 @@
  * in the same run, as a ratio; and the exporter's peak RSS.
  *
  *   npx tsx bench/currents-export.ts [--events=5000000] [--in-flight=8] [--baseline-workers=N]
- *                                    [--targets=sink,emulator] [--skip-baseline] [--tsx]
+ *                                    [--targets=sink,emulator] [--skip-baseline] [--tsx] [--emulator-records]
  *                                    [--pg-url=postgres://postgres@127.0.0.1:5432/test]
  *
  * Processes, so that each figure is its own: this driver (seeds a throw-away database, writes the
@@ -20,7 +20,9 @@
  * The baseline process therefore subclasses undici's `Pool` before loading it, so that a pool made
  * for a *.mixpanel.com origin connects to the target instead. Nothing else of it is touched.
  *
- * Every emulator run is verified: its deduplicated view must hold every event afterwards.
+ * Every emulator run is verified: its deduplicated view must hold every event afterwards. The
+ * emulator keeps counts and dedup keys but not the records (`retainRecords: false`), so that its
+ * heap of millions of strings does not slow both senders alike; `--emulator-records` keeps them.
  *
  * The exporter runs with 8 requests in flight by default (a connector's default is 4, its maximum
  * 20; Mixpanel suggests 10–20 concurrent clients); mixpanel-import with its own default of 50 workers.
@@ -55,6 +57,9 @@ const PROJECT_BASE = { id: '900002', username: 'bench-base.sa', secret: 'bench-b
 async function runEmulator(): Promise<void> {
   const { startMixpanelEmulator } = await import('../src/emulator/mixpanel/index.js');
   const running = await startMixpanelEmulator({
+    // Counts and dedup keys only, unless asked: millions of retained records would make the
+    // emulator's garbage collector, not the senders, the thing measured.
+    retainRecords: process.env.BENCH_EMULATOR_RECORDS === '1',
     projects: [PROJECT_OURS, PROJECT_BASE].map((p) => ({
       id: p.id,
       token: p.token,
@@ -336,7 +341,7 @@ async function main(): Promise<void> {
     let baseOnEmulator: number | undefined;
     let oursRss: number | undefined;
     for (const target of targets) {
-      const server = target === 'emulator' ? child('emulator', {}, ['--max-old-space-size=20000']) : child('sink', {});
+      const server = target === 'emulator' ? child('emulator', { BENCH_EMULATOR_RECORDS: arg('emulator-records') === 'true' ? '1' : '0' }, ['--max-old-space-size=20000']) : child('sink', {});
       servers.push(server);
       const url = (await server.firstLine).trim();
       console.error(`${target} at ${url}; the exporter sends with ${inFlight} requests in flight …`);

@@ -14,6 +14,7 @@ import { judgeProbe } from '../src/currents/connectors/connection-test.js';
 import { eventTypeCatalogue } from '../src/currents/publish/event-types.js';
 import { SELECTABLE_EVENT_TYPES } from '../src/events/catalogue.js';
 import { ApiError } from '../src/http/errors.js';
+import { EventStore } from '../src/emulator/mixpanel/index.js';
 
 const response = (status: number, text = '', retryAfter: string | null = null) => ({ kind: 'response' as const, status, text, retryAfter });
 const NOW = Date.UTC(2026, 0, 1);
@@ -258,5 +259,15 @@ describe('notices, probe and progress', () => {
     expect(line).toContain('50,000/200,000 events');
     expect(line).toContain('10,000 ev/s');
     expect(line).toContain('retries 2');
+  });
+});
+
+describe('the emulator store without records (bench option)', () => {
+  it('keeps counts and dedup keys, and no records', () => {
+    const store = new EventStore(false);
+    const key = (i: number) => ({ event: 'E', distinctId: 'u', timeMs: 1_700_000_000_000, insertId: `id-${i}` });
+    for (const i of [1, 2, 2, 3]) store.add('p', { event: 'E', properties: { $insert_id: `id-${i}` } }, key(i));
+    expect([store.count('p', 'raw'), store.count('p', 'dedup'), store.count('p', 'dedup_daily')]).toEqual([4, 3, 3]);
+    expect(store.page('p', 'dedup')).toEqual({ total: 3, records: [] });
   });
 });

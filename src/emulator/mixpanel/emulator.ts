@@ -44,6 +44,8 @@ export interface MixpanelEmulatorOptions extends Partial<ImportSettings> {
   seed?: number;
   /** Clock in epoch ms; `Date.now` by default. */
   now?: () => number;
+  /** Keep stored records (default); `false` keeps only counts and dedup keys (see EventStore). */
+  retainRecords?: boolean;
 }
 
 export interface RequestCounts {
@@ -69,7 +71,7 @@ function countStatus(counts: RequestCounts, status: number): void {
 
 export class MixpanelEmulator {
   readonly registry = new ProjectRegistry();
-  readonly store = new EventStore();
+  readonly store: EventStore;
   readonly faults: FaultInjector;
   readonly rateLimit: RollingByteLimit;
   readonly settings: ImportSettings;
@@ -79,6 +81,7 @@ export class MixpanelEmulator {
 
   constructor(options: MixpanelEmulatorOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.store = new EventStore(options.retainRecords ?? true);
     this.settings = {
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_IMPORT_SETTINGS.maxBodyBytes,
       maxEventsPerRequest: options.maxEventsPerRequest ?? DEFAULT_IMPORT_SETTINGS.maxEventsPerRequest,

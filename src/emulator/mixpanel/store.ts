@@ -13,6 +13,8 @@ const DAY_MS = 86_400_000;
 
 interface ProjectEvents {
   raw: string[];
+  /** Records received, retained or not. */
+  received: number;
   /** (event, distinct_id, time in ms, $insert_id) → position of the latest record. */
   dedup: Map<string, number>;
   /** (event, distinct_id, $insert_id, UTC day) → position of the latest record. */
@@ -32,13 +34,20 @@ function digest(parts: readonly (string | number)[]): string {
 export class EventStore {
   private readonly projects = new Map<string, ProjectEvents>();
 
+  /**
+   * `retainRecords: false` keeps only the counts and the dedup keys, not the records: for runs of
+   * millions of events that only need the views' sizes (benchmarks). Pages then hold no records.
+   */
+  constructor(private readonly retainRecords = true) {}
+
   add(projectId: string, record: ImportRecord, key: DedupKey): void {
     let events = this.projects.get(projectId);
     if (!events) {
-      events = { raw: [], dedup: new Map(), daily: new Map() };
+      events = { raw: [], received: 0, dedup: new Map(), daily: new Map() };
       this.projects.set(projectId, events);
     }
-    const position = events.raw.push(JSON.stringify(record)) - 1;
+    const position = events.received++;
+    if (this.retainRecords) events.raw.push(JSON.stringify(record));
     events.dedup.set(digest([key.event, key.distinctId, key.timeMs, key.insertId]), position);
     events.daily.set(digest([key.event, key.distinctId, key.insertId, Math.floor(key.timeMs / DAY_MS)]), position);
   }
@@ -46,13 +55,14 @@ export class EventStore {
   count(projectId: string, view: EventView): number {
     const events = this.projects.get(projectId);
     if (!events) return 0;
-    return view === 'raw' ? events.raw.length : view === 'dedup' ? events.dedup.size : events.daily.size;
+    return view === 'raw' ? events.received : view === 'dedup' ? events.dedup.size : events.daily.size;
   }
 
   /** A view in ingestion order; for the dedup views each key shows at its latest record. */
   page(projectId: string, view: EventView, offset = 0, limit = Number.POSITIVE_INFINITY): EventPage {
     const events = this.projects.get(projectId);
     if (!events) return { total: 0, records: [] };
+    if (!this.retainRecords) return { total: this.count(projectId, view), records: [] };
     if (view === 'raw') {
       return { total: events.raw.length, records: events.raw.slice(offset, offset + limit) };
     }
