@@ -78,7 +78,7 @@ export class DeliveryPipeline<P> {
   private readonly readAhead: number;
 
   constructor(private readonly opts: PipelineOptions<P>) {
-    this.readAhead = Math.max(1, Math.ceil(opts.maxInFlight / 2));
+    this.readAhead = Math.max(1, Math.ceil(opts.maxInFlight / 4));
     this.position = opts.start;
     this.committed = opts.start;
   }
