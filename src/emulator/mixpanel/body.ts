@@ -6,12 +6,14 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { MESSAGES } from './responses.js';
+import { mayHoldLoneSurrogates } from './validation.js';
 
 const gunzipAsync = promisify(gunzip);
 
 export type BodyFailure = { ok: false; status: 400 | 413 | 415; error: string };
 export type Inflated = { ok: true; body: Buffer } | BodyFailure;
-export type Parsed = { ok: true; records: unknown[] } | BodyFailure;
+/** `surrogates`: whether the text can hold a lone surrogate once parsed (validation.ts). */
+export type Parsed = { ok: true; records: unknown[]; surrogates: boolean } | BodyFailure;
 export type BodyFormat = 'json' | 'ndjson';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -84,5 +86,5 @@ export function parseRecords(body: Buffer, format: BodyFormat, maxEvents: number
   }
   if (records.length === 0) return bad('request contains no events');
   if (records.length > maxEvents) return bad(`request contains ${records.length} events; the limit is ${maxEvents}`);
-  return { ok: true, records };
+  return { ok: true, records, surrogates: mayHoldLoneSurrogates(text) };
 }

@@ -43,8 +43,9 @@ export async function handleImport(emulator: MixpanelEmulator, request: ImportRe
   const nowMs = emulator.now();
   const failed: FailedRecord[] = [];
   let imported = 0;
+  const options = { surrogates: parsed.surrogates };
   parsed.records.forEach((raw, index) => {
-    const check = checkImportRecord(raw, nowMs);
+    const check = checkImportRecord(raw, nowMs, options);
     if (!check.ok) {
       failed.push({ index, field: check.field, message: check.message, insertId: check.insertId });
       return;

@@ -3,7 +3,7 @@
  * mixpanel-import.md §6. Records are kept as their JSON text and the views as maps from a hashed
  * key to a record position, so a few million small events fit in memory.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { DedupKey, ImportRecord } from './validation.js';
 
 export type EventView = 'raw' | 'dedup' | 'dedup_daily';
@@ -28,7 +28,7 @@ export interface EventPage {
 }
 
 function digest(parts: readonly (string | number)[]): string {
-  return createHash('md5').update(JSON.stringify(parts)).digest('base64');
+  return hash('md5', JSON.stringify(parts), 'base64');
 }
 
 export class EventStore {

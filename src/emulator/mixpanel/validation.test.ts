@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkImportRecord, type RecordCheck } from './validation.js';
+import { parseRecords } from './body.js';
+import { checkImportRecord, mayHoldLoneSurrogates, type RecordCheck } from './validation.js';
 
 const NOW_MS = 1_700_000_000_000;
 const NOW_S = NOW_MS / 1000;
@@ -96,6 +97,36 @@ describe('checkImportRecord: messages of mixpanel-import.md §4', () => {
     });
     expect(failure(check({ event: 'E', properties: props({ deep: { list: ['\udc00'] } }) }))).toMatchObject({ field: 'properties.deep' });
     expect(check({ event: 'E', properties: props({ emoji: '😀' }) }).ok).toBe(true);
+  });
+
+  it('skips the surrogate walk only for bodies whose text cannot produce one', () => {
+    expect(mayHoldLoneSurrogates('[{"a":"\\ud800"}]')).toBe(true);
+    expect(mayHoldLoneSurrogates('[{"\\uDFFF":1}]')).toBe(true);
+    expect(mayHoldLoneSurrogates('[{"a":"\\u00e9 😀 \\uFFFD"}]')).toBe(false);
+    // Through the body parser: an escaped lone surrogate (in a value or a key) is still refused.
+    for (const text of [
+      `[{"event":"E","properties":{"time":${NOW_S - 60},"distinct_id":"u42","$insert_id":"abc-123","note":"x\\udc00"}}]`,
+      `[{"event":"E","properties":{"time":${NOW_S - 60},"distinct_id":"u42","$insert_id":"abc-123","\\ud800":1}}]`,
+    ]) {
+      const parsed = parseRecords(Buffer.from(text), 'json', 2000);
+      if (!parsed.ok) throw new Error(parsed.error);
+      expect(parsed.surrogates).toBe(true);
+      expect(checkImportRecord(parsed.records[0], NOW_MS, { surrogates: parsed.surrogates }).ok).toBe(false);
+    }
+    const clean = parseRecords(Buffer.from(`[{"event":"E","properties":{"time":${NOW_S - 60},"distinct_id":"u42","$insert_id":"abc-123","emoji":"😀"}}]`), 'json', 2000);
+    if (!clean.ok) throw new Error(clean.error);
+    expect(clean.surrogates).toBe(false);
+    expect(checkImportRecord(clean.records[0], NOW_MS, { surrogates: clean.surrogates }).ok).toBe(true);
+  });
+
+  it('stores a record that needs no truncation as it came, and truncates one that does', () => {
+    const long = 'x'.repeat(300);
+    const r = check({ event: 'E', properties: props({ s: long, nested: { [long]: [long] } }) });
+    if (!r.ok) throw new Error(r.message);
+    expect(r.record.properties['s']).toBe('x'.repeat(255));
+    expect(r.record.properties['nested']).toEqual({ ['x'.repeat(255)]: ['x'.repeat(255)] });
+    const short = check({ event: 'E', properties: props({ s: 'short', nested: { a: ['b'] } }) });
+    expect(short.ok && short.record.properties).toEqual(props({ s: 'short', nested: { a: ['b'] } }));
   });
 
   it('enforces the per-event limits of §3', () => {

@@ -87,6 +87,25 @@ function truncate(s: string): string {
   return Array.from(s).slice(0, MAX_STRING_CHARS).join('');
 }
 
+/**
+ * Whether `truncateStrings` would change anything: a string or key over the cap, or a `__proto__`
+ * key (which its copy drops). Allocates nothing, so a record that needs no change is stored as is.
+ */
+function needsTruncation(value: unknown): boolean {
+  if (typeof value === 'string') return value.length > MAX_STRING_CHARS;
+  if (Array.isArray(value)) {
+    for (const item of value) if (needsTruncation(item)) return true;
+    return false;
+  }
+  if (isPlainObject(value)) {
+    for (const k in value) {
+      if (!Object.hasOwn(value, k)) continue;
+      if (k.length > MAX_STRING_CHARS || k === '__proto__' || needsTruncation(value[k])) return true;
+    }
+  }
+  return false;
+}
+
 function truncateStrings(value: unknown): unknown {
   if (typeof value === 'string') return truncate(value);
   if (Array.isArray(value)) return value.map(truncateStrings);
@@ -102,8 +121,22 @@ export function toEpochMs(time: number): number {
   return Math.round(time >= MILLIS_THRESHOLD ? time : time * 1000);
 }
 
+/**
+ * Whether a request body's text can hold a lone surrogate once parsed. Its UTF-8 was decoded
+ * strictly, so a surrogate can only come from a `\\uD800`–`\\uDFFF` escape: a body without one
+ * (almost every body) needs no per-value surrogate walk.
+ */
+export function mayHoldLoneSurrogates(text: string): boolean {
+  return /\\u[dD][89a-fA-F]/.test(text);
+}
+
+export interface CheckOptions {
+  /** `false` when the body is known to hold no lone surrogate (see `mayHoldLoneSurrogates`). */
+  surrogates?: boolean;
+}
+
 /** Validates one record of a strict `/import` request; on success returns what is to be stored. */
-export function checkImportRecord(raw: unknown, nowMs: number): RecordCheck {
+export function checkImportRecord(raw: unknown, nowMs: number, options: CheckOptions = {}): RecordCheck {
   if (!isPlainObject(raw)) return { ok: false, field: 'record', message: MSG.notObject, insertId: null };
   const props = isPlainObject(raw['properties']) ? raw['properties'] : undefined;
   const insertId = props?.['$insert_id'] ?? null;
@@ -129,15 +162,18 @@ export function checkImportRecord(raw: unknown, nowMs: number): RecordCheck {
   if (typeof insertId !== 'string' || !INSERT_ID_SHAPE.test(insertId)) return fail('properties.$insert_id', MSG.insertShape);
   if (isDisallowed(insertId)) return fail('properties.$insert_id', MSG.insertValue);
 
-  for (const [key, value] of Object.entries(props)) {
-    if (LONE_SURROGATE.test(key) || hasLoneSurrogate(value)) return fail(`properties.${key}`, MSG.utf8(key));
+  if (options.surrogates !== false) {
+    for (const [key, value] of Object.entries(props)) {
+      if (LONE_SURROGATE.test(key) || hasLoneSurrogate(value)) return fail(`properties.${key}`, MSG.utf8(key));
+    }
   }
   const limit = limitFailure(props, Buffer.byteLength(JSON.stringify(raw)));
   if (limit) return fail(limit.field, limit.message);
 
-  const stored = truncateStrings(props) as Record<string, unknown>;
+  let stored = needsTruncation(props) ? (truncateStrings(props) as Record<string, unknown>) : props;
   let storedTimeMs = timeMs;
   if (timeMs > nowMs) {
+    if (stored === props) stored = { ...props };
     stored['time'] = time >= MILLIS_THRESHOLD ? nowMs : Math.floor(nowMs / 1000);
     storedTimeMs = toEpochMs(stored['time'] as number);
   }
