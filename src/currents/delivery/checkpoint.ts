@@ -54,6 +54,55 @@ export async function commitProgress(db: Db, connectorId: string, owner: string,
   });
 }
 
+/**
+ * Commits progress for one connector, safe against a COMMIT whose answer was lost (the connection
+ * dropped after PostgreSQL applied it, or not). The pipeline keeps a run it could not commit and
+ * retries it merged with the runs settled since, so when the lost commit was in fact applied, its
+ * counters and retries must be left out of every later attempt until one succeeds. Before the next
+ * attempt the connector's cursor tells which: it stands exactly at the doubtful run's end only if
+ * that commit was applied, since every run moves the cursor forward.
+ */
+export class ProgressCommitter {
+  private inDoubt: { end: LogCursor; tallies: Tally[]; retries: number } | null = null;
+  /** Counters and retries already in the database that the pipeline still holds as uncommitted. */
+  private applied: { tallies: Tally[]; retries: number } = { tallies: [], retries: 0 };
+
+  constructor(
+    private readonly db: Db,
+    private readonly connectorId: string,
+    private readonly owner: string,
+  ) {}
+
+  /** `p.tallies` and `p.retries` are cumulative since the last commit that succeeded. */
+  async commit(p: Progress): Promise<boolean> {
+    if (this.inDoubt) {
+      const { rows } = await this.db.query<{ txid: string; seq: string }>(
+        'SELECT cursor_txid::text AS txid, cursor_seq::text AS seq FROM currents_connectors WHERE id = $1 AND lease_owner = $2',
+        [this.connectorId, this.owner],
+      );
+      const at = rows[0];
+      if (at && at.txid === String(this.inDoubt.end.txid) && Number(at.seq) === Number(this.inDoubt.end.seq)) {
+        this.applied = { tallies: this.inDoubt.tallies, retries: this.inDoubt.retries };
+      }
+      this.inDoubt = null;
+    }
+    const cumulative = p.tallies.map((t) => ({ ...t }));
+    const net: Progress = {
+      ...p,
+      tallies: [...cumulative, ...this.applied.tallies.map((t) => ({ ...t, count: -t.count }))],
+      retries: p.retries - this.applied.retries,
+    };
+    try {
+      const ok = await commitProgress(this.db, this.connectorId, this.owner, net);
+      if (ok) this.applied = { tallies: [], retries: 0 };
+      return ok;
+    } catch (err) {
+      this.inDoubt = { end: p.end, tallies: cumulative, retries: p.retries };
+      throw err;
+    }
+  }
+}
+
 export interface HealthChange {
   from: ConnectorHealth;
   to: ConnectorHealth;

@@ -14,7 +14,7 @@ import type { CurrentsLog } from '../log.js';
 import { MAX_EVENTS_PER_BATCH } from '../mixpanel/batching.js';
 import { MixpanelImportClient } from '../mixpanel/client.js';
 import { noticeFor } from '../notifications/notices.js';
-import { commitHealth, commitProgress } from './checkpoint.js';
+import { commitHealth, ProgressCommitter } from './checkpoint.js';
 import { recordDeadLetters } from './dead-letters.js';
 import { HealthTracker } from './health.js';
 import { readLogPage } from './log-reader.js';
@@ -72,6 +72,7 @@ export class LiveExport {
       },
     });
 
+    const committer = new ProgressCommitter(db, connector.id, owner);
     this.pipeline = new DeliveryPipeline<LogCursor>({
       start: connector.cursor,
       positionOf: cursorAfter,
@@ -81,7 +82,7 @@ export class LiveExport {
       checkpoint: {
         commit: async (run) => {
           const retries = this.retries;
-          const ok = await commitProgress(db, connector.id, owner, {
+          const ok = await committer.commit({
             end: run.end,
             tallies: run.tallies.list(),
             retries,
