@@ -38,6 +38,10 @@ export interface Config {
     cohortLockTimeoutMs: number;
     /** Failed authentications one client address may make per minute before it gets 429. */
     authFailuresPerMinute: number;
+    /** `/users/track` group commit: transactions of one workspace in flight at once (default: 1 on PGlite, which has one connection; 2 on PostgreSQL). */
+    trackGroupsInFlight: number | undefined;
+    /** `/users/track` group commit: items (attributes + events + purchases) one transaction may take. */
+    trackGroupMaxItems: number;
   };
   rateLimits: {
     track: RateLimitRule;
@@ -92,6 +96,8 @@ export function loadConfig(env: Env = process.env): Config {
       webhookBodyBytes: int(env, 'RIVULET_WEBHOOK_BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024),
       cohortLockTimeoutMs: int(env, 'RIVULET_COHORT_LOCK_TIMEOUT_MS', 5_000, 1),
       authFailuresPerMinute: int(env, 'RIVULET_AUTH_FAILURES_PER_MINUTE', 30, 1),
+      trackGroupsInFlight: env.RIVULET_TRACK_GROUPS_IN_FLIGHT ? int(env, 'RIVULET_TRACK_GROUPS_IN_FLIGHT', 2, 1, 64) : undefined,
+      trackGroupMaxItems: int(env, 'RIVULET_TRACK_GROUP_MAX_ITEMS', 3000, 1, 100_000),
     },
     rateLimits: {
       track: rule(env, 'TRACK', 3000, 3000),

@@ -1,6 +1,6 @@
 /** Identity: users, aliases, devices; resolving identifiers to users; identification and merges. */
 export * from './types.js';
-export { findUsers } from './resolve.js';
+export { findUserRefs, findUsers } from './resolve.js';
 export { identifyProfile, type IdentifyOutcome } from './identify.js';
 export { mergeUsers, type MergeBehavior, type MergeContext, type MergeParticipant } from './merge.js';
 export * from './store.js';

@@ -14,33 +14,39 @@ function userColumns(table?: string): string {
 }
 export const USER_COLUMNS = userColumns();
 const U = userColumns('u');
+/** Every column of a `User`, qualified by the alias `u` used by the lookups below. */
+export const USER_COLUMNS_OF_U = U;
+/** The columns of a `UserRef`: enough to name a user in an event, for lookups that change nothing. */
+export const USER_REF_COLUMNS = 'u.id, u.workspace_id, u.external_id, u.time_zone';
 
-export async function usersByExternalIds(tx: Queryable, workspaceId: string, ids: string[]): Promise<User[]> {
+export async function usersByExternalIds(tx: Queryable, workspaceId: string, ids: string[]): Promise<User[]>;
+export async function usersByExternalIds<T>(tx: Queryable, workspaceId: string, ids: string[], columns: string): Promise<T[]>;
+export async function usersByExternalIds(tx: Queryable, workspaceId: string, ids: string[], columns = U): Promise<unknown[]> {
   if (!ids.length) return [];
-  const { rows } = await tx.query<User>(
-    `SELECT ${U} FROM users u WHERE u.workspace_id = $1 AND u.external_id = ANY($2::text[])`,
+  const { rows } = await tx.query(
+    `SELECT ${columns} FROM users u WHERE u.workspace_id = $1 AND u.external_id = ANY($2::text[])`,
     [workspaceId, ids],
   );
   return rows;
 }
 
-export async function usersByIds(tx: Queryable, workspaceId: string, ids: string[], forUpdate = false): Promise<User[]> {
+export async function usersByIds(tx: Queryable, workspaceId: string, ids: string[], forUpdate?: boolean): Promise<User[]>;
+export async function usersByIds<T>(tx: Queryable, workspaceId: string, ids: string[], forUpdate: boolean, columns: string): Promise<T[]>;
+export async function usersByIds(tx: Queryable, workspaceId: string, ids: string[], forUpdate = false, columns = U): Promise<unknown[]> {
   if (!ids.length) return [];
-  const { rows } = await tx.query<User>(
-    `SELECT ${U} FROM users u WHERE u.workspace_id = $1 AND u.id = ANY($2::uuid[]) ORDER BY u.id ${forUpdate ? 'FOR UPDATE' : ''}`,
+  const { rows } = await tx.query(
+    `SELECT ${columns} FROM users u WHERE u.workspace_id = $1 AND u.id = ANY($2::uuid[]) ORDER BY u.id ${forUpdate ? 'FOR UPDATE' : ''}`,
     [workspaceId, ids],
   );
   return rows;
 }
 
-export async function usersByAliases(
-  tx: Queryable,
-  workspaceId: string,
-  aliases: UserAlias[],
-): Promise<Array<User & { alias_name: string; alias_label: string }>> {
+export async function usersByAliases(tx: Queryable, workspaceId: string, aliases: UserAlias[]): Promise<Array<User & UserAlias>>;
+export async function usersByAliases<T>(tx: Queryable, workspaceId: string, aliases: UserAlias[], columns: string): Promise<Array<T & UserAlias>>;
+export async function usersByAliases(tx: Queryable, workspaceId: string, aliases: UserAlias[], columns = U): Promise<unknown[]> {
   if (!aliases.length) return [];
-  const { rows } = await tx.query<User & { alias_name: string; alias_label: string }>(
-    `SELECT ${U}, a.alias_name, a.alias_label
+  const { rows } = await tx.query(
+    `SELECT ${columns}, a.alias_name, a.alias_label
        FROM unnest($2::text[], $3::text[]) AS q(label, name)
        JOIN user_aliases a ON a.workspace_id = $1 AND a.alias_label = q.label AND a.alias_name = q.name
        JOIN users u ON u.id = a.user_id`,
@@ -50,9 +56,11 @@ export async function usersByAliases(
 }
 
 /** Braze's email rule: the most recently updated identified user, else the most recently updated user. */
-export async function userByEmail(tx: Queryable, workspaceId: string, email: string): Promise<User | undefined> {
-  const { rows } = await tx.query<User>(
-    `SELECT ${U} FROM users u WHERE u.workspace_id = $1 AND lower(u.email) = lower($2)
+export async function userByEmail(tx: Queryable, workspaceId: string, email: string): Promise<User | undefined>;
+export async function userByEmail<T>(tx: Queryable, workspaceId: string, email: string, columns: string): Promise<T | undefined>;
+export async function userByEmail(tx: Queryable, workspaceId: string, email: string, columns = U): Promise<unknown> {
+  const { rows } = await tx.query(
+    `SELECT ${columns} FROM users u WHERE u.workspace_id = $1 AND lower(u.email) = lower($2)
       ORDER BY (u.external_id IS NOT NULL) DESC, u.updated_at DESC, u.id LIMIT 1`,
     [workspaceId, email.trim()],
   );

@@ -43,6 +43,9 @@ export interface User extends StandardValues {
   updated_at: Date;
 }
 
+/** Just what names a user in an event (see USER_REF_COLUMNS). */
+export type UserRef = Pick<User, 'id' | 'workspace_id' | 'external_id' | 'time_zone'>;
+
 export function identifierKey(id: Identifier): string {
   switch (id.kind) {
     case 'external_id':

@@ -4,13 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LogEvent } from '../events/log.js';
-import type { User } from '../identity/types.js';
+import type { User, UserRef } from '../identity/types.js';
 import type { SubscriptionChange } from './apply-attributes.js';
 import type { EventItem, PurchaseItem } from './validate.js';
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
-function userBlock(user: Pick<User, 'id' | 'external_id' | 'time_zone'>, deviceId?: string | null): LogEvent['user'] {
+function userBlock(user: UserRef, deviceId?: string | null): LogEvent['user'] {
   const block: LogEvent['user'] = { user_id: user.id };
   if (user.external_id) block.external_user_id = user.external_id;
   if (deviceId) block.device_id = deviceId;
@@ -23,7 +23,7 @@ function compact(props: Record<string, unknown>): Record<string, unknown> {
   return props;
 }
 
-export function customEvent(user: User, item: EventItem, workspaceId: string): LogEvent {
+export function customEvent(user: UserRef, item: EventItem, workspaceId: string): LogEvent {
   return {
     event_type: 'users.behaviors.CustomEvent',
     id: randomUUID(),
@@ -39,7 +39,7 @@ export function customEvent(user: User, item: EventItem, workspaceId: string): L
 }
 
 /** Braze counts quantity X as X purchases of one: X events, each with its own id. */
-export function purchaseEvents(user: User, item: PurchaseItem, workspaceId: string): LogEvent[] {
+export function purchaseEvents(user: UserRef, item: PurchaseItem, workspaceId: string): LogEvent[] {
   return Array.from({ length: item.quantity }, () => ({
     event_type: 'users.behaviors.Purchase',
     id: randomUUID(),

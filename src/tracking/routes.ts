@@ -10,7 +10,8 @@ import type { MergeParticipant, ProfileExtension } from '../identity/index.js';
 import { exportIds } from './export-ids.js';
 import { identifyUsers, newAliases } from './identify.js';
 import { changeUser, endSession, startSession, type ChangeUserInput, type SessionEndInput, type SessionStartInput } from './sessions.js';
-import { track } from './track.js';
+import { registerGroupCommitMetrics } from './metrics.js';
+import { createTracker } from './track.js';
 
 export interface TrackingHooks {
   mergeParticipants: MergeParticipant[];
@@ -61,6 +62,11 @@ const ChangeUserBody = Type.Object(
 
 export function trackingRoutes(hooks: TrackingHooks) {
   return async function routes(app: FastifyInstance, { db, config }: AppServices): Promise<void> {
+    const tracker = createTracker(db, {
+      maxArrayAttributeValues: config.limits.arrayAttributeValues,
+      group: { maxInFlight: config.limits.trackGroupsInFlight ?? (db.kind === 'pglite' ? 1 : 2), maxGroupWeight: config.limits.trackGroupMaxItems },
+    });
+    registerGroupCommitMetrics(app.metrics, tracker.stats);
     app.post(
       '/users/track',
       {
@@ -74,8 +80,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
       },
       async (request, reply) => {
         const key = requireKey(request);
-        const result = await track(db, key.workspace_id, request.body, { maxArrayAttributeValues: config.limits.arrayAttributeValues });
-        return reply.status(201).send(result);
+        return reply.status(201).send(await tracker.track(key.workspace_id, request.body));
       },
     );
 

@@ -1,15 +1,17 @@
 /**
  * `POST /users/track` (rest-api.md §2): validate every item, then apply all valid ones in one
  * transaction — attributes, events, purchases, in index order — together with their event-log
- * entries. Items that fail are reported by index and the rest still apply.
+ * entries. Items that fail are reported by index and the rest still apply. Concurrent requests
+ * share a transaction (group commit) without changing what any of them sees or answers.
  */
 import { ApiError, Errors, type ErrorEntry } from '../http/errors.js';
 import { findUnstorableString, unstorableType } from '../http/storable-strings.js';
 import { appendEvents, type LogEvent } from '../events/log.js';
-import { findUsers } from '../identity/resolve.js';
+import { findUserRefs } from '../identity/resolve.js';
 import { createUsers, insertAlias, saveProfiles, usersByAliases, usersByIds } from '../identity/store.js';
-import { identifierKey, type Identifier, type User } from '../identity/types.js';
-import { transactionWithRetry, type Db, type Queryable } from '../storage/index.js';
+import { identifierKey, type Identifier, type UserRef } from '../identity/types.js';
+import { GroupCommitter, type GroupCommitOptions, type GroupCommitStats } from '../storage/group-commit.js';
+import type { Db, Queryable } from '../storage/index.js';
 import { applyAttributes } from './apply-attributes.js';
 import { customEvent, purchaseEvents, subscriptionStateChange } from './core-events.js';
 import { recordEventStats, type StatOccurrence } from './event-stats.js';
@@ -74,7 +76,22 @@ function checkBody(body: unknown): Record<ArrayName, unknown[] | undefined> {
   return arrays;
 }
 
-export async function track(db: Db, workspaceId: string, body: unknown, opts: TrackOptions): Promise<TrackResponse> {
+export interface TrackJob {
+  workspaceId: string;
+  valid: ValidBatch;
+  nowMs: number;
+}
+
+/** A validated request: its fatal checks passed, its invalid items are listed, its valid ones wait to be applied. */
+export interface PreparedTrack {
+  arrays: Record<ArrayName, unknown[] | undefined>;
+  errors: ErrorEntry[];
+  /** Absent when no item is valid. */
+  job?: TrackJob;
+}
+
+/** Checks a body and every item in it (pure). Throws the fatal errors; collects the per-item ones. */
+export function prepareTrack(workspaceId: string, body: unknown, opts: TrackOptions): PreparedTrack {
   const arrays = checkBody(body);
   const nowMs = opts.nowMs ?? Date.now();
   const errors: ErrorEntry[] = [];
@@ -91,18 +108,53 @@ export async function track(db: Db, workspaceId: string, body: unknown, opts: Tr
   collect('attributes', valid.attributes, (r) => checkAttributes(r, opts.maxArrayAttributeValues));
   collect('events', valid.events, (r) => checkEvent(r, nowMs));
   collect('purchases', valid.purchases, (r) => checkPurchase(r, nowMs));
+  const any = valid.attributes.length + valid.events.length + valid.purchases.length > 0;
+  return any ? { arrays, errors, job: { workspaceId, valid, nowMs } } : { arrays, errors };
+}
 
-  const applied = valid.attributes.length + valid.events.length + valid.purchases.length
-    ? await transactionWithRetry(db, (tx) => applyBatch(tx, workspaceId, valid, opts, nowMs))
-    : { processed: { attributes: 0, events: 0, purchases: 0 }, errors: [] };
-  errors.push(...applied.errors);
+/** The response for a prepared request once its valid items were applied (or none were). */
+export function trackResponse(prepared: PreparedTrack, applied: Applied | undefined): TrackResponse {
+  const { arrays } = prepared;
+  const errors = [...prepared.errors, ...(applied?.errors ?? [])];
+  const processed = applied?.processed ?? { attributes: 0, events: 0, purchases: 0 };
   const counted = ARRAYS.filter((n) => arrays[n] !== undefined);
-  if (counted.every((n) => applied.processed[n] === 0)) throw Errors.allFailed(sortErrors(errors));
+  if (counted.every((n) => processed[n] === 0)) throw Errors.allFailed(sortErrors(errors));
 
   const response: TrackResponse = { message: 'success' };
-  for (const n of counted) response[`${n}_processed`] = applied.processed[n];
+  for (const n of counted) response[`${n}_processed`] = processed[n];
   if (errors.length) response.errors = sortErrors(errors);
   return response;
+}
+
+/** How much of a group a job takes: its items (a group is capped so its statements stay moderate). */
+export function trackJobWeight(job: TrackJob): number {
+  return job.valid.attributes.length + job.valid.events.length + job.valid.purchases.length;
+}
+
+export interface Tracker {
+  track(workspaceId: string, body: unknown): Promise<TrackResponse>;
+  readonly stats: GroupCommitStats;
+}
+
+/**
+ * `/users/track` with group commit: concurrent requests of one workspace are applied together, in
+ * arrival order, in one transaction (see storage/group-commit.ts); each still gets its own answer.
+ */
+export function createTracker(db: Db, opts: TrackOptions & { group: GroupCommitOptions }): Tracker {
+  const committer = new GroupCommitter<TrackJob, Applied>(
+    db,
+    (tx, jobs) => applyTrackJobs(tx, jobs, opts),
+    trackJobWeight,
+    opts.group,
+  );
+  return {
+    stats: committer.stats,
+    async track(workspaceId, body) {
+      const prepared = prepareTrack(workspaceId, body, opts);
+      const applied = prepared.job ? await committer.submit(workspaceId, prepared.job) : undefined;
+      return trackResponse(prepared, applied);
+    },
+  };
 }
 
 function sortErrors(errors: ErrorEntry[]): ErrorEntry[] {
@@ -110,7 +162,7 @@ function sortErrors(errors: ErrorEntry[]): ErrorEntry[] {
   return errors.sort((a, b) => order(a) - order(b));
 }
 
-interface Applied {
+export interface Applied {
   processed: Record<ArrayName, number>;
   errors: ErrorEntry[];
 }
@@ -128,69 +180,85 @@ function mayCreate(t: Target): boolean {
   }
 }
 
-async function applyBatch(tx: Queryable, workspaceId: string, batch: ValidBatch, opts: TrackOptions, nowMs: number): Promise<Applied> {
-  const errors: ErrorEntry[] = [];
-  const ordered: Array<{ array: ArrayName } & Indexed<Target>> = [
-    ...batch.attributes.map((x) => ({ array: 'attributes' as const, ...x })),
-    ...batch.events.map((x) => ({ array: 'events' as const, ...x })),
-    ...batch.purchases.map((x) => ({ array: 'purchases' as const, ...x })),
+/**
+ * Applies the valid items of several requests of one workspace, in request order and within each
+ * in Braze's order (attributes, events, purchases), exactly as if they ran one after another: a
+ * user created by an earlier item is seen by later ones, attribute changes stack, and the log
+ * receives the events in that order. One statement per kind of write for the whole group.
+ */
+export async function applyTrackJobs(tx: Queryable, jobs: TrackJob[], opts: TrackOptions): Promise<Applied[]> {
+  const workspaceId = jobs[0]!.workspaceId;
+  if (jobs.some((j) => j.workspaceId !== workspaceId)) throw new Error('a track group holds one workspace');
+  type Ordered = { array: ArrayName } & Indexed<Target>;
+  const orderedOf = (b: ValidBatch): Ordered[] => [
+    ...b.attributes.map((x) => ({ array: 'attributes' as const, ...x })),
+    ...b.events.map((x) => ({ array: 'events' as const, ...x })),
+    ...b.purchases.map((x) => ({ array: 'purchases' as const, ...x })),
   ];
-  const users = await findUsers(tx, workspaceId, ordered.map((o) => o.item.identifier));
+  const ordered = jobs.map((j) => orderedOf(j.valid));
+  const users: Map<string, UserRef> = await findUserRefs(tx, workspaceId, ordered.flat().map((o) => o.item.identifier));
 
-  // One pass in Braze's order decides which items create their user; a user created by an earlier
-  // item is visible to later ones, so creation is planned here and executed in one batch below.
+  // One pass in order decides which items create their user; a user created by an earlier item is
+  // visible to later ones, so creation is planned here and executed in one batch below.
   const toCreate = new Map<string, Identifier>();
   const accepted = new Set<Target>();
-  for (const o of ordered) {
-    const key = identifierKey(o.item.identifier);
-    if (users.has(key) || toCreate.has(key)) accepted.add(o.item);
-    else if (mayCreate(o.item)) {
-      toCreate.set(key, o.item.identifier);
-      accepted.add(o.item);
-    } else errors.push({ type: 'user not found', input_array: o.array, index: o.index });
-  }
+  const results: Applied[] = jobs.map(() => ({ processed: { attributes: 0, events: 0, purchases: 0 }, errors: [] }));
+  ordered.forEach((items, j) => {
+    for (const o of items) {
+      const key = identifierKey(o.item.identifier);
+      if (users.has(key) || toCreate.has(key)) accepted.add(o.item);
+      else if (mayCreate(o.item)) {
+        toCreate.set(key, o.item.identifier);
+        accepted.add(o.item);
+      } else results[j]!.errors.push({ type: 'user not found', input_array: o.array, index: o.index });
+    }
+  });
   await createMissingUsers(tx, workspaceId, toCreate, users);
+  const userOf = (t: Target): UserRef => users.get(identifierKey(t.identifier))!;
 
   // Attributes: lock the profiles they touch (in id order), apply in memory, write back once.
-  const attrItems = batch.attributes.filter((x) => accepted.has(x.item));
-  const events: LogEvent[] = [];
-  if (attrItems.length) {
-    const lockIds = [...new Set(attrItems.map((x) => users.get(identifierKey(x.item.identifier))!.id))];
-    const fresh = new Map((await usersByIds(tx, workspaceId, lockIds, true)).map((u) => [u.id, u]));
+  const eventsOf: LogEvent[][] = jobs.map(() => []);
+  const attrIds = new Set<string>();
+  for (const j of jobs) for (const x of j.valid.attributes) if (accepted.has(x.item)) attrIds.add(userOf(x.item).id);
+  if (attrIds.size) {
+    const fresh = new Map((await usersByIds(tx, workspaceId, [...attrIds], true)).map((u) => [u.id, u]));
     for (const [key, u] of users) if (fresh.has(u.id)) users.set(key, fresh.get(u.id)!);
-    for (const { item } of attrItems) {
-      const user = fresh.get(users.get(identifierKey(item.identifier))!.id)!;
-      for (const change of applyAttributes(user, item, opts.maxArrayAttributeValues)) {
-        events.push(subscriptionStateChange(user, change, workspaceId, nowMs));
+    jobs.forEach((job, j) => {
+      for (const { item } of job.valid.attributes) {
+        if (!accepted.has(item)) continue;
+        const user = fresh.get(userOf(item).id)!;
+        for (const change of applyAttributes(user, item, opts.maxArrayAttributeValues)) {
+          eventsOf[j]!.push(subscriptionStateChange(user, change, workspaceId, job.nowMs));
+        }
+        results[j]!.processed.attributes++;
       }
-    }
+    });
     await saveProfiles(tx, [...fresh.values()]);
   }
 
   const stats: StatOccurrence[] = [];
-  const userOf = (t: Target): User => users.get(identifierKey(t.identifier))!;
-  let eventCount = 0;
-  for (const x of batch.events) {
-    if (!accepted.has(x.item)) continue;
-    const user = userOf(x.item);
-    events.push(customEvent(user, x.item, workspaceId));
-    stats.push({ userId: user.id, kind: 'event', name: x.item.name, timeMs: x.item.timeMs, count: 1 });
-    eventCount++;
-  }
-  let purchaseCount = 0;
-  for (const x of batch.purchases) {
-    if (!accepted.has(x.item)) continue;
-    const user = userOf(x.item);
-    events.push(...purchaseEvents(user, x.item, workspaceId));
-    stats.push({ userId: user.id, kind: 'purchase', name: x.item.productId, timeMs: x.item.timeMs, count: x.item.quantity });
-    purchaseCount++;
-  }
-  await appendEvents(tx, workspaceId, events);
+  jobs.forEach((job, j) => {
+    for (const x of job.valid.events) {
+      if (!accepted.has(x.item)) continue;
+      const user = userOf(x.item);
+      eventsOf[j]!.push(customEvent(user, x.item, workspaceId));
+      stats.push({ userId: user.id, kind: 'event', name: x.item.name, timeMs: x.item.timeMs, count: 1 });
+      results[j]!.processed.events++;
+    }
+    for (const x of job.valid.purchases) {
+      if (!accepted.has(x.item)) continue;
+      const user = userOf(x.item);
+      eventsOf[j]!.push(...purchaseEvents(user, x.item, workspaceId));
+      stats.push({ userId: user.id, kind: 'purchase', name: x.item.productId, timeMs: x.item.timeMs, count: x.item.quantity });
+      results[j]!.processed.purchases++;
+    }
+  });
+  await appendEvents(tx, workspaceId, eventsOf.flat());
   await recordEventStats(tx, stats);
-  return { processed: { attributes: attrItems.length, events: eventCount, purchases: purchaseCount }, errors };
+  return results;
 }
 
-async function createMissingUsers(tx: Queryable, workspaceId: string, toCreate: Map<string, Identifier>, users: Map<string, User>) {
+async function createMissingUsers(tx: Queryable, workspaceId: string, toCreate: Map<string, Identifier>, users: Map<string, UserRef>) {
   if (!toCreate.size) return;
   const entries = [...toCreate.entries()];
   const created = await createUsers(
