@@ -46,11 +46,13 @@ export async function appendEvents(tx: Queryable, workspaceId: string, events: L
     external_user_id: e.user.external_user_id ?? null,
     body: e,
   }));
+  // json_to_recordset reads the parameter as text and hands each `body` over as the slice of JSON
+  // it is, without building a jsonb tree: the cheapest way in for the log's hottest statement.
   const { rows: written } = await tx.query<{ id: string }>(
     `INSERT INTO event_log (workspace_id, id, event_type, time, user_id, external_user_id, body)
      SELECT $1, r.id, r.event_type, r.time, r.user_id, r.external_user_id, r.body
-       FROM jsonb_to_recordset($2::jsonb) AS r(n int, id text, event_type text, time bigint,
-            user_id uuid, external_user_id text, body jsonb)
+       FROM json_to_recordset($2::json) AS r(n int, id text, event_type text, time bigint,
+            user_id uuid, external_user_id text, body json)
       ORDER BY r.n
      ${opts.skipDuplicateIds ? 'ON CONFLICT (workspace_id, id) DO NOTHING' : ''}
      RETURNING id`,

@@ -29,7 +29,7 @@ export async function recordEventStats(tx: Queryable, occurrences: StatOccurrenc
   await tx.query(
     `INSERT INTO user_event_stats (user_id, kind, name, day, count, first_at, last_at)
      SELECT r.user_id, r.kind, r.name, r.day, r.count, to_timestamp(r.first_at / 1000.0), to_timestamp(r.last_at / 1000.0)
-       FROM jsonb_to_recordset($1::jsonb) AS r(n int, user_id uuid, kind text, name text, day date, count bigint,
+       FROM json_to_recordset($1::json) AS r(n int, user_id uuid, kind text, name text, day date, count bigint,
             first_at bigint, last_at bigint)
       ORDER BY r.n
      ON CONFLICT (user_id, kind, name, day) DO UPDATE SET

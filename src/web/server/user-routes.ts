@@ -54,7 +54,7 @@ export function userLookupRoutes(profileExtensions: readonly ProfileExtension[])
         if (!profile) throw Errors.notFound('user');
         const { rows } = await db.query<{ id: string; event_type: string; time: string; body: unknown; recorded_at: Date }>(
           `SELECT id, event_type, time, body, recorded_at FROM event_log
-            WHERE workspace_id = $1 AND user_id = $2 ORDER BY seq DESC LIMIT $3`,
+            WHERE workspace_id = $1 AND user_id = $2 ORDER BY txid DESC, seq DESC LIMIT $3`,
           [key.workspace_id, profile.braze_id, RECENT_EVENTS],
         );
         return {
