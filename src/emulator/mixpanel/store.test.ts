@@ -46,3 +46,34 @@ describe('EventStore views (mixpanel-import.md §6)', () => {
     expect(store.count('p1', 'raw')).toBe(0);
   });
 });
+
+describe('EventStore at volume', () => {
+  it('counts the same views as a map of the keys themselves, through many table growths', () => {
+    const store = new EventStore(false);
+    const dedup = new Map<string, number>();
+    const daily = new Map<string, number>();
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let i = 0; i < 20_000; i++) {
+      const event = ['E', 'F', 'E\ud800', 'E\ud801'][rand(4)]!;
+      const distinctId = `u${rand(50)}`;
+      const insertId = `i${rand(300)}`;
+      const timeMs = T + rand(5) * 3_600_000 * 7;
+      store.add('p1', { event, properties: {} }, { event, distinctId, timeMs, insertId });
+      dedup.set(JSON.stringify([event, distinctId, timeMs, insertId]), i);
+      daily.set(JSON.stringify([event, distinctId, insertId, Math.floor(timeMs / DAY)]), i);
+    }
+    expect(store.count('p1', 'raw')).toBe(20_000);
+    expect(store.count('p1', 'dedup')).toBe(dedup.size);
+    expect(store.count('p1', 'dedup_daily')).toBe(daily.size);
+  });
+
+  it('keeps the latest record per key in order when the table grows', () => {
+    const store = new EventStore();
+    for (let i = 0; i < 3000; i++) add(store, 'E', 'u', T, `i${i % 1000}`, String(i));
+    expect(tags(store.records('p1', 'dedup'))).toEqual(Array.from({ length: 1000 }, (_, i) => String(2000 + i)));
+  });
+});

@@ -4,6 +4,7 @@
  * key to a record position, so a few million small events fit in memory.
  */
 import { hash } from 'node:crypto';
+import { KeyTable } from './key-table.js';
 import type { DedupKey, ImportRecord } from './validation.js';
 
 export type EventView = 'raw' | 'dedup' | 'dedup_daily';
@@ -16,9 +17,9 @@ interface ProjectEvents {
   /** Records received, retained or not. */
   received: number;
   /** (event, distinct_id, time in ms, $insert_id) → position of the latest record. */
-  dedup: Map<string, number>;
+  dedup: KeyTable;
   /** (event, distinct_id, $insert_id, UTC day) → position of the latest record. */
-  daily: Map<string, number>;
+  daily: KeyTable;
 }
 
 export interface EventPage {
@@ -27,8 +28,14 @@ export interface EventPage {
   records: string[];
 }
 
-function digest(parts: readonly (string | number)[]): string {
-  return hash('md5', JSON.stringify(parts), 'base64');
+/**
+ * The 128-bit digest of (event, distinct_id, $insert_id), the part both views share; each view adds
+ * its number (the time in ms, or the UTC day). The text hashed is unambiguous: the event as a JSON
+ * string (so even a lone surrogate stays distinct), then the distinct id with its length, then the
+ * insert id. Keys are compared by digest, as the views always were.
+ */
+function digest(key: DedupKey): Buffer {
+  return hash('md5', `${JSON.stringify(key.event)}${key.distinctId.length}:${key.distinctId}|${key.insertId}`, 'buffer');
 }
 
 export class EventStore {
@@ -43,13 +50,18 @@ export class EventStore {
   add(projectId: string, record: ImportRecord, key: DedupKey): void {
     let events = this.projects.get(projectId);
     if (!events) {
-      events = { raw: [], received: 0, dedup: new Map(), daily: new Map() };
+      events = { raw: [], received: 0, dedup: new KeyTable(), daily: new KeyTable() };
       this.projects.set(projectId, events);
     }
     const position = events.received++;
     if (this.retainRecords) events.raw.push(JSON.stringify(record));
-    events.dedup.set(digest([key.event, key.distinctId, key.timeMs, key.insertId]), position);
-    events.daily.set(digest([key.event, key.distinctId, key.insertId, Math.floor(key.timeMs / DAY_MS)]), position);
+    const d = digest(key);
+    const a = d.readUInt32LE(0);
+    const b = d.readUInt32LE(4);
+    const c = d.readUInt32LE(8);
+    const e = d.readUInt32LE(12);
+    events.dedup.set(a, b, c, e, key.timeMs, position);
+    events.daily.set(a, b, c, e, Math.floor(key.timeMs / DAY_MS), position);
   }
 
   count(projectId: string, view: EventView): number {
@@ -66,7 +78,7 @@ export class EventStore {
     if (view === 'raw') {
       return { total: events.raw.length, records: events.raw.slice(offset, offset + limit) };
     }
-    const positions = Float64Array.from((view === 'dedup' ? events.dedup : events.daily).values()).sort();
+    const positions = (view === 'dedup' ? events.dedup : events.daily).values().sort();
     const chosen = positions.subarray(offset, Math.min(positions.length, offset + limit));
     return { total: positions.length, records: Array.from(chosen, (p) => events.raw[p]!) };
   }
