@@ -29,7 +29,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
@@ -283,6 +283,83 @@ async function emulatorCount(url: string, project: string): Promise<{ dedup: num
   return stats.projects[project]!.events;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Where the CPU went (Linux /proc; figures are left out elsewhere). On a shared 2-core machine the
+// exporter, the emulator and PostgreSQL compete for the same cores: these say which one was busy.
+// ---------------------------------------------------------------------------------------------
+
+/** utime + stime (+ reaped children's, for PostgreSQL's postmaster) of one process, in ms. */
+function procCpuMs(pid: number | string, withChildren = false): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+    return ticks * 10; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+/** Every postgres process's CPU, backends that have exited included (the postmaster reaps them). */
+function postgresCpuMs(): number | null {
+  let total = 0;
+  let found = false;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let comm: string;
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        continue;
+      }
+      if (comm !== 'postgres') continue;
+      const ms = procCpuMs(pid, true);
+      if (ms !== null) {
+        total += ms;
+        found = true;
+      }
+    }
+  } catch {
+    return null;
+  }
+  return found ? total : null;
+}
+
+/** Busy and total jiffies of the whole machine. */
+function machineTicks(): { busy: number; total: number } | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - cpu[3]! - cpu[4]!, total };
+  } catch {
+    return null;
+  }
+}
+
+interface CpuMark {
+  emulator: number | null;
+  postgres: number | null;
+  machine: { busy: number; total: number } | null;
+}
+
+function cpuMark(emulatorPid: number | undefined): CpuMark {
+  return { emulator: emulatorPid === undefined ? null : procCpuMs(emulatorPid), postgres: postgresCpuMs(), machine: machineTicks() };
+}
+
+/** "CPU per event: …" between two marks, beside the sender's own CPU. */
+function cpuLine(from: CpuMark, to: CpuMark, events: number, senderCpuMs: number, target: string): string {
+  const perEvent = (ms: number) => `${((ms * 1000) / events).toFixed(1)} µs`;
+  const parts = [`sender ${perEvent(senderCpuMs)}`];
+  if (from.emulator !== null && to.emulator !== null) parts.push(`${target} ${perEvent(to.emulator - from.emulator)}`);
+  if (from.postgres !== null && to.postgres !== null) parts.push(`PostgreSQL (every backend) ${perEvent(to.postgres - from.postgres)}`);
+  let line = `CPU per event: ${parts.join(', ')}`;
+  if (from.machine && to.machine && to.machine.total > from.machine.total) {
+    line += `; machine busy ${(((to.machine.busy - from.machine.busy) / (to.machine.total - from.machine.total)) * 100).toFixed(0)}% of ${cpus().length} cores`;
+  }
+  return line;
+}
+
 interface SenderRun {
   ms: number;
   maxRssMb: number;
@@ -341,14 +418,20 @@ async function main(): Promise<void> {
     let baseOnEmulator: number | undefined;
     let oursRss: number | undefined;
     for (const target of targets) {
-      const server = target === 'emulator' ? child('emulator', { BENCH_EMULATOR_RECORDS: arg('emulator-records') === 'true' ? '1' : '0' }, ['--max-old-space-size=20000']) : child('sink', {});
+      // BENCH_PROFILE_DIR: CPU profiles of the receiver and the exporter (not of mixpanel-import).
+      const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+      const server =
+        target === 'emulator'
+          ? child('emulator', { BENCH_EMULATOR_RECORDS: arg('emulator-records') === 'true' ? '1' : '0' }, ['--max-old-space-size=20000', ...profile])
+          : child('sink', {}, profile);
       servers.push(server);
       const url = (await server.firstLine).trim();
       console.error(`${target} at ${url}; the exporter sends with ${inFlight} requests in flight …`);
-      const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+      const beforeOurs = cpuMark(server.proc.pid);
       const exporter = child('exporter', { BENCH_DB_URL: dbUrl.toString(), BENCH_EVENTS: String(events), BENCH_TARGET_URL: url, BENCH_TARGET_NAME: target, BENCH_IN_FLIGHT: String(inFlight) }, profile);
       const ours = JSON.parse(await exporter.firstLine) as SenderRun & { peakMb: Record<string, number>; startRssMb: number; peakInFlight: number };
       await exporter.done;
+      const oursCpu = cpuLine(beforeOurs, cpuMark(server.proc.pid), events, ours.cpuMs, target);
       const oursRate = (events * 1000) / ours.ms;
       console.error(
         `  exporter: ${Math.round(oursRate).toLocaleString('en-US')} events/s; memory: RSS at start ${ours.startRssMb.toFixed(0)} MB, peaks (MB) ${JSON.stringify(Object.fromEntries(Object.entries(ours.peakMb).map(([k, v]) => [k, Math.round(v)])))}, peak events in flight ${ours.peakInFlight}`,
@@ -362,11 +445,14 @@ async function main(): Promise<void> {
         await fetch(`${url}/_emulator/reset`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       }
       results.push(row(`rivulet exporter → ${target} (${inFlight} in flight, gzip 1)`, oursRate, ours, target === 'emulator' ? '  (dedup view verified)' : ''));
+      results.push(`  ${oursCpu}`);
       if (file) {
         console.error(`  mixpanel-import → ${target} …`);
+        const beforeBase = cpuMark(server.proc.pid);
         const baseline = child('baseline', { BENCH_TARGET_URL: url, BENCH_FILE: file, ...(baselineWorkers ? { BENCH_BASELINE_WORKERS: baselineWorkers } : {}) });
         const base = JSON.parse(await baseline.firstLine) as SenderRun & { requests: number; retries: number; workers: string };
         await baseline.done;
+        const baseCpu = cpuLine(beforeBase, cpuMark(server.proc.pid), events, base.cpuMs, target);
         const baseRate = (events * 1000) / base.ms;
         if (target === 'emulator') {
           const count = await emulatorCount(url, PROJECT_BASE.id);
@@ -375,6 +461,7 @@ async function main(): Promise<void> {
           await fetch(`${url}/_emulator/reset`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
         }
         results.push(row(`mixpanel-import → ${target} (workers ${base.workers}, gzip 6)`, baseRate, base, `  ${base.requests} requests, ${base.retries} retries`));
+        results.push(`  ${baseCpu}`);
         results.push(`  ratio on ${target}: ${(oursRate / baseRate).toFixed(2)}×`);
       }
       server.proc.kill('SIGTERM');
