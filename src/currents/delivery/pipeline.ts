@@ -234,7 +234,10 @@ export class DeliveryPipeline<P> {
 
   private async settle(job: Job<P>, result: BatchResult): Promise<void> {
     if (result.deadLetters.length > 0) await this.storeDeadLetters(result.deadLetters);
-    for (const item of result.sent) job.segment.tallies.add('sent', item.eventType);
+    // Counted per type first: one tally update per type instead of one per event.
+    const sentByType = new Map<string, number>();
+    for (const item of result.sent) sentByType.set(item.eventType, (sentByType.get(item.eventType) ?? 0) + 1);
+    for (const [eventType, n] of sentByType) job.segment.tallies.add('sent', eventType, '', n);
     for (const dl of result.deadLetters) job.segment.tallies.add('dead_lettered', dl.eventType, dl.reason);
     this.window.settleBatch(job.segment);
     this.scheduleCommit();
