@@ -265,9 +265,13 @@ async function writeBaselineInput(dbUrl: string, file: string): Promise<void> {
   const db = openPostgres({ connectionString: dbUrl, maxConnections: 1 });
   const out = createWriteStream(file);
   const settings = { selectedTypes: new Set(SELECTABLE_EVENT_TYPES), token: PROJECT_BASE.token };
-  let lastSeq = 0;
+  // Pages in the log's key order, (txid, seq): seq alone has no index.
+  let last = { txid: '0', seq: 0 };
   for (;;) {
-    const { rows } = await db.query<{ seq: number; body: import('../src/events/log.js').LogEvent }>('SELECT seq, body FROM event_log WHERE seq > $1 ORDER BY seq LIMIT 20000', [lastSeq]);
+    const { rows } = await db.query<{ seq: number; txid: string; body: import('../src/events/log.js').LogEvent }>(
+      'SELECT seq, txid::text AS txid, body FROM event_log WHERE (txid, seq) > ($1::xid8, $2::bigint) ORDER BY event_log.txid, event_log.seq LIMIT 20000',
+      [last.txid, last.seq],
+    );
     if (rows.length === 0) break;
     let chunk = '';
     for (const r of rows) {
@@ -275,7 +279,8 @@ async function writeBaselineInput(dbUrl: string, file: string): Promise<void> {
       if (m.outcome === 'send') chunk += `${JSON.stringify(m.event)}\n`;
     }
     if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-    lastSeq = rows[rows.length - 1]!.seq;
+    const end = rows[rows.length - 1]!;
+    last = { txid: end.txid, seq: end.seq };
   }
   await new Promise<void>((r) => out.end(() => r()));
   await db.close();
