@@ -46,16 +46,31 @@ export async function applyReplacement(tx: Queryable, cohort: Cohort, target: st
   return outcome;
 }
 
-/** Adds sorted user ids (sorted so concurrent writers lock rows in one order); returns how many were new. */
+/**
+ * Adds sorted user ids (sorted so concurrent writers lock rows in one order); returns how many were
+ * new. There is no foreign key to users (migration 006): the new members' users are locked
+ * (FOR KEY SHARE) after the insert, and any that were deleted since they were matched lose the
+ * membership again, so a deleted user never keeps one. Only new members are locked, as the key's
+ * check did.
+ */
 async function insertMembers(tx: Queryable, cohortId: string, sortedUserIds: string[]): Promise<number> {
   if (!sortedUserIds.length) return 0;
-  const { rowCount } = await tx.query(
+  const { rows } = await tx.query<{ user_id: string }>(
     `INSERT INTO cohort_members (cohort_id, user_id)
      SELECT $1, u FROM unnest($2::uuid[]) AS u ORDER BY u
-     ON CONFLICT (cohort_id, user_id) DO NOTHING`,
+     ON CONFLICT (user_id, cohort_id) DO NOTHING RETURNING user_id`,
     [cohortId, sortedUserIds],
   );
-  return rowCount;
+  if (!rows.length) return 0;
+  const inserted = rows.map((r) => r.user_id).sort();
+  const { rows: live } = await tx.query('SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE', [inserted]);
+  if (live.length === inserted.length) return inserted.length;
+  const { rowCount: gone } = await tx.query(
+    `DELETE FROM cohort_members m WHERE m.cohort_id = $1 AND m.user_id = ANY($2::uuid[])
+        AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)`,
+    [cohortId, inserted],
+  );
+  return inserted.length - gone;
 }
 
 async function recordMembershipChange(tx: Queryable, cohort: Cohort, o: MembershipOutcome, source: SyncSource): Promise<void> {

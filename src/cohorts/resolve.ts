@@ -16,7 +16,11 @@ export interface ResolvedChanges {
   wanted: Map<string, boolean>;
 }
 
-export async function resolveEntries(tx: Queryable, workspaceId: string, entries: CohortEntry[]): Promise<ResolvedChanges> {
+/**
+ * `lock`: the users found stay locked (FOR KEY SHARE) until the transaction ends, so the apply
+ * that follows may write memberships for them without re-checking that they still exist.
+ */
+export async function resolveEntries(tx: Queryable, workspaceId: string, entries: CohortEntry[], opts: { lock?: boolean } = {}): Promise<ResolvedChanges> {
   const userIds: string[] = [];
   const deviceIds: string[] = [];
   const aliases = [];
@@ -25,9 +29,9 @@ export async function resolveEntries(tx: Queryable, workspaceId: string, entries
     else if (e.identifier.kind === 'device_id') deviceIds.push(e.identifier.value);
     else aliases.push(e.identifier.alias);
   }
-  const byExternalId = await matchExternalIds(tx, workspaceId, userIds);
-  const byDevice = await matchDeviceIds(tx, workspaceId, deviceIds);
-  const byAlias = await matchAliases(tx, workspaceId, aliases);
+  const byExternalId = await matchExternalIds(tx, workspaceId, userIds, opts);
+  const byDevice = await matchDeviceIds(tx, workspaceId, deviceIds, opts);
+  const byAlias = await matchAliases(tx, workspaceId, aliases, opts);
 
   const out: ResolvedChanges = {
     received: entries.length,

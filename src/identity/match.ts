@@ -9,6 +9,15 @@ import type { UserAlias } from './types.js';
 export type Unmatched = 'not_found' | 'device_id_of_identified_user';
 export type Match = { userId: string } | { unmatched: Unmatched };
 
+/**
+ * `lock`: also take FOR KEY SHARE on the users found, until the transaction ends, so that none of
+ * them can be deleted or merged away before the caller's writes that refer to them commit (the
+ * lock a foreign key's check would take, in one statement).
+ */
+export interface MatchOptions {
+  lock?: boolean;
+}
+
 const MAX_EXTERNAL_ID_BYTES = 512;
 
 export function aliasKey(a: UserAlias): string {
@@ -16,12 +25,12 @@ export function aliasKey(a: UserAlias): string {
 }
 
 /** external id → user id, for the ids that name a user. */
-export async function matchExternalIds(tx: Queryable, workspaceId: string, ids: Iterable<string>): Promise<Map<string, string>> {
+export async function matchExternalIds(tx: Queryable, workspaceId: string, ids: Iterable<string>, opts: MatchOptions = {}): Promise<Map<string, string>> {
   const wanted = [...new Set(ids)].filter((id) => id.length > 0 && Buffer.byteLength(id) <= MAX_EXTERNAL_ID_BYTES);
   const out = new Map<string, string>();
   if (!wanted.length) return out;
   const { rows } = await tx.query<{ id: string; external_id: string }>(
-    'SELECT id, external_id FROM users WHERE workspace_id = $1 AND external_id = ANY($2::text[])',
+    `SELECT id, external_id FROM users WHERE workspace_id = $1 AND external_id = ANY($2::text[])${opts.lock ? ' FOR KEY SHARE' : ''}`,
     [workspaceId, wanted],
   );
   for (const r of rows) out.set(r.external_id, r.id);
@@ -29,14 +38,14 @@ export async function matchExternalIds(tx: Queryable, workspaceId: string, ids: 
 }
 
 /** device id → match: the anonymous user holding it, or why it does not match. */
-export async function matchDeviceIds(tx: Queryable, workspaceId: string, ids: Iterable<string>): Promise<Map<string, Match>> {
+export async function matchDeviceIds(tx: Queryable, workspaceId: string, ids: Iterable<string>, opts: MatchOptions = {}): Promise<Map<string, Match>> {
   const wanted = [...new Set(ids)].filter((id) => id.length > 0 && id.length <= 1024);
   const out = new Map<string, Match>();
   if (!wanted.length) return out;
   const { rows } = await tx.query<{ device_id: string; user_id: string; identified: boolean }>(
     `SELECT d.device_id, d.user_id, u.external_id IS NOT NULL AS identified
        FROM user_devices d JOIN users u ON u.id = d.user_id
-      WHERE d.workspace_id = $1 AND d.device_id = ANY($2::text[])`,
+      WHERE d.workspace_id = $1 AND d.device_id = ANY($2::text[])${opts.lock ? ' FOR KEY SHARE OF u' : ''}`,
     [workspaceId, wanted],
   );
   for (const r of rows) out.set(r.device_id, r.identified ? { unmatched: 'device_id_of_identified_user' } : { userId: r.user_id });
@@ -44,14 +53,16 @@ export async function matchDeviceIds(tx: Queryable, workspaceId: string, ids: It
 }
 
 /** alias key (see aliasKey) → user id. */
-export async function matchAliases(tx: Queryable, workspaceId: string, aliases: UserAlias[]): Promise<Map<string, string>> {
+export async function matchAliases(tx: Queryable, workspaceId: string, aliases: UserAlias[], opts: MatchOptions = {}): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const wanted = aliases.filter((a) => a.alias_name.length > 0 && a.alias_label.length > 0 && a.alias_name.length <= 255 && a.alias_label.length <= 255);
   if (!wanted.length) return out;
   const { rows } = await tx.query<{ alias_label: string; alias_name: string; user_id: string }>(
     `SELECT a.alias_label, a.alias_name, a.user_id
        FROM unnest($2::text[], $3::text[]) AS q(label, name)
-       JOIN user_aliases a ON a.workspace_id = $1 AND a.alias_label = q.label AND a.alias_name = q.name`,
+       JOIN user_aliases a ON a.workspace_id = $1 AND a.alias_label = q.label AND a.alias_name = q.name${
+         opts.lock ? ' JOIN users u ON u.id = a.user_id FOR KEY SHARE OF u' : ''
+       }`,
     [workspaceId, wanted.map((a) => a.alias_label), wanted.map((a) => a.alias_name)],
   );
   for (const r of rows) out.set(aliasKey(r), r.user_id);
