@@ -73,6 +73,83 @@ async function insertMembers(tx: Queryable, cohortId: string, sortedUserIds: str
   return inserted.length - gone;
 }
 
+/** Membership probes and writes go in slices of this many users, which keeps every plan an index lookup per user. */
+const SLICE = 1000;
+
+/**
+ * Group commit for deltas: several requests' changes to one cohort in one transaction, with the
+ * result of applying them one after another in order. `items[i]` maps each distinct user of
+ * request i to the state its last entry asked for. The caller holds the cohort's lock and has
+ * locked every user named (FOR KEY SHARE, see resolveEntries), so the membership read here cannot
+ * change under the transaction.
+ *
+ * The current membership of the users named is read once; the requests are replayed on it in
+ * memory, which gives each request its exact added / removed / unchanged; only the net change is
+ * written. Data points are each request's applied changes, summed (one per change, as if applied
+ * apart). A member removed and added back within the group gets a new `since`, as it would have.
+ */
+export async function applyDeltas(tx: Queryable, cohort: Cohort, items: Array<Map<string, boolean>>, source: SyncSource): Promise<MembershipOutcome[]> {
+  const named = new Set<string>();
+  for (const wanted of items) for (const userId of wanted.keys()) named.add(userId);
+  const users = [...named].sort();
+  const before = new Set<string>();
+  for (let i = 0; i < users.length; i += SLICE) {
+    const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM cohort_members WHERE cohort_id = $1 AND user_id = ANY($2::uuid[])', [
+      cohort.id,
+      users.slice(i, i + SLICE),
+    ]);
+    for (const r of rows) before.add(r.user_id);
+  }
+
+  const state = new Map<string, boolean>();
+  const rejoined = new Set<string>();
+  const outcomes = items.map((wanted) => {
+    const o: MembershipOutcome = { added: 0, removed: 0, unchanged: 0 };
+    for (const [userId, member] of wanted) {
+      const current = state.get(userId) ?? before.has(userId);
+      if (member === current) o.unchanged++;
+      else if (member) {
+        o.added++;
+        state.set(userId, true);
+        if (before.has(userId)) rejoined.add(userId);
+      } else {
+        o.removed++;
+        state.set(userId, false);
+      }
+    }
+    return o;
+  });
+
+  const toAdd: string[] = [];
+  const toRemove: string[] = [];
+  const toRefresh: string[] = [];
+  for (const userId of users) {
+    const member = state.get(userId);
+    if (member === undefined) continue;
+    const was = before.has(userId);
+    if (member && !was) toAdd.push(userId);
+    else if (!member && was) toRemove.push(userId);
+    else if (member && rejoined.has(userId)) toRefresh.push(userId);
+  }
+  for (let i = 0; i < toAdd.length; i += SLICE * 8) {
+    await tx.query('INSERT INTO cohort_members (cohort_id, user_id) SELECT $1, u FROM unnest($2::uuid[]) AS u', [cohort.id, toAdd.slice(i, i + SLICE * 8)]);
+  }
+  for (let i = 0; i < toRemove.length; i += SLICE) {
+    await tx.query('DELETE FROM cohort_members WHERE cohort_id = $1 AND user_id = ANY($2::uuid[])', [cohort.id, toRemove.slice(i, i + SLICE)]);
+  }
+  for (let i = 0; i < toRefresh.length; i += SLICE) {
+    await tx.query('UPDATE cohort_members SET since = now() WHERE cohort_id = $1 AND user_id = ANY($2::uuid[])', [cohort.id, toRefresh.slice(i, i + SLICE)]);
+  }
+
+  const total = outcomes.reduce((t, o) => ({ added: t.added + o.added, removed: t.removed + o.removed, unchanged: t.unchanged + o.unchanged }), {
+    added: 0,
+    removed: 0,
+    unchanged: 0,
+  });
+  await recordMembershipChange(tx, cohort, total, source);
+  return outcomes;
+}
+
 async function recordMembershipChange(tx: Queryable, cohort: Cohort, o: MembershipOutcome, source: SyncSource): Promise<void> {
   const changed = o.added + o.removed > 0;
   await tx.query(

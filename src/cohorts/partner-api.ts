@@ -7,14 +7,15 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppServices } from '../http/app.js';
 import type { AuthFailureThrottle } from '../http/auth-throttle.js';
 import { ApiError } from '../http/errors.js';
-import { transactionWithRetry, type Db } from '../storage/index.js';
-import { applyDelta } from './apply.js';
+import { isRetryableConflict, isStoreUnavailable, isUniqueViolation, transactionWithRetry, type Db } from '../storage/index.js';
+import { applyDeltas, type MembershipOutcome } from './apply.js';
 import { partnerEnabled, type CohortContext } from './context.js';
 import { findActiveImportKey, type DataImportKey } from './import-keys.js';
-import { checkCohortChanges, checkCohortName, Messages, readCredentials } from './partner-payload.js';
-import { resolveEntries } from './resolve.js';
-import { findCohort, lockCohort, upsertCohort } from './store.js';
-import { recordSync } from './sync-history.js';
+import { checkCohortChanges, checkCohortName, Messages, readCredentials, type CohortChangesInput } from './partner-payload.js';
+import { groupWithFallback, type Batch } from './queue.js';
+import { resolveEntries, type ResolvedChanges } from './resolve.js';
+import { findCohort, lockCohort, upsertCohort, type Cohort } from './store.js';
+import { recordSync, recordSyncs } from './sync-history.js';
 
 interface ClientThrottle {
   ip: string;
@@ -52,7 +53,7 @@ const routeConfig = { invalidBodyMessage: Messages.notAnObject };
 export function partnerApiRoutes(ctx: CohortContext) {
   return async function routes(app: FastifyInstance, { db, authThrottle }: AppServices): Promise<void> {
     const bodyLimit = ctx.config.limits.cohortBodyBytes;
-    const lockTimeout = ctx.config.limits.cohortLockTimeoutMs;
+    const deltas = deltaBatch(db, ctx.config.limits.cohortLockTimeoutMs);
 
     app.post(
       '/partners/:partner/cohorts',
@@ -124,28 +125,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
           await recordSync(db, { workspaceId: ws, partner, source: 'partner_api', partnerCohortId: input.cohortId, action: 'delta', status: 'rejected', error: Messages.unknownCohort });
           throw new ApiError(400, Messages.unknownCohort, [{ type: Messages.unknownCohort, path: 'cohort_id' }]);
         }
-        const result = await ctx.queue.run(cohort.id, () =>
-          transactionWithRetry(db, async (tx) => {
-            await lockCohort(tx, cohort.id, lockTimeout);
-            const resolved = await resolveEntries(tx, ws, input.entries);
-            const outcome = await applyDelta(tx, cohort, resolved.wanted, 'partner_api');
-            await recordSync(tx, {
-              workspaceId: ws,
-              partner,
-              source: 'partner_api',
-              cohortId: cohort.id,
-              partnerCohortId: input.cohortId,
-              action: 'delta',
-              status: 'applied',
-              received: resolved.received,
-              matched: resolved.matched,
-              unmatchedNotFound: resolved.unmatched.not_found,
-              unmatchedDeviceIdOfIdentifiedUser: resolved.unmatched.device_id_of_identified_user,
-              ...outcome,
-            });
-            return { resolved, outcome };
-          }),
-        );
+        const result = await ctx.queue.runBatched(cohort.id, deltas, { workspaceId: ws, partner, cohort, input });
         const applied = result.outcome.added + result.outcome.removed;
         return send(reply, auth, 201, {
           message: 'success',
@@ -164,6 +144,69 @@ export function partnerApiRoutes(ctx: CohortContext) {
       },
     );
   };
+}
+
+interface DeltaRequest {
+  workspaceId: string;
+  partner: string;
+  cohort: Cohort;
+  input: CohortChangesInput;
+}
+
+interface DeltaResult {
+  resolved: ResolvedChanges;
+  outcome: MembershipOutcome;
+}
+
+/** Requests to one cohort that wait together are applied in one transaction (group commit). */
+const MAX_GROUP = 16;
+
+/**
+ * Group commit of partner requests to one cohort (see KeyedQueue): the requests waiting at the head
+ * of the cohort's queue are matched and applied in one transaction, in arrival order, each with
+ * its own exact counts and sync-history row (applyDeltas). A request is still all or nothing: if
+ * the group's transaction fails, nothing of it was applied, and each request is applied again
+ * alone (groupWithFallback), so one bad request cannot fail the others. A failure that would fail each alone as well
+ * (the cohort locked elsewhere: 423; the store unreachable: 503) fails the group at once.
+ */
+function deltaBatch(db: Db, lockTimeoutMs: number): Batch<DeltaRequest, DeltaResult> {
+  const applyGroup = (items: DeltaRequest[]) =>
+    transactionWithRetry(
+      db,
+      async (tx) => {
+        const cohort = items[0]!.cohort;
+        await lockCohort(tx, cohort.id, lockTimeoutMs);
+        const resolved: ResolvedChanges[] = [];
+        for (const item of items) resolved.push(await resolveEntries(tx, item.workspaceId, item.input.entries, { lock: true }));
+        const outcomes = await applyDeltas(
+          tx,
+          cohort,
+          resolved.map((r) => r.wanted),
+          'partner_api',
+        );
+        await recordSyncs(
+          tx,
+          items.map((item, i) => ({
+            workspaceId: item.workspaceId,
+            partner: item.partner,
+            source: 'partner_api' as const,
+            cohortId: cohort.id,
+            partnerCohortId: item.input.cohortId,
+            action: 'delta',
+            status: 'applied' as const,
+            received: resolved[i]!.received,
+            matched: resolved[i]!.matched,
+            unmatchedNotFound: resolved[i]!.unmatched.not_found,
+            unmatchedDeviceIdOfIdentifiedUser: resolved[i]!.unmatched.device_id_of_identified_user,
+            ...outcomes[i]!,
+          })),
+        );
+        return items.map((_, i) => ({ resolved: resolved[i]!, outcome: outcomes[i]! }));
+      },
+      // A unique violation means a membership appeared under the transaction: re-run it whole.
+      { retryOn: (err) => isRetryableConflict(err) || isUniqueViolation(err) },
+    );
+  return groupWithFallback(MAX_GROUP, applyGroup, (err) => err instanceof ApiError || isStoreUnavailable(err));
 }
 
 function emptyResult(cohortId: string) {

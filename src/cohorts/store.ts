@@ -67,15 +67,20 @@ export async function upsertCohort(
  * Waiting longer than `timeoutMs` answers 423 (cohort-import.md §1.4).
  */
 export async function lockCohort(tx: Queryable, cohortId: string, timeoutMs: number): Promise<void> {
-  await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(timeoutMs))}ms`]);
+  // One round trip: the values are a number and a uuid read from the database, checked here.
+  if (!UUID.test(cohortId)) throw new Error(`not a cohort id: ${cohortId}`);
+  const timeout = Math.max(1, Math.round(timeoutMs));
   try {
-    await tx.query('SELECT 1 FROM cohorts WHERE id = $1 FOR UPDATE', [cohortId]);
+    await tx.exec(
+      `SET LOCAL lock_timeout = '${timeout}ms'; SELECT 1 FROM cohorts WHERE id = '${cohortId}' FOR UPDATE; SET LOCAL lock_timeout = 0`,
+    );
   } catch (err) {
     if ((err as { code?: string }).code === '55P03') throw new ApiError(423, 'Resource locked');
     throw err;
   }
-  await tx.query(`SELECT set_config('lock_timeout', '0', true)`);
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function listCohorts(db: Queryable, workspaceId: string, partner?: string): Promise<Cohort[]> {
   const { rows } = await db.query<Cohort>(

@@ -23,11 +23,21 @@ export interface SyncRecord {
 }
 
 export async function recordSync(db: Queryable, r: SyncRecord): Promise<void> {
-  await db.query(
-    `INSERT INTO cohort_syncs (id, workspace_id, partner, cohort_id, partner_cohort_id, source, action, status, received, matched,
-        unmatched_not_found, unmatched_device_id_of_identified_user, added, removed, unchanged, error, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-    [
+  await recordSyncs(db, [r]);
+}
+
+const SYNC_COLUMNS = 17;
+
+/**
+ * Several records in one statement (a group commit's requests). The i-th record is stamped one
+ * microsecond after the (i-1)-th, so that the history lists them in the order they were applied.
+ */
+export async function recordSyncs(db: Queryable, records: SyncRecord[]): Promise<void> {
+  if (!records.length) return;
+  const params: unknown[] = [];
+  const rows = records.map((r, i) => {
+    const base = i * SYNC_COLUMNS;
+    params.push(
       randomUUID(),
       r.workspaceId,
       r.partner,
@@ -45,7 +55,15 @@ export async function recordSync(db: Queryable, r: SyncRecord): Promise<void> {
       r.unchanged ?? 0,
       r.error ?? null,
       r.details === undefined ? null : JSON.stringify(r.details),
-    ],
+    );
+    const cells = Array.from({ length: SYNC_COLUMNS }, (_, k) => `$${base + k + 1}`);
+    return `(${cells.join(', ')}, now() + interval '1 microsecond' * ${i})`;
+  });
+  await db.query(
+    `INSERT INTO cohort_syncs (id, workspace_id, partner, cohort_id, partner_cohort_id, source, action, status, received, matched,
+        unmatched_not_found, unmatched_device_id_of_identified_user, added, removed, unchanged, error, details, at)
+     VALUES ${rows.join(',\n            ')}`,
+    params,
   );
 }
 
