@@ -6,7 +6,7 @@
  * drains) and backfill (a time range that ends); they differ only in their source and checkpoint.
  */
 import type { StoredEvent } from '../../events/log.js';
-import { batchSerialized, type BatchLimits } from '../mixpanel/batching.js';
+import { batchSerialized, joinBatchInPlace, type BatchLimits } from '../mixpanel/batching.js';
 import { mapForImport, type MixpanelMappingSettings } from '../mixpanel/mapping.js';
 import { AckWindow, type Segment, type SettledRun } from './ack-window.js';
 import type { DeadLetterInput } from './dead-letters.js';
@@ -54,6 +54,8 @@ export interface PipelineOptions<P> {
 interface Job<P> {
   segment: Segment<P>;
   items: Deliverable[];
+  /** The request body of `items`, whose `json` are slices of it. */
+  body: string;
 }
 
 const STORE_RETRY_MS = 1000;
@@ -162,7 +164,7 @@ export class DeliveryPipeline<P> {
         outcomes.push({ outcome: 'skipped', reason: m.reason });
         return;
       }
-      const item: Deliverable = { eventId: e.id, eventType: e.event_type, insertId: m.event.properties['$insert_id'] as string, json: m.json, bytes: m.bytes };
+      const item: Deliverable = { eventId: e.id, eventType: this.typeName(e.event_type), insertId: m.event.properties['$insert_id'] as string, json: m.json, bytes: m.bytes };
       if (m.outcome === 'send') {
         sends.push(item);
         sendIndex.push(index);
@@ -191,13 +193,22 @@ export class DeliveryPipeline<P> {
       const last = k === batches.length - 1;
       const to = last ? events.length : sendIndex[sent - 1]! + 1;
       const segment = openSegment(to, last ? end : this.opts.positionOf(events[to - 1]!), 1);
-      this.jobs.push({ segment, items: b.items });
+      this.jobs.push({ segment, items: b.items, body: joinBatchInPlace(b.items) });
     });
     if (batches.length === 0) {
       openSegment(events.length, end, 0);
       this.scheduleCommit();
     }
     this.changed.notify();
+  }
+
+  /** One string per event type (a queued event then holds no type name of its own). */
+  private readonly typeNames = new Map<string, string>();
+  private typeName(type: string): string {
+    const known = this.typeNames.get(type);
+    if (known !== undefined) return known;
+    this.typeNames.set(type, type);
+    return type;
   }
 
   private async worker(): Promise<void> {
@@ -217,7 +228,7 @@ export class DeliveryPipeline<P> {
       this.changed.notify();
       this.active += 1;
       try {
-        const result = await deliverBatch(job.items, env);
+        const result = await deliverBatch(job.items, env, job.body);
         await this.settle(job, result);
       } catch (err) {
         if (!isAbort(err, signal)) {

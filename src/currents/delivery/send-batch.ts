@@ -49,23 +49,26 @@ function deadLetter(item: Deliverable, reason: string, field: string | null, mes
   return { eventId: item.eventId, eventType: item.eventType, insertId: item.insertId, reason, field, message, event: JSON.parse(item.json) as MixpanelEvent };
 }
 
-/** Sends `items` as one `/import` request (and halves of it, when the rules say split). */
-export async function deliverBatch(items: Deliverable[], env: SendEnvironment): Promise<BatchResult> {
+/**
+ * Sends `items` as one `/import` request (and halves of it, when the rules say split). `body`, when
+ * given, is `joinBatch(items)` already built (see `joinBatchInPlace`).
+ */
+export async function deliverBatch(items: Deliverable[], env: SendEnvironment, body?: string): Promise<BatchResult> {
   const token = {};
   try {
-    return await deliver(items, env, token);
+    return await deliver(items, env, token, body);
   } finally {
     env.health.release(token);
   }
 }
 
-async function deliver(items: Deliverable[], env: SendEnvironment, token: object): Promise<BatchResult> {
+async function deliver(items: Deliverable[], env: SendEnvironment, token: object, body?: string): Promise<BatchResult> {
   const now = env.now ?? Date.now;
   const random = env.random ?? Math.random;
   let attempt = 0;
   for (;;) {
     const epoch = await env.health.ready(token, env.signal);
-    const answer = await env.send(joinBatch(items), env.signal);
+    const answer = await env.send(body ?? joinBatch(items), env.signal);
     const verdict = judge(answer, now());
     switch (verdict.action) {
       case 'ack':
