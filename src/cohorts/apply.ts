@@ -6,6 +6,16 @@
 import type { Queryable } from '../storage/index.js';
 import type { Cohort } from './store.js';
 
+/**
+ * The rows of cohort $1 for the users in $2, found user by user through the primary key (user_id,
+ * cohort_id). Written as a lateral lookup on purpose: given `cohort_id = $1 AND user_id = ANY($2)`
+ * the planner may scan the whole cohort instead (through the cohort_id index, or the table) when
+ * its statistics are stale, e.g. a big cohort being imported into a table analysed while small.
+ */
+const MEMBER_LOOKUP = `unnest($2::uuid[]) AS q(u)
+  CROSS JOIN LATERAL (SELECT m.ctid AS row FROM cohort_members m WHERE m.user_id = q.u AND m.cohort_id = $1 LIMIT 1) x`;
+const MEMBER_ROWS = `ctid = ANY(ARRAY(SELECT x.row FROM ${MEMBER_LOOKUP}))`;
+
 export type SyncSource = 'partner_api' | 'webhook' | 'pull';
 
 export interface MembershipOutcome {
@@ -23,7 +33,7 @@ export async function applyDelta(tx: Queryable, cohort: Cohort, wanted: Map<stri
   toRemove.sort();
   const added = await insertMembers(tx, cohort.id, toAdd);
   const removed = toRemove.length
-    ? (await tx.query('DELETE FROM cohort_members WHERE cohort_id = $1 AND user_id = ANY($2::uuid[])', [cohort.id, toRemove])).rowCount
+    ? (await tx.query(`DELETE FROM cohort_members WHERE ${MEMBER_ROWS}`, [cohort.id, toRemove])).rowCount
     : 0;
   const outcome = { added, removed, unchanged: wanted.size - added - removed };
   await recordMembershipChange(tx, cohort, outcome, source);
@@ -66,8 +76,7 @@ async function insertMembers(tx: Queryable, cohortId: string, sortedUserIds: str
   const { rows: live } = await tx.query('SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE', [inserted]);
   if (live.length === inserted.length) return inserted.length;
   const { rowCount: gone } = await tx.query(
-    `DELETE FROM cohort_members m WHERE m.cohort_id = $1 AND m.user_id = ANY($2::uuid[])
-        AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)`,
+    `DELETE FROM cohort_members WHERE ${MEMBER_ROWS} AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = cohort_members.user_id)`,
     [cohortId, inserted],
   );
   return inserted.length - gone;
@@ -94,10 +103,7 @@ export async function applyDeltas(tx: Queryable, cohort: Cohort, items: Array<Ma
   const users = [...named].sort();
   const before = new Set<string>();
   for (let i = 0; i < users.length; i += SLICE) {
-    const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM cohort_members WHERE cohort_id = $1 AND user_id = ANY($2::uuid[])', [
-      cohort.id,
-      users.slice(i, i + SLICE),
-    ]);
+    const { rows } = await tx.query<{ user_id: string }>(`SELECT q.u AS user_id FROM ${MEMBER_LOOKUP}`, [cohort.id, users.slice(i, i + SLICE)]);
     for (const r of rows) before.add(r.user_id);
   }
 
@@ -135,10 +141,10 @@ export async function applyDeltas(tx: Queryable, cohort: Cohort, items: Array<Ma
     await tx.query('INSERT INTO cohort_members (cohort_id, user_id) SELECT $1, u FROM unnest($2::uuid[]) AS u', [cohort.id, toAdd.slice(i, i + SLICE * 8)]);
   }
   for (let i = 0; i < toRemove.length; i += SLICE) {
-    await tx.query('DELETE FROM cohort_members WHERE cohort_id = $1 AND user_id = ANY($2::uuid[])', [cohort.id, toRemove.slice(i, i + SLICE)]);
+    await tx.query(`DELETE FROM cohort_members WHERE ${MEMBER_ROWS}`, [cohort.id, toRemove.slice(i, i + SLICE)]);
   }
   for (let i = 0; i < toRefresh.length; i += SLICE) {
-    await tx.query('UPDATE cohort_members SET since = now() WHERE cohort_id = $1 AND user_id = ANY($2::uuid[])', [cohort.id, toRefresh.slice(i, i + SLICE)]);
+    await tx.query(`UPDATE cohort_members SET since = now() WHERE ${MEMBER_ROWS}`, [cohort.id, toRefresh.slice(i, i + SLICE)]);
   }
 
   const total = outcomes.reduce((t, o) => ({ added: t.added + o.added, removed: t.removed + o.removed, unchanged: t.unchanged + o.unchanged }), {
