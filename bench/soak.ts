@@ -4,14 +4,16 @@
  *
  *   flock /tmp/rivulet-heavy.lock npx tsx bench/soak.ts [--minutes=10 | --seconds=45]
  *       [--backend=postgres|pglite] [--interval=30] [--track-rps=40] [--events-per-request=25]
- *       [--cohort-rps=4] [--segment-rps=6] [--users=5000] [--max-rss-slope=2]
+ *       [--cohort-rps=4] [--segment-rps=6] [--webhook-every=10] [--users=5000] [--max-rss-slope=2]
  *       [--min-rss-growth=48] [--catch-up-seconds=180]
  *
  * The mix, each paced to its rate by a few concurrent clients (keep-alive, loopback):
  * - `/users/track`: `--events-per-request` custom events (each with a unique `soak_seq`) plus two
  *   attribute updates (`plan`), over `--users` users;
  * - cohort pushes: the partner cohort API (`/partners/mixpanel/cohorts/users`), 200 identifiers a
- *   request, adding to or removing from one of three cohorts;
+ *   request, adding to or removing from one of three cohorts; and every `--webhook-every` seconds
+ *   the emulator's webhook sender pushes a 1,500-member Mixpanel cohort (25 members swapped each
+ *   time) to `/partners/mixpanel/webhook` (a run counts as one request; it must succeed);
  * - segment counts: `GET /admin/segments/{id}/count` of saved segments and
  *   `POST /admin/segments/preview-count` of a filter over cohorts and `plan`;
  * - a Currents export of the custom events to the Mixpanel emulator (in this process), running
@@ -65,6 +67,7 @@ const opts = {
   eventsPerRequest: Number(option('events-per-request', '25')),
   cohortRps: Number(option('cohort-rps', '4')),
   segmentRps: Number(option('segment-rps', '6')),
+  webhookEverySeconds: Number(option('webhook-every', '10')),
   users: Number(option('users', '5000')),
   maxRssSlopeMiBPerMin: Number(option('max-rss-slope', '2')),
   minRssGrowthMiB: Number(option('min-rss-growth', '48')),
@@ -145,8 +148,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Measurements
 // ---------------------------------------------------------------------------------------------
 
-type Kind = 'track' | 'cohort' | 'segment';
-const KINDS: Kind[] = ['track', 'cohort', 'segment'];
+type Kind = 'track' | 'cohort' | 'webhook' | 'segment';
+const KINDS: Kind[] = ['track', 'cohort', 'webhook', 'segment'];
 
 class Stats {
   total = 0;
@@ -252,7 +255,7 @@ try {
   const pid = server.child.pid!;
   console.log(
     `soak: ${(opts.durationMs / 1000).toFixed(0)} s on ${opts.backend}; /users/track ${opts.trackRps} req/s × ${opts.eventsPerRequest} events, ` +
-      `cohort pushes ${opts.cohortRps}/s, segment counts ${opts.segmentRps}/s, a Currents export to the emulator; ${opts.users} users; server pid ${pid}`,
+      `cohort pushes ${opts.cohortRps}/s and a webhook run every ${opts.webhookEverySeconds} s, segment counts ${opts.segmentRps}/s, a Currents export to the emulator; ${opts.users} users; server pid ${pid}`,
   );
 
   // --- Setup: users, an import key, three cohorts, two saved segments, a connector. ---
@@ -271,6 +274,30 @@ try {
       await must('POST', '/partners/mixpanel/cohorts/users', { partner_api_key: PARTNER_KEY, client_secret: importKey, cohort_id: id, cohort_changes: [{ user_ids: ids.slice(i, i + 1000) }] }, 201);
     }
   }
+  // The emulator's webhook sender, pushing one Mixpanel cohort with the import key (HTTP Basic).
+  const emu = async (method: string, path: string, body?: unknown): Promise<any> => {
+    const res = await fetch(mp.url + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (res.status >= 300) throw new Error(`emulator ${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  const WEBHOOK_COHORT = 501;
+  const webhookMembers = new Set(Array.from({ length: 1500 }, (_, j) => `soak-${(j * 3 + 1) % opts.users}`));
+  await emu('POST', '/_emulator/cohorts', { project_id: PROJECT.projectId, id: WEBHOOK_COHORT, name: 'Soak webhook', members: [...webhookMembers] });
+  const sync = (
+    await emu('POST', '/_emulator/webhook-syncs', {
+      project_id: PROJECT.projectId,
+      url: `${server.url}/partners/mixpanel/webhook`,
+      username: 'mixpanel',
+      password: importKey,
+      cohort_ids: [WEBHOOK_COHORT],
+      schedule: { every_seconds: 86_400 },
+      start: false,
+      retry_delays_ms: [100, 200, 400],
+    })
+  ).id as string;
+  const first = await emu('POST', `/_emulator/webhook-syncs/${sync}/run`);
+  if (first.status !== 'succeeded') throw new Error(`the first webhook run ${first.status}: ${JSON.stringify(first).slice(0, 500)}`);
+
   const catalogue = await must('GET', '/admin/segments/filters', undefined, 200);
   const cohortFilterIds: string[] = catalogue.filters.find((f: { filter: string }) => f.filter === 'Mixpanel_Cohorts').cohorts.map((c: { id: string }) => c.id);
   const inCohort = (i: number) => ({ filter: 'Mixpanel_Cohorts', op: 'includes', value: cohortFilterIds[i % cohortFilterIds.length] });
@@ -282,7 +309,7 @@ try {
   const connector = await must('POST', '/admin/currents/mixpanel', connectorBody(mp.url, PROJECT, { name: 'Soak export', event_types: EXPORTED }), 201);
 
   // --- Load ---
-  const stats: Record<Kind, Stats> = { track: new Stats(), cohort: new Stats(), segment: new Stats() };
+  const stats: Record<Kind, Stats> = { track: new Stats(), cohort: new Stats(), webhook: new Stats(), segment: new Stats() };
   const acked: Array<[number, number]> = []; // [first soak_seq, count] of each 2xx /users/track
   let seq = 0;
   let requestNo = 0;
@@ -348,6 +375,22 @@ try {
     );
   });
 
+  let webhookNo = 0;
+  const webhookLoops = paced(1, opts.webhookEverySeconds > 0 ? 1 / opts.webhookEverySeconds : 0, async () => {
+    const n = webhookNo++;
+    const out = [...webhookMembers].slice((n * 25) % 1000, ((n * 25) % 1000) + 25);
+    const into = Array.from({ length: 25 }, (_, j) => `soak-${(n * 997 + j * 2) % opts.users}`).filter((id) => !webhookMembers.has(id));
+    await timed('webhook', async () => {
+      await emu('POST', `/_emulator/cohorts/${WEBHOOK_COHORT}/members/remove`, { project_id: PROJECT.projectId, distinct_ids: out });
+      await emu('POST', `/_emulator/cohorts/${WEBHOOK_COHORT}/members`, { project_id: PROJECT.projectId, members: into });
+      for (const id of out) webhookMembers.delete(id);
+      for (const id of into) webhookMembers.add(id);
+      const run = await emu('POST', `/_emulator/webhook-syncs/${sync}/run`);
+      if (run.status !== 'succeeded' && stats.webhook.total - stats.webhook.ok < 5) console.log(`  webhook run ${run.status}: ${JSON.stringify(run).slice(0, 300)}`);
+      return run.status === 'succeeded' ? 200 : 599;
+    });
+  });
+
   let segmentNo = 0;
   const segmentLoops = paced(2, opts.segmentRps, async () => {
     const n = segmentNo++;
@@ -400,7 +443,7 @@ try {
     }
   })();
 
-  await Promise.all([...trackLoops, ...cohortLoops, ...segmentLoops]);
+  await Promise.all([...trackLoops, ...cohortLoops, ...webhookLoops, ...segmentLoops]);
   stopping = true;
   await reporter;
   const loadMs = performance.now() - t0;
@@ -510,7 +553,7 @@ try {
 
   for (const k of KINDS) {
     const s = stats[k];
-    if (s.total === 0) fail(`no ${k} request was made`);
+    if (s.total === 0 && !(k === 'webhook' && opts.webhookEverySeconds <= 0)) fail(`no ${k} request was made`);
     const bad = Object.entries(s.statuses).filter(([st]) => !(Number(st) >= 200 && Number(st) < 300));
     if (bad.length) fail(`${k}: ${bad.map(([st, n]) => `${n}× ${st}`).join(', ')} (every request must succeed; 5xx and network errors are never acceptable)`);
   }
