@@ -13,7 +13,7 @@ import type { RunningMixpanelEmulator } from '../src/emulator/mixpanel/index.js'
 import { openPglite, openPostgres, type Db } from '../src/storage/index.js';
 import { createTestDatabaseUrl, TEST_BACKEND } from '../src/test-support/db.js';
 import { serve, type ServeProcess } from './cli-process.js';
-import { allLogEvents, byInsertId, connectorBody, expectedFor, projectCreds, startEmulator, waitFor } from './currents-support.js';
+import { allLogEvents, byInsertId, connectorBody, expectedFor, projectCreds, jsonCall, startEmulator, waitFor } from './currents-support.js';
 
 const P = projectCreds('7101');
 const WRONG = { ...projectCreds('7101'), secret: 'WRONG-SECRET-zzTopSecret-0042' };
@@ -51,15 +51,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function call(server: ServeProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (server: ServeProcess, method: string, path: string, body?: unknown) => jsonCall(server.url, KEY, method, path, body);
 
 async function openStore(): Promise<Db> {
   return TEST_BACKEND === 'postgres' ? openPostgres({ connectionString: env.DATABASE_URL! }) : openPglite(join(dataDir, 'pglite'));

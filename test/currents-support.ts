@@ -99,3 +99,14 @@ export function expectedFor(events: readonly StoredEvent[], selected: readonly s
 }
 
 export const byInsertId = (a: MixpanelEvent, b: MixpanelEvent) => String(a.properties['$insert_id']).localeCompare(String(b.properties['$insert_id']));
+
+/** A JSON request with a Bearer key; the answer's status and parsed body. */
+export async function jsonCall(baseUrl: string, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}

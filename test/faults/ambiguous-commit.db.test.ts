@@ -17,7 +17,7 @@ import { createRivulet, type Rivulet } from '../../src/server.js';
 import type { Db, Queryable } from '../../src/storage/index.js';
 import { openTestDb, TEST_BACKEND, type TestDb } from '../../src/test-support/db.js';
 import { createApiKey, ensureWorkspace, PERMISSIONS } from '../../src/workspaces/index.js';
-import { allLogEvents, byInsertId, connectorBody, expectedFor, projectCreds, startEmulator, waitFor } from '../currents-support.js';
+import { allLogEvents, byInsertId, connectorBody, expectedFor, projectCreds, jsonCall, startEmulator, waitFor } from '../currents-support.js';
 
 const P = projectCreds('7401');
 const TYPES = ['users.behaviors.CustomEvent'];
@@ -65,15 +65,7 @@ let url: string;
 let key: string;
 let workspaceId: string;
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, body?: unknown) => jsonCall(url, key, method, path, body);
 
 describe(`a checkpoint whose COMMIT answer is lost (${TEST_BACKEND})`, () => {
   beforeAll(async () => {

@@ -20,7 +20,7 @@ import { createRivulet, type Rivulet } from '../../src/server.js';
 import { openPostgres, type Db } from '../../src/storage/index.js';
 import { createTestDatabaseUrl, TEST_BACKEND } from '../../src/test-support/db.js';
 import { createApiKey, ensureWorkspace, PERMISSIONS } from '../../src/workspaces/index.js';
-import { allLogEvents, byInsertId, connectorBody, expectedFor, projectCreds, startEmulator, waitFor } from '../currents-support.js';
+import { allLogEvents, byInsertId, connectorBody, expectedFor, projectCreds, jsonCall, startEmulator, waitFor } from '../currents-support.js';
 import { PgOutageProxy } from './pg-proxy.js';
 
 const P = projectCreds('7301');
@@ -34,15 +34,7 @@ let key: string;
 let workspaceId: string;
 let drop: () => Promise<void> = async () => {};
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, body?: unknown) => jsonCall(url, key, method, path, body);
 
 /** Tracks `count` events in 75-event requests; returns how many were acknowledged (201). */
 async function track(count: number, tag: string): Promise<number> {
