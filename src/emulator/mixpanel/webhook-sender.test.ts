@@ -176,7 +176,9 @@ describe('webhook sender', () => {
     const res = await control('POST', '/_emulator/webhook-syncs', { project_id: '101', url: target, cohort_ids: [7], schedule: { every_seconds: 1 } });
     expect(res.status).toBe(201);
     const deadline = Date.now() + 5000;
-    while ((await state(res.body.id)).runs.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // A run is listed from its start ('running'); wait for two to have ended.
+    const ended = async () => (await state(res.body.id)).runs.filter((r: any) => r.status !== 'running').length;
+    while ((await ended()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const s = await state(res.body.id);
     expect(s.runs.map((r: any) => [r.trigger, r.status]).slice(0, 2)).toEqual([
       ['schedule', 'succeeded'],
