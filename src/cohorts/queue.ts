@@ -8,7 +8,9 @@
  * only when it reaches the head of the queue, so single work queued before or after it keeps its
  * place.
  */
-export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+import { applyWithFallback, type Settled } from '../storage/group-commit.js';
+
+export type { Settled };
 
 export interface Batch<I, R> {
   readonly maxItems: number;
@@ -85,36 +87,11 @@ export class KeyedQueue {
   }
 }
 
-/**
- * A batch whose items are applied together by `applyGroup` (one transaction: all or nothing). When
- * a group of several fails, each item is applied again alone, in order, so that every item gets its
- * own result and one failing item does not fail the others; unless `failsEachAlone(err)` says the
- * same error would only repeat (then every item of the group gets it at once).
- */
+/** A batch whose items are applied together by `applyGroup`, falling back to one by one (see applyWithFallback). */
 export function groupWithFallback<I, R>(
   maxItems: number,
   applyGroup: (items: I[]) => Promise<R[]>,
   failsEachAlone: (err: unknown) => boolean = () => false,
 ): Batch<I, R> {
-  return {
-    maxItems,
-    async apply(items) {
-      try {
-        const values = await applyGroup(items);
-        return values.map((value) => ({ ok: true as const, value }));
-      } catch (err) {
-        if (items.length === 1 || failsEachAlone(err)) return items.map(() => ({ ok: false as const, error: err }));
-      }
-      const out: Array<Settled<R>> = [];
-      for (const item of items) {
-        try {
-          const [value] = await applyGroup([item]);
-          out.push({ ok: true, value: value as R });
-        } catch (error) {
-          out.push({ ok: false, error });
-        }
-      }
-      return out;
-    },
-  };
+  return { maxItems, apply: (items) => applyWithFallback(items, applyGroup, failsEachAlone) };
 }

@@ -82,24 +82,12 @@ export class GroupCommitter<Job, Result> {
   private async run(group: Pending<Job, Result>[]): Promise<void> {
     this.stats.groups++;
     this.stats.jobs += group.length;
-    try {
-      const results = await this.transact(group.map((p) => p.job));
-      group.forEach((p, i) => p.resolve(results[i]!));
-      return;
-    } catch (err) {
-      if (group.length === 1 || isStoreUnavailable(err)) {
-        for (const p of group) p.reject(err);
-        return;
-      }
-    }
-    this.stats.splits++;
-    for (const p of group) {
-      try {
-        p.resolve((await this.transact([p.job]))[0]!);
-      } catch (err) {
-        p.reject(err);
-      }
-    }
+    const settled = await applyWithFallback(group.map((p) => p.job), (jobs) => this.transact(jobs), isStoreUnavailable, () => this.stats.splits++);
+    group.forEach((p, i) => {
+      const r = settled[i]!;
+      if (r.ok) p.resolve(r.value);
+      else p.reject(r.error);
+    });
   }
 
   private async transact(jobs: Job[]): Promise<Result[]> {
@@ -107,4 +95,37 @@ export class GroupCommitter<Job, Result> {
     if (results.length !== jobs.length) throw new Error(`group apply returned ${results.length} results for ${jobs.length} jobs`);
     return results;
   }
+}
+
+export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/**
+ * Applies `items` together with `applyGroup` (all or nothing). When a group of several fails, each
+ * item is applied again alone, in order, so every item gets its own result and one failing item
+ * does not fail the others; unless `failsEachAlone(err)` says the same error would only repeat
+ * (then every item gets it at once). `onSplit` is told when a group is re-run item by item.
+ */
+export async function applyWithFallback<I, R>(
+  items: I[],
+  applyGroup: (items: I[]) => Promise<R[]>,
+  failsEachAlone: (err: unknown) => boolean = () => false,
+  onSplit: () => void = () => {},
+): Promise<Array<Settled<R>>> {
+  try {
+    const values = await applyGroup(items);
+    return values.map((value) => ({ ok: true as const, value }));
+  } catch (err) {
+    if (items.length === 1 || failsEachAlone(err)) return items.map(() => ({ ok: false as const, error: err }));
+  }
+  onSplit();
+  const out: Array<Settled<R>> = [];
+  for (const item of items) {
+    try {
+      const [value] = await applyGroup([item]);
+      out.push({ ok: true, value: value as R });
+    } catch (error) {
+      out.push({ ok: false, error });
+    }
+  }
+  return out;
 }
