@@ -1,7 +1,9 @@
 /**
  * Group commit of partner requests to one cohort (issue #3, throughput): requests that wait
  * together are applied in one transaction with the result of applying them one by one, in order.
- * Also: memberships leave with a deleted user (migration 006 replaced the foreign key by a trigger).
+ * Also: memberships leave with a deleted user (migration 006 replaced the foreign key by a trigger)
+ * and with a deleted cohort (migration 008: the same for the key to cohorts, plus the check in the
+ * cohort's lock).
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ import { openTestDb, TEST_BACKEND, type TestDb } from '../test-support/db.js';
 import { startTestServer, TEST_PARTNER_KEY, type TestServer } from '../test-support/server.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace } from '../workspaces/index.js';
 import { applyDeltas, type MembershipOutcome } from './apply.js';
-import { upsertCohort, type Cohort } from './store.js';
+import { CohortGone, lockCohort, upsertCohort, type Cohort } from './store.js';
 
 /** The reference: each request applied alone, on a membership set. */
 function serial(start: Set<string>, items: Array<Map<string, boolean>>): { outcomes: MembershipOutcome[]; members: Set<string> } {
@@ -131,6 +133,49 @@ describe(`applyDeltas (group commit) on ${TEST_BACKEND}`, () => {
     expect(await members(c2)).toEqual(new Set());
     const { rows } = await db.query('SELECT 1 FROM cohort_members WHERE user_id = $1', [gone]);
     expect(rows).toHaveLength(0);
+  });
+  it('a deleted cohort takes its memberships along (the trigger that replaced the foreign key)', async () => {
+    const c1 = await cohort('cdel1');
+    const c2 = await cohort('cdel2');
+    await db.transaction((tx) => applyDeltas(tx, c1, [new Map(users.slice(0, 5).map((u) => [u, true]))], 'partner_api'));
+    await db.transaction((tx) => applyDeltas(tx, c2, [new Map(users.slice(0, 3).map((u) => [u, true]))], 'partner_api'));
+    await db.query('DELETE FROM cohorts WHERE id = $1', [c1.id]);
+    expect(await members(c1)).toEqual(new Set());
+    expect(await members(c2)).toEqual(new Set(users.slice(0, 3)));
+  });
+
+  it('locking a cohort that is gone fails with 400 and writes nothing', async () => {
+    const c = await cohort('gone');
+    await db.query('DELETE FROM cohorts WHERE id = $1', [c.id]);
+    const attempt = db.transaction(async (tx) => {
+      await lockCohort(tx, c.id, 1000);
+      await applyDeltas(tx, c, [new Map([[users[0]!, true]])], 'partner_api');
+    });
+    await expect(attempt).rejects.toBeInstanceOf(CohortGone);
+    await expect(attempt).rejects.toMatchObject({ statusCode: 400 });
+    expect(await members(c)).toEqual(new Set());
+  });
+
+  it.runIf(TEST_BACKEND === 'postgres')('a cohort deleted while a change holds its lock waits for it, then takes the new memberships along', async () => {
+    const c = await cohort('race');
+    const deleter = new pg.Client({ connectionString: t.url });
+    await deleter.connect();
+    try {
+      let deleted = false;
+      let deletion: Promise<unknown> | undefined;
+      await db.transaction(async (tx) => {
+        await lockCohort(tx, c.id, 1000);
+        deletion = deleter.query('DELETE FROM cohorts WHERE id = $1', [c.id]).then(() => (deleted = true));
+        await new Promise((r) => setTimeout(r, 200));
+        expect(deleted).toBe(false); // waiting for the lock
+        await applyDeltas(tx, c, [new Map(users.slice(5, 9).map((u) => [u, true]))], 'partner_api');
+      });
+      await deletion;
+      expect(deleted).toBe(true);
+      expect(await members(c)).toEqual(new Set());
+    } finally {
+      await deleter.end();
+    }
   });
 });
 

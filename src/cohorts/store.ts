@@ -62,25 +62,31 @@ export async function upsertCohort(
   return { cohort: rows[0]!, created: false, renamed: existing.name !== input.name };
 }
 
-/**
- * Takes the cohort's row lock, the lock that orders changes to one cohort across processes.
- * Waiting longer than `timeoutMs` answers 423 (cohort-import.md §1.4).
- */
-export async function lockCohort(tx: Queryable, cohortId: string, timeoutMs: number): Promise<void> {
-  // One round trip: the values are a number and a uuid read from the database, checked here.
-  if (!UUID.test(cohortId)) throw new Error(`not a cohort id: ${cohortId}`);
-  const timeout = Math.max(1, Math.round(timeoutMs));
-  try {
-    await tx.exec(
-      `SET LOCAL lock_timeout = '${timeout}ms'; SELECT 1 FROM cohorts WHERE id = '${cohortId}' FOR UPDATE; SET LOCAL lock_timeout = 0`,
-    );
-  } catch (err) {
-    if ((err as { code?: string }).code === '55P03') throw new ApiError(423, 'Resource locked');
-    throw err;
+/** The cohort to lock no longer exists (deleted since it was read). Nothing was applied. */
+export class CohortGone extends ApiError {
+  constructor() {
+    super(400, 'cohort_id does not name a known cohort; create it with the cohort name endpoint first', [
+      { type: 'cohort_id does not name a known cohort; create it with the cohort name endpoint first', path: 'cohort_id' },
+    ]);
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * Takes the cohort's row lock, the lock that orders changes to one cohort across processes, in one
+ * statement (cohorts_lock, migration 008). Waiting longer than `timeoutMs` answers 423
+ * (cohort-import.md §1.4). A cohort that no longer exists fails with CohortGone: memberships have
+ * no foreign key to their cohort, so this check is what keeps them from outliving it.
+ */
+export async function lockCohort(tx: Queryable, cohortId: string, timeoutMs: number): Promise<void> {
+  try {
+    await tx.query('SELECT cohorts_lock($1, $2)', [cohortId, Math.max(1, Math.round(timeoutMs))]);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === '55P03') throw new ApiError(423, 'Resource locked');
+    if (code === 'P0002') throw new CohortGone();
+    throw err;
+  }
+}
 
 export async function listCohorts(db: Queryable, workspaceId: string, partner?: string): Promise<Cohort[]> {
   const { rows } = await db.query<Cohort>(
