@@ -5,6 +5,7 @@
  */
 import type { Queryable } from '../storage/index.js';
 import type { Cohort } from './store.js';
+import { INSERT_SYNCS_FROM_JSON, syncsJson, type SyncRecord } from './sync-history.js';
 
 /**
  * The rows of cohort $1 for the users in $2, found user by user through the primary key (user_id,
@@ -85,28 +86,32 @@ async function insertMembers(tx: Queryable, cohortId: string, sortedUserIds: str
 /** Membership probes and writes go in slices of this many users, which keeps every plan an index lookup per user. */
 const SLICE = 1000;
 
-/**
- * Group commit for deltas: several requests' changes to one cohort in one transaction, with the
- * result of applying them one after another in order. `items[i]` maps each distinct user of
- * request i to the state its last entry asked for. The caller holds the cohort's lock and has
- * locked every user named (FOR KEY SHARE, see resolveEntries), so the membership read here cannot
- * change under the transaction.
- *
- * The current membership of the users named is read once; the requests are replayed on it in
- * memory, which gives each request its exact added / removed / unchanged; only the net change is
- * written. Data points are each request's applied changes, summed (one per change, as if applied
- * apart). A member removed and added back within the group gets a new `since`, as it would have.
- */
-export async function applyDeltas(tx: Queryable, cohort: Cohort, items: Array<Map<string, boolean>>, source: SyncSource): Promise<MembershipOutcome[]> {
-  const named = new Set<string>();
-  for (const wanted of items) for (const userId of wanted.keys()) named.add(userId);
-  const users = [...named].sort();
-  const before = new Set<string>();
+/** The users of `userIds` that are members of the cohort now. */
+export async function probeMembers(tx: Queryable, cohortId: string, userIds: string[]): Promise<Set<string>> {
+  const users = [...userIds].sort();
+  const members = new Set<string>();
   for (let i = 0; i < users.length; i += SLICE) {
-    const { rows } = await tx.query<{ user_id: string }>(`SELECT q.u AS user_id FROM ${MEMBER_LOOKUP}`, [cohort.id, users.slice(i, i + SLICE)]);
-    for (const r of rows) before.add(r.user_id);
+    const { rows } = await tx.query<{ user_id: string }>(`SELECT q.u AS user_id FROM ${MEMBER_LOOKUP}`, [cohortId, users.slice(i, i + SLICE)]);
+    for (const r of rows) members.add(r.user_id);
   }
+  return members;
+}
 
+/** What a group of delta requests does: each request's counts, and the net change to write. */
+export interface GroupPlan {
+  outcomes: MembershipOutcome[];
+  toAdd: string[];
+  toRemove: string[];
+  /** Members removed and added back within the group: they stay, with a new `since`. */
+  toRefresh: string[];
+}
+
+/**
+ * Replays the requests in order on the membership `before` (of every user they name), which
+ * gives each request its exact added / removed / unchanged as if applied alone, one after
+ * another; only the net change is to be written.
+ */
+export function planDeltas(before: ReadonlySet<string>, items: Array<Map<string, boolean>>): GroupPlan {
   const state = new Map<string, boolean>();
   const rejoined = new Set<string>();
   const outcomes = items.map((wanted) => {
@@ -125,35 +130,80 @@ export async function applyDeltas(tx: Queryable, cohort: Cohort, items: Array<Ma
     }
     return o;
   });
-
-  const toAdd: string[] = [];
-  const toRemove: string[] = [];
-  const toRefresh: string[] = [];
-  for (const userId of users) {
-    const member = state.get(userId);
-    if (member === undefined) continue;
+  const plan: GroupPlan = { outcomes, toAdd: [], toRemove: [], toRefresh: [] };
+  for (const [userId, member] of state) {
     const was = before.has(userId);
-    if (member && !was) toAdd.push(userId);
-    else if (!member && was) toRemove.push(userId);
-    else if (member && rejoined.has(userId)) toRefresh.push(userId);
+    if (member && !was) plan.toAdd.push(userId);
+    else if (!member && was) plan.toRemove.push(userId);
+    else if (member && rejoined.has(userId)) plan.toRefresh.push(userId);
   }
-  for (let i = 0; i < toAdd.length; i += SLICE * 8) {
-    await tx.query('INSERT INTO cohort_members (cohort_id, user_id) SELECT $1, u FROM unnest($2::uuid[]) AS u', [cohort.id, toAdd.slice(i, i + SLICE * 8)]);
-  }
-  for (let i = 0; i < toRemove.length; i += SLICE) {
-    await tx.query(`DELETE FROM cohort_members WHERE ${MEMBER_ROWS}`, [cohort.id, toRemove.slice(i, i + SLICE)]);
-  }
-  for (let i = 0; i < toRefresh.length; i += SLICE) {
-    await tx.query(`UPDATE cohort_members SET since = now() WHERE ${MEMBER_ROWS}`, [cohort.id, toRefresh.slice(i, i + SLICE)]);
-  }
+  return plan;
+}
 
-  const total = outcomes.reduce((t, o) => ({ added: t.added + o.added, removed: t.removed + o.removed, unchanged: t.unchanged + o.unchanged }), {
-    added: 0,
-    removed: 0,
-    unchanged: 0,
-  });
-  await recordMembershipChange(tx, cohort, total, source);
-  return outcomes;
+/**
+ * Group commit for deltas: several requests' changes to one cohort in one transaction, with the
+ * result of applying them one after another in order. `items[i]` maps each distinct user of
+ * request i to the state its last entry asked for. The caller holds the cohort's lock and has
+ * locked every user named (FOR KEY SHARE, see resolveEntries), so the membership read here cannot
+ * change under the transaction.
+ *
+ * The current membership of the users named is read once; the requests are replayed on it in
+ * memory (planDeltas), which gives each request its exact added / removed / unchanged; only the
+ * net change is written (writeGroup). Data points are each request's applied changes, summed (one
+ * per change, as if applied apart). A member removed and added back within the group gets a new
+ * `since`, as it would have.
+ */
+export async function applyDeltas(tx: Queryable, cohort: Cohort, items: Array<Map<string, boolean>>, source: SyncSource): Promise<MembershipOutcome[]> {
+  const named = new Set<string>();
+  for (const wanted of items) for (const userId of wanted.keys()) named.add(userId);
+  const plan = planDeltas(await probeMembers(tx, cohort.id, [...named]), items);
+  await writeGroup(tx, cohort, plan, source);
+  return plan.outcomes;
+}
+
+/** A list of uuids as one text parameter (`string_to_array($n, ',')::uuid[]`): cheaper to send than a uuid[] literal. */
+const uuidList = (ids: string[]) => ids.join(',');
+const UUIDS = (param: string) => `unnest(string_to_array(${param}, ',')::uuid[])`;
+const ROWS_OF = (param: string) =>
+  `ctid = ANY(ARRAY(SELECT x.row FROM ${UUIDS(param)} AS q(u)
+     CROSS JOIN LATERAL (SELECT m.ctid AS row FROM cohort_members m WHERE m.user_id = q.u AND m.cohort_id = $1 LIMIT 1) x))`;
+
+/**
+ * Writes a group's plan in one statement: the new members (in user order, which keeps the primary
+ * key's pages together), the removed ones, the refreshed ones, the cohort's count and version, the
+ * data-point ledger (the group's applied changes, summed; nothing when there are none) and the
+ * requests' sync-history rows. Every part is a data-modifying CTE, so each runs exactly once; an
+ * empty part does nothing.
+ */
+const WRITE_GROUP = `WITH
+  ins AS (INSERT INTO cohort_members (cohort_id, user_id) SELECT $1, u FROM ${UUIDS('$2')} AS u ORDER BY u),
+  del AS (DELETE FROM cohort_members WHERE ${ROWS_OF('$3')}),
+  ref AS (UPDATE cohort_members SET since = now() WHERE ${ROWS_OF('$4')}),
+  c AS (UPDATE cohorts SET member_count = member_count + $5::int - $6::int,
+      members_version = members_version + CASE WHEN $5::int + $6::int > 0 THEN 1 ELSE 0 END,
+      last_synced_at = now(), last_source = $7::text
+    WHERE id = $1),
+  dp AS (INSERT INTO data_points (workspace_id, day, source, cohort_id, added, removed)
+    SELECT $8::uuid, (now() AT TIME ZONE 'UTC')::date, $7::text, $1, $5::int, $6::int WHERE $5::int + $6::int > 0
+    ON CONFLICT (workspace_id, day, source, cohort_id) DO UPDATE SET
+      added = data_points.added + EXCLUDED.added, removed = data_points.removed + EXCLUDED.removed),
+  s AS (${INSERT_SYNCS_FROM_JSON('$9')})
+SELECT 1`;
+
+export async function writeGroup(tx: Queryable, cohort: Cohort, plan: GroupPlan, source: SyncSource, syncs: SyncRecord[] = []): Promise<void> {
+  const added = plan.outcomes.reduce((n, o) => n + o.added, 0);
+  const removed = plan.outcomes.reduce((n, o) => n + o.removed, 0);
+  await tx.query(WRITE_GROUP, [
+    cohort.id,
+    uuidList(plan.toAdd),
+    uuidList(plan.toRemove),
+    uuidList(plan.toRefresh),
+    added,
+    removed,
+    source,
+    cohort.workspace_id,
+    syncsJson(syncs),
+  ]);
 }
 
 async function recordMembershipChange(tx: Queryable, cohort: Cohort, o: MembershipOutcome, source: SyncSource): Promise<void> {

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../storage/index.js';
 import { generateSecretKey, hashKey } from '../workspaces/index.js';
+import type { Cohort } from './store.js';
 
 export interface DataImportKey {
   id: string;
@@ -75,6 +76,68 @@ export async function findActiveImportKey(db: Queryable, secret: string): Promis
     await db.query('UPDATE data_import_keys SET last_used_at = now() WHERE id = $1', [key.id]);
   }
   return key;
+}
+
+export interface ImportKeyAccess {
+  key: DataImportKey;
+  /** Whether the key's workspace has `partner` enabled (a workspace without a setting has). */
+  partnerEnabled: boolean;
+  /** The key's workspace's cohort of `partner` with the id asked for, if asked and it exists. */
+  cohort: Cohort | undefined;
+}
+
+/**
+ * findActiveImportKey, the partner-enabled check and the cohort lookup of a partner request in one
+ * statement (one round trip instead of three). Nothing is cached: a key rotated out or invalidated
+ * by any process fails on the very next request.
+ */
+export async function findImportKeyAccess(db: Queryable, secret: string, partner: string, partnerCohortId: string | null): Promise<ImportKeyAccess | undefined> {
+  if (secret.length < 8 || secret.length > 256) return undefined;
+  const { rows } = await db.query<DataImportKey & { partner_enabled: boolean } & { [k: `c_${string}`]: any }>(
+    `SELECT k.id, k.workspace_id, k.partner, k.prefix, k.state, k.created_at, k.last_used_at, k.ended_at,
+            coalesce(ps.enabled, true) AS partner_enabled,
+            c.id AS c_id, c.partner_cohort_id AS c_partner_cohort_id, c.name AS c_name, c.description AS c_description,
+            c.created_at AS c_created_at, c.updated_at AS c_updated_at, c.last_synced_at AS c_last_synced_at,
+            c.last_source AS c_last_source, c.member_count AS c_member_count, c.members_version AS c_members_version
+       FROM data_import_keys k
+       LEFT JOIN partner_settings ps ON ps.workspace_id = k.workspace_id AND ps.partner = $2
+       LEFT JOIN cohorts c ON c.workspace_id = k.workspace_id AND c.partner = $2 AND c.partner_cohort_id = $3
+      WHERE k.key_hash = $1 AND k.state = 'active'`,
+    [hashKey(secret), partner, partnerCohortId],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  const key: DataImportKey = {
+    id: r.id,
+    workspace_id: r.workspace_id,
+    partner: r.partner,
+    prefix: r.prefix,
+    state: r.state,
+    created_at: r.created_at,
+    last_used_at: r.last_used_at,
+    ended_at: r.ended_at,
+  };
+  if (!key.last_used_at || key.last_used_at.getTime() < Date.now() - 60_000) {
+    await db.query('UPDATE data_import_keys SET last_used_at = now() WHERE id = $1', [key.id]);
+  }
+  const cohort: Cohort | undefined =
+    r.c_id === null
+      ? undefined
+      : {
+          id: r.c_id,
+          workspace_id: r.workspace_id,
+          partner,
+          partner_cohort_id: r.c_partner_cohort_id,
+          name: r.c_name,
+          description: r.c_description,
+          created_at: r.c_created_at,
+          updated_at: r.c_updated_at,
+          last_synced_at: r.c_last_synced_at,
+          last_source: r.c_last_source,
+          member_count: r.c_member_count,
+          members_version: r.c_members_version,
+        };
+  return { key, partnerEnabled: r.partner_enabled, cohort };
 }
 
 export function publicImportKey(k: DataImportKey) {

@@ -8,14 +8,14 @@ import type { AppServices } from '../http/app.js';
 import type { AuthFailureThrottle } from '../http/auth-throttle.js';
 import { ApiError } from '../http/errors.js';
 import { isRetryableConflict, isStoreUnavailable, isUniqueViolation, transactionWithRetry, type Db } from '../storage/index.js';
-import { applyDeltas, type MembershipOutcome } from './apply.js';
-import { partnerEnabled, type CohortContext } from './context.js';
-import { findActiveImportKey, type DataImportKey } from './import-keys.js';
+import { planDeltas, writeGroup, type MembershipOutcome } from './apply.js';
+import type { CohortContext } from './context.js';
+import { findImportKeyAccess, type DataImportKey } from './import-keys.js';
 import { checkCohortChanges, checkCohortName, Messages, readCredentials, type CohortChangesInput } from './partner-payload.js';
 import { groupWithFallback, type Batch } from './queue.js';
-import { resolveEntries, type ResolvedChanges } from './resolve.js';
+import { resolveGroup, type ResolvedChanges } from './resolve.js';
 import { findCohort, lockCohort, upsertCohort, type Cohort } from './store.js';
-import { recordSync, recordSyncs } from './sync-history.js';
+import { recordSync, type SyncRecord } from './sync-history.js';
 
 interface ClientThrottle {
   ip: string;
@@ -26,9 +26,15 @@ interface Authorized {
   key: DataImportKey;
   body: Record<string, unknown>;
   rateHeaders: Record<string, string>;
+  /** The workspace's cohort named by the body's `cohort_id` (read with the key), when it exists. */
+  cohort: { partnerCohortId: string | null; found: Cohort | undefined };
 }
 
-/** Auth fields → partner key → client secret → partner enabled → rate limit. */
+/**
+ * Auth fields → partner key → client secret → partner enabled → rate limit. The key, the partner
+ * setting and the cohort the body names are read in one statement (findImportKeyAccess); the
+ * cohort is only looked at once the rest has passed.
+ */
 export async function authorizePartner(db: Db, ctx: CohortContext, partner: string, body: unknown, client: ClientThrottle): Promise<Authorized> {
   const creds = readCredentials(body);
   client.throttle.check(client.ip);
@@ -36,16 +42,19 @@ export async function authorizePartner(db: Db, ctx: CohortContext, partner: stri
     client.throttle.recordFailure(client.ip);
     throw new ApiError(401, Messages.invalidPartnerKey);
   }
-  const key = await findActiveImportKey(db, creds.clientSecret);
-  if (!key) {
+  const named = (body as Record<string, unknown>).cohort_id;
+  const partnerCohortId = typeof named === 'string' && named.length >= 1 && named.length <= 255 ? named : null;
+  const access = await findImportKeyAccess(db, creds.clientSecret, partner, partnerCohortId);
+  if (!access) {
     client.throttle.recordFailure(client.ip);
     throw new ApiError(401, Messages.invalidClientSecret);
   }
-  if (key.partner !== partner || !(await partnerEnabled(db, key.workspace_id, partner))) {
+  const key = access.key;
+  if (key.partner !== partner || !access.partnerEnabled) {
     throw new ApiError(401, `Partner not enabled for client with client secret: ${key.prefix}…`);
   }
   const rateHeaders = ctx.rateLimit(key.workspace_id, partner);
-  return { key, body: body as Record<string, unknown>, rateHeaders };
+  return { key, body: body as Record<string, unknown>, rateHeaders, cohort: { partnerCohortId, found: access.cohort } };
 }
 
 const routeConfig = { invalidBodyMessage: Messages.notAnObject };
@@ -117,7 +126,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
           }
           throw err;
         }
-        const cohort = await findCohort(db, ws, partner, input.cohortId);
+        const cohort = auth.cohort.partnerCohortId === input.cohortId ? auth.cohort.found : await findCohort(db, ws, partner, input.cohortId);
         if (!cohort) {
           if (input.entries.length === 0) {
             return send(reply, auth, 201, emptyResult(input.cohortId));
@@ -164,10 +173,16 @@ const MAX_GROUP = 16;
 /**
  * Group commit of partner requests to one cohort (see KeyedQueue): the requests waiting at the head
  * of the cohort's queue are matched and applied in one transaction, in arrival order, each with
- * its own exact counts and sync-history row (applyDeltas). A request is still all or nothing: if
- * the group's transaction fails, nothing of it was applied, and each request is applied again
- * alone (groupWithFallback), so one bad request cannot fail the others. A failure that would fail each alone as well
- * (the cohort locked elsewhere: 423; the store unreachable: 503) fails the group at once.
+ * its own exact counts and sync-history row. A request is still all or nothing: if the group's
+ * transaction fails, nothing of it was applied, and each request is applied again alone
+ * (groupWithFallback), so one bad request cannot fail the others. A failure that would fail each
+ * alone as well (the cohort locked elsewhere: 423; gone: 400; the store unreachable: 503) fails
+ * the group at once.
+ *
+ * Four statements whatever the group's size: the cohort's lock; the matching of every request's
+ * identifiers with the current membership of the users found (resolveGroup); the replay of the
+ * requests in memory (planDeltas); one write of the net change, the ledger and the history rows
+ * (writeGroup); then COMMIT.
  */
 function deltaBatch(db: Db, lockTimeoutMs: number): Batch<DeltaRequest, DeltaResult> {
   const applyGroup = (items: DeltaRequest[]) =>
@@ -176,32 +191,32 @@ function deltaBatch(db: Db, lockTimeoutMs: number): Batch<DeltaRequest, DeltaRes
       async (tx) => {
         const cohort = items[0]!.cohort;
         await lockCohort(tx, cohort.id, lockTimeoutMs);
-        const resolved: ResolvedChanges[] = [];
-        for (const item of items) resolved.push(await resolveEntries(tx, item.workspaceId, item.input.entries, { lock: true }));
-        const outcomes = await applyDeltas(
+        const { resolved, members } = await resolveGroup(
           tx,
-          cohort,
+          cohort.workspace_id,
+          cohort.id,
+          items.map((item) => item.input.entries),
+        );
+        const plan = planDeltas(
+          members,
           resolved.map((r) => r.wanted),
-          'partner_api',
         );
-        await recordSyncs(
-          tx,
-          items.map((item, i) => ({
-            workspaceId: item.workspaceId,
-            partner: item.partner,
-            source: 'partner_api' as const,
-            cohortId: cohort.id,
-            partnerCohortId: item.input.cohortId,
-            action: 'delta',
-            status: 'applied' as const,
-            received: resolved[i]!.received,
-            matched: resolved[i]!.matched,
-            unmatchedNotFound: resolved[i]!.unmatched.not_found,
-            unmatchedDeviceIdOfIdentifiedUser: resolved[i]!.unmatched.device_id_of_identified_user,
-            ...outcomes[i]!,
-          })),
-        );
-        return items.map((_, i) => ({ resolved: resolved[i]!, outcome: outcomes[i]! }));
+        const syncs: SyncRecord[] = items.map((item, i) => ({
+          workspaceId: item.workspaceId,
+          partner: item.partner,
+          source: 'partner_api' as const,
+          cohortId: cohort.id,
+          partnerCohortId: item.input.cohortId,
+          action: 'delta',
+          status: 'applied' as const,
+          received: resolved[i]!.received,
+          matched: resolved[i]!.matched,
+          unmatchedNotFound: resolved[i]!.unmatched.not_found,
+          unmatchedDeviceIdOfIdentifiedUser: resolved[i]!.unmatched.device_id_of_identified_user,
+          ...plan.outcomes[i]!,
+        }));
+        await writeGroup(tx, cohort, plan, 'partner_api', syncs);
+        return items.map((_, i) => ({ resolved: resolved[i]!, outcome: plan.outcomes[i]! }));
       },
       // A unique violation means a membership appeared under the transaction: re-run it whole.
       { retryOn: (err) => isRetryableConflict(err) || isUniqueViolation(err) },

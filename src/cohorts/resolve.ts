@@ -3,8 +3,9 @@
  * reduces them to "the last entry for a user wins" (cohort-import.md §1.3), with the counts the
  * response and the sync history report.
  */
-import { aliasKey, matchAliases, matchDeviceIds, matchExternalIds, type Unmatched } from '../identity/index.js';
+import { aliasKey, isMatchableExternalId, matchAliases, matchDeviceIds, matchExternalIds, type Match, type Unmatched, type UserAlias } from '../identity/index.js';
 import type { Queryable } from '../storage/index.js';
+import { probeMembers } from './apply.js';
 import type { CohortEntry } from './partner-payload.js';
 
 export interface ResolvedChanges {
@@ -16,23 +17,96 @@ export interface ResolvedChanges {
   wanted: Map<string, boolean>;
 }
 
-/**
- * `lock`: the users found stay locked (FOR KEY SHARE) until the transaction ends, so the apply
- * that follows may write memberships for them without re-checking that they still exist.
- */
-export async function resolveEntries(tx: Queryable, workspaceId: string, entries: CohortEntry[], opts: { lock?: boolean } = {}): Promise<ResolvedChanges> {
+interface Matches {
+  byExternalId: Map<string, string>;
+  byDevice: Map<string, Match>;
+  byAlias: Map<string, string>;
+}
+
+function split(entries: CohortEntry[]) {
   const userIds: string[] = [];
   const deviceIds: string[] = [];
-  const aliases = [];
+  const aliases: UserAlias[] = [];
   for (const e of entries) {
     if (e.identifier.kind === 'user_id') userIds.push(e.identifier.value);
     else if (e.identifier.kind === 'device_id') deviceIds.push(e.identifier.value);
     else aliases.push(e.identifier.alias);
   }
+  return { userIds, deviceIds, aliases };
+}
+
+/**
+ * `lock`: the users found stay locked (FOR KEY SHARE) until the transaction ends, so the apply
+ * that follows may write memberships for them without re-checking that they still exist.
+ */
+export async function resolveEntries(tx: Queryable, workspaceId: string, entries: CohortEntry[], opts: { lock?: boolean } = {}): Promise<ResolvedChanges> {
+  const { userIds, deviceIds, aliases } = split(entries);
   const byExternalId = await matchExternalIds(tx, workspaceId, userIds, opts);
   const byDevice = await matchDeviceIds(tx, workspaceId, deviceIds, opts);
   const byAlias = await matchAliases(tx, workspaceId, aliases, opts);
+  return reduceEntries(entries, { byExternalId, byDevice, byAlias });
+}
 
+export interface ResolvedGroup {
+  /** One per request, in order. */
+  resolved: ResolvedChanges[];
+  /** The users matched by any request of the group that are members of the cohort now. */
+  members: Set<string>;
+}
+
+/**
+ * `resolveEntries` for a group of requests to one cohort (group commit), with the current
+ * membership of every user matched, in as few statements as it takes: the external ids of every
+ * request go in one statement that also reads their memberships (the common case: one round trip
+ * in all). Device ids and aliases use the identity matchers, then one membership probe. Every
+ * user matched is locked (FOR KEY SHARE) until the transaction ends. The caller holds the cohort's
+ * lock, so the membership read stays true until it writes.
+ */
+export async function resolveGroup(tx: Queryable, workspaceId: string, cohortId: string, requests: CohortEntry[][]): Promise<ResolvedGroup> {
+  const externalIds = new Set<string>();
+  const deviceIds: string[] = [];
+  const aliases: UserAlias[] = [];
+  for (const entries of requests) {
+    const s = split(entries);
+    for (const id of s.userIds) if (isMatchableExternalId(id)) externalIds.add(id);
+    deviceIds.push(...s.deviceIds);
+    aliases.push(...s.aliases);
+  }
+  const byExternalId = new Map<string, string>();
+  const members = new Set<string>();
+  if (externalIds.size) {
+    // The ids travel as one JSON array (cheaper to write and to read than a text[] literal); the
+    // answer is one JSON value. Membership is probed per user through the primary key: a
+    // correlated EXISTS in the select list is never turned into a join, which with stale
+    // statistics could scan the whole cohort (see MEMBER_LOOKUP in apply.ts).
+    const { rows } = await tx.query<{ found: Array<[string, string, boolean]> | null }>(
+      `WITH f AS (
+         SELECT u.external_id, u.id, EXISTS (SELECT 1 FROM cohort_members m WHERE m.user_id = u.id AND m.cohort_id = $3) AS member
+           FROM users u
+          WHERE u.workspace_id = $1 AND u.external_id = ANY(ARRAY(SELECT json_array_elements_text($2::json)))
+            FOR KEY SHARE OF u)
+       SELECT json_agg(json_build_array(f.external_id, f.id, f.member)) AS found FROM f`,
+      [workspaceId, JSON.stringify([...externalIds]), cohortId],
+    );
+    for (const [externalId, userId, member] of rows[0]?.found ?? []) {
+      byExternalId.set(externalId, userId);
+      if (member) members.add(userId);
+    }
+  }
+  const byDevice = await matchDeviceIds(tx, workspaceId, deviceIds, { lock: true });
+  const byAlias = await matchAliases(tx, workspaceId, aliases, { lock: true });
+  const probed = new Set(byExternalId.values());
+  const others = new Set<string>();
+  for (const m of byDevice.values()) if ('userId' in m && !probed.has(m.userId)) others.add(m.userId);
+  for (const u of byAlias.values()) if (!probed.has(u)) others.add(u);
+  if (others.size) for (const u of await probeMembers(tx, cohortId, [...others])) members.add(u);
+
+  const matches = { byExternalId, byDevice, byAlias };
+  return { resolved: requests.map((entries) => reduceEntries(entries, matches)), members };
+}
+
+/** Applies the matches to the entries in order: counts, unmatched identifiers, the last entry per user. */
+function reduceEntries(entries: CohortEntry[], { byExternalId, byDevice, byAlias }: Matches): ResolvedChanges {
   const out: ResolvedChanges = {
     received: entries.length,
     matched: 0,

@@ -67,6 +67,45 @@ export async function recordSyncs(db: Queryable, records: SyncRecord[]): Promise
   );
 }
 
+/**
+ * The same rows as recordSyncs, as one JSON parameter for a statement that writes more besides
+ * (the group commit's one write, see writeGroup): `syncsJson(records)` goes in `param`.
+ */
+export const INSERT_SYNCS_FROM_JSON = (param: string) =>
+  `INSERT INTO cohort_syncs (id, workspace_id, partner, cohort_id, partner_cohort_id, source, action, status, received, matched,
+      unmatched_not_found, unmatched_device_id_of_identified_user, added, removed, unchanged, error, details, at)
+   SELECT r.id, r.workspace_id, r.partner, r.cohort_id, r.partner_cohort_id, r.source, r.action, r.status, r.received, r.matched,
+      r.unmatched_not_found, r.unmatched_device_id_of_identified_user, r.added, r.removed, r.unchanged, r.error, r.details,
+      now() + interval '1 microsecond' * r.ord
+     FROM json_to_recordset(${param}::json) AS r(id uuid, workspace_id uuid, partner text, cohort_id uuid, partner_cohort_id text,
+      source text, action text, status text, received int, matched int, unmatched_not_found int,
+      unmatched_device_id_of_identified_user int, added int, removed int, unchanged int, error text, details jsonb, ord int)`;
+
+export function syncsJson(records: SyncRecord[]): string {
+  return JSON.stringify(
+    records.map((r, ord) => ({
+      id: randomUUID(),
+      workspace_id: r.workspaceId,
+      partner: r.partner,
+      cohort_id: r.cohortId ?? null,
+      partner_cohort_id: r.partnerCohortId ?? null,
+      source: r.source,
+      action: r.action ?? null,
+      status: r.status,
+      received: r.received ?? 0,
+      matched: r.matched ?? 0,
+      unmatched_not_found: r.unmatchedNotFound ?? 0,
+      unmatched_device_id_of_identified_user: r.unmatchedDeviceIdOfIdentifiedUser ?? 0,
+      added: r.added ?? 0,
+      removed: r.removed ?? 0,
+      unchanged: r.unchanged ?? 0,
+      error: r.error ?? null,
+      ...(r.details === undefined ? {} : { details: r.details }),
+      ord,
+    })),
+  );
+}
+
 export interface SyncRow {
   id: string;
   cohort_id: string | null;

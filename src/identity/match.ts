@@ -24,9 +24,14 @@ export function aliasKey(a: UserAlias): string {
   return `${a.alias_label}\u0000${a.alias_name}`;
 }
 
+/** Whether an external id can name a user at all (longer or empty ones are never stored). */
+export function isMatchableExternalId(id: string): boolean {
+  return id.length > 0 && (id.length * 3 <= MAX_EXTERNAL_ID_BYTES || Buffer.byteLength(id) <= MAX_EXTERNAL_ID_BYTES);
+}
+
 /** external id → user id, for the ids that name a user. */
 export async function matchExternalIds(tx: Queryable, workspaceId: string, ids: Iterable<string>, opts: MatchOptions = {}): Promise<Map<string, string>> {
-  const wanted = [...new Set(ids)].filter((id) => id.length > 0 && Buffer.byteLength(id) <= MAX_EXTERNAL_ID_BYTES);
+  const wanted = [...new Set(ids)].filter(isMatchableExternalId);
   const out = new Map<string, string>();
   if (!wanted.length) return out;
   const { rows } = await tx.query<{ id: string; external_id: string }>(
