@@ -11,11 +11,15 @@
  * The server runs in this process (Fastify on 127.0.0.1, real HTTP through undici). PostgreSQL is
  * a throw-away database on BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test); PGlite
  * is in memory, with a smaller cohort by default because one embedded backend is slower to fill.
- * `--profile` adds the time spent per SQL statement during the load.
+ * `--profile` adds the time spent per SQL statement during the load. Every run prints the CPU time
+ * per identifier of this process (server and load generator together) and of PostgreSQL: the
+ * sessions of this run with the WAL writer and checkpointer, and every postgres process (other
+ * work on the same server included), read from /proc.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -68,6 +72,96 @@ function timed(db: Db, totals: Map<string, { ms: number; n: number }>): Db {
   });
   const outer = wrap(db);
   return { kind: db.kind, query: outer.query, exec: outer.exec, transaction: (work) => db.transaction((tx) => work(wrap(tx))), close: () => db.close() };
+}
+
+/** utime + stime (+ reaped children's, for PostgreSQL's postmaster) of one process, in ms. */
+function procCpuMs(pid: number | string, withChildren = false): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0)) * 10; // USER_HZ = 100
+  } catch {
+    return null;
+  }
+}
+
+/** Every postgres process's CPU, backends that have exited included (the postmaster reaps them). */
+function postgresCpuMs(): number | null {
+  let total = 0;
+  let found = false;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let comm: string;
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        continue;
+      }
+      if (comm !== 'postgres') continue;
+      const ms = procCpuMs(pid, true);
+      if (ms !== null) {
+        total += ms;
+        found = true;
+      }
+    }
+  } catch {
+    return null;
+  }
+  return found ? total : null;
+}
+
+/** Busy and total jiffies of the whole machine. */
+function machineTicks(): { busy: number; total: number } | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - cpu[3]! - cpu[4]!, total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU of the PostgreSQL processes that serve this run: the sessions on this database and the
+ * server's WAL writer, checkpointer and background writer (autovacuum workers that have exited are
+ * not seen). The pids are read at the mark; a session started since counts from zero.
+ */
+async function sessionsCpuMs(db: Db): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  if (db.kind !== 'postgres') return out;
+  const { rows } = await db.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity
+      WHERE datname = current_database() OR backend_type IN ('walwriter', 'checkpointer', 'background writer', 'autovacuum launcher')`,
+  );
+  for (const { pid } of rows) {
+    const ms = procCpuMs(pid);
+    if (ms !== null) out.set(pid, ms);
+  }
+  return out;
+}
+
+async function cpuMark(db: Db) {
+  return { node: process.cpuUsage(), postgres: postgresCpuMs(), sessions: await sessionsCpuMs(db), machine: machineTicks() };
+}
+
+/** "CPU per identifier: …" between a mark and now. */
+async function cpuLine(db: Db, from: Awaited<ReturnType<typeof cpuMark>>, ids: number): Promise<string> {
+  const to = await cpuMark(db);
+  const per = (ms: number) => `${((ms * 1000) / ids).toFixed(1)} µs`;
+  const node = process.cpuUsage(from.node);
+  const parts = [`this process (server + clients) ${per((node.user + node.system) / 1000)}`];
+  if (db.kind === 'postgres') {
+    let sessions = 0;
+    for (const [pid, ms] of to.sessions) sessions += ms - (from.sessions.get(pid) ?? 0);
+    parts.push(`PostgreSQL sessions of this run + WAL writer, checkpointer ${per(sessions)}`);
+    if (from.postgres !== null && to.postgres !== null) parts.push(`every postgres process (other work included) ${per(to.postgres - from.postgres)}`);
+  }
+  let line = `CPU per identifier: ${parts.join(', ')}`;
+  if (from.machine && to.machine && to.machine.total > from.machine.total) {
+    line += `; machine busy ${(((to.machine.busy - from.machine.busy) / (to.machine.total - from.machine.total)) * 100).toFixed(0)}% of ${cpus().length} cores`;
+  }
+  return line;
 }
 
 async function openBackend(kind: string): Promise<{ db: Db; drop(): Promise<void> }> {
@@ -124,6 +218,7 @@ async function bench(kind: string, members: number): Promise<void> {
     let added = 0;
     const latencies: number[] = [];
     totals.clear();
+    const cpuFrom = await cpuMark(db);
     t0 = performance.now();
     await Promise.all(
       Array.from({ length: opts.clients }, async () => {
@@ -137,6 +232,7 @@ async function bench(kind: string, members: number): Promise<void> {
       }),
     );
     const loadMs = performance.now() - t0;
+    const cpu = await cpuLine(db, cpuFrom, members);
     const bulk = rate(members, loadMs);
     const profile = [...totals].sort((a, b) => b[1].ms - a[1].ms);
     if (added !== members) throw new Error(`expected ${members} added, got ${added}`);
@@ -159,6 +255,7 @@ async function bench(kind: string, members: number): Promise<void> {
 
     log(`[${kind}] partner API: ${fmt(members)} identifiers in ${fmt(requests)} requests of ${PER_REQUEST}, ${opts.clients} clients: ${(loadMs / 1000).toFixed(1)} s`);
     log(`[${kind}]   ${fmt(bulk)} identifiers/s; request latency p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`);
+    log(`[${kind}]   ${cpu}`);
     log(`[${kind}] naive baseline (one INSERT per identifier, ${fmt(sample)} sampled): ${fmt(naive)} identifiers/s`);
     log(`[${kind}] ratio partner API / naive: ${(bulk / naive).toFixed(1)}x`);
     if (kind === 'postgres') log(`[${kind}] goal 100,000 identifiers/s: ${bulk >= 100_000 ? 'met' : `not met (${((bulk / 100_000) * 100).toFixed(0)} % of it)`}`);
