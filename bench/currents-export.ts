@@ -227,8 +227,10 @@ async function seed(db: pg.Client, events: number): Promise<void> {
   for (let from = 1; from <= events; from += chunk) {
     const to = Math.min(events, from + chunk - 1);
     await db.query(
-      `INSERT INTO event_log (workspace_id, id, event_type, time, user_id, external_user_id, body)
-       SELECT $1::uuid, e.id, e.type, e.time, e.uid, e.ext,
+      // Batches of 500 events, as /users/track groups write them (see migration 011).
+      `INSERT INTO event_batches (workspace_id, count, min_time, max_time, events)
+       SELECT $1::uuid, count(*), min(time), max(time), json_agg(body ORDER BY i) FROM (
+       SELECT i, e.time,
               jsonb_build_object('event_type', e.type, 'id', e.id, 'time', e.time,
                 'user', jsonb_build_object('user_id', e.uid, 'external_user_id', e.ext),
                 'properties', CASE
@@ -238,13 +240,14 @@ async function seed(db: pg.Client, events: number): Promise<void> {
                     'currency', 'USD', 'app_group_id', $5::text, 'purchase_properties', jsonb_build_object('coupon', 'SPRING'))
                   ELSE jsonb_build_object('email_address', 'user' || (i % 100000) || '@example.com', 'campaign_id', 'c' || (i % 20),
                     'campaign_name', 'Spring sale', 'send_id', 's' || i, 'dispatch_id', 'd' || (i % 1000))
-                END)
+                END) AS body
          FROM generate_series($2::int, $3::int) AS i,
               LATERAL (SELECT md5('bench' || i)::uuid::text AS id,
                               CASE WHEN i % 10 < 7 THEN 'users.behaviors.CustomEvent' WHEN i % 10 < 9 THEN 'users.behaviors.Purchase' ELSE 'users.messages.email.Open' END AS type,
                               $4::bigint - (i % 345600) AS time,
                               md5('user' || (i % 100000))::uuid AS uid,
-                              'user-' || (i % 100000) AS ext) AS e`,
+                              'user-' || (i % 100000) AS ext) AS e) AS events(i, time, body)
+        GROUP BY (i - 1) / 500 ORDER BY (i - 1) / 500`,
       [await workspaceId(db), from, to, now - 60, await workspaceId(db)],
     );
     process.stderr.write(`\rseeded ${to.toLocaleString('en-US')}/${events.toLocaleString('en-US')} events`);
@@ -265,22 +268,18 @@ async function writeBaselineInput(dbUrl: string, file: string): Promise<void> {
   const db = openPostgres({ connectionString: dbUrl, maxConnections: 1 });
   const out = createWriteStream(file);
   const settings = { selectedTypes: new Set(SELECTABLE_EVENT_TYPES), token: PROJECT_BASE.token };
-  // Pages in the log's key order, (txid, seq): seq alone has no index.
-  let last = { txid: '0', seq: 0 };
+  const { readLogPage, LOG_START } = await import('../src/events/log.js');
+  let last = LOG_START;
   for (;;) {
-    const { rows } = await db.query<{ seq: number; txid: string; body: import('../src/events/log.js').LogEvent }>(
-      'SELECT seq, txid::text AS txid, body FROM event_log WHERE (txid, seq) > ($1::xid8, $2::bigint) ORDER BY event_log.txid, event_log.seq LIMIT 20000',
-      [last.txid, last.seq],
-    );
-    if (rows.length === 0) break;
+    const page = await readLogPage(db, last, 20000);
+    if (page.scanned === 0) break;
     let chunk = '';
-    for (const r of rows) {
-      const m = mapCurrentsEvent(r.body, settings);
+    for (const e of page.events) {
+      const m = mapCurrentsEvent(e, settings);
       if (m.outcome === 'send') chunk += `${JSON.stringify(m.event)}\n`;
     }
     if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-    const end = rows[rows.length - 1]!;
-    last = { txid: end.txid, seq: end.seq };
+    last = page.end;
   }
   await new Promise<void>((r) => out.end(() => r()));
   await db.close();
@@ -412,9 +411,9 @@ async function main(): Promise<void> {
     await db.connect();
     console.error(`seeding ${events.toLocaleString('en-US')} events into ${name} …`);
     await seed(db, events);
-    await db.query('VACUUM ANALYZE event_log');
-    const { rows } = await db.query<{ bytes: string }>("SELECT pg_size_pretty(pg_total_relation_size('event_log')) AS bytes");
-    console.error(`event_log: ${rows[0]!.bytes}`);
+    await db.query('VACUUM ANALYZE event_batches');
+    const { rows } = await db.query<{ bytes: string }>("SELECT pg_size_pretty(pg_total_relation_size('event_batches')) AS bytes");
+    console.error(`event log: ${rows[0]!.bytes}`);
     await db.end();
     let file: string | undefined;
     if (!skipBaseline) {

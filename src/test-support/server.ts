@@ -99,7 +99,7 @@ export interface StateCounts {
 export async function stateCounts(s: TestServer): Promise<StateCounts> {
   const { rows } = await s.testDb.db.query<StateCounts>(
     `SELECT (SELECT count(*) FROM users)::int8 AS users, (SELECT count(*) FROM user_aliases)::int8 AS aliases,
-            (SELECT count(*) FROM user_devices)::int8 AS devices, (SELECT count(*) FROM event_log)::int8 AS events,
+            (SELECT count(*) FROM user_devices)::int8 AS devices, (SELECT coalesce(sum(count), 0) FROM event_batches)::int8 AS events,
             (SELECT coalesce(sum(count), 0) FROM user_event_stats)::int8 AS stats,
             (SELECT count(*) FROM api_keys)::int8 AS keys,
             (SELECT coalesce(sum(length(custom_attributes::text)), 0) FROM users)::int8 AS attr_bytes`,

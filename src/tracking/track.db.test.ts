@@ -230,11 +230,11 @@ describe(`/users/track on ${TEST_BACKEND}`, () => {
   });
 
   it('leaves neither the profile change nor the events when the transaction fails half way', async () => {
-    // A trigger that fails the event-log insert for one event name, after the users were written.
+    // A trigger that fails the event-log insert of a batch holding one event name, after the users were written.
     await s.testDb.db.exec(`
       CREATE FUNCTION fail_boom() RETURNS trigger AS $$
-      BEGIN IF NEW.body->'properties'->>'name' = 'boom' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
-      CREATE TRIGGER fail_boom BEFORE INSERT ON event_log FOR EACH ROW EXECUTE FUNCTION fail_boom();`);
+      BEGIN IF EXISTS (SELECT 1 FROM json_array_elements(NEW.events) e WHERE e->'properties'->>'name' = 'boom') THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+      CREATE TRIGGER fail_boom BEFORE INSERT ON event_batches FOR EACH ROW EXECUTE FUNCTION fail_boom();`);
     try {
       const before = await stateCounts(s);
       const r = await track({
@@ -249,7 +249,7 @@ describe(`/users/track on ${TEST_BACKEND}`, () => {
       expect((await s.call('POST', '/users/export/ids', { external_ids: ['atomic-1'] })).body.users).toEqual([]);
       expect((await profile('attr-1')).custom_attributes).not.toHaveProperty('plan');
     } finally {
-      await s.testDb.db.exec('DROP TRIGGER fail_boom ON event_log; DROP FUNCTION fail_boom();');
+      await s.testDb.db.exec('DROP TRIGGER fail_boom ON event_batches; DROP FUNCTION fail_boom();');
     }
   });
 
@@ -258,8 +258,8 @@ describe(`/users/track on ${TEST_BACKEND}`, () => {
     // by request, so only those requests fail and every other one is applied exactly once.
     await s.testDb.db.exec(`
       CREATE FUNCTION fail_boom() RETURNS trigger AS $$
-      BEGIN IF NEW.body->'properties'->>'name' = 'boom' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
-      CREATE TRIGGER fail_boom BEFORE INSERT ON event_log FOR EACH ROW EXECUTE FUNCTION fail_boom();`);
+      BEGIN IF EXISTS (SELECT 1 FROM json_array_elements(NEW.events) e WHERE e->'properties'->>'name' = 'boom') THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+      CREATE TRIGGER fail_boom BEFORE INSERT ON event_batches FOR EACH ROW EXECUTE FUNCTION fail_boom();`);
     const metric = async (name: string) => {
       const text = (await s.call('GET', '/metrics')).body as string;
       return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
@@ -304,7 +304,7 @@ describe(`/users/track on ${TEST_BACKEND}`, () => {
         expect(await metric('rivulet_track_group_splits_total')).toBeGreaterThan(0);
       } else expect(transactions).toBeLessThanOrEqual(40);
     } finally {
-      await s.testDb.db.exec('DROP TRIGGER fail_boom ON event_log; DROP FUNCTION fail_boom();');
+      await s.testDb.db.exec('DROP TRIGGER fail_boom ON event_batches; DROP FUNCTION fail_boom();');
     }
   });
 });

@@ -6,7 +6,7 @@
  * backfill that meets a 401 waits and retries like the live export, and says so through `onProgress`.
  */
 import { randomUUID } from 'node:crypto';
-import type { LogEvent, StoredEvent } from '../../events/log.js';
+import { cursorAfter, LOG_START, readLogPage, type LogCursor } from '../../events/log.js';
 import type { SecretBox } from '../../secrets/index.js';
 import type { Db } from '../../storage/index.js';
 import type { CurrentsConfig } from '../config.js';
@@ -19,10 +19,8 @@ import { DeliveryPipeline } from '../delivery/pipeline.js';
 import type { CurrentsLog } from '../log.js';
 import { MAX_EVENTS_PER_BATCH } from '../mixpanel/batching.js';
 
-export interface BackfillPosition {
-  time: number;
-  seq: number;
-}
+/** A backfill walks the whole log in log order and sends the events of its time range. */
+export type BackfillPosition = LogCursor;
 
 export interface BackfillProgress {
   id: string;
@@ -54,14 +52,16 @@ export class BackfillError extends Error {
   override name = 'BackfillError';
 }
 
-async function readRange(db: Db, workspaceId: string, from: number, to: number, after: BackfillPosition, limit: number): Promise<StoredEvent[]> {
-  const { rows } = await db.query<{ seq: number; txid: string; workspace_id: string; body: LogEvent }>(
-    `SELECT seq, txid::text AS txid, workspace_id, body FROM event_log
-      WHERE workspace_id = $1 AND time >= $2 AND time < $3 AND (time, seq) > ($4::bigint, $5::bigint)
-      ORDER BY time, seq LIMIT $6`,
-    [workspaceId, from, to, after.time, after.seq, limit],
+/** Events of the workspace with `from <= time < to`, counted batch by batch (whole batches inside the range count as they are). */
+async function countRange(db: Db, workspaceId: string, from: number, to: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT coalesce(sum(CASE WHEN min_time >= $2 AND max_time < $3 THEN count
+                         ELSE (SELECT count(*) FROM json_array_elements(events) e
+                                WHERE (e ->> 'time')::bigint >= $2 AND (e ->> 'time')::bigint < $3) END), 0)::int8 AS n
+       FROM event_batches WHERE workspace_id = $1 AND max_time >= $2 AND min_time < $3`,
+    [workspaceId, from, to],
   );
-  return rows.map((r) => ({ ...r.body, seq: r.seq, txid: r.txid, workspace_id: r.workspace_id }));
+  return rows[0]!.n;
 }
 
 export async function runBackfill(opts: BackfillOptions): Promise<BackfillProgress & { state: 'done' | 'stopped' }> {
@@ -70,13 +70,9 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillProgre
   const connector = await getConnector(db, opts.connectorId);
   if (!connector) throw new BackfillError(`no connector ${opts.connectorId}`);
   const secrets = await openSecrets(db, opts.box, connector.id);
-  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM event_log WHERE workspace_id = $1 AND time >= $2 AND time < $3', [
-    connector.workspaceId,
-    opts.fromSeconds,
-    opts.toSeconds,
-  ]);
+  const total = await countRange(db, connector.workspaceId, opts.fromSeconds, opts.toSeconds);
   const id = randomUUID();
-  const progress: BackfillProgress = { id, total: rows[0]!.n, done: 0, sent: 0, skipped: 0, deadLettered: 0, retries: 0, health: 'ok', lastError: null };
+  const progress: BackfillProgress = { id, total, done: 0, sent: 0, skipped: 0, deadLettered: 0, retries: 0, health: 'ok', lastError: null };
   await db.query('INSERT INTO currents_backfills (id, connector_id, from_time, to_time, total) VALUES ($1, $2, $3, $4, $5)', [
     id,
     connector.id,
@@ -95,14 +91,12 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillProgre
     },
   });
   const pipeline = new DeliveryPipeline<BackfillPosition>({
-    start: { time: opts.fromSeconds - 1, seq: Number.MAX_SAFE_INTEGER },
-    positionOf: (e) => ({ time: e.time, seq: e.seq }),
+    start: LOG_START,
+    positionOf: cursorAfter,
     source: {
-      read: async (after, limit) => {
-        const events = await readRange(db, connector.workspaceId, opts.fromSeconds, opts.toSeconds, after, limit);
-        const last = events[events.length - 1];
-        return { events, end: last ? { time: last.time, seq: last.seq } : after, scanned: events.length };
-      },
+      // Every committed event, not only the settled ones: a past range does not wait for the horizon.
+      read: (after, limit) =>
+        readLogPage(db, after, limit, connector.workspaceId, { fromTime: opts.fromSeconds, toTime: opts.toSeconds, includeUnsettled: true }),
     },
     checkpoint: {
       commit: async (run: SettledRun<BackfillPosition>) => {

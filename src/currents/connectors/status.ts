@@ -4,6 +4,7 @@
  * seconds, sent, skipped and dead-lettered by reason, in flight, retries and the last error.
  * `read = sent + skipped + dead_lettered + in_flight` by construction of the counters.
  */
+import { BATCH_SLOTS } from '../../events/log.js';
 import type { Queryable } from '../../storage/index.js';
 import { readCounters, type CounterRow } from '../delivery/checkpoint.js';
 import { ingestionBaseUrl } from './settings.js';
@@ -42,12 +43,17 @@ export interface Lag {
 
 /** Events of the workspace not yet behind the cursor, and how long the oldest of them has waited. */
 export async function lagOf(db: Queryable, c: Pick<Connector, 'workspaceId' | 'cursor'>): Promise<Lag> {
+  // The cursor may stop inside a batch: that batch counts only its events after the cursor.
+  const firstBatch = Math.floor(c.cursor.seq / BATCH_SLOTS);
+  const doneInFirst = c.cursor.seq - firstBatch * BATCH_SLOTS + 1;
   const { rows } = await db.query<{ events: number; oldest: Date | null; now: Date }>(
-    `SELECT (SELECT count(*) FROM event_log WHERE workspace_id = $1 AND (txid, seq) > ($2::xid8, $3::bigint))::int8 AS events,
-            (SELECT recorded_at FROM event_log WHERE workspace_id = $1 AND (txid, seq) > ($2::xid8, $3::bigint)
-              ORDER BY txid, seq LIMIT 1) AS oldest,
+    `WITH after AS (
+       SELECT count - CASE WHEN txid = $2::xid8 AND seq = $3::bigint THEN least(count, $4::int) ELSE 0 END AS pending, recorded_at, txid, seq
+         FROM event_batches WHERE workspace_id = $1 AND (txid, seq) >= ($2::xid8, $3::bigint))
+     SELECT (SELECT coalesce(sum(pending), 0) FROM after)::int8 AS events,
+            (SELECT recorded_at FROM after WHERE pending > 0 ORDER BY txid, seq LIMIT 1) AS oldest,
             now() AS now`,
-    [c.workspaceId, c.cursor.txid, c.cursor.seq],
+    [c.workspaceId, c.cursor.txid, firstBatch, doneInFirst],
   );
   const r = rows[0]!;
   const seconds = r.oldest ? Math.max(0, (new Date(r.now).getTime() - new Date(r.oldest).getTime()) / 1000) : 0;

@@ -5,7 +5,7 @@
  * (cursor, health, lease) are written by the delivery code, never here.
  */
 import { randomUUID } from 'node:crypto';
-import { LOG_START, type LogCursor } from '../../events/log.js';
+import { LOG_START, logHead, type LogCursor } from '../../events/log.js';
 import { hint, type SecretBox } from '../../secrets/index.js';
 import type { Queryable } from '../../storage/index.js';
 import type { MixpanelExportInput, Region, SealedSecrets } from './settings.js';
@@ -114,19 +114,6 @@ export function credentialHints(secrets: SealedSecrets): Record<string, string> 
     c.kind === 'service_account' ? { username: hint(c.username), secret: hint(c.secret) } : { api_secret: hint(c.apiSecret) };
   hints['project_token'] = hint(secrets.projectToken);
   return hints;
-}
-
-/**
- * The newest committed position of the log: a connector that starts "now" exports what comes after
- * it. Not limited to the settled horizon: a write transaction open elsewhere on the cluster must not
- * make history that is already committed count as "new". (A transaction still open at this instant
- * counts as before "now".) ORDER BY names the xid8 column: the text alias would sort 999 after 1000.
- */
-async function logHead(db: Queryable): Promise<LogCursor> {
-  const { rows } = await db.query<{ txid: string; seq: number }>(
-    `SELECT txid::text AS txid, seq FROM event_log ORDER BY event_log.txid DESC, event_log.seq DESC LIMIT 1`,
-  );
-  return rows[0] ?? LOG_START;
 }
 
 export async function createConnector(db: Queryable, box: SecretBox, workspaceId: string, input: MixpanelExportInput): Promise<Connector> {

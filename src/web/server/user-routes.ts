@@ -52,9 +52,13 @@ export function userLookupRoutes(profileExtensions: readonly ProfileExtension[])
         const found = await exportIds(db, key.workspace_id, exportBody(request.query as Lookup), profileExtensions);
         const profile = found.users[0];
         if (!profile) throw Errors.notFound('user');
+        // Newest batches first (the key, walked backwards), newest event first within each; stops at the limit.
         const { rows } = await db.query<{ id: string; event_type: string; time: string; body: unknown; recorded_at: Date }>(
-          `SELECT id, event_type, time, body, recorded_at FROM event_log
-            WHERE workspace_id = $1 AND user_id = $2 ORDER BY txid DESC, seq DESC LIMIT $3`,
+          `SELECT x.body ->> 'id' AS id, x.body ->> 'event_type' AS event_type, x.body ->> 'time' AS time, x.body, b.recorded_at
+             FROM event_batches b
+             CROSS JOIN LATERAL (SELECT e.body FROM json_array_elements(b.events) WITH ORDINALITY AS e(body, n)
+                                  WHERE e.body -> 'user' ->> 'user_id' = $2 ORDER BY e.n DESC) x
+            WHERE b.workspace_id = $1 ORDER BY b.txid DESC, b.seq DESC LIMIT $3`,
           [key.workspace_id, profile.braze_id, RECENT_EVENTS],
         );
         return {
