@@ -9,8 +9,31 @@ export function isStorableString(s: string): boolean {
   return !UNSTORABLE.test(s);
 }
 
+/** Whether every string (value or key) in `value` can be stored; allocates nothing (the hot path). */
+function allStorable(value: unknown): boolean {
+  if (typeof value === 'string') return !UNSTORABLE.test(value);
+  if (value === null || typeof value !== 'object') return true;
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (UNSTORABLE.test(v)) return false;
+    } else if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === 'object') {
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
+        if (UNSTORABLE.test(k)) return false;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return true;
+}
+
 /** The JSON path of the first string (value or key) that cannot be stored, or undefined. */
 export function findUnstorableString(value: unknown, root = ''): string | undefined {
+  if (allStorable(value)) return undefined;
   const stack: Array<[unknown, string]> = [[value, root]];
   while (stack.length) {
     const [v, path] = stack.pop()!;

@@ -11,9 +11,12 @@ export interface JsonShape {
 export function measureJson(value: unknown, maxBytes: number, maxDepth: number): JsonShape {
   let bytes = 0;
   let deepest = 0;
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length) {
-    const [v, depth] = stack.pop()!;
+  // Two parallel stacks (values and their depths): no tuple allocated per node.
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length) {
+    const v = values.pop();
+    const depth = depths.pop()!;
     if (depth > deepest) deepest = depth;
     if (bytes > maxBytes || deepest > maxDepth) return { bytes, depth: deepest };
     if (v === null || typeof v === 'boolean' || typeof v === 'number') {
@@ -22,14 +25,20 @@ export function measureJson(value: unknown, maxBytes: number, maxDepth: number):
       bytes += Buffer.byteLength(v) + 2;
     } else if (Array.isArray(v)) {
       bytes += 2 + Math.max(0, v.length - 1);
-      for (const item of v) stack.push([item, depth + 1]);
-    } else if (typeof v === 'object') {
-      const keys = Object.keys(v as object);
-      bytes += 2 + Math.max(0, keys.length - 1);
-      for (const k of keys) {
-        bytes += Buffer.byteLength(k) + 3;
-        stack.push([(v as Record<string, unknown>)[k], depth + 1]);
+      for (const item of v) {
+        values.push(item);
+        depths.push(depth + 1);
       }
+    } else if (typeof v === 'object') {
+      let keys = 0;
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
+        keys++;
+        bytes += Buffer.byteLength(k) + 3;
+        values.push((v as Record<string, unknown>)[k]);
+        depths.push(depth + 1);
+      }
+      bytes += 2 + Math.max(0, keys - 1);
     }
   }
   return { bytes, depth: deepest };

@@ -191,9 +191,9 @@ export async function applyTrackJobs(tx: Queryable, jobs: TrackJob[], opts: Trac
   if (jobs.some((j) => j.workspaceId !== workspaceId)) throw new Error('a track group holds one workspace');
   type Ordered = { array: ArrayName } & Indexed<Target>;
   const orderedOf = (b: ValidBatch): Ordered[] => [
-    ...b.attributes.map((x) => ({ array: 'attributes' as const, ...x })),
-    ...b.events.map((x) => ({ array: 'events' as const, ...x })),
-    ...b.purchases.map((x) => ({ array: 'purchases' as const, ...x })),
+    ...b.attributes.map((x) => ({ array: 'attributes' as const, index: x.index, item: x.item })),
+    ...b.events.map((x) => ({ array: 'events' as const, index: x.index, item: x.item })),
+    ...b.purchases.map((x) => ({ array: 'purchases' as const, index: x.index, item: x.item })),
   ];
   const ordered = jobs.map((j) => orderedOf(j.valid));
   const users: Map<string, UserRef> = await findUserRefs(tx, workspaceId, ordered.flat().map((o) => o.item.identifier));

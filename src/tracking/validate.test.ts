@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseTime } from './time.js';
 import { checkAttributes, checkEvent, checkPurchase, checkTarget } from './validate.js';
@@ -23,6 +24,30 @@ describe('parseTime', () => {
       expect(parseTime(input)).toBeUndefined();
     },
   );
+
+  it('reads the canonical UTC shape (its fast path) exactly as the same instant written with +00:00', () => {
+    // +00:00 takes the general path: the two must agree on every date, valid or not.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 9999 }),
+        fc.integer({ min: 0, max: 13 }),
+        fc.integer({ min: 0, max: 32 }),
+        fc.integer({ min: 0, max: 25 }),
+        fc.integer({ min: 0, max: 61 }),
+        fc.integer({ min: 0, max: 61 }),
+        fc.option(fc.integer({ min: 0, max: 999 })),
+        (y, mo, d, h, mi, s, ms) => {
+          const p = (n: number, w = 2) => String(n).padStart(w, '0');
+          const base = `${p(y, 4)}-${p(mo)}-${p(d)}T${p(h)}:${p(mi)}:${p(s)}${ms === null ? '' : `.${p(ms, 3)}`}`;
+          expect(parseTime(`${base}Z`)).toBe(parseTime(`${base}+00:00`));
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    expect(parseTime('2024-02-30T00:00:00Z')).toBeUndefined();
+    expect(parseTime('2099-01-01T00:00:00.5x0Z')).toBeUndefined();
+    expect(parseTime('2024-01-01T00:00:0xZ')).toBeUndefined();
+  });
 
   it('reads date-only values where allowed, as midnight UTC', () => {
     expect(parseTime('2024-01-02', { dateOnly: true })).toBe(Date.parse('2024-01-02T00:00:00Z'));

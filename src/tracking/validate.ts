@@ -78,7 +78,10 @@ export function isValidExternalId(v: unknown): v is string {
 
 /** §1: exactly one of external_id / user_alias / braze_id, else email. */
 export function checkTarget(obj: Record<string, unknown>): Checked<Target> {
-  const present = (['external_id', 'user_alias', 'braze_id'] as const).filter((k) => obj[k] !== undefined && obj[k] !== null);
+  const present: Array<'external_id' | 'user_alias' | 'braze_id'> = [];
+  if (obj.external_id !== undefined && obj.external_id !== null) present.push('external_id');
+  if (obj.user_alias !== undefined && obj.user_alias !== null) present.push('user_alias');
+  if (obj.braze_id !== undefined && obj.braze_id !== null) present.push('braze_id');
   if (present.length > 1) return fail('multiple identifiers');
   const flag = obj._update_existing_only;
   if (flag !== undefined && typeof flag !== 'boolean') return fail('invalid _update_existing_only');
@@ -213,7 +216,8 @@ export function checkAttributes(raw: unknown, maxArray: number): Checked<Attribu
     if (typeof op === 'string') return fail(op);
     custom.push(op);
   }
-  return { ok: true, value: { ...target.value, standard, custom } };
+  const { identifier, updateExistingOnly } = target.value;
+  return { ok: true, value: { identifier, updateExistingOnly, standard, custom } };
 }
 
 const RESERVED_PROPERTY_KEYS = new Set(['time', 'event_name']);
@@ -221,7 +225,9 @@ const RESERVED_PROPERTY_KEYS = new Set(['time', 'event_name']);
 function checkProperties(v: unknown, maxBytes: number): Checked<Record<string, unknown> | undefined> {
   if (v === undefined || v === null) return { ok: true, value: undefined };
   if (!isPlainObject(v)) return fail('invalid properties');
-  for (const [key, value] of Object.entries(v)) {
+  for (const key in v) {
+    if (!Object.hasOwn(v, key)) continue;
+    const value = v[key];
     if (!isAttributeKey(key)) return fail(`invalid properties.${key.slice(0, 300)}`);
     if (RESERVED_PROPERTY_KEYS.has(key)) return fail(`reserved property key ${key}`);
     if (typeof value === 'string' && value.length > MAX_STRING) return fail(`invalid properties.${key}`);
@@ -259,7 +265,8 @@ export function checkEvent(raw: unknown, nowMs: number): Checked<EventItem> {
   if (timeMs === undefined) return fail('invalid time');
   const props = checkProperties(raw.properties, EVENT_PROPERTIES_MAX_BYTES);
   if (!props.ok) return props;
-  return { ok: true, value: { ...target.value, appId: appId.value, name: raw.name, timeMs, properties: props.value } };
+  const { identifier, updateExistingOnly } = target.value;
+  return { ok: true, value: { identifier, updateExistingOnly, appId: appId.value, name: raw.name, timeMs, properties: props.value } };
 }
 
 const currencies = new Set(Intl.supportedValuesOf('currency'));
@@ -281,10 +288,12 @@ export function checkPurchase(raw: unknown, nowMs: number): Checked<PurchaseItem
   if (timeMs === undefined) return fail('invalid time');
   const props = checkProperties(raw.properties, PURCHASE_PROPERTIES_MAX_BYTES);
   if (!props.ok) return props;
+  const { identifier, updateExistingOnly } = target.value;
   return {
     ok: true,
     value: {
-      ...target.value,
+      identifier,
+      updateExistingOnly,
       appId: appId.value,
       productId: raw.product_id,
       currency: raw.currency.toUpperCase(),
