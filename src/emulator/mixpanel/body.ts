@@ -3,6 +3,7 @@
  * checks, gzip inflation under the uncompressed byte cap, and parsing of a JSON array or NDJSON.
  * Each failure carries the whole-request status and error text it answers with.
  */
+import { isUtf8 } from 'node:buffer';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { MESSAGES } from './responses.js';
@@ -16,7 +17,16 @@ export type Inflated = { ok: true; body: Buffer } | BodyFailure;
 export type Parsed = { ok: true; records: unknown[]; surrogates: boolean } | BodyFailure;
 export type BodyFormat = 'json' | 'ndjson';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * The body as text, or `null` when it is not valid UTF-8: what `new TextDecoder('utf-8', { fatal:
+ * true }).decode` gives (a leading byte-order mark dropped), through Node's validator and decoder,
+ * which cost a fraction of it.
+ */
+export function decodeUtf8(body: Buffer): string | null {
+  if (!isUtf8(body)) return null;
+  const text = body.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
 
 /** `gzip`, `identity` or none; anything else is refused. */
 export function isSupportedEncoding(encoding: string | undefined): boolean {
@@ -55,12 +65,8 @@ export function bodyFormat(contentType: string | undefined): BodyFormat | null {
 
 export function parseRecords(body: Buffer, format: BodyFormat, maxEvents: number): Parsed {
   const bad = (error: string): BodyFailure => ({ ok: false, status: 400, error });
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    return bad('request body is not valid UTF-8');
-  }
+  const text = decodeUtf8(body);
+  if (text === null) return bad('request body is not valid UTF-8');
   let records: unknown[];
   if (format === 'json') {
     let parsed: unknown;

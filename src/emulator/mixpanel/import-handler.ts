@@ -44,16 +44,17 @@ export async function handleImport(emulator: MixpanelEmulator, request: ImportRe
   const failed: FailedRecord[] = [];
   let imported = 0;
   const options = { surrogates: parsed.surrogates };
-  parsed.records.forEach((raw, index) => {
-    const check = checkImportRecord(raw, nowMs, options);
+  const { records } = parsed;
+  for (let index = 0; index < records.length; index++) {
+    const check = checkImportRecord(records[index], nowMs, options);
     if (!check.ok) {
       failed.push({ index, field: check.field, message: check.message, insertId: check.insertId });
-      return;
+      continue;
     }
     imported += 1;
     if (check.ignored) counters.recordsIgnored += 1;
     else emulator.store.add(request.projectId, check.record, check.key);
-  });
+  }
   counters.recordsImported += imported;
   counters.recordsFailed += failed.length;
 

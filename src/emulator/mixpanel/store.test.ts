@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventStore } from './store.js';
+import { EventStore, keyDigest } from './store.js';
 import type { DedupKey, ImportRecord } from './validation.js';
 
 const DAY = 86_400_000;
@@ -75,5 +75,39 @@ describe('EventStore at volume', () => {
     const store = new EventStore();
     for (let i = 0; i < 3000; i++) add(store, 'E', 'u', T, `i${i % 1000}`, String(i));
     expect(tags(store.records('p1', 'dedup'))).toEqual(Array.from({ length: 1000 }, (_, i) => String(2000 + i)));
+  });
+});
+
+describe('keyDigest', () => {
+  const digest = (event: string, distinctId: string, insertId: string) => {
+    const out = new Uint32Array(4);
+    keyDigest({ event, distinctId, insertId, timeMs: 0 }, out);
+    return Array.from(out).join(',');
+  };
+
+  it('keeps the three fields apart, whatever their lengths and code units', () => {
+    const keys: Array<[string, string, string]> = [
+      ['ab', 'c', 'd'],
+      ['a', 'bc', 'd'],
+      ['a', 'b', 'cd'],
+      ['abc', '', 'd'],
+      ['', 'abc', 'd'],
+      ['a\u0000', '', 'd'],
+      ['a', '\u0000', 'd'],
+      ['E\ud800', 'u', 'i'],
+      ['E\ud801', 'u', 'i'],
+      ['E', 'u', 'i'],
+      ['E', 'u', 'i\u0000'],
+      ['E', 'u', 'i\u0000\u0000'],
+    ];
+    const digests = keys.map((k) => digest(...k));
+    expect(new Set(digests).size).toBe(keys.length);
+    expect(digest('E', 'u', 'i')).toBe(digests[9]);
+  });
+
+  it('spreads 200,000 near-identical keys over distinct digests', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200_000; i++) seen.add(digest('Email Open', `user-${i % 1000}`, `ins-${i}`));
+    expect(seen.size).toBe(200_000);
   });
 });

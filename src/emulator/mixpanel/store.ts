@@ -1,10 +1,9 @@
 /**
  * What the emulated Mixpanel holds: every stored record per project, plus the two dedup views of
- * mixpanel-import.md §6. Records are kept as their JSON text and the views as maps from a hashed
- * key to a record position, so a few million small events fit in memory.
+ * mixpanel-import.md §6. Records are kept as their JSON text and the views as indexes from a hashed
+ * key to a record position (key-table.ts), so a few million small events fit in memory.
  */
-import { hash } from 'node:crypto';
-import { KeyTable } from './key-table.js';
+import { KeyIndex, KeyLog } from './key-table.js';
 import type { DedupKey, ImportRecord } from './validation.js';
 
 export type EventView = 'raw' | 'dedup' | 'dedup_daily';
@@ -16,10 +15,12 @@ interface ProjectEvents {
   raw: string[];
   /** Records received, retained or not. */
   received: number;
+  /** Every record's key digest and time, by position. */
+  keys: KeyLog;
   /** (event, distinct_id, time in ms, $insert_id) → position of the latest record. */
-  dedup: KeyTable;
+  dedup: KeyIndex;
   /** (event, distinct_id, $insert_id, UTC day) → position of the latest record. */
-  daily: KeyTable;
+  daily: KeyIndex;
 }
 
 export interface EventPage {
@@ -28,15 +29,108 @@ export interface EventPage {
   records: string[];
 }
 
-/**
- * The 128-bit digest of (event, distinct_id, $insert_id), the part both views share; each view adds
- * its number (the time in ms, or the UTC day). The text hashed is unambiguous: the event as a JSON
- * string (so even a lone surrogate stays distinct), then the distinct id with its length, then the
- * insert id. Keys are compared by digest, as the views always were.
- */
-function digest(key: DedupKey): Buffer {
-  return hash('md5', `${JSON.stringify(key.event)}${key.distinctId.length}:${key.distinctId}|${key.insertId}`, 'buffer');
+// The 128-bit digest of (event, distinct_id, $insert_id), the part both views share; each view adds
+// its number (the time in ms, or the UTC day). MurmurHash3 x86_128's block and finalisation steps
+// over a stream of 32-bit words: each string's length, then its UTF-16 code units two per word, so
+// the stream is unambiguous (a lone surrogate stays distinct) and needs no encoding or allocation.
+// Not cryptographic, which an emulator's dedup view does not need: 128 well-mixed bits make an
+// accidental collision among millions of keys about as likely as it was with MD5 (≈ 1e-25).
+// Keys are compared by digest, as the views always were.
+
+let h1 = 0;
+let h2 = 0;
+let h3 = 0;
+let h4 = 0;
+let k1 = 0;
+let k2 = 0;
+let k3 = 0;
+let words = 0;
+
+const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
+
+function block(k4: number): void {
+  k1 = Math.imul(rotl(Math.imul(k1, 0x239b961b), 15), 0xab0e9789);
+  h1 ^= k1;
+  h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0;
+  k2 = Math.imul(rotl(Math.imul(k2, 0xab0e9789), 16), 0x38b34ae5);
+  h2 ^= k2;
+  h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0;
+  k3 = Math.imul(rotl(Math.imul(k3, 0x38b34ae5), 17), 0xa1e38b93);
+  h3 ^= k3;
+  h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0;
+  k4 = Math.imul(rotl(Math.imul(k4, 0xa1e38b93), 18), 0x239b961b);
+  h4 ^= k4;
+  h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
+}
+
+function word(w: number): void {
+  switch (words & 3) {
+    case 0:
+      k1 = w;
+      break;
+    case 1:
+      k2 = w;
+      break;
+    case 2:
+      k3 = w;
+      break;
+    default:
+      block(w);
+  }
+  words += 1;
+}
+
+function feed(s: string): void {
+  const n = s.length;
+  word(n);
+  let i = 0;
+  for (; i + 1 < n; i += 2) word(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
+  if (i < n) word(s.charCodeAt(i));
+}
+
+/** The digest of `key`, as four unsigned 32-bit lanes in `out`. */
+export function keyDigest(key: DedupKey, out: Uint32Array): void {
+  h1 = h2 = h3 = h4 = 0x9747b28c;
+  k1 = k2 = k3 = 0;
+  words = 0;
+  feed(key.event);
+  feed(key.distinctId);
+  feed(key.insertId);
+  while ((words & 3) !== 0) word(0);
+  const len = words * 4;
+  h1 ^= len;
+  h2 ^= len;
+  h3 ^= len;
+  h4 ^= len;
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h3 = fmix(h3);
+  h4 = fmix(h4);
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  out[0] = h1;
+  out[1] = h2;
+  out[2] = h3;
+  out[3] = h4;
+}
+
+const dayOf = (timeMs: number) => Math.floor(timeMs / DAY_MS);
+const itself = (timeMs: number) => timeMs;
+const lanes = new Uint32Array(4);
 
 export class EventStore {
   private readonly projects = new Map<string, ProjectEvents>();
@@ -50,18 +144,20 @@ export class EventStore {
   add(projectId: string, record: ImportRecord, key: DedupKey): void {
     let events = this.projects.get(projectId);
     if (!events) {
-      events = { raw: [], received: 0, dedup: new KeyTable(), daily: new KeyTable() };
+      const keys = new KeyLog();
+      events = { raw: [], received: 0, keys, dedup: new KeyIndex(keys, itself), daily: new KeyIndex(keys, dayOf) };
       this.projects.set(projectId, events);
     }
-    const position = events.received++;
+    events.received += 1;
     if (this.retainRecords) events.raw.push(JSON.stringify(record));
-    const d = digest(key);
-    const a = d.readUInt32LE(0);
-    const b = d.readUInt32LE(4);
-    const c = d.readUInt32LE(8);
-    const e = d.readUInt32LE(12);
-    events.dedup.set(a, b, c, e, key.timeMs, position);
-    events.daily.set(a, b, c, e, Math.floor(key.timeMs / DAY_MS), position);
+    keyDigest(key, lanes);
+    const a = lanes[0]!;
+    const b = lanes[1]!;
+    const c = lanes[2]!;
+    const d = lanes[3]!;
+    const position = events.keys.push(a, b, c, d, key.timeMs);
+    events.dedup.set(position, a, b, c, d, key.timeMs);
+    events.daily.set(position, a, b, c, d, key.timeMs);
   }
 
   count(projectId: string, view: EventView): number {

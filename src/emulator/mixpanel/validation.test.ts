@@ -160,14 +160,32 @@ describe('checkImportRecord: messages of mixpanel-import.md §4', () => {
     });
   });
 
+  it('measures the size as the JSON the record serializes to, not its text (numbers can grow)', () => {
+    // 200 arrays of 254 × 1e20: about 250 KB as sent, over 1 MiB once serialized (each number
+    // becomes 100000000000000000000).
+    const text = `{"event":"E","properties":{"time":${NOW_S - 60},"distinct_id":"u","$insert_id":"i1",${Array.from(
+      { length: 200 },
+      (_, i) => `"a${i}":[${Array(254).fill('1e20').join(',')}]`,
+    ).join(',')}}}`;
+    expect(text.length).toBeLessThan(300_000);
+    expect(failure(check(JSON.parse(text)))).toMatchObject({ field: 'properties', message: "'properties' is invalid: event must be under 1048576 bytes of JSON" });
+    // Escapes: 170,000 control characters are 1,020,000 bytes of JSON (\u0001 each), under the limit.
+    const controls = check({ event: 'E', properties: props({ c: '\u0001'.repeat(170_000) }) });
+    expect(controls.ok).toBe(true);
+    expect(failure(check({ event: 'E', properties: props({ c: '\u0001'.repeat(174_800) }) }))).toMatchObject({ field: 'properties' });
+  });
+
   it('truncates strings and property names to 255 characters', () => {
     const long = 'é'.repeat(300);
-    const r = check({ event: 'E', properties: props({ s: long, ['k'.repeat(300)]: 1, nested: { list: [long] } }) });
+    const r = check({ event: 'E', properties: props({ s: long, ['k'.repeat(300)]: 1, nested: { list: [long] }, lists: [[1, [long]]] }) });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.record.properties['s']).toBe('é'.repeat(255));
     expect(r.record.properties['k'.repeat(255)]).toBe(1);
     expect(r.record.properties['nested']).toEqual({ list: ['é'.repeat(255)] });
+    expect(r.record.properties['lists']).toEqual([[1, ['é'.repeat(255)]]]);
+    const proto = check(JSON.parse(`{"event":"E","properties":{"time":${NOW_S},"distinct_id":"u","$insert_id":"i","n":{"__proto__":1,"a":2}}}`));
+    expect(proto.ok && proto.record.properties['n']).toEqual({ a: 2 });
     const astral = check({ event: 'E', properties: props({ s: '😀'.repeat(300) }) });
     expect(astral.ok && [...(astral.record.properties['s'] as string)].length).toBe(255);
   });
@@ -177,5 +195,16 @@ describe('checkImportRecord: messages of mixpanel-import.md §4', () => {
     expect(r.ok && r.ignored).toBe(true);
     const f = check({ event: 'E', properties: props({ $ignore: false }) });
     expect(f.ok && f.ignored).toBe(false);
+  });
+});
+
+describe('parseRecords: text', () => {
+  it('drops a leading byte-order mark and refuses invalid UTF-8, as a fatal TextDecoder does', () => {
+    const body = Buffer.from(`\ufeff[{"event":"E","properties":{}}]`);
+    expect(parseRecords(body, 'json', 10)).toMatchObject({ ok: true, records: [{ event: 'E' }] });
+    for (const bad of [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]]) {
+      const raw = Buffer.concat([Buffer.from('[{"event":"'), Buffer.from(bad), Buffer.from('","properties":{}}]')]);
+      expect(parseRecords(raw, 'json', 10)).toEqual({ ok: false, status: 400, error: 'request body is not valid UTF-8' });
+    }
   });
 });

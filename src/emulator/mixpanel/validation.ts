@@ -4,7 +4,7 @@
  * names truncated to 255 characters, a future time within the hour replaced by the ingestion time).
  * Pure: the caller passes the clock.
  */
-import { limitFailure } from './record-limits.js';
+import { ARRAY_ELEMENTS_LIMIT, EVENT_BYTES_LIMIT, limitFailure, MAX_DEPTH, OBJECT_KEYS_LIMIT, PROPERTY_COUNT_LIMIT } from './record-limits.js';
 
 export const DISALLOWED_IDS: ReadonlySet<string> = new Set([
   '00000000-0000-0000-0000-000000000000',
@@ -72,7 +72,21 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function isDisallowed(value: string): boolean {
+  // Every disallowed value has at most 9 characters, but the all-zero UUID (36, starting with '0').
+  const n = value.length;
+  if (n > 9 && (n !== 36 || value.charCodeAt(0) !== 48)) return false;
   return DISALLOWED_IDS.has(value.toLowerCase());
+}
+
+/** `INSERT_ID_SHAPE.test(value)`, by hand: 1–36 characters of `[A-Za-z0-9-]`. */
+function hasInsertIdShape(value: string): boolean {
+  const n = value.length;
+  if (n < 1 || n > 36) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || c === 45)) return false;
+  }
+  return true;
 }
 
 function hasLoneSurrogate(value: unknown): boolean {
@@ -135,6 +149,88 @@ export interface CheckOptions {
   surrogates?: boolean;
 }
 
+/** What `scanProperties` found. */
+interface Scan {
+  /** Certainly passes `limitFailure`: no limit broken and the record's JSON under the byte limit. */
+  withinLimits: boolean;
+  /** Might need `truncateStrings` (a long string or key, or a `__proto__` key). */
+  needsTruncation: boolean;
+}
+
+const SCAN: Scan = { withinLimits: true, needsTruncation: false };
+let scanTruncation = false;
+/** JSON.stringify of a number is at most 25 characters ("-0.0000012345678901234567"). */
+const NUMBER_BYTES = 32;
+
+/**
+ * An upper bound of `value`'s JSON size in UTF-8 bytes (a UTF-16 unit is at most 6 bytes once
+ * escaped, `\uXXXX`), or -1 when the value breaks a nesting limit of record-limits.ts or is not
+ * plain JSON data; notes in `scanTruncation` whether a string or key would be truncated.
+ * `depth` as in record-limits.ts: the property's own value is 1.
+ */
+function boundOf(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      if (value.length > MAX_STRING_CHARS) scanTruncation = true;
+      return value.length * 6 + 2;
+    case 'number':
+      return NUMBER_BYTES;
+    case 'boolean':
+      return 5;
+    case 'object': {
+      if (value === null) return 4;
+      if (depth > MAX_DEPTH) return -1;
+      let bytes = 2;
+      if (Array.isArray(value)) {
+        const n = value.length;
+        if (n >= ARRAY_ELEMENTS_LIMIT) return -1;
+        for (let i = 0; i < n; i++) {
+          const item = boundOf(value[i], depth + 1);
+          if (item < 0) return -1;
+          bytes += item + 1;
+        }
+        return bytes;
+      }
+      const keys = Object.keys(value);
+      if (keys.length >= OBJECT_KEYS_LIMIT) return -1;
+      for (const key of keys) {
+        if (key.length > MAX_STRING_CHARS || key === '__proto__') scanTruncation = true;
+        const item = boundOf((value as Record<string, unknown>)[key], depth + 1);
+        if (item < 0) return -1;
+        bytes += key.length * 6 + 4 + item;
+      }
+      return bytes;
+    }
+    default:
+      return -1;
+  }
+}
+
+/**
+ * The record `{"event":…,"properties":props}` against the limits of §3, in one walk that
+ * allocates nothing but the key lists: within the limits when it has fewer than 255 properties,
+ * no nesting limit is broken and an upper bound of its JSON size is under the byte limit (the exact
+ * size is then never needed). Truncation is flagged as `needsTruncation` would find it, for a
+ * record within the limits (the walk stops at the first broken limit).
+ */
+function scanProperties(props: Record<string, unknown>, event: string): Scan {
+  scanTruncation = false;
+  const keys = Object.keys(props);
+  let withinLimits = keys.length < PROPERTY_COUNT_LIMIT;
+  let bytes = 32 + event.length * 6;
+  for (let i = 0; withinLimits && i < keys.length; i++) {
+    const key = keys[i]!;
+    if (key.length > MAX_STRING_CHARS || key === '__proto__') scanTruncation = true;
+    const value = boundOf(props[key], 1);
+    if (value < 0) withinLimits = false;
+    bytes += key.length * 6 + 4 + value;
+  }
+  if (bytes >= EVENT_BYTES_LIMIT) withinLimits = false;
+  SCAN.withinLimits = withinLimits;
+  SCAN.needsTruncation = scanTruncation;
+  return SCAN;
+}
+
 /** Validates one record of a strict `/import` request; on success returns what is to be stored. */
 export function checkImportRecord(raw: unknown, nowMs: number, options: CheckOptions = {}): RecordCheck {
   if (!isPlainObject(raw)) return { ok: false, field: 'record', message: MSG.notObject, insertId: null };
@@ -142,8 +238,9 @@ export function checkImportRecord(raw: unknown, nowMs: number, options: CheckOpt
   const insertId = props?.['$insert_id'] ?? null;
   const fail = (field: string, message: string): RecordCheck => ({ ok: false, field, message, insertId });
 
-  const extra = Object.keys(raw).find((k) => k !== 'event' && k !== 'properties');
-  if (extra !== undefined) return fail(extra, MSG.notAllowed(extra));
+  for (const key in raw) {
+    if (key !== 'event' && key !== 'properties' && Object.hasOwn(raw, key)) return fail(key, MSG.notAllowed(key));
+  }
   const event = raw['event'];
   if (typeof event !== 'string' || event.length === 0) return fail('event', MSG.event);
   if (!props) return fail('properties', MSG.properties);
@@ -159,7 +256,7 @@ export function checkImportRecord(raw: unknown, nowMs: number, options: CheckOpt
   if (isDisallowed(distinctId)) return fail('properties.distinct_id', MSG.distinctValue);
 
   if (insertId === null) return fail('properties.$insert_id', MSG.insertRequired);
-  if (typeof insertId !== 'string' || !INSERT_ID_SHAPE.test(insertId)) return fail('properties.$insert_id', MSG.insertShape);
+  if (typeof insertId !== 'string' || !hasInsertIdShape(insertId)) return fail('properties.$insert_id', MSG.insertShape);
   if (isDisallowed(insertId)) return fail('properties.$insert_id', MSG.insertValue);
 
   if (options.surrogates !== false) {
@@ -167,10 +264,17 @@ export function checkImportRecord(raw: unknown, nowMs: number, options: CheckOpt
       if (LONE_SURROGATE.test(key) || hasLoneSurrogate(value)) return fail(`properties.${key}`, MSG.utf8(key));
     }
   }
-  const limit = limitFailure(props, Buffer.byteLength(JSON.stringify(raw)));
-  if (limit) return fail(limit.field, limit.message);
+  // One walk tells whether the record is certainly within the limits and needs no truncation; a
+  // record it cannot vouch for goes through the exact checks (record-limits.ts, JSON.stringify).
+  const scan = scanProperties(props, event);
+  if (!scan.withinLimits) {
+    const limit = limitFailure(props, Buffer.byteLength(JSON.stringify(raw)));
+    if (limit) return fail(limit.field, limit.message);
+  }
 
-  let stored = needsTruncation(props) ? (truncateStrings(props) as Record<string, unknown>) : props;
+  // A record the walk did not vouch for is checked for truncation in full, as before.
+  const mayTruncate = !scan.withinLimits || scan.needsTruncation;
+  let stored = mayTruncate && needsTruncation(props) ? (truncateStrings(props) as Record<string, unknown>) : props;
   let storedTimeMs = timeMs;
   if (timeMs > nowMs) {
     if (stored === props) stored = { ...props };
