@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { HealthTracker, type HealthTransition } from '../src/currents/delivery/health.js';
 import type { ImportAnswer } from '../src/currents/delivery/retry-policy.js';
-import { deliverable, deliverBatch, type Deliverable, type SendEnvironment } from '../src/currents/delivery/send-batch.js';
+import { deliverable, deliverBatch, packBody, PackedDeliverable, type Deliverable, type SendEnvironment } from '../src/currents/delivery/send-batch.js';
+import { joinBatch } from '../src/currents/mixpanel/batching.js';
 
 const items = (n: number, from = 0): Deliverable[] =>
   Array.from({ length: n }, (_, i) =>
@@ -26,7 +27,7 @@ function env(handler: (events: Array<{ properties: { $insert_id: string } }>) =>
     signal: new AbortController().signal,
     random: () => 0,
     async send(body) {
-      const events = JSON.parse(body) as Array<{ properties: { $insert_id: string } }>;
+      const events = JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as Array<{ properties: { $insert_id: string } }>;
       sent.push(events.map((x) => x.properties.$insert_id));
       return handler(events);
     },
@@ -135,5 +136,35 @@ describe('deliverBatch', () => {
     const run = deliverBatch(batch, e);
     setTimeout(() => controller.abort(new DOMException('stop', 'AbortError')), 20);
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
+
+describe('packed batches (the pipeline\'s bodies as UTF-8 bytes)', () => {
+  const packed = (n: number) =>
+    items(n).map((d, i) => {
+      // Non-ASCII text, so that bytes and characters differ.
+      const json = d.json.replace('"t"', `"t-é😀\\u2028-${i}"`);
+      return new PackedDeliverable(d.eventId, d.eventType, d.insertId, json, Buffer.byteLength(json));
+    });
+
+  it('packs exactly the bytes of the joined text, and each item reads its own text back', () => {
+    const batch = packed(5);
+    const texts = batch.map((i) => i.json);
+    const bytes = 2 + batch.reduce((n, i) => n + i.bytes, 0) + batch.length - 1;
+    const body = packBody(batch, bytes);
+    expect(body.equals(Buffer.from(joinBatch(texts.map((json) => ({ json, bytes: 0 })))))).toBe(true);
+    expect(batch.map((i) => i.json)).toEqual(texts);
+    expect(() => packBody(packed(2), 10)).toThrow(/packing a batch/);
+  });
+
+  it('sends the packed body first, and halves and dead letters from the text read back', async () => {
+    const e = env((evs) => (evs.some((x) => x.properties.$insert_id === 'ins-2') && evs.length > 1 ? status(413, 'too large') : evs.length === 1 && evs[0]!.properties.$insert_id === 'ins-2' ? status(413) : ok(evs.length)));
+    const batch = packed(4);
+    const texts = batch.map((i) => i.json);
+    const body = packBody(batch, 2 + batch.reduce((n, i) => n + i.bytes, 0) + 3);
+    const r = await deliverBatch(batch, e, body);
+    expect(e.sent[0]).toEqual(['ins-0', 'ins-1', 'ins-2', 'ins-3']);
+    expect(ids(r.sent).sort()).toEqual(['ins-0', 'ins-1', 'ins-3']);
+    expect(r.deadLetters).toEqual([expect.objectContaining({ eventId: 'e2', reason: 'too_large', event: JSON.parse(texts[2]!) })]);
   });
 });

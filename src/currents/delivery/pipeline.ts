@@ -6,11 +6,11 @@
  * drains) and backfill (a time range that ends); they differ only in their source and checkpoint.
  */
 import type { StoredEvent } from '../../events/log.js';
-import { batchSerialized, joinBatchInPlace, type BatchLimits } from '../mixpanel/batching.js';
+import { batchSerialized, type BatchLimits } from '../mixpanel/batching.js';
 import { mapForImport, type MixpanelMappingSettings } from '../mixpanel/mapping.js';
 import { AckWindow, type Segment, type SettledRun } from './ack-window.js';
 import type { DeadLetterInput } from './dead-letters.js';
-import { deliverBatch, type BatchResult, type Deliverable, type SendEnvironment } from './send-batch.js';
+import { deliverBatch, packBody, PackedDeliverable, type BatchResult, type Deliverable, type SendEnvironment } from './send-batch.js';
 import { isAbort, Signal, sleep } from './waiting.js';
 
 export interface PipelineSource<P> {
@@ -54,8 +54,8 @@ export interface PipelineOptions<P> {
 interface Job<P> {
   segment: Segment<P>;
   items: Deliverable[];
-  /** The request body of `items`, whose `json` are slices of it. */
-  body: string;
+  /** The request body of `items` as UTF-8 bytes; their `json` is read from it. */
+  body: Buffer;
 }
 
 const STORE_RETRY_MS = 1000;
@@ -154,26 +154,24 @@ export class DeliveryPipeline<P> {
    * cursor can move batch by batch and a crash re-sends only what was in flight.
    */
   private async takePage(events: StoredEvent[], end: P): Promise<void> {
-    const sends: Deliverable[] = [];
+    const sends: PackedDeliverable[] = [];
     const sendIndex: number[] = [];
     const outcomes: Array<{ outcome: 'skipped' | 'dead_lettered'; reason: string } | null> = [];
     const deadLetters: DeadLetterInput[] = [];
-    events.forEach((e, index) => {
+    for (let index = 0; index < events.length; index++) {
+      const e = events[index]!;
       const m = mapForImport(e, this.opts.mapping);
       if (m.outcome === 'skip') {
         outcomes.push({ outcome: 'skipped', reason: m.reason });
-        return;
-      }
-      const item: Deliverable = { eventId: e.id, eventType: this.typeName(e.event_type), insertId: m.event.properties['$insert_id'] as string, json: m.json, bytes: m.bytes };
-      if (m.outcome === 'send') {
-        sends.push(item);
+      } else if (m.outcome === 'send') {
+        sends.push(new PackedDeliverable(e.id, this.typeName(e.event_type), m.insertId, m.json, m.bytes));
         sendIndex.push(index);
         outcomes.push(null);
       } else {
-        deadLetters.push({ eventId: e.id, eventType: e.event_type, insertId: item.insertId, reason: m.reason, field: null, message: null, event: m.event });
+        deadLetters.push({ eventId: e.id, eventType: e.event_type, insertId: m.insertId, reason: m.reason, field: null, message: null, event: m.event });
         outcomes.push({ outcome: 'dead_lettered', reason: m.reason });
       }
-    });
+    }
     if (deadLetters.length > 0) await this.storeDeadLetters(deadLetters);
     const batches = batchSerialized(sends, this.opts.limits);
 
@@ -193,7 +191,7 @@ export class DeliveryPipeline<P> {
       const last = k === batches.length - 1;
       const to = last ? events.length : sendIndex[sent - 1]! + 1;
       const segment = openSegment(to, last ? end : this.opts.positionOf(events[to - 1]!), 1);
-      this.jobs.push({ segment, items: b.items, body: joinBatchInPlace(b.items) });
+      this.jobs.push({ segment, items: b.items, body: packBody(b.items, b.bytes) });
     });
     if (batches.length === 0) {
       openSegment(events.length, end, 0);

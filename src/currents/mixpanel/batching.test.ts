@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchForImport, joinBatch, joinBatchInPlace, serializeBatch } from './batching.js';
+import { batchForImport, joinBatch, serializeBatch } from './batching.js';
 import type { MixpanelEvent } from './mapping.js';
 
 const ev = (i: number, pad = 0): MixpanelEvent => ({ event: 'E', properties: { distinct_id: 'u', $insert_id: `id-${i}`, time: 1, pad: 'x'.repeat(pad) } });
@@ -52,16 +52,5 @@ describe('batchForImport', () => {
     const batches = batchForImport(items, (item) => item.event, { maxEvents: 2 });
     expect(batches.map((b) => b.items.map((i) => i.logSeq))).toEqual([[0, 1], [2]]);
     expect(JSON.parse(batches[1]!.body)).toEqual([ev(2)]);
-  });
-});
-
-describe('joinBatchInPlace', () => {
-  it('builds the same body and leaves every item with the same text', () => {
-    const texts = ['{"a":1}', '{"b":"é😀\\u2028"}', '{"c":"' + 'x'.repeat(40) + '"}', '{}'];
-    const items = texts.map((json) => ({ json, bytes: Buffer.byteLength(json) }));
-    const body = joinBatchInPlace(items);
-    expect(body).toBe(joinBatch(texts.map((json) => ({ json, bytes: Buffer.byteLength(json) }))));
-    expect(items.map((i) => i.json)).toEqual(texts);
-    expect(JSON.parse(body)).toEqual(texts.map((t) => JSON.parse(t)));
   });
 });

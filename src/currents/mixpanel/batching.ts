@@ -91,20 +91,3 @@ export function batchSerialized<T extends SerializedItem>(items: readonly T[], l
 export function joinBatch(items: readonly SerializedItem[]): string {
   return `[${items.map((i) => i.json).join(',')}]`;
 }
-
-/**
- * `joinBatch`, and each item's `json` then re-pointed into the body: a slice of one flat string
- * instead of a string of its own. A queued batch then holds its text once (the body the first
- * attempt sends), and the per-event strings die young instead of being promoted while the batch
- * waits for its answer.
- */
-export function joinBatchInPlace(items: SerializedItem[]): string {
-  const body = joinBatch(items);
-  let at = 1;
-  for (const item of items) {
-    const length = item.json.length;
-    item.json = body.slice(at, at + length);
-    at += length + 1;
-  }
-  return body;
-}

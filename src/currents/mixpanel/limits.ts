@@ -30,6 +30,11 @@ function valueViolation(value: unknown, level: number): MixpanelLimitRule | null
   return null;
 }
 
+/** The first nesting rule a property's value breaks (objects and arrays only), or `null`. */
+export function valueRule(value: object): MixpanelLimitRule | null {
+  return valueViolation(value, 1);
+}
+
 /**
  * The first Mixpanel limit the event breaks, or `null` when it may be sent. A caller that has
  * already serialized the event passes its UTF-8 length, so it is not serialized twice.

@@ -2,10 +2,11 @@
  * Golden tests for the Currents → Mixpanel mapping (currents.md §2). Every expected event is
  * written out by hand from the spec; none is computed by the code under test.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CURRENTS_EVENT_TYPES, validateCurrentsEvent, type CurrentsEvent } from '../../events/catalogue.js';
 import { insertIdFor, uuidV5 } from './insert-id.js';
-import { mapCurrentsEvent, skipReason, toMixpanelEvent, type MixpanelEvent, type MixpanelMappingSettings } from './mapping.js';
+import { mapCurrentsEvent, mapForImport, skipReason, toMixpanelEvent, type MixpanelEvent, type MixpanelMappingSettings } from './mapping.js';
 
 const T = 1_700_000_000;
 const ID = 'a3bb189e-8bf9-3888-9912-ace4e6543002';
@@ -642,5 +643,95 @@ describe('$insert_id (currents.md §2.3)', () => {
     expect(insertIdFor('evt:2024/05/01#17')).toBe(insertIdFor('evt:2024/05/01#17'));
     const event = eventOf(GOLDEN[10]!);
     expect(toMixpanelEvent({ ...event, time: T + 5 }, { token: 'other' }).properties['$insert_id']).toBe('0f3279e7-6a80-5842-95d6-5cac3fbe6a90');
+  });
+});
+
+/**
+ * The export's hot path writes each event's JSON directly; it must be byte for byte the JSON of
+ * the mapped object (the golden form above), with the same outcome, for any event.
+ */
+describe('mapForImport writes exactly JSON.stringify of the mapped event', () => {
+  function expectSame(event: CurrentsEvent, settings: MixpanelMappingSettings = SETTINGS): void {
+    const slow = mapCurrentsEvent(event, settings);
+    const fast = mapForImport(event, settings);
+    if (slow.outcome === 'skip') {
+      expect(fast).toEqual(slow);
+      return;
+    }
+    expect(fast.outcome).toBe(slow.outcome);
+    if (fast.outcome === 'skip') return;
+    const json = JSON.stringify(slow.event);
+    expect(fast.json).toBe(json);
+    expect(fast.bytes).toBe(Buffer.byteLength(json));
+    expect(fast.insertId).toBe(slow.event.properties['$insert_id']);
+    if (slow.outcome === 'dead_letter' && fast.outcome === 'dead_letter') {
+      expect(fast.reason).toBe(slow.reason);
+      expect(fast.event).toEqual(slow.event);
+    }
+  }
+
+  it('for every golden event, with and without a partner id', () => {
+    for (const g of GOLDEN) {
+      expectSame(eventOf(g));
+      expectSame(eventOf(g), { ...SETTINGS, partnerId: 'braze', token: 'tök"\\' });
+    }
+  });
+
+  it('for names that objects order or merge differently, and values that break a limit', () => {
+    const custom = (properties: Record<string, unknown>, user: CurrentsEvent['user'] = USER): CurrentsEvent => ({
+      event_type: 'users.behaviors.CustomEvent',
+      id: 'evt:1/é',
+      time: T,
+      user,
+      properties: { name: 'n"é😀', ...properties },
+    });
+    const cases: Array<Record<string, unknown>> = [
+      { distinct_id: 'override', token: 'x', $device: 'y' },
+      { device_id: 'from properties' },
+      { '7': 'index-like', '10': 1, a: 2 },
+      { ['__proto__']: { polluted: true }, b: 1 },
+      { '[Custom event property] k': 'top', custom_properties: { k: 'inner' } },
+      { custom_properties: { '7': 1, __proto__x: 2, 'é"\\': [1, { a: null }], n: null } },
+      { custom_properties: 'not an object', purchase_properties: [1, 2] },
+      { constructor: { a: 1 }, toString: 'x' },
+      { custom_properties: { deep: { a: { b: { c: 1 } } } } },
+      { custom_properties: { long: Array.from({ length: 255 }, (_, i) => i) } },
+      { custom_properties: Object.fromEntries(Array.from({ length: 260 }, (_, i) => [`p${i}`, i])) },
+      { custom_properties: { big: 'x'.repeat(1024 * 1024) } },
+      { device_model: 'iPhone', os_version: null, platform: 'ios', ad_tracking_enabled: false, n: -0, f: 1e21, g: 5e-324 },
+    ];
+    for (const properties of cases) {
+      expectSame(JSON.parse(JSON.stringify(custom(properties))) as CurrentsEvent);
+      expectSame(JSON.parse(JSON.stringify(custom(properties, NO_DEVICE))) as CurrentsEvent);
+    }
+    // Objects built in code, not parsed: prototype-named keys, an undefined value.
+    expectSame(custom({ custom_properties: { u: undefined, v: 1 } }));
+    expectSame(custom({ toString: { a: 1 } }));
+  });
+
+  it('for generated events of every type', () => {
+    const key = fc.oneof(
+      fc.constantFrom('distinct_id', 'device_id', 'device_model', 'os_version', 'token', '0', '12', '__proto__', 'custom_properties', 'purchase_properties', 'id', 'time', 'user_id'),
+      fc.string({ maxLength: 6 }),
+      fc.string({ maxLength: 4, unit: 'grapheme' }),
+    );
+    const value = fc.jsonValue({ maxDepth: 4 });
+    const event = fc.record({
+      event_type: fc.constantFrom(...CURRENTS_EVENT_TYPES),
+      id: fc.oneof(fc.uuid(), fc.string({ minLength: 1, maxLength: 40 })),
+      time: fc.oneof(fc.constant(T), fc.integer({ min: 0, max: 2 * T })),
+      user: fc.record({
+        user_id: fc.option(fc.string(), { nil: undefined }),
+        external_user_id: fc.option(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('u42', 'NULL', 'é😀"')), { nil: undefined }),
+        device_id: fc.option(fc.string({ maxLength: 4 }), { nil: undefined }),
+      }),
+      properties: fc.dictionary(key, fc.oneof(value, fc.dictionary(key, value, { maxKeys: 4 }))),
+    });
+    fc.assert(
+      fc.property(event, (e) => {
+        expectSame(JSON.parse(JSON.stringify(e)) as CurrentsEvent);
+      }),
+      { numRuns: 3000, seed: 5 },
+    );
   });
 });

@@ -5,7 +5,7 @@
  */
 import { isSelectableType, mixpanelEventName, type CurrentsEvent } from '../../events/catalogue.js';
 import { insertIdFor, isDisallowedIdValue } from './insert-id.js';
-import { mixpanelLimitViolation, type MixpanelLimitRule } from './limits.js';
+import { EVENT_BYTES_LIMIT, mixpanelLimitViolation, PROPERTY_COUNT_LIMIT, valueRule, type MixpanelLimitRule } from './limits.js';
 
 export interface MixpanelEvent {
   event: string;
@@ -94,18 +94,140 @@ export function mapCurrentsEvent(event: CurrentsEvent, settings: MixpanelMapping
 }
 
 export type SerializedOutcome =
-  | { outcome: 'send'; event: MixpanelEvent; json: string; bytes: number }
+  | { outcome: 'send'; insertId: string; json: string; bytes: number }
   | { outcome: 'skip'; reason: SkipReason }
-  | { outcome: 'dead_letter'; reason: DeadLetterReason; event: MixpanelEvent; json: string; bytes: number };
+  | { outcome: 'dead_letter'; reason: DeadLetterReason; event: MixpanelEvent; insertId: string; json: string; bytes: number };
 
-/** `mapCurrentsEvent` for the export's hot path: the same outcome, with the event serialized once. */
+/**
+ * `mapCurrentsEvent` for the export's hot path: the same outcome, with the event serialized once.
+ * The text is exactly `JSON.stringify(toMixpanelEvent(event, settings))` (mapping.test.ts checks it
+ * against that over the golden events and generated ones); for almost every event it is written
+ * directly (`serializeDirect`), without building the object.
+ */
 export function mapForImport(event: CurrentsEvent, settings: MixpanelMappingSettings): SerializedOutcome {
   const reason = skipReason(event, settings);
   if (reason) return { outcome: 'skip', reason };
-  const mapped = toMixpanelEvent(event, settings);
-  const json = JSON.stringify(mapped);
+  const direct = serializeDirect(event, settings);
+  if (direct === null) {
+    const mapped = toMixpanelEvent(event, settings);
+    const json = JSON.stringify(mapped);
+    const bytes = Buffer.byteLength(json);
+    const insertId = mapped.properties['$insert_id'] as string;
+    const rule = mixpanelLimitViolation(mapped, bytes);
+    if (rule) return { outcome: 'dead_letter', reason: `invalid_for_mixpanel: ${rule}`, event: mapped, insertId, json, bytes };
+    return { outcome: 'send', insertId, json, bytes };
+  }
+  const { json, insertId } = direct;
   const bytes = Buffer.byteLength(json);
-  const rule = mixpanelLimitViolation(mapped, bytes);
-  if (rule) return { outcome: 'dead_letter', reason: `invalid_for_mixpanel: ${rule}`, event: mapped, json, bytes };
-  return { outcome: 'send', event: mapped, json, bytes };
+  // The rules of mixpanelLimitViolation, in its order, from what the writer counted.
+  const rule: MixpanelLimitRule | null =
+    direct.properties >= PROPERTY_COUNT_LIMIT ? 'too_many_properties' : bytes >= EVENT_BYTES_LIMIT ? 'event_too_large' : direct.nested;
+  if (rule) return { outcome: 'dead_letter', reason: `invalid_for_mixpanel: ${rule}`, event: toMixpanelEvent(event, settings), insertId, json, bytes };
+  return { outcome: 'send', insertId, json, bytes };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The direct writer
+// ---------------------------------------------------------------------------------------------
+
+/** Keys `toMixpanelEvent` writes before the event's own fields: a field of that name would be merged into them. */
+const HEAD_KEYS = new Set(['distinct_id', '$insert_id', 'time', 'token', '$partner_id', '$device', '$os']);
+const MAX_CACHED_KEYS = 4096;
+
+/** `"key":` for a property name, cached: the same few dozen names come back in every event. */
+class QuotedKeys {
+  private readonly cache = new Map<string, string>();
+  constructor(private readonly prefix = '') {}
+  get(key: string): string {
+    let quoted = this.cache.get(key);
+    if (quoted === undefined) {
+      quoted = `${JSON.stringify(this.prefix + key)}:`;
+      if (this.cache.size < MAX_CACHED_KEYS) this.cache.set(key, quoted);
+    }
+    return quoted;
+  }
+}
+
+const topKeys = new QuotedKeys();
+const prefixedKeys = new Map(Object.entries(PREFIXED_CONTAINERS).map(([container, prefix]) => [container, new QuotedKeys(prefix)]));
+/** `,"token":…,"$partner_id":…` of a settings object. */
+const settingsText = new WeakMap<object, { token: string; partnerId: string; text: string }>();
+/** `{"event":"<name>","properties":{"distinct_id":` of an event name. */
+const openings = new Map<string, string>();
+
+function openingFor(name: string): string {
+  let opening = openings.get(name);
+  if (opening === undefined) {
+    opening = `{"event":${JSON.stringify(name)},"properties":{"distinct_id":`;
+    if (openings.size < MAX_CACHED_KEYS) openings.set(name, opening);
+  }
+  return opening;
+}
+
+interface DirectText {
+  json: string;
+  insertId: string;
+  /** Keys of `properties`. */
+  properties: number;
+  /** The first nesting rule a property value breaks, in key order. */
+  nested: MixpanelLimitRule | null;
+}
+
+/**
+ * `JSON.stringify(toMixpanelEvent(event, settings))` written key by key, or `null` for an event
+ * whose object form would not simply list its keys in the order written: a field named like one of
+ * the head keys (it would overwrite it in place), an integer-like name (objects list those first),
+ * `__proto__`, a name that could equal a prefixed one, or values that are not plain data. Such
+ * events (none that the catalogue's validation lets in) take the general path.
+ */
+function serializeDirect(event: CurrentsEvent, settings: Pick<MixpanelMappingSettings, 'token' | 'partnerId'>): DirectText | null {
+  const name = mixpanelEventName(event);
+  if (name === null) throw new Error(`event type ${event.event_type} is never exported`);
+  const { user, properties: source, id, time } = event;
+  const externalId = user.external_user_id;
+  if (typeof externalId !== 'string' || typeof id !== 'string' || typeof time !== 'number' || !Number.isFinite(time)) return null;
+  const partnerId = settings.partnerId ?? DEFAULT_PARTNER_ID;
+  if (typeof settings.token !== 'string' || typeof partnerId !== 'string') return null;
+  let cached = settingsText.get(settings);
+  if (cached === undefined || cached.token !== settings.token || cached.partnerId !== partnerId) {
+    cached = { token: settings.token, partnerId, text: `,"token":${JSON.stringify(settings.token)},"$partner_id":${JSON.stringify(partnerId)}` };
+    settingsText.set(settings, cached);
+  }
+  const tail = cached.text;
+  // Letters, digits and '-' only (insert-id.ts): nothing to escape.
+  const insertId = insertIdFor(id);
+  let json = `${openingFor(name)}${JSON.stringify(externalId)},"$insert_id":"${insertId}","time":${String(time)}${tail}`;
+  let count = 5;
+  let nested: MixpanelLimitRule | null = null;
+  const add = (quotedKey: string, value: unknown): boolean => {
+    const text = JSON.stringify(value);
+    if (text === undefined) return false;
+    json += `,${quotedKey}${text}`;
+    count += 1;
+    if (nested === null && typeof value === 'object' && value !== null) nested = valueRule(value);
+    return true;
+  };
+  const deviceModel = source['device_model'];
+  if (deviceModel != null && !add('"$device":', deviceModel)) return null;
+  const osVersion = source['os_version'];
+  if (osVersion != null && !add('"$os":', osVersion)) return null;
+  const userDevice = user.device_id;
+  if (userDevice != null && !add('"device_id":', userDevice)) return null;
+  for (const key of Object.keys(source)) {
+    const value = source[key];
+    if (value === null || value === undefined || NOT_COPIED.has(key)) continue;
+    const first = key.charCodeAt(0);
+    if (HEAD_KEYS.has(key) || (key === 'device_id' && userDevice != null) || key === '__proto__' || (first >= 48 && first <= 57) || first === 91) return null;
+    const prefix = PREFIXED_CONTAINERS[key];
+    if (prefix === undefined) {
+      if (!add(topKeys.get(key), value)) return null;
+    } else if (typeof prefix !== 'string') {
+      return null;
+    } else if (isPlainObject(value)) {
+      const keys = prefixedKeys.get(key)!;
+      for (const inner of Object.keys(value)) if (!add(keys.get(inner), value[inner])) return null;
+    }
+  }
+  return { json: `${json}}}`, insertId, properties: count, nested };
+}
+
