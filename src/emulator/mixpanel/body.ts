@@ -10,6 +10,7 @@ import { MESSAGES } from './responses.js';
 import { mayHoldLoneSurrogates } from './validation.js';
 
 const gunzipAsync = promisify(gunzip);
+const GUNZIP_CHUNK_BYTES = 256 * 1024;
 
 export type BodyFailure = { ok: false; status: 400 | 413 | 415; error: string };
 export type Inflated = { ok: true; body: Buffer } | BodyFailure;
@@ -48,7 +49,9 @@ export async function inflateBody(raw: Buffer, encoding: string | undefined, max
   const gzipped = /gzip/i.test(encoding ?? '');
   if (!gzipped) return raw.length > maxBytes ? tooLarge : { ok: true, body: raw };
   try {
-    return { ok: true, body: await gunzipAsync(raw, { maxOutputLength: maxBytes }) };
+    // Output in chunks of 256 KiB instead of zlib's 16 KiB: a 2,000-event body then inflates in a
+    // few thread-pool round trips instead of fifty (a third of the CPU).
+    return { ok: true, body: await gunzipAsync(raw, { maxOutputLength: maxBytes, chunkSize: GUNZIP_CHUNK_BYTES }) };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return tooLarge;
     return { ok: false, status: 400, error: 'request body is not valid gzip' };
