@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/currents-export.ts [--events=5000000] [--in-flight=8] [--baseline-workers=N]
  *                                    [--targets=sink,emulator] [--skip-baseline] [--tsx] [--emulator-records]
- *                                    [--rounds=1] [--pg-url=postgres://postgres@127.0.0.1:5432/test]
+ *                                    [--rounds=1] [--compare=/path/to/other/tree] [--pg-url=postgres://postgres@127.0.0.1:5432/test]
  *
  * Processes, so that each figure is its own: this driver (seeds a throw-away database, writes the
  * baseline's input file, verifies, prints), the emulator, a null sink (an HTTP server that inflates
@@ -27,16 +27,21 @@
  * `--rounds=N` runs the exporter and the baseline N times each, alternating, over the same seeded
  * log (a fresh connector from the start of the log each time), and prints the range.
  *
+ * `--compare=<dir>`: an A/B in the same window over the same seeded log. `<dir>` is another checkout
+ * of Rivulet (e.g. `git worktree add /tmp/wt-old <commit>` with node_modules linked); its exporter
+ * and emulator (compiled from that tree) run before this tree's in every round, to their own emulator
+ * (the baseline runs against this tree's only). Its figures are printed as `[compare]`.
+ *
  * The exporter runs with 8 requests in flight by default (a connector's default is 4, its maximum
  * 20; Mixpanel suggests 10–20 concurrent clients); mixpanel-import with its own default of 50 workers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -198,20 +203,33 @@ async function runBaseline(): Promise<void> {
 // Driver
 // ---------------------------------------------------------------------------------------------
 
-const BUILD = join(ROOT, 'node_modules', '.cache', 'rivulet-bench');
+/**
+ * The build cache of a tree: under its node_modules (so the compiled files find the packages), one
+ * directory per tree, so that an A/B's two trees (whose node_modules may be one directory) do not
+ * overwrite each other.
+ */
+function buildDir(root: string): string {
+  return join(root, 'node_modules', '.cache', `rivulet-bench-${createHash('sha1').update(resolve(root)).digest('hex').slice(0, 8)}`);
+}
 let useTsx = false;
 
-/** Compiles src/ and bench/ once into the build cache, so the children run plain JavaScript. */
-async function build(): Promise<void> {
+/** Compiles a tree's src/ and bench/ once into its build cache, so the children run plain JavaScript. */
+async function build(root = ROOT): Promise<void> {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const proc = spawn(process.execPath, [tsc, '-p', 'tsconfig.json', '--outDir', BUILD, '--noEmit', 'false', '--sourceMap', 'false'], { cwd: ROOT, stdio: 'ignore' });
+  const out = buildDir(root);
+  const proc = spawn(process.execPath, [tsc, '-p', 'tsconfig.json', '--outDir', out, '--noEmit', 'false', '--sourceMap', 'false'], { cwd: root, stdio: 'ignore' });
   await new Promise((r) => proc.once('exit', r));
-  await writeFile(join(BUILD, 'package.json'), '{"type":"module"}\n');
+  await writeFile(join(out, 'package.json'), '{"type":"module"}\n');
 }
 
-function child(role: string, env: Record<string, string>, nodeArgs: string[] = []): { proc: ChildProcess; firstLine: Promise<string>; done: Promise<number | null> } {
-  const entry = useTsx ? ['--import', 'tsx', SELF] : [join(BUILD, 'bench', 'currents-export.js')];
-  const proc = spawn(process.execPath, [...nodeArgs, ...entry, `--role=${role}`], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+function child(
+  role: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  root = ROOT,
+): { proc: ChildProcess; firstLine: Promise<string>; done: Promise<number | null> } {
+  const entry = useTsx && root === ROOT ? ['--import', 'tsx', SELF] : [join(buildDir(root), 'bench', 'currents-export.js')];
+  const proc = spawn(process.execPath, [...nodeArgs, ...entry, `--role=${role}`], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
   const firstLine = new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);
@@ -381,6 +399,7 @@ async function main(): Promise<void> {
   const skipBaseline = arg('skip-baseline') === 'true';
   const baselineWorkers = arg('baseline-workers');
   const rounds = Math.max(1, Number(arg('rounds', '1')));
+  const compare = arg('compare');
   useTsx = arg('tsx') === 'true';
   const adminUrl = arg('pg-url', process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test')!;
   const name = `rivulet_bench_${randomBytes(4).toString('hex')}`;
@@ -399,6 +418,10 @@ async function main(): Promise<void> {
     if (!useTsx) {
       console.error('compiling the children …');
       await build();
+    }
+    if (compare) {
+      console.error(`compiling the children of ${compare} …`);
+      await build(compare);
     }
     const { openPostgres, migrate } = await import('../src/storage/index.js');
     const { ensureWorkspace } = await import('../src/workspaces/index.js');
@@ -425,6 +448,8 @@ async function main(): Promise<void> {
     const oursOnEmulator: number[] = [];
     const baseOnEmulator: number[] = [];
     const oursRss: number[] = [];
+    const compareRates: number[] = [];
+    const compareRss: number[] = [];
     for (const target of targets) {
       // BENCH_PROFILE_DIR: CPU profiles of the receiver and the exporter (not of mixpanel-import).
       const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
@@ -435,8 +460,41 @@ async function main(): Promise<void> {
       servers.push(server);
       const url = (await server.firstLine).trim();
       console.error(`${target} at ${url}; the exporter sends with ${inFlight} requests in flight …`);
+      let other: ReturnType<typeof child> | undefined;
+      let otherUrl = '';
+      if (compare) {
+        other =
+          target === 'emulator'
+            ? child('emulator', { BENCH_EMULATOR_RECORDS: arg('emulator-records') === 'true' ? '1' : '0' }, ['--max-old-space-size=20000', ...profile], compare)
+            : child('sink', {}, profile, compare);
+        servers.push(other);
+        otherUrl = (await other.firstLine).trim();
+      }
       for (let round = 1; round <= rounds; round++) {
         const roundTag = rounds > 1 ? `[${round}/${rounds}] ` : '';
+        if (other) {
+          const before = cpuMark(other.proc.pid);
+          const exporter = child(
+            'exporter',
+            { BENCH_DB_URL: dbUrl.toString(), BENCH_EVENTS: String(events), BENCH_TARGET_URL: otherUrl, BENCH_TARGET_NAME: target, BENCH_IN_FLIGHT: String(inFlight) },
+            profile,
+            compare,
+          );
+          const theirs = JSON.parse(await exporter.firstLine) as SenderRun & { peakMb: Record<string, number>; startRssMb: number; peakInFlight: number };
+          await exporter.done;
+          const cpu = cpuLine(before, cpuMark(other.proc.pid), events, theirs.cpuMs, target);
+          const rate = (events * 1000) / theirs.ms;
+          if (target === 'emulator') {
+            const count = await emulatorCount(otherUrl, PROJECT_OURS.id);
+            if (count.dedup !== events) throw new Error(`compared exporter: the emulator holds ${count.dedup} of ${events} events`);
+            compareRates.push(rate);
+            compareRss.push(theirs.maxRssMb);
+            await fetch(`${otherUrl}/_emulator/reset`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+          }
+          console.error(`  [compare] exporter: ${Math.round(rate).toLocaleString('en-US')} events/s`);
+          results.push(row(`${roundTag}[compare] exporter → ${target}`, rate, theirs, target === 'emulator' ? '  (dedup view verified)' : ''));
+          results.push(`  ${cpu}`);
+        }
         const beforeOurs = cpuMark(server.proc.pid);
         const exporter = child('exporter', { BENCH_DB_URL: dbUrl.toString(), BENCH_EVENTS: String(events), BENCH_TARGET_URL: url, BENCH_TARGET_NAME: target, BENCH_IN_FLIGHT: String(inFlight) }, profile);
         const ours = JSON.parse(await exporter.firstLine) as SenderRun & { peakMb: Record<string, number>; startRssMb: number; peakInFlight: number };
@@ -491,6 +549,14 @@ async function main(): Promise<void> {
         console.log(`goal ≥ 1.5× mixpanel-import on the emulator: ${Math.min(...ratios) >= 1.5 ? 'met' : 'not met'} (${range(ratios, (x) => `${x.toFixed(2)}×`)})`);
       }
       console.log(`goal peak RSS under 300 MB: ${Math.max(...oursRss) < 300 ? 'met' : 'not met'} (${range(oursRss, (x) => `${x.toFixed(0)} MB`)})`);
+      if (compareRates.length > 0) {
+        console.log(
+          `[compare] ${compare}: ${range(compareRates, int)} events/s, peak RSS ${range(compareRss, (x) => `${x.toFixed(0)} MB`)}; this tree ÷ compared: ${range(
+            oursOnEmulator.map((r, i) => r / compareRates[i]!),
+            (x) => `${x.toFixed(2)}×`,
+          )}`,
+        );
+      }
     }
   } finally {
     for (const s of servers) if (s.proc.exitCode === null) s.proc.kill('SIGTERM');
