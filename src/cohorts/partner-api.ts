@@ -7,14 +7,15 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppServices } from '../http/app.js';
 import type { AuthFailureThrottle } from '../http/auth-throttle.js';
 import { ApiError } from '../http/errors.js';
-import { isRetryableConflict, isStoreUnavailable, isUniqueViolation, transactionWithRetry, type Db } from '../storage/index.js';
+import { applyWithFallback } from '../storage/group-commit.js';
+import { isRetryableConflict, isStoreUnavailable, isUniqueViolation, transactionWithRetry, type Db, type Queryable } from '../storage/index.js';
 import { planDeltas, writeGroup, type MembershipOutcome } from './apply.js';
 import type { CohortContext } from './context.js';
 import { findImportKeyAccess, type DataImportKey } from './import-keys.js';
 import { checkCohortChanges, checkCohortName, Messages, readCredentials, type CohortChangesInput } from './partner-payload.js';
-import { groupWithFallback, type Batch } from './queue.js';
-import { resolveGroup, type ResolvedChanges } from './resolve.js';
-import { findCohort, lockCohort, upsertCohort, type Cohort } from './store.js';
+import type { Batch, Turn } from './queue.js';
+import { matchGroup, reduceGroup, type ResolvedChanges } from './resolve.js';
+import { findCohort, lockCohortMembers, upsertCohort, type Cohort } from './store.js';
 import { recordSync, type SyncRecord } from './sync-history.js';
 
 interface ClientThrottle {
@@ -170,58 +171,83 @@ interface DeltaResult {
 /** Requests to one cohort that wait together are applied in one transaction (group commit). */
 const MAX_GROUP = 16;
 
+/** The group before this one did not commit: roll back and start again once it has settled. */
+class PreviousGroupFailed extends Error {}
+
 /**
  * Group commit of partner requests to one cohort (see KeyedQueue): the requests waiting at the head
  * of the cohort's queue are matched and applied in one transaction, in arrival order, each with
  * its own exact counts and sync-history row. A request is still all or nothing: if the group's
  * transaction fails, nothing of it was applied, and each request is applied again alone
- * (groupWithFallback), so one bad request cannot fail the others. A failure that would fail each
+ * (applyWithFallback), so one bad request cannot fail the others. A failure that would fail each
  * alone as well (the cohort locked elsewhere: 423; gone: 400; the store unreachable: 503) fails
  * the group at once.
  *
- * Four statements whatever the group's size: the cohort's lock; the matching of every request's
- * identifiers with the current membership of the users found (resolveGroup); the replay of the
- * requests in memory (planDeltas); one write of the net change, the ledger and the history rows
- * (writeGroup); then COMMIT.
+ * One transaction, four statements whatever the group's size: the matching of every request's
+ * identifiers, which locks the users found (matchGroup); the cohort's lock with the current
+ * membership of those users (lockCohortMembers); then, after the replay of the requests in memory
+ * (planDeltas), one write of the net change, the ledger and the history rows (writeGroup); COMMIT.
+ *
+ * Pipelined (see Turn): the matching needs no cohort lock, so the next group matches its
+ * identifiers while this one writes, and waits for the cohort's lock behind it. It writes only
+ * once this group's transaction has committed; if it did not, the next group rolls back and starts
+ * again after this one has settled (its retries and its requests one by one come first).
  */
 function deltaBatch(db: Db, lockTimeoutMs: number): Batch<DeltaRequest, DeltaResult> {
-  const applyGroup = (items: DeltaRequest[]) =>
-    transactionWithRetry(
-      db,
-      async (tx) => {
-        const cohort = items[0]!.cohort;
-        await lockCohort(tx, cohort.id, lockTimeoutMs);
-        const { resolved, members } = await resolveGroup(
-          tx,
-          cohort.workspace_id,
-          cohort.id,
-          items.map((item) => item.input.entries),
-        );
-        const plan = planDeltas(
-          members,
-          resolved.map((r) => r.wanted),
-        );
-        const syncs: SyncRecord[] = items.map((item, i) => ({
-          workspaceId: item.workspaceId,
-          partner: item.partner,
-          source: 'partner_api' as const,
-          cohortId: cohort.id,
-          partnerCohortId: item.input.cohortId,
-          action: 'delta',
-          status: 'applied' as const,
-          received: resolved[i]!.received,
-          matched: resolved[i]!.matched,
-          unmatchedNotFound: resolved[i]!.unmatched.not_found,
-          unmatchedDeviceIdOfIdentifiedUser: resolved[i]!.unmatched.device_id_of_identified_user,
-          ...plan.outcomes[i]!,
-        }));
-        await writeGroup(tx, cohort, plan, 'partner_api', syncs);
-        return items.map((_, i) => ({ resolved: resolved[i]!, outcome: plan.outcomes[i]! }));
-      },
-      // A unique violation means a membership appeared under the transaction: re-run it whole.
-      { retryOn: (err) => isRetryableConflict(err) || isUniqueViolation(err) },
+  const applyOnce = async (tx: Queryable, items: DeltaRequest[], turn?: Turn): Promise<DeltaResult[]> => {
+    const cohort = items[0]!.cohort;
+    const requests = items.map((item) => item.input.entries);
+    const matched = await matchGroup(tx, cohort.workspace_id, requests);
+    const members = await lockCohortMembers(tx, cohort.id, lockTimeoutMs, matched.users);
+    if (turn) {
+      if (!(await turn.previousCommitted())) throw new PreviousGroupFailed();
+      turn.proceeding();
+    }
+    const resolved = reduceGroup(requests, matched);
+    const plan = planDeltas(
+      members,
+      resolved.map((r) => r.wanted),
     );
-  return groupWithFallback(MAX_GROUP, applyGroup, (err) => err instanceof ApiError || isStoreUnavailable(err));
+    const syncs: SyncRecord[] = items.map((item, i) => ({
+      workspaceId: item.workspaceId,
+      partner: item.partner,
+      source: 'partner_api' as const,
+      cohortId: cohort.id,
+      partnerCohortId: item.input.cohortId,
+      action: 'delta',
+      status: 'applied' as const,
+      received: resolved[i]!.received,
+      matched: resolved[i]!.matched,
+      unmatchedNotFound: resolved[i]!.unmatched.not_found,
+      unmatchedDeviceIdOfIdentifiedUser: resolved[i]!.unmatched.device_id_of_identified_user,
+      ...plan.outcomes[i]!,
+    }));
+    await writeGroup(tx, cohort, plan, 'partner_api', syncs);
+    return items.map((_, i) => ({ resolved: resolved[i]!, outcome: plan.outcomes[i]! }));
+  };
+  // A unique violation means a membership appeared under the transaction: re-run it whole.
+  const retryOn = (err: unknown) => isRetryableConflict(err) || isUniqueViolation(err);
+  const failsEachAlone = (err: unknown) => err instanceof ApiError || isStoreUnavailable(err);
+  const applyGroup = (items: DeltaRequest[]) => transactionWithRetry(db, (tx) => applyOnce(tx, items), { retryOn });
+
+  return {
+    maxItems: MAX_GROUP,
+    async apply(items, turn) {
+      try {
+        const values = await db.transaction((tx) => applyOnce(tx, items, turn));
+        turn.firstAttemptEnded(true);
+        return values.map((value) => ({ ok: true as const, value }));
+      } catch (err) {
+        turn.firstAttemptEnded(false);
+        // Nothing below may overtake the group before this one.
+        await turn.previousSettled();
+        // Waiting for the lock behind the group before this one is not "locked elsewhere".
+        const behindPrevious = err instanceof PreviousGroupFailed || (turn.pipelined && err instanceof ApiError && err.statusCode === 423);
+        if (!behindPrevious && !retryOn(err) && failsEachAlone(err)) return items.map(() => ({ ok: false as const, error: err }));
+      }
+      return applyWithFallback(items, applyGroup, failsEachAlone);
+    },
+  };
 }
 
 function emptyResult(cohortId: string) {

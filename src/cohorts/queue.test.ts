@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupWithFallback, KeyedQueue, type Batch } from './queue.js';
+import { groupWithFallback, KeyedQueue, Turn, type Batch } from './queue.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
@@ -68,9 +68,9 @@ describe('KeyedQueue', () => {
     const b = recordingBatch(10);
     const wrap = (batch: Batch<number, number>, name: string): Batch<number, number> => ({
       maxItems: batch.maxItems,
-      async apply(items) {
+      async apply(items, turn) {
         order.push(`${name}${items.join('')}`);
-        return batch.apply(items);
+        return batch.apply(items, turn);
       },
     });
     const A = wrap(a.batch, 'A');
@@ -112,11 +112,11 @@ describe('groupWithFallback', () => {
       if (items.includes(2)) throw new Error('bad item 2');
       return items.map((i) => i * 10);
     });
-    expect(await batch.apply([1, 3])).toEqual([
+    expect(await batch.apply([1, 3], new Turn(undefined))).toEqual([
       { ok: true, value: 10 },
       { ok: true, value: 30 },
     ]);
-    const settled = await batch.apply([1, 2, 3]);
+    const settled = await batch.apply([1, 2, 3], new Turn(undefined));
     expect(settled.map((s) => (s.ok ? s.value : (s.error as Error).message))).toEqual([10, 'bad item 2', 30]);
     expect(calls).toEqual([[1, 3], [1, 2, 3], [1], [2], [3]]);
   });
@@ -132,7 +132,7 @@ describe('groupWithFallback', () => {
       },
       (err) => err === locked,
     );
-    const settled = await batch.apply([1, 2]);
+    const settled = await batch.apply([1, 2], new Turn(undefined));
     expect(settled).toEqual([
       { ok: false, error: locked },
       { ok: false, error: locked },

@@ -5,7 +5,6 @@
  */
 import { aliasKey, isMatchableExternalId, matchAliases, matchDeviceIds, matchExternalIds, type Match, type Unmatched, type UserAlias } from '../identity/index.js';
 import type { Queryable } from '../storage/index.js';
-import { probeMembers } from './apply.js';
 import type { CohortEntry } from './partner-payload.js';
 
 export interface ResolvedChanges {
@@ -47,22 +46,22 @@ export async function resolveEntries(tx: Queryable, workspaceId: string, entries
   return reduceEntries(entries, { byExternalId, byDevice, byAlias });
 }
 
-export interface ResolvedGroup {
-  /** One per request, in order. */
-  resolved: ResolvedChanges[];
-  /** The users matched by any request of the group that are members of the cohort now. */
-  members: Set<string>;
+export interface GroupMatches {
+  matches: Matches;
+  /** Every distinct user matched by any request of the group. */
+  users: string[];
 }
 
 /**
- * `resolveEntries` for a group of requests to one cohort (group commit), with the current
- * membership of every user matched, in as few statements as it takes: the external ids of every
- * request go in one statement that also reads their memberships (the common case: one round trip
- * in all). Device ids and aliases use the identity matchers, then one membership probe. Every
- * user matched is locked (FOR KEY SHARE) until the transaction ends. The caller holds the cohort's
- * lock, so the membership read stays true until it writes.
+ * The matching of a group of requests to one cohort (group commit), in as few statements as it
+ * takes: the external ids of every request in one statement (the common case: one round trip in
+ * all); device ids and aliases with the identity matchers. Every user matched stays locked (FOR
+ * KEY SHARE) until the transaction ends: none can be deleted or merged away, nor change its
+ * external id, before the memberships written for it commit. No cohort lock is needed for this:
+ * the users' locks hold the match, and identifiers that matched nobody may be taken as the state
+ * at any moment since the request arrived (cohort-import.md §2, "at apply time").
  */
-export async function resolveGroup(tx: Queryable, workspaceId: string, cohortId: string, requests: CohortEntry[][]): Promise<ResolvedGroup> {
+export async function matchGroup(tx: Queryable, workspaceId: string, requests: CohortEntry[][]): Promise<GroupMatches> {
   const externalIds = new Set<string>();
   const deviceIds: string[] = [];
   const aliases: UserAlias[] = [];
@@ -73,36 +72,30 @@ export async function resolveGroup(tx: Queryable, workspaceId: string, cohortId:
     aliases.push(...s.aliases);
   }
   const byExternalId = new Map<string, string>();
-  const members = new Set<string>();
   if (externalIds.size) {
     // The ids travel as one JSON array (cheaper to write and to read than a text[] literal); the
-    // answer is one JSON value. Membership is probed per user through the primary key: a
-    // correlated EXISTS in the select list is never turned into a join, which with stale
-    // statistics could scan the whole cohort (see MEMBER_LOOKUP in apply.ts).
-    const { rows } = await tx.query<{ found: Array<[string, string, boolean]> | null }>(
+    // answer is one JSON value.
+    const { rows } = await tx.query<{ found: Array<[string, string]> | null }>(
       `WITH f AS (
-         SELECT u.external_id, u.id, EXISTS (SELECT 1 FROM cohort_members m WHERE m.user_id = u.id AND m.cohort_id = $3) AS member
-           FROM users u
+         SELECT u.external_id, u.id FROM users u
           WHERE u.workspace_id = $1 AND u.external_id = ANY(ARRAY(SELECT json_array_elements_text($2::json)))
-            FOR KEY SHARE OF u)
-       SELECT json_agg(json_build_array(f.external_id, f.id, f.member)) AS found FROM f`,
-      [workspaceId, JSON.stringify([...externalIds]), cohortId],
+            FOR KEY SHARE)
+       SELECT json_agg(json_build_array(f.external_id, f.id)) AS found FROM f`,
+      [workspaceId, JSON.stringify([...externalIds])],
     );
-    for (const [externalId, userId, member] of rows[0]?.found ?? []) {
-      byExternalId.set(externalId, userId);
-      if (member) members.add(userId);
-    }
+    for (const [externalId, userId] of rows[0]?.found ?? []) byExternalId.set(externalId, userId);
   }
   const byDevice = await matchDeviceIds(tx, workspaceId, deviceIds, { lock: true });
   const byAlias = await matchAliases(tx, workspaceId, aliases, { lock: true });
-  const probed = new Set(byExternalId.values());
-  const others = new Set<string>();
-  for (const m of byDevice.values()) if ('userId' in m && !probed.has(m.userId)) others.add(m.userId);
-  for (const u of byAlias.values()) if (!probed.has(u)) others.add(u);
-  if (others.size) for (const u of await probeMembers(tx, cohortId, [...others])) members.add(u);
+  const users = new Set(byExternalId.values());
+  for (const m of byDevice.values()) if ('userId' in m) users.add(m.userId);
+  for (const u of byAlias.values()) users.add(u);
+  return { matches: { byExternalId, byDevice, byAlias }, users: [...users] };
+}
 
-  const matches = { byExternalId, byDevice, byAlias };
-  return { resolved: requests.map((entries) => reduceEntries(entries, matches)), members };
+/** Each request's resolution from the group's matches (see matchGroup). */
+export function reduceGroup(requests: CohortEntry[][], { matches }: GroupMatches): ResolvedChanges[] {
+  return requests.map((entries) => reduceEntries(entries, matches));
 }
 
 /** Applies the matches to the entries in order: counts, unmatched identifiers, the last entry per user. */

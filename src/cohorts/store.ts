@@ -88,6 +88,27 @@ export async function lockCohort(tx: Queryable, cohortId: string, timeoutMs: num
   }
 }
 
+/**
+ * lockCohort, then which of `userIds` are members of the cohort now, in one statement
+ * (cohorts_lock_members, migration 008).
+ */
+export async function lockCohortMembers(tx: Queryable, cohortId: string, timeoutMs: number, userIds: string[]): Promise<Set<string>> {
+  try {
+    const { rows } = await tx.query<{ found: string | null }>('SELECT cohorts_lock_members($1, $2, $3) AS found', [
+      cohortId,
+      Math.max(1, Math.round(timeoutMs)),
+      userIds.join(','),
+    ]);
+    const found = rows[0]?.found;
+    return new Set(found ? found.split(',') : []);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === '55P03') throw new ApiError(423, 'Resource locked');
+    if (code === 'P0002') throw new CohortGone();
+    throw err;
+  }
+}
+
 export async function listCohorts(db: Queryable, workspaceId: string, partner?: string): Promise<Cohort[]> {
   const { rows } = await db.query<Cohort>(
     `SELECT ${COLUMNS} FROM cohorts WHERE workspace_id = $1 ${partner ? 'AND partner = $2' : ''} ORDER BY name, id`,
