@@ -140,3 +140,137 @@ describe('groupWithFallback', () => {
     expect(calls).toEqual([[1, 2]]);
   });
 });
+
+/** A FIFO lock, as the cohort's row lock behaves for waiters in one process. */
+class FifoLock {
+  private tail = Promise.resolve();
+  acquire(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const ready = this.tail.then(() => release);
+    this.tail = this.tail.then(() => held);
+    return ready;
+  }
+}
+
+/**
+ * A batch that follows the Turn protocol like the partner API's: "match" without the lock, take
+ * the lock, check the group before, proceed, "write" (commit = append to the log). Items named in
+ * `failOnce` make their group's first attempt fail after it proceeded; the batch then applies its
+ * items one by one (as applyWithFallback does), each taking the lock.
+ */
+function pipelinedBatch(failOnce: Set<number>) {
+  const lock = new FifoLock();
+  const committed: number[] = [];
+  const events: string[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let matches = 0;
+  let waiters: Array<() => void> = [];
+  const batch: Batch<number, number> = {
+    maxItems: 2,
+    async apply(items, turn) {
+      const name = items.join('+');
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        try {
+          events.push(`match ${name}`);
+          matches++;
+          for (const w of waiters) w();
+          waiters = [];
+          await tick();
+          const release = await lock.acquire();
+          try {
+            if (!(await turn.previousCommitted())) throw new Error('restart');
+            const matchesBefore = matches;
+            turn.proceeding();
+            events.push(`write ${name}`);
+            await tick();
+            if (items.some((i) => failOnce.has(i))) {
+              // Fail only once the next group is under way (pipelined), so that it must start again.
+              if (matches === matchesBefore) await new Promise<void>((r) => waiters.push(r));
+              throw new Error('group failed');
+            }
+            committed.push(...items);
+          } finally {
+            release();
+          }
+          turn.firstAttemptEnded(true);
+          return items.map((i) => ({ ok: true as const, value: i }));
+        } catch {
+          turn.firstAttemptEnded(false);
+          await turn.previousSettled();
+        }
+        const out = [];
+        for (const i of items) {
+          const release = await lock.acquire();
+          try {
+            events.push(`alone ${i}`);
+            await tick();
+            if (failOnce.has(i)) out.push({ ok: false as const, error: new Error(`bad ${i}`) });
+            else (committed.push(i), out.push({ ok: true as const, value: i }));
+          } finally {
+            release();
+          }
+        }
+        return out;
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+  return { batch, committed, events, maxInFlight: () => maxInFlight };
+}
+
+describe('KeyedQueue pipelining (Turn)', () => {
+  it('starts the next group once the one before holds the lock, and commits in arrival order', async () => {
+    const q = new KeyedQueue();
+    const p = pipelinedBatch(new Set());
+    const results: Array<Promise<number>> = [];
+    for (let i = 1; i <= 6; i++) {
+      results.push(q.runBatched('c', p.batch, i));
+      await tick(); // arrivals spread out, so that groups form while others run
+    }
+    expect(await Promise.all(results)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(p.committed).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(p.maxInFlight()).toBe(2);
+    // Some group matched while the one before it was writing.
+    expect(p.events.some((e, i) => e.startsWith('write') && p.events[i + 1]?.startsWith('match'))).toBe(true);
+    expect(q.size('c')).toBe(0);
+  });
+
+  it('a group whose predecessor failed after proceeding waits for its retries, then starts again: order kept', async () => {
+    const q = new KeyedQueue();
+    const p = pipelinedBatch(new Set([3]));
+    const results: Array<Promise<number>> = [];
+    for (let i = 1; i <= 8; i++) {
+      const r = q.runBatched('c', p.batch, i);
+      r.catch(() => {}); // looked at below, with the others
+      results.push(r);
+      await tick();
+    }
+    const settled = await Promise.allSettled(results);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([1, 2, 'bad 3', 4, 5, 6, 7, 8]);
+    expect(p.committed).toEqual([1, 2, 4, 5, 6, 7, 8]);
+    // The group after the failed one was under way before the failure (pipelined), and wrote nothing
+    // itself: it started again after the failed group's items, one by one.
+    const at = (e: string) => p.events.indexOf(e);
+    expect(at('match 4')).toBeGreaterThan(-1);
+    expect(at('match 4')).toBeLessThan(at('alone 3'));
+    expect(p.events.filter((e) => e.startsWith('write') && e.split(' ')[1]!.split('+').includes('4'))).toEqual([]);
+    expect(at('alone 3')).toBeLessThan(at('alone 4'));
+  });
+
+  it('single work waits for every group under way before it', async () => {
+    const q = new KeyedQueue();
+    const p = pipelinedBatch(new Set());
+    const order: string[] = [];
+    const a = q.runBatched('c', p.batch, 1).then(() => order.push('g1'));
+    await tick();
+    const b = q.runBatched('c', p.batch, 2).then(() => order.push('g2'));
+    const s = q.run('c', async () => order.push(`single after ${p.committed.join(',')}`));
+    await Promise.all([a, b, s]);
+    expect(order).toEqual(['g1', 'g2', 'single after 1,2']);
+  });
+});
