@@ -4,7 +4,7 @@
  * same run with the same client, body and concurrency. The ratio is the figure to compare across
  * machines; absolute numbers depend on the machine.
  *
- *   npx tsx bench/track.ts [--duration=10] [--warmup=3] [--connections=32] [--users=10000]
+ *   npx tsx bench/track.ts [--duration=10] [--warmup=3] [--connections=128] [--users=10000]
  *                          [--backends=pglite,postgres] [--pglite-dir] [--profile]
  *
  * Every option also reads from the environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS,
@@ -47,7 +47,9 @@ function option(name: string, env: string, fallback: string): string {
 const opts = {
   durationS: Number(option('duration', 'BENCH_DURATION', '10')),
   warmupS: Number(option('warmup', 'BENCH_WARMUP', '3')),
-  connections: Number(option('connections', 'BENCH_CONNECTIONS', '32')),
+  // 128 by default: with 32, requests in flight ÷ latency (Little's law) capped the run with half a
+  // core idle, which measured the client's concurrency rather than the server's capacity.
+  connections: Number(option('connections', 'BENCH_CONNECTIONS', '128')),
   users: Number(option('users', 'BENCH_USERS', '10000')),
   backends: option('backends', 'BENCH_BACKENDS', 'pglite,postgres').split(',').filter(Boolean),
   pgliteDir: ['1', 'true'].includes(option('pglite-dir', 'BENCH_PGLITE_DIR', '')),
