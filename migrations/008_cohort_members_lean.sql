@@ -33,7 +33,8 @@ END $$;
 -- cohorts_lock_members(id, timeout_ms, user_ids): cohorts_lock, then which of the users (uuids,
 -- comma-separated) are members of the cohort, comma-separated (NULL for none): the lock and the
 -- membership read that must follow it, in one round trip. Each user is probed through the primary
--- key (a correlated EXISTS is never turned into a scan of the whole cohort).
+-- key: LATERAL with LIMIT 1 cannot become a (semi) join that scans the whole cohort, which the
+-- planner may choose with stale or missing statistics (PGlite has no autovacuum).
 CREATE FUNCTION cohorts_lock_members(p_cohort uuid, p_timeout_ms integer, p_users text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   found text;
@@ -41,6 +42,6 @@ BEGIN
   PERFORM cohorts_lock(p_cohort, p_timeout_ms);
   SELECT string_agg(q.u::text, ',') INTO found
     FROM unnest(string_to_array(p_users, ',')::uuid[]) AS q(u)
-   WHERE EXISTS (SELECT 1 FROM cohort_members m WHERE m.user_id = q.u AND m.cohort_id = p_cohort);
+   CROSS JOIN LATERAL (SELECT 1 FROM cohort_members m WHERE m.user_id = q.u AND m.cohort_id = p_cohort LIMIT 1) x;
   RETURN found;
 END $$;

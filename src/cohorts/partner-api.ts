@@ -188,8 +188,8 @@ class PreviousGroupFailed extends Error {}
  * membership of those users (lockCohortMembers); then, after the replay of the requests in memory
  * (planDeltas), one write of the net change, the ledger and the history rows (writeGroup); COMMIT.
  *
- * Pipelined (see Turn): the matching needs no cohort lock, so the next group matches its
- * identifiers while this one writes, and waits for the cohort's lock behind it. It writes only
+ * Pipelined on PostgreSQL (see Turn): the matching needs no cohort lock, so the next group matches
+ * its identifiers while this one writes, and waits for the cohort's lock behind it. It writes only
  * once this group's transaction has committed; if it did not, the next group rolls back and starts
  * again after this one has settled (its retries and its requests one by one come first).
  */
@@ -229,12 +229,14 @@ function deltaBatch(db: Db, lockTimeoutMs: number): Batch<DeltaRequest, DeltaRes
   const retryOn = (err: unknown) => isRetryableConflict(err) || isUniqueViolation(err);
   const failsEachAlone = (err: unknown) => err instanceof ApiError || isStoreUnavailable(err);
   const applyGroup = (items: DeltaRequest[]) => transactionWithRetry(db, (tx) => applyOnce(tx, items), { retryOn });
+  // PGlite runs one transaction at a time: a group started early would only wait, and be smaller.
+  const pipelines = db.kind !== 'pglite';
 
   return {
     maxItems: MAX_GROUP,
     async apply(items, turn) {
       try {
-        const values = await db.transaction((tx) => applyOnce(tx, items, turn));
+        const values = await db.transaction((tx) => applyOnce(tx, items, pipelines ? turn : undefined));
         turn.firstAttemptEnded(true);
         return values.map((value) => ({ ok: true as const, value }));
       } catch (err) {
