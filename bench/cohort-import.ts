@@ -17,12 +17,12 @@
  * work on the same server included), read from /proc.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { machineTicks, postgresCpuMs, procCpuMs } from './proc-cpu.js';
 import { createImportKey } from '../src/cohorts/index.js';
 import { loadConfig } from '../src/config.js';
 import { createRivulet } from '../src/server.js';
@@ -76,53 +76,6 @@ function timed(db: Db, totals: Map<string, { ms: number; n: number }>): Db {
   return { kind: db.kind, query: outer.query, exec: outer.exec, transaction: (work) => db.transaction((tx) => work(wrap(tx))), close: () => db.close() };
 }
 
-/** utime + stime (+ reaped children's, for PostgreSQL's postmaster) of one process, in ms. */
-function procCpuMs(pid: number | string, withChildren = false): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0)) * 10; // USER_HZ = 100
-  } catch {
-    return null;
-  }
-}
-
-/** Every postgres process's CPU, backends that have exited included (the postmaster reaps them). */
-function postgresCpuMs(): number | null {
-  let total = 0;
-  let found = false;
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      let comm: string;
-      try {
-        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      } catch {
-        continue;
-      }
-      if (comm !== 'postgres') continue;
-      const ms = procCpuMs(pid, true);
-      if (ms !== null) {
-        total += ms;
-        found = true;
-      }
-    }
-  } catch {
-    return null;
-  }
-  return found ? total : null;
-}
-
-/** Busy and total jiffies of the whole machine. */
-function machineTicks(): { busy: number; total: number } | null {
-  try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - cpu[3]! - cpu[4]!, total };
-  } catch {
-    return null;
-  }
-}
 
 /**
  * CPU of the PostgreSQL processes that serve this run: the sessions on this database and the

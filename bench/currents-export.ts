@@ -38,7 +38,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
@@ -46,6 +46,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { machineTicks, postgresCpuMs, procCpuMs } from './proc-cpu.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -314,54 +315,6 @@ async function emulatorCount(url: string, project: string): Promise<{ dedup: num
 // exporter, the emulator and PostgreSQL compete for the same cores: these say which one was busy.
 // ---------------------------------------------------------------------------------------------
 
-/** utime + stime (+ reaped children's, for PostgreSQL's postmaster) of one process, in ms. */
-function procCpuMs(pid: number | string, withChildren = false): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
-    return ticks * 10; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
-}
-
-/** Every postgres process's CPU, backends that have exited included (the postmaster reaps them). */
-function postgresCpuMs(): number | null {
-  let total = 0;
-  let found = false;
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      let comm: string;
-      try {
-        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      } catch {
-        continue;
-      }
-      if (comm !== 'postgres') continue;
-      const ms = procCpuMs(pid, true);
-      if (ms !== null) {
-        total += ms;
-        found = true;
-      }
-    }
-  } catch {
-    return null;
-  }
-  return found ? total : null;
-}
-
-/** Busy and total jiffies of the whole machine. */
-function machineTicks(): { busy: number; total: number } | null {
-  try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - cpu[3]! - cpu[4]!, total };
-  } catch {
-    return null;
-  }
-}
 
 interface CpuMark {
   emulator: number | null;
