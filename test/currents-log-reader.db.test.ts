@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLogPage } from '../src/currents/delivery/log-reader.js';
-import { appendEvents, LOG_START, type LogCursor, type LogEvent } from '../src/events/log.js';
+import { appendEvents, LOG_START, readLogPage, type LogCursor, type LogEvent } from '../src/events/log.js';
 import { openTestDb, TEST_BACKEND, type TestDb } from '../src/test-support/db.js';
 import { ensureWorkspace } from '../src/workspaces/index.js';
 import { waitFor } from './currents-support.js';

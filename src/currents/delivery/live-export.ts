@@ -4,7 +4,7 @@
  * another connector, which is what keeps a failing one from slowing a healthy one (currents.md §3,
  * "Isolation"). Writes go through `checkpoint.ts`, conditional on this process's lease.
  */
-import { cursorAfter, type LogCursor } from '../../events/log.js';
+import { cursorAfter, readLogPage, type LogCursor } from '../../events/log.js';
 import type { Db } from '../../storage/index.js';
 import type { CurrentsConfig } from '../config.js';
 import type { SealedSecrets } from '../connectors/settings.js';
@@ -17,7 +17,6 @@ import { noticeFor } from '../notifications/notices.js';
 import { commitHealth, ProgressCommitter } from './checkpoint.js';
 import { recordDeadLetters } from './dead-letters.js';
 import { HealthTracker } from './health.js';
-import { readLogPage } from './log-reader.js';
 import { DeliveryPipeline } from './pipeline.js';
 
 export interface LiveExportOptions {
