@@ -105,16 +105,6 @@ interface BatchRow {
   events: LogEvent[] | null;
 }
 
-/**
- * Reads settled events after `cursor`, in log order: about `limit` of them (a page ends at a
- * batch boundary or at the limit, whichever comes first). With `workspaceId` (and a time range),
- * the events of other workspaces (and times) are scanned, move `end` and are not returned.
- *
- * The scan walks the (txid, seq) key alone; a window sum stops it once enough events are in, so
- * the events of batches that will not be used are never read out of storage (the key walk is
- * bounded by `limit` + 1 rows, as every batch but a partly read first one adds at least one event). ORDER BY names the
- * table's columns: the `txid` output alias is text, and text order would put '10000' before '9999'.
- */
 export interface PageFilter {
   /** Only events with `fromTime <= time < toTime` (seconds) are returned; others are scanned past. */
   fromTime?: number;
@@ -123,6 +113,16 @@ export interface PageFilter {
   includeUnsettled?: boolean;
 }
 
+/**
+ * Reads settled events after `cursor`, in log order: about `limit` of them (a page ends at a
+ * batch boundary or at the limit, whichever comes first). With `workspaceId` (and a time range),
+ * the events of other workspaces (and times) are scanned, move `end` and are not returned.
+ *
+ * The scan walks the (txid, seq) key alone, bounded by `limit` + 1 rows (every batch but a partly
+ * read first one adds at least one event); a window sum keeps only the batches needed, so the
+ * events of the others are never read out of storage. ORDER BY names the table's columns: the
+ * `txid` output alias is text, and text order would put '10000' before '9999'.
+ */
 export async function readLogPage(db: Queryable, cursor: LogCursor, limit: number, workspaceId?: string, filter: PageFilter = {}): Promise<LogPage> {
   const firstBatch = Math.floor(cursor.seq / BATCH_SLOTS);
   const skipInFirst = cursor.seq - firstBatch * BATCH_SLOTS + 1;
