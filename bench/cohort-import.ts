@@ -1,5 +1,5 @@
 /**
- * Throughput of cohort import through the partner cohort API (cohort-import.md §1.3): identifiers
+ * Throughput of cohort import through the partner cohort API (docs/reference/cohort-import.md §1.3): identifiers
  * applied per second when concurrent clients send 1,000-identifier requests (`user_ids`) for one
  * cohort, over users created directly with generate_series. Beside it, in the same run and on the
  * same database, a naive baseline that applies identifiers one autocommitted INSERT at a time

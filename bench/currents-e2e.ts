@@ -4,7 +4,7 @@
  * 401 outage; the emulator's deduplicated view must hold exactly the expected events (none lost,
  * none doubled), the skip counters must match, and the outage must cost one failure notice and one
  * recovery notice. Real delays by default: backoff 2 s doubling to 60 s plus 1–5 s of jitter, and a
- * failed connector retries every 2 minutes (the shortest interval the spec allows).
+ * failed connector retries every 2 minutes (the shortest interval docs/reference/currents.md §3 allows).
  *
  *   npx tsx bench/currents-e2e.ts [--events=200000] [--outage-ms=30000] [--delay-scale=1]
  *                                 [--backend=postgres|pglite] [--batch-byte-cap=9437184]

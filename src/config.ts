@@ -1,5 +1,5 @@
 /**
- * Environment → one typed configuration object (names: shared/spec/operations.md).
+ * Environment → one typed configuration object (names: docs/reference/operations.md).
  * Every limit Rivulet enforces is here, with its default, so operators find them in one place.
  */
 export interface RateLimitRule {
@@ -22,7 +22,7 @@ export interface Config {
   /** Partner API keys by partner slug, from RIVULET_PARTNER_API_KEY_<SLUG> (comma-separated for rotation). */
   partnerApiKeys: Record<string, string[]>;
   limits: {
-    /** Body cap of the REST API (rest-api.md §0). */
+    /** Body cap of the REST API (docs/reference/rest-api.md §0). */
     bodyBytes: number;
     /** Body cap of `/currents/events`. */
     currentsBodyBytes: number;
@@ -30,7 +30,7 @@ export interface Config {
     arrayAttributeValues: number;
     /** How long a request may take to arrive, in ms (slow clients are cut off). */
     requestTimeoutMs: number;
-    /** Body cap of the partner cohort endpoints (cohort-import.md §1.4). */
+    /** Body cap of the partner cohort endpoints (docs/reference/cohort-import.md §1.4). */
     cohortBodyBytes: number;
     /** Body cap of the Mixpanel webhook receiver (§4.1). */
     webhookBodyBytes: number;

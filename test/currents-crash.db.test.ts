@@ -1,5 +1,5 @@
 /**
- * Crash safety and secrecy with the real `rivulet serve` process (currents.md §3): the exporting
+ * Crash safety and secrecy with the real `rivulet serve` process (docs/reference/currents.md §3): the exporting
  * process is killed with SIGKILL mid-stream and restarted on the same store; afterwards the
  * emulator's deduplicated view holds exactly the expected events and the counters are exact (a
  * re-sent batch is never counted twice). The process logs, at debug level, through both runs —

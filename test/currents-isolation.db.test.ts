@@ -1,5 +1,5 @@
 /**
- * Isolation (currents.md §3): a connector stuck on 401 — with slow answers on top — does not delay a
+ * Isolation (docs/reference/currents.md §3): a connector stuck on 401 — with slow answers on top — does not delay a
  * healthy connector's delivery. While stuck it holds its cursor, buffers, sends one probe per retry
  * interval and notifies its contact once; when Mixpanel takes its credentials again it catches up
  * and sends a recovery notice.

@@ -1,5 +1,5 @@
 /**
- * `POST /currents/events` over real HTTP (currents.md §4): validation with the catalogue, user
+ * `POST /currents/events` over real HTTP (docs/reference/currents.md §4): validation with the catalogue, user
  * resolution and its disagreements, idempotency by id, partial success, fatal errors, limits,
  * auth — and that accepted events land in the same log the core writes.
  */

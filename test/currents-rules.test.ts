@@ -1,5 +1,5 @@
 /**
- * The pure rules of the Currents export: the retry table of currents.md §3 (verdicts, backoff,
+ * The pure rules of the Currents export: the retry table of docs/reference/currents.md §3 (verdicts, backoff,
  * Retry-After), locating failed records, the cursor rule (ack window), connector settings,
  * notices and the progress bar.
  */
@@ -19,7 +19,7 @@ import { EventStore } from '../src/emulator/mixpanel/index.js';
 const response = (status: number, text = '', retryAfter: string | null = null) => ({ kind: 'response' as const, status, text, retryAfter });
 const NOW = Date.UTC(2026, 0, 1);
 
-describe('retry verdicts (currents.md §3)', () => {
+describe('retry verdicts (docs/reference/currents.md §3)', () => {
   it('acknowledges a 200', () => {
     expect(judge(response(200, '{"code":200}'), NOW)).toEqual({ action: 'ack' });
   });

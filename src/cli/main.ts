@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** `rivulet <command>`: one entry point for the server and the operator commands (spec/operations.md). */
+/** `rivulet <command>`: one entry point for the server and the operator commands (docs/reference/operations.md). */
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { registerImportKeyCommands } from './import-keys.js';

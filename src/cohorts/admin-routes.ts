@@ -1,5 +1,5 @@
 /**
- * Admin API of cohort import (spec/operations.md): data import keys, the partner page (endpoints,
+ * Admin API of cohort import (docs/reference/operations.md): data import keys, the partner page (endpoints,
  * webhook URL, match key), cohorts with members and sync history, and the data-point ledger.
  */
 import type { FastifyInstance } from 'fastify';

@@ -1,5 +1,5 @@
 /**
- * Applying membership changes (cohort-import.md §3, §6), shared by every path in. The caller holds
+ * Applying membership changes (docs/reference/cohort-import.md §3, §6), shared by every path in. The caller holds
  * the cohort's lock. Adding a member or removing a non-member is `unchanged`; only real adds and
  * removes count, each one data point, written to the ledger in the same transaction.
  */

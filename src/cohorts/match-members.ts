@@ -1,5 +1,5 @@
 /**
- * Mixpanel members → distinct users by the workspace's match key (cohort-import.md §4.2), shared
+ * Mixpanel members → distinct users by the workspace's match key (docs/reference/cohort-import.md §4.2), shared
  * by the webhook receiver and pull mode. Members without the key count as not found.
  */
 import { matchEmails, matchExternalIds } from '../identity/index.js';

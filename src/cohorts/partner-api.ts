@@ -1,5 +1,5 @@
 /**
- * The partner cohort API (cohort-import.md §1): `POST /partners/{partner}/cohorts` creates or
+ * The partner cohort API (docs/reference/cohort-import.md §1): `POST /partners/{partner}/cohorts` creates or
  * renames a cohort, `POST /partners/{partner}/cohorts/users` applies membership deltas. Both keys
  * travel in the body. Checks run in the documented order; any failure leaves state unchanged.
  */

@@ -1,5 +1,5 @@
 /**
- * Pure validation of the partner cohort API bodies (cohort-import.md §1.2–§1.4): the documented
+ * Pure validation of the partner cohort API bodies (docs/reference/cohort-import.md §1.2–§1.4): the documented
  * messages, every problem with its JSON path, and the 1,000-identifier cap.
  */
 import { ApiError, type ErrorEntry } from '../http/errors.js';

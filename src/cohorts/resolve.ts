@@ -1,6 +1,6 @@
 /**
  * Turns a request's identifier occurrences into users with the identity matchers, in order, and
- * reduces them to "the last entry for a user wins" (cohort-import.md §1.3), with the counts the
+ * reduces them to "the last entry for a user wins" (docs/reference/cohort-import.md §1.3), with the counts the
  * response and the sync history report.
  */
 import { aliasKey, isMatchableExternalId, matchAliases, matchDeviceIds, matchExternalIds, type Match, type Unmatched, type UserAlias } from '../identity/index.js';
@@ -59,7 +59,7 @@ export interface GroupMatches {
  * KEY SHARE) until the transaction ends: none can be deleted or merged away, nor change its
  * external id, before the memberships written for it commit. No cohort lock is needed for this:
  * the users' locks hold the match, and identifiers that matched nobody may be taken as the state
- * at any moment since the request arrived (cohort-import.md §2, "at apply time").
+ * at any moment since the request arrived (docs/reference/cohort-import.md §2, "at apply time").
  */
 export async function matchGroup(tx: Queryable, workspaceId: string, requests: CohortEntry[][]): Promise<GroupMatches> {
   const externalIds = new Set<string>();

@@ -74,7 +74,7 @@ export class CohortGone extends ApiError {
 /**
  * Takes the cohort's row lock, the lock that orders changes to one cohort across processes, in one
  * statement (cohorts_lock, migration 008). Waiting longer than `timeoutMs` answers 423
- * (cohort-import.md §1.4). A cohort that no longer exists fails with CohortGone: memberships have
+ * (docs/reference/cohort-import.md §1.4). A cohort that no longer exists fails with CohortGone: memberships have
  * no foreign key to their cohort, so this check is what keeps them from outliving it.
  */
 export async function lockCohort(tx: Queryable, cohortId: string, timeoutMs: number): Promise<void> {
@@ -147,7 +147,7 @@ export const cohortMergeParticipant: MergeParticipant = async (tx, ctx) => {
   }
 };
 
-/** The `cohorts` field of the profile lookup (rest-api.md §5). */
+/** The `cohorts` field of the profile lookup (docs/reference/rest-api.md §5). */
 export const cohortProfileExtension: ProfileExtension = {
   field: 'cohorts',
   async load(tx, userIds) {

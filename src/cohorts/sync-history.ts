@@ -1,4 +1,4 @@
-/** The sync history: one row per partner request, webhook message and pull run (cohort-import.md §3). */
+/** The sync history: one row per partner request, webhook message and pull run (docs/reference/cohort-import.md §3). */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../storage/index.js';
 import type { SyncSource } from './apply.js';

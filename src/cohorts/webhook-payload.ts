@@ -1,5 +1,5 @@
 /**
- * Pure validation of Mixpanel's custom-webhook messages (cohort-import.md §4.1) and extraction of
+ * Pure validation of Mixpanel's custom-webhook messages (docs/reference/cohort-import.md §4.1) and extraction of
  * the match identifiers from members (§4.2).
  */
 import { isPlainObject } from '../tracking/json-shape.js';

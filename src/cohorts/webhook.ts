@@ -1,5 +1,5 @@
 /**
- * Mixpanel's custom-webhook cohort sync, receiver side (cohort-import.md §4):
+ * Mixpanel's custom-webhook cohort sync, receiver side (docs/reference/cohort-import.md §4):
  * `POST /partners/mixpanel/webhook` with Basic auth whose password is the workspace's Mixpanel
  * data import key. `members` pages are staged per session and applied as one replacement once
  * every page has arrived; `add_members` / `remove_members` apply at once. Every reply has the

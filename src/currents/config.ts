@@ -9,7 +9,7 @@ import { ConfigError } from '../config.js';
 export interface CurrentsConfig {
   /** Multiplies every retry, backoff, auth-retry and degraded delay (tests use e.g. 0.01). */
   delayScale: number;
-  /** How often a connector stuck on 401/403/404 retries its batch (currents.md §3: 3 min, 2–5 min). */
+  /** How often a connector stuck on 401/403/404 retries its batch (docs/reference/currents.md §3: 3 min, 2–5 min). */
   authRetryMs: number;
   /** Continuous transient failure after which a connector is flagged degraded (30 min). */
   degradedAfterMs: number;

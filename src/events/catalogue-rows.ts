@@ -1,7 +1,8 @@
 /**
- * The rows of the Currents event catalogue, transcribed from shared/spec/currents.md §1 in the
- * spec's own notation (`name:type?`, group names, "(inferred)") so that a reviewer can check them
- * against the spec line by line. `catalogue.ts` parses them once at load; nothing else reads them.
+ * The rows of the Currents event catalogue, in the notation of docs/reference/currents.md §1
+ * (`name:type?`, group names, "(inferred)") so that a reviewer can check them against it line by
+ * line; test/docs-catalogue.test.ts checks them too. `catalogue.ts` parses them once at load;
+ * nothing else reads them.
  */
 import type { EventCategory, MessageChannel } from './catalogue.js';
 

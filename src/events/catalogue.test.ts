@@ -22,7 +22,7 @@ function fieldsOf(type: string): Record<string, { type: string; nullable: boolea
 }
 
 describe('catalogue contents', () => {
-  it('lists every type of currents.md §1, legacy included, and nothing else', () => {
+  it('lists every type of docs/reference/currents.md §1, legacy included, and nothing else', () => {
     expect(CURRENTS_EVENT_TYPES).toHaveLength(56);
     expect(CURRENTS_EVENT_TYPES.filter((t) => t.startsWith('users.behaviors.'))).toHaveLength(10);
     expect(CURRENTS_EVENT_TYPES.filter((t) => t.startsWith('users.campaigns.'))).toHaveLength(3);
@@ -32,7 +32,7 @@ describe('catalogue contents', () => {
     expect(new Set(CURRENTS_EVENT_TYPES).size).toBe(56);
   });
 
-  it('excludes the types the spec leaves out of this version', () => {
+  it('excludes the types the reference leaves out of this version', () => {
     for (const t of ['users.messages.whatsapp.Send', 'users.messages.email.Retry', 'users.messages.webhook.Failure', 'users.canvasstep.Progression']) {
       expect(isKnownEventType(t)).toBe(false);
     }

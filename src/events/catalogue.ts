@@ -1,15 +1,15 @@
 /**
- * The Currents event catalogue (shared/spec/currents.md §1): every event type Rivulet accepts,
+ * The Currents event catalogue (docs/reference/currents.md §1): every event type Rivulet accepts,
  * its category, its Mixpanel event name and its field schema. The publish API, the core's event
  * builders, the Mixpanel mapping and the connector form all read this one table, so a type or a
  * field exists here or nowhere.
- * The rows themselves live in `catalogue-rows.ts`, in the spec's notation.
+ * The rows themselves live in `catalogue-rows.ts`, in the reference's notation.
  */
 import { CATALOGUE_TABLES, FIELD_GROUPS, type CatalogueRow, type CatalogueTable } from './catalogue-rows.js';
 
 export type FieldType = 'string' | 'int' | 'float' | 'boolean' | 'object' | 'array<string>' | 'array<string?>';
 
-/** Where a field sits in the Currents HTTP envelope (currents.md §4). */
+/** Where a field sits in the Currents HTTP envelope (docs/reference/currents.md §4). */
 export type FieldPlacement = 'top' | 'user' | 'properties';
 
 export interface FieldSpec {
@@ -33,7 +33,7 @@ export interface EventTypeSpec {
   mixpanelNameInferred: boolean;
   /** Legacy types are accepted into the log but never selectable and never exported. */
   legacy: boolean;
-  /** Field name → schema, in the order the spec lists them (groups first, then other fields). */
+  /** Field name → schema, in the order the reference lists them (groups first, then other fields). */
   fields: Readonly<Record<string, FieldSpec>>;
 }
 
@@ -102,7 +102,7 @@ const CATALOGUE: ReadonlyMap<string, EventTypeSpec> = new Map(
   CATALOGUE_TABLES.flatMap((table) => table.rows.map((row) => buildSpec(table, row))).map((spec) => [spec.type, Object.freeze(spec)]),
 );
 
-/** Every event type of the catalogue, legacy ones included, in the spec's order. */
+/** Every event type of the catalogue, legacy ones included, in the reference's order. */
 export const CURRENTS_EVENT_TYPES: readonly string[] = Object.freeze([...CATALOGUE.keys()]);
 
 /** The types a connector may choose: every type except legacy ones. */
@@ -184,7 +184,7 @@ function serializedBytes(v: unknown): number {
 }
 
 /**
- * Validates one event of the Currents envelope (currents.md §4) against the catalogue. Pure:
+ * Validates one event of the Currents envelope (docs/reference/currents.md §4) against the catalogue. Pure:
  * the caller supplies the clock. A missing `user.user_id` is accepted on every type because the
  * caller resolves the user afterwards; every other non-nullable field must be present and non-null.
  * On success the event is returned in canonical shape (`user` and `properties` always objects).

@@ -20,7 +20,7 @@ export interface LogEventUser {
   timezone?: string | null;
 }
 
-/** An event in the Currents HTTP format (currents.md §4). */
+/** An event in the Currents HTTP format (docs/reference/currents.md §4). */
 export interface LogEvent {
   event_type: string;
   id: string;

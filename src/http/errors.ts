@@ -1,7 +1,7 @@
 /**
  * The error catalogue: every client-visible failure is an `ApiError` with a status, a message and
  * a list of entries that name the field at fault. The HTTP layer turns it into the JSON body
- * `{"message": ..., "errors": [...]}` (shared/spec/README.md). Nothing else builds error bodies.
+ * `{"message": ..., "errors": [...]}` (docs/reference/conventions.md). Nothing else builds error bodies.
  */
 export interface ErrorEntry {
   type: string;

@@ -1,6 +1,6 @@
 /**
  * Identification: a profile S (alias-only, email-only or anonymous device profile) takes the
- * external id E (rest-api.md §3, rules 2–4). Shared by `/users/identify` and the SDK's change of user.
+ * external id E (docs/reference/rest-api.md §3, rules 2–4). Shared by `/users/identify` and the SDK's change of user.
  */
 import type { Queryable } from '../storage/index.js';
 import { assignExternalId, lockExternalId, mergeUsers, type MergeBehavior, type MergeParticipant } from './merge.js';

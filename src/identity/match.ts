@@ -1,5 +1,5 @@
 /**
- * Cohort matching (cohort-import.md §2): external ids, aliases, and device ids of anonymous users
+ * Cohort matching (docs/reference/cohort-import.md §2): external ids, aliases, and device ids of anonymous users
  * only. Batch lookups that never create a user. A device id whose user has an external id does
  * not match: such a user must be named by external id or alias.
  */

@@ -1,6 +1,6 @@
 /**
  * Merging an anonymous or alias profile (the source S) into an identified one (the target T),
- * as `/users/identify` and the SDK's change of user do (rest-api.md §3, rule 4). Other
+ * as `/users/identify` and the SDK's change of user do (docs/reference/rest-api.md §3, rule 4). Other
  * capabilities that hold per-user state (cohort memberships) register a `MergeParticipant`
  * so that their rows move too; identity knows nothing of them.
  */

@@ -1,5 +1,5 @@
 /**
- * The profile document of `/users/export/ids` (rest-api.md §5): Braze's user object plus Rivulet's
+ * The profile document of `/users/export/ids` (docs/reference/rest-api.md §5): Braze's user object plus Rivulet's
  * extensions. Capabilities contribute fields (cohort memberships) through `ProfileExtension`.
  */
 import type { Queryable } from '../storage/index.js';

@@ -1,4 +1,4 @@
-/** The user profile and the identifiers that point at one (shared/spec/rest-api.md §1). */
+/** The user profile and the identifiers that point at one (docs/reference/rest-api.md §1). */
 
 export interface UserAlias {
   alias_name: string;

@@ -4,7 +4,7 @@
  * evaluator and the in-memory reference) read. An empty `and` means everyone, an empty `or` no one.
  *
  * Partner cohorts are one filter per partner, named `<Partner>_Cohorts` (`Mixpanel_Cohorts`,
- * cohort-import.md §3) as the partner registry says; the value is a cohort's id.
+ * docs/reference/cohort-import.md §3) as the partner registry says; the value is a cohort's id.
  */
 
 export type Scalar = string | number | boolean;

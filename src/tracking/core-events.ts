@@ -1,5 +1,5 @@
 /**
- * Builders for the events the core itself produces (currents.md §1, "The core itself produces").
+ * Builders for the events the core itself produces (docs/reference/currents.md §1, "What the core produces").
  * Pure: a profile and an input in, a Currents-format event out, with a fresh UUID id.
  */
 import { randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-/** `POST /users/export/ids` (rest-api.md §5): look up profiles by any identifier. */
+/** `POST /users/export/ids` (docs/reference/rest-api.md §5): look up profiles by any identifier. */
 import { ApiError, Errors } from '../http/errors.js';
 import {
   buildProfiles,

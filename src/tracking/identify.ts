@@ -1,4 +1,4 @@
-/** `POST /users/identify` and `POST /users/alias/new` (rest-api.md §3–§4). */
+/** `POST /users/identify` and `POST /users/alias/new` (docs/reference/rest-api.md §3–§4). */
 import { ApiError, Errors, type ErrorEntry } from '../http/errors.js';
 import { findUnstorableString, unstorableType } from '../http/storable-strings.js';
 import {

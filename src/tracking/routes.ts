@@ -74,7 +74,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
         schema: {
           tags: ['users'],
           summary: 'Record attributes, events and purchases (75 of each per request)',
-          body: documented('{"attributes": [...], "events": [...], "purchases": [...]} — see rest-api.md §2'),
+          body: documented('{"attributes": [...], "events": [...], "purchases": [...]} — see docs/reference/rest-api.md §2'),
           response: responses(201),
         },
       },

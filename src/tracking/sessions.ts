@@ -1,7 +1,7 @@
 /**
  * The SDK-style session endpoint (issue: "anonymous users exist the way an SDK creates them").
  * A device seen for the first time creates an anonymous user; sessions and locations are logged
- * as Currents events; a change of user identifies the device's profile (rest-api.md §3, rules 3–4).
+ * as Currents events; a change of user identifies the device's profile (docs/reference/rest-api.md §3, rules 3–4).
  */
 import { Errors } from '../http/errors.js';
 import { appendEvents, type LogEvent } from '../events/log.js';

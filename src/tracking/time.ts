@@ -1,5 +1,5 @@
 /**
- * The time formats of the REST API (rest-api.md §1): ISO-8601 with `Z` or an offset and optional
+ * The time formats of the REST API (docs/reference/rest-api.md §1): ISO-8601 with `Z` or an offset and optional
  * fractions, Braze's `yyyy-MM-dd'T'HH:mm:ss:SSSZ`, no zone meaning UTC, and date-only values
  * where allowed. Returns epoch milliseconds, or undefined for anything else.
  */

@@ -1,5 +1,5 @@
 /**
- * `POST /users/track` (rest-api.md §2): validate every item, then apply all valid ones in one
+ * `POST /users/track` (docs/reference/rest-api.md §2): validate every item, then apply all valid ones in one
  * transaction — attributes, events, purchases, in index order — together with their event-log
  * entries. Items that fail are reported by index and the rest still apply. Concurrent requests
  * share a transaction (group commit) without changing what any of them sees or answers.

@@ -1,5 +1,5 @@
 /**
- * Pure validation of `/users/track` items (rest-api.md §2): each raw object becomes either a
+ * Pure validation of `/users/track` items (docs/reference/rest-api.md §2): each raw object becomes either a
  * normalized item or one error `type` string. No I/O; the caller decides what to apply.
  */
 import type { Identifier, StandardField, StandardValues, UserAlias } from '../identity/types.js';

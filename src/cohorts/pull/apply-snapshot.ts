@@ -1,5 +1,5 @@
 /**
- * Applies one complete pull snapshot (cohort-import.md §3, §5): the cohort
+ * Applies one complete pull snapshot (docs/reference/cohort-import.md §3, §5): the cohort
  * `"<project_id>:<cohort_id>"` is created or renamed from cohorts/list, then, in the cohort's
  * queue and under its lock, in one transaction: the matched users replace the membership, the new
  * snapshot replaces the stored one, and the sync history records the counts and the identifier

@@ -1,5 +1,5 @@
 /**
- * The query budget of a Mixpanel project (cohort-import.md §5): Mixpanel allows 60 queries an
+ * The query budget of a Mixpanel project (docs/reference/cohort-import.md §5): Mixpanel allows 60 queries an
  * hour and 5 at once per project, and every engage page is one query. Rivulet keeps a rolling
  * window of the queries it sent per project in `mixpanel_query_ledger`, shared by every cohort and
  * connection on that project and by every process on the database, and never exceeds the budget.

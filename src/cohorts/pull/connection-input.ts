@@ -1,5 +1,5 @@
 /**
- * Validation of the admin API's Mixpanel connection bodies (cohort-import.md §5). Pure: it returns
+ * Validation of the admin API's Mixpanel connection bodies (docs/reference/cohort-import.md §5). Pure: it returns
  * the typed input or throws one ApiError (400) listing every problem, each naming its field. The
  * rules: credentials are a service account (`{username, secret}`) or a legacy `api_secret`; region
  * US, EU or IN; `base_url` optional http(s) (the emulator); cohort ids; mode `one_time` or

@@ -1,5 +1,5 @@
 /**
- * Stored Mixpanel connections (cohort-import.md §5) and their schedule. Credentials are sealed
+ * Stored Mixpanel connections (docs/reference/cohort-import.md §5) and their schedule. Credentials are sealed
  * with the SecretBox before they reach the database and are opened only by a run; what leaves this
  * module for display carries only the last four characters of the secret. The schedule lives in
  * the row (`next_run_at`, `state`) and a run holds a lease on it (`run_owner`, `run_lease_until`),

@@ -1,5 +1,5 @@
 /**
- * Where a Mixpanel connection's queries go (mixpanel-import.md §1): the real query host of the
+ * Where a Mixpanel connection's queries go (docs/reference/mixpanel-apis.md §1): the real query host of the
  * project's data residency by default, or an explicit `base_url`, which is how the emulator (or a
  * proxy) is chosen. A base URL must be plain http(s) with no credentials, query or fragment, so a
  * stored connection can only ever address an HTTP origin and path prefix.

@@ -1,5 +1,5 @@
 /**
- * Pull mode (cohort-import.md §5): stored Mixpanel connections whose cohorts Rivulet reads through
+ * Pull mode (docs/reference/cohort-import.md §5): stored Mixpanel connections whose cohorts Rivulet reads through
  * Mixpanel's engage query API on a schedule and applies as full replacements. `createPullMode`
  * gives the admin routes and a worker to start with the server's other workers.
  */

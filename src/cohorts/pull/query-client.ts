@@ -1,5 +1,5 @@
 /**
- * Mixpanel's query API as pull mode uses it (cohort-import.md §5; mixpanel-import.md §9): one
+ * Mixpanel's query API as pull mode uses it (docs/reference/cohort-import.md §5; docs/reference/mixpanel-apis.md §9): one
  * engage page, and cohorts/list for the cohorts' names. Each call answers an outcome that says what
  * the run should do next (use the page, restart the snapshot, back off, mark the credentials
  * failed, or give the cohort up); only the caller's own abort is thrown. Error texts come from

@@ -1,5 +1,5 @@
 /**
- * One run of a Mixpanel connection (cohort-import.md §5): cohorts/list for the names, then for
+ * One run of a Mixpanel connection (docs/reference/cohort-import.md §5): cohorts/list for the names, then for
  * each cohort the engage pages from page 0 until a short page, each page one query through the
  * project's budget gate. A rejected session restarts the snapshot at page 0; 429/5xx back off
  * (60 s doubling to 300 s) and ask again; 401/403 end the run and mark the connection failed

@@ -1,5 +1,5 @@
 /**
- * Runs due Mixpanel connections (cohort-import.md §5). The schedule is the database's: a
+ * Runs due Mixpanel connections (docs/reference/cohort-import.md §5). The schedule is the database's: a
  * connection is due when `next_run_at` has passed, and a run holds a renewed lease so that one
  * process at a time runs it. The scheduler looks at start, every `pollMs`, and when woken (a new
  * connection, "run now"). Stopping aborts runs in flight and gives their leases back without

@@ -1,5 +1,5 @@
 /**
- * Pure pieces of a pull snapshot (cohort-import.md §5): what an engage query asks for under a
+ * Pure pieces of a pull snapshot (docs/reference/cohort-import.md §5): what an engage query asks for under a
  * match key, the identifier a result is matched by, and the diff (entered, left) between the last
  * stored snapshot and a new one, which the sync history records.
  */

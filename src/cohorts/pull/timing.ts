@@ -1,5 +1,5 @@
 /**
- * The clock constants of pull mode (cohort-import.md §5), in one place so tests can scale them
+ * The clock constants of pull mode (docs/reference/cohort-import.md §5), in one place so tests can scale them
  * down: how often the scheduler looks for due runs, the run lease, the back-off on 429/5xx
  * (60 s doubling to 300 s), the retry of a connection whose credentials were refused (15 min) and
  * the query budget's window (one hour).

@@ -1,6 +1,6 @@
 /**
- * What an operator may configure on a Mixpanel export, and the checks on it (currents.md §3,
- * mixpanel-import.md §1–§2). Pure: the admin API and the CLI both hand their input here, so a bad
+ * What an operator may configure on a Mixpanel export, and the checks on it (docs/reference/currents.md §3,
+ * docs/reference/mixpanel-apis.md §1–§2). Pure: the admin API and the CLI both hand their input here, so a bad
  * field gets the same 400 naming it whichever way it arrives.
  */
 import { isKnownEventType, isSelectableType, SELECTABLE_EVENT_TYPES } from '../../events/catalogue.js';
@@ -11,7 +11,7 @@ import { DEFAULT_PARTNER_ID } from '../mixpanel/mapping.js';
 export const REGIONS = ['US', 'EU', 'IN'] as const;
 export type Region = (typeof REGIONS)[number];
 
-/** Mixpanel's ingestion hosts by data residency (mixpanel-import.md §1): the defaults. */
+/** Mixpanel's ingestion hosts by data residency (docs/reference/mixpanel-apis.md §1): the defaults. */
 export const INGESTION_HOSTS: Readonly<Record<Region, string>> = {
   US: 'https://api.mixpanel.com',
   EU: 'https://api-eu.mixpanel.com',

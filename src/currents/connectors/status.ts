@@ -1,6 +1,6 @@
 /**
  * What an operator sees of a connector: its settings without any credential (only the last four
- * characters of each), and its status (currents.md §3, "Status"): state, lag in events and
+ * characters of each), and its status (docs/reference/currents.md §3, "Status"): state, lag in events and
  * seconds, sent, skipped and dead-lettered by reason, in flight, retries and the last error.
  * `read = sent + skipped + dead_lettered + in_flight` by construction of the counters.
  */

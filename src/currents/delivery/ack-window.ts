@@ -1,5 +1,5 @@
 /**
- * The cursor rule of currents.md §3: a connector's cursor moves only past a contiguous run of
+ * The cursor rule of docs/reference/currents.md §3: a connector's cursor moves only past a contiguous run of
  * acknowledged work. Each page read from the log is a segment, acknowledged when every batch cut
  * from it is sent, skipped or dead-lettered; batches may finish in any order. Pure bookkeeping
  * (no I/O), with the per-reason tallies that are committed together with the cursor, so that

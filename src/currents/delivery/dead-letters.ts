@@ -1,5 +1,5 @@
 /**
- * The dead-letter store (currents.md §3): one row per event Mixpanel did not take, with the reason,
+ * The dead-letter store (docs/reference/currents.md §3): one row per event Mixpanel did not take, with the reason,
  * Mixpanel's `field`/`message`, and the mapped payload minus the project token. Writing is an
  * upsert on (connector, event id), so a batch re-sent after a crash never doubles a row. Operators
  * list them and re-send them; a re-send keeps the `$insert_id`.

@@ -1,5 +1,5 @@
 /**
- * A connector's health as its delivery sees it (currents.md §3, "States"): `ok`, `failed` after a
+ * A connector's health as its delivery sees it (docs/reference/currents.md §3, "States"): `ok`, `failed` after a
  * 401/403/404, `degraded` after 30 minutes of transient failure without a success. It also holds
  * the auth gate: while a connector is failed, exactly one batch (the probe) retries every few
  * minutes and every other batch waits for the gate to open, so a broken credential costs one

@@ -1,7 +1,7 @@
 /**
  * The live export of one connector: the delivery pipeline over the event log from the connector's
  * durable cursor, its own HTTP pool, its own health and auth gate. Nothing here is shared with
- * another connector, which is what keeps a failing one from slowing a healthy one (currents.md §3,
+ * another connector, which is what keeps a failing one from slowing a healthy one (docs/reference/currents.md §3,
  * "Isolation"). Writes go through `checkpoint.ts`, conditional on this process's lease.
  */
 import { cursorAfter, readLogPage, type LogCursor } from '../../events/log.js';

@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics of the Currents export, registered on the app's registry (`/metrics`):
- * `rivulet_currents_skipped_total{connector,event_type,reason}` (currents.md §2.1) and its siblings
+ * `rivulet_currents_skipped_total{connector,event_type,reason}` (docs/reference/currents.md §2.1) and its siblings
  * for sent and dead-lettered events, retries, state and events in flight. The counters are read
  * from the persisted counters at scrape time, so they survive restarts and agree across processes.
  */
@@ -50,7 +50,7 @@ export function registerCurrentsMetrics(registry: Registry, db: Queryable, live:
         }
       },
     });
-  outcomeCounter('rivulet_currents_skipped_total', 'Events a connector skipped, by reason (currents.md §2.1)', 'skipped', true);
+  outcomeCounter('rivulet_currents_skipped_total', 'Events a connector skipped, by reason (docs/reference/currents.md §2.1)', 'skipped', true);
   outcomeCounter('rivulet_currents_sent_total', 'Events a connector delivered to Mixpanel', 'sent', false);
   outcomeCounter('rivulet_currents_dead_lettered_total', 'Events a connector dead-lettered, by reason', 'dead_lettered', true);
 

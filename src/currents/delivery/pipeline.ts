@@ -1,6 +1,6 @@
 /**
  * The delivery pipeline of one connector: read a page of the log, map every event (skip, dead-letter
- * or send, currents.md §2), cut the sendable ones into batches (≤ 2,000 events and the byte cap),
+ * or send, docs/reference/currents.md §2), cut the sendable ones into batches (≤ 2,000 events and the byte cap),
  * keep up to `maxInFlight` batches in flight, and commit the position past each contiguous run of
  * settled pages. The same pipeline serves the live export (a cursor over the log that never
  * drains) and backfill (a time range that ends); they differ only in their source and checkpoint.

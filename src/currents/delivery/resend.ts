@@ -1,5 +1,5 @@
 /**
- * Re-sending dead letters on an operator's request (currents.md §3): the stored payload with the
+ * Re-sending dead letters on an operator's request (docs/reference/currents.md §3): the stored payload with the
  * connector's current token, the same `$insert_id`, the same retry rules, but within a time budget
  * because an operator is waiting. What gets through is marked `resent`; what fails again stays
  * dead with its new reason; what the budget cut off is left as it was. For live-origin letters the

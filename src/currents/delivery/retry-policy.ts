@@ -1,7 +1,7 @@
 /**
- * The retry rules of currents.md §3 as pure functions: what an `/import` answer means for a batch,
+ * The retry rules of docs/reference/currents.md §3 as pure functions: what an `/import` answer means for a batch,
  * how long to wait before trying again, and how a `Retry-After` header is read. The delivery
- * engine only carries out these verdicts, so the table in the spec and this file read alike.
+ * engine only carries out these verdicts, so the table in the reference and this file read alike.
  */
 
 /** What came back from one `/import` request. */
@@ -66,7 +66,7 @@ function readFailedRecords(text: string): FailedRecord[] | null {
   return out.length > 0 ? out : null;
 }
 
-/** The verdict on one answer to a batch (currents.md §3, "Retry rules"). */
+/** The verdict on one answer to a batch (docs/reference/currents.md §3, "Retry rules"). */
 export function judge(answer: ImportAnswer, nowMs: number): Verdict {
   if (answer.kind === 'network') return { action: 'transient', status: null, retryAfterMs: null, detail: answer.error };
   const { status, text } = answer;

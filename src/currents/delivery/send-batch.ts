@@ -1,5 +1,5 @@
 /**
- * Drives one batch to an outcome under the retry rules of currents.md §3: every event ends sent
+ * Drives one batch to an outcome under the retry rules of docs/reference/currents.md §3: every event ends sent
  * or dead-lettered, and nothing else ends a batch but an abort (shutdown), after which the batch
  * is re-sent from the log on the next start. Splits on 413 and on a 400 without `failed_records`,
  * dead-letters only the `failed_records` of a 400, waits behind the auth gate while the connector

@@ -1,5 +1,5 @@
 /**
- * Splits mapped events into `/import` request bodies (currents.md §3): at most 2,000 events and
+ * Splits mapped events into `/import` request bodies (docs/reference/currents.md §3): at most 2,000 events and
  * at most the connector's byte cap of uncompressed JSON-array body per batch. The body is built
  * here once, so the byte count that decided the split is the byte count that is sent.
  */

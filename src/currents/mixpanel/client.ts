@@ -1,6 +1,6 @@
 /**
  * The HTTP side of the Mixpanel destination: `POST {base}/import?strict=1&ip=0[&project_id=]`
- * with HTTP Basic auth (mixpanel-import.md §2), a gzip-compressed JSON array body and a 60 s
+ * with HTTP Basic auth (docs/reference/mixpanel-apis.md §2), a gzip-compressed JSON array body and a 60 s
  * timeout. Each connector owns one client and one connection pool, so a slow or failing
  * connector never holds a socket a healthy one needs. The answer is returned raw; what it means
  * is decided by `delivery/retry-policy.ts`. The authorization header is built here and goes

@@ -1,11 +1,11 @@
 /**
- * Mixpanel's `$insert_id` for a Currents event (currents.md §2.3). It is a pure function of the
+ * Mixpanel's `$insert_id` for a Currents event (docs/reference/currents.md §2.3). It is a pure function of the
  * event `id`, so every retry, replay and backfill of an event carries the same key and Mixpanel's
  * dedup absorbs redeliveries.
  */
 import { createHash } from 'node:crypto';
 
-/** Values Mixpanel refuses as `distinct_id` or `$insert_id`, compared case-insensitively (mixpanel-import.md §4). */
+/** Values Mixpanel refuses as `distinct_id` or `$insert_id`, compared case-insensitively (docs/reference/mixpanel-apis.md §4). */
 export const DISALLOWED_ID_VALUES: ReadonlySet<string> = new Set([
   '00000000-0000-0000-0000-000000000000',
   'anon',

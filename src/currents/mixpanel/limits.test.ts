@@ -6,7 +6,7 @@ const HEAD = { distinct_id: 'u42', $insert_id: 'e1', time: 1_700_000_000, token:
 const withProps = (extra: Record<string, unknown>): MixpanelEvent => ({ event: 'Email Send', properties: { ...HEAD, ...extra } });
 const keys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
 
-describe('Mixpanel per-event limits (currents.md §2.4)', () => {
+describe('Mixpanel per-event limits (docs/reference/currents.md §2.4)', () => {
   it('accepts an ordinary event', () => {
     expect(mixpanelLimitViolation(withProps({ a: 1, b: 'x', c: [1, 2], d: { e: true } }))).toBeNull();
   });

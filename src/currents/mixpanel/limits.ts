@@ -1,6 +1,6 @@
 /**
- * Pre-validation of a mapped event against Mixpanel's per-event limits (currents.md §2.4,
- * mixpanel-import.md §3). An event that would fail at Mixpanel is dead-lettered before it is sent,
+ * Pre-validation of a mapped event against Mixpanel's per-event limits (docs/reference/currents.md §2.4,
+ * docs/reference/mixpanel-apis.md §3). An event that would fail at Mixpanel is dead-lettered before it is sent,
  * instead of failing a batch. Deliberately independent of the emulator's own validation: the
  * emulator checks the exporter, so the two must not share code.
  */

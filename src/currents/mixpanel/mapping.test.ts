@@ -1,6 +1,6 @@
 /**
- * Golden tests for the Currents → Mixpanel mapping (currents.md §2). Every expected event is
- * written out by hand from the spec; none is computed by the code under test.
+ * Golden tests for the Currents → Mixpanel mapping (docs/reference/currents.md §2). Every expected event is
+ * written out by hand from the reference; none is computed by the code under test.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -367,7 +367,7 @@ const GOLDEN: Golden[] = [
     expected: { event: 'Email Open', properties: { ...HEAD, email_address: 'a@b.com', machine_open: 'true', is_amp: false, mailbox_provider: 'Gmail' } },
   },
   {
-    // The example of currents.md §2.2, byte for byte.
+    // The example of docs/reference/currents.md §2.2, byte for byte.
     type: 'users.messages.email.Send',
     id: 'f47ac10b-58cc-4372-a567-0e02b2c3d479',
     user: { user_id: 'b_1', external_user_id: 'u42', device_id: 'dev_1' },
@@ -574,7 +574,7 @@ describe('golden mapping of every catalogue type', () => {
   });
 });
 
-describe('skip reasons (currents.md §2.1)', () => {
+describe('skip reasons (docs/reference/currents.md §2.1)', () => {
   const base: CurrentsEvent = {
     event_type: 'users.behaviors.CustomEvent',
     id: ID,
@@ -615,8 +615,8 @@ describe('skip reasons (currents.md §2.1)', () => {
   });
 });
 
-describe('$insert_id (currents.md §2.3)', () => {
-  it('matches the spec test vector', () => {
+describe('$insert_id (docs/reference/currents.md §2.3)', () => {
+  it('matches the test vector of the reference', () => {
     expect(insertIdFor('evt:2024/05/01#17')).toBe('0f3279e7-6a80-5842-95d6-5cac3fbe6a90');
   });
 

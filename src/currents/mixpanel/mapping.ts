@@ -1,5 +1,5 @@
 /**
- * Maps a stored Currents event to the event Mixpanel's `/import` receives (currents.md §2): the
+ * Maps a stored Currents event to the event Mixpanel's `/import` receives (docs/reference/currents.md §2): the
  * skip rules in their fixed order, the payload shape, and the dead-letter pre-check. Pure, so the
  * delivery loop, backfill, dead-letter re-send and the dashboard preview all produce the same bytes.
  */
@@ -13,7 +13,7 @@ export interface MixpanelEvent {
 }
 
 export const DEFAULT_PARTNER_ID = 'rivulet';
-/** 2010-01-01T00:00:00Z: nothing earlier is exported (cohort-import.md §7). */
+/** 2010-01-01T00:00:00Z: nothing earlier is exported (docs/reference/cohort-import.md §7). */
 export const EXPORT_CUTOFF_SECONDS = 1262304000;
 
 export interface MixpanelMappingSettings {

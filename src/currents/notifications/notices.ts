@@ -1,5 +1,5 @@
 /**
- * The messages a connector's contact receives (currents.md §3): once when an incident starts —
+ * The messages a connector's contact receives (docs/reference/currents.md §3): once when an incident starts —
  * the connector failed on auth or configuration, or has been failing transiently for 30 minutes —
  * and once when it recovers. Pure text: a connector's name and state in, a subject and body out.
  * Credentials never appear; the hints (last four characters) are enough to tell which one.

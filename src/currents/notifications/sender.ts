@@ -1,6 +1,6 @@
 /**
  * Drains the notification outbox on a timer: by SMTP when `SMTP_URL` is set, otherwise into the
- * log, so an operator without a mail server still sees every notice (operations.md).
+ * log, so an operator without a mail server still sees every notice (docs/reference/operations.md).
  */
 import type { Queryable } from '../../storage/index.js';
 import type { CurrentsLog } from '../log.js';

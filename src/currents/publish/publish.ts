@@ -1,5 +1,5 @@
 /**
- * `POST /currents/events` (currents.md §4): validate each event against the catalogue, resolve its
+ * `POST /currents/events` (docs/reference/currents.md §4): validate each event against the catalogue, resolve its
  * user, and append every valid one to the event log in one transaction — the same log the core
  * writes, read by every connector. Idempotent by event id: an id already in the workspace's log is
  * acknowledged and counted as a duplicate, not appended again. Partial success like `/users/track`.

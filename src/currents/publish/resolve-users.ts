@@ -1,5 +1,5 @@
 /**
- * User resolution for the publish API (currents.md §4): `user.user_id` must name a user of the
+ * User resolution for the publish API (docs/reference/currents.md §4): `user.user_id` must name a user of the
  * workspace; without it the user is found by `external_user_id`, then by `device_id`. Every id that
  * is given must agree with the user found; missing `user_id` and `external_user_id` are filled in
  * from the profile. Lookups are batched per request; the decision per event is a pure function.

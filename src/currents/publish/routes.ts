@@ -19,7 +19,7 @@ export async function publishRoutes(app: FastifyInstance, { db, config }: AppSer
       schema: {
         tags: ['currents'],
         summary: 'Publish Currents-format events (at most 1,000 per request) to the event log',
-        body: { type: 'object', description: '{"events": [{"event_type", "id", "time", "user", "properties"}]} — see currents.md §4', additionalProperties: true },
+        body: { type: 'object', description: '{"events": [{"event_type", "id", "time", "user", "properties"}]} — see docs/reference/currents.md §4', additionalProperties: true },
         response: {
           201: {
             type: 'object',

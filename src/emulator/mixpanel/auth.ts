@@ -1,5 +1,5 @@
 /**
- * HTTP Basic authentication of emulated Mixpanel requests (mixpanel-import.md §2): a service
+ * HTTP Basic authentication of emulated Mixpanel requests (docs/reference/mixpanel-apis.md §2): a service
  * account with `?project_id=`, or a project token or legacy API secret as the username without it.
  * Pure over the registry and a clock, so each API can decide which forms it accepts.
  */

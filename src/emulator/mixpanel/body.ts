@@ -1,5 +1,5 @@
 /**
- * Turns an `/import` request body into records (mixpanel-import.md §2, §5): the encoding and size
+ * Turns an `/import` request body into records (docs/reference/mixpanel-apis.md §2, §5): the encoding and size
  * checks, gzip inflation under the uncompressed byte cap, and parsing of a JSON array or NDJSON.
  * Each failure carries the whole-request status and error text it answers with.
  */

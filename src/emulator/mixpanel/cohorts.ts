@@ -1,7 +1,7 @@
 /**
  * The people side of an emulated Mixpanel project: profiles (distinct id → properties) and cohorts
  * of distinct ids. The engage query API reads it and the webhook sender exports it
- * (mixpanel-import.md §9, §10). As in Mixpanel, a cohort may hold ids that have no profile; those
+ * (docs/reference/mixpanel-apis.md §9, §10). As in Mixpanel, a cohort may hold ids that have no profile; those
  * appear only when a query asks for `include_all_users`.
  */
 

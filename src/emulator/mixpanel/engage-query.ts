@@ -1,5 +1,5 @@
 /**
- * Reads the parameters of an engage query (mixpanel-import.md §9) from form fields or query
+ * Reads the parameters of an engage query (docs/reference/mixpanel-apis.md §9) from form fields or query
  * parameters into a typed query, and shapes result rows. Pure: every failure is a message the
  * route answers with 400 in Mixpanel's `{"request", "error"}` body.
  */

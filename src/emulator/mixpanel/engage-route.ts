@@ -1,5 +1,5 @@
 /**
- * The engage query API over HTTP (mixpanel-import.md §9): `POST /api/query/engage` and the legacy
+ * The engage query API over HTTP (docs/reference/mixpanel-apis.md §9): `POST /api/query/engage` and the legacy
  * `/api/2.0/engage`, both also as `GET` with query parameters, and `POST /api/query/cohorts/list`.
  * Bodies are `application/x-www-form-urlencoded`; form fields win over query parameters of the
  * same name. Every error answers Mixpanel's `{"request": <path>, "error": <text>}`.

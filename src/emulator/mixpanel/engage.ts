@@ -1,5 +1,5 @@
 /**
- * The engage query API's behaviour (mixpanel-import.md §9), independent of HTTP: authentication
+ * The engage query API's behaviour (docs/reference/mixpanel-apis.md §9), independent of HTTP: authentication
  * (service account with `project_id`, or the legacy API secret as the Basic username), injected
  * faults, the per-project limits (60 queries per rolling hour, 5 concurrent; every page and every
  * cohorts/list call is one query), paging sessions and the replies. Sessions hold a snapshot of the

@@ -1,5 +1,5 @@
 /**
- * The body of an authenticated `/import` request, from raw bytes to reply (mixpanel-import.md
+ * The body of an authenticated `/import` request, from raw bytes to reply (docs/reference/mixpanel-apis.md
  * §2–§5): size and decompression, rate-limit accounting, parsing, per-record validation, storage.
  * Free of HTTP so the rules can be read in one place; the route supplies the request parts.
  */

@@ -1,5 +1,5 @@
 /**
- * `POST /import` over HTTP. Checks run in the order of mixpanel-import.md §2: injected faults
+ * `POST /import` over HTTP. Checks run in the order of docs/reference/mixpanel-apis.md §2: injected faults
  * (they stand for the network and the load balancer, so they come first), auth, rate limit, then
  * the body. Auth and rate limit answer before the body is read; the body is collected raw, with
  * no parser, because size, encoding and format are the emulator's own checks.

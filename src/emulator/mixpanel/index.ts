@@ -1,5 +1,5 @@
 /**
- * The Mixpanel emulator (mixpanel-import.md): a stand-in for Mixpanel's ingestion API that
+ * The Mixpanel emulator (docs/reference/mixpanel-apis.md): a stand-in for Mixpanel's ingestion API that
  * enforces the contract, stores what it accepts and injects faults on demand; and its cohort
  * side: the engage query API (§9) and the custom-webhook cohort sender (§10).
  */

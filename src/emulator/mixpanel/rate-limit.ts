@@ -1,5 +1,5 @@
 /**
- * Mixpanel's per-project ingestion limit (mixpanel-import.md §7): uncompressed bytes received in
+ * Mixpanel's per-project ingestion limit (docs/reference/mixpanel-apis.md §7): uncompressed bytes received in
  * a rolling 60-second window. A request is refused once the window already holds the limit, so
  * the request that crosses it still lands and the next one gets 429.
  */

@@ -1,5 +1,5 @@
 /**
- * Mixpanel's per-event limits as the emulator enforces them (mixpanel-import.md §3), with the
+ * Mixpanel's per-event limits as the emulator enforces them (docs/reference/mixpanel-apis.md §3), with the
  * emulator's failure messages. Written independently of the exporter's pre-validation on purpose:
  * the emulator is the check on the exporter.
  */

@@ -1,5 +1,5 @@
 /**
- * The bodies `/import` answers with (mixpanel-import.md §5). Every emulator reply to `/import`
+ * The bodies `/import` answers with (docs/reference/mixpanel-apis.md §5). Every emulator reply to `/import`
  * is built here, so a status code always comes with Mixpanel's `{code, status, ...}` shape.
  */
 

@@ -13,7 +13,7 @@ function add(store: EventStore, event: string, distinctId: string, timeMs: numbe
 
 const tags = (records: ImportRecord[]) => records.map((r) => r.properties['tag']);
 
-describe('EventStore views (mixpanel-import.md §6)', () => {
+describe('EventStore views (docs/reference/mixpanel-apis.md §6)', () => {
   it('keeps every record in raw, the latest per key in dedup and dedup_daily', () => {
     const store = new EventStore();
     add(store, 'E', 'u1', T, 'i1', 'a');

@@ -1,6 +1,6 @@
 /**
  * What the emulated Mixpanel holds: every stored record per project, plus the two dedup views of
- * mixpanel-import.md §6. Records are kept as their JSON text and the views as indexes from a hashed
+ * docs/reference/mixpanel-apis.md §6. Records are kept as their JSON text and the views as indexes from a hashed
  * key to a record position (key-table.ts), so a few million small events fit in memory.
  */
 import { KeyIndex, KeyLog } from './key-table.js';

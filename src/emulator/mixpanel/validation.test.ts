@@ -8,7 +8,7 @@ const props = (extra: Record<string, unknown> = {}) => ({ time: NOW_S - 60, dist
 const check = (raw: unknown) => checkImportRecord(raw, NOW_MS);
 const failure = (r: RecordCheck) => (r.ok ? null : { field: r.field, message: r.message, insertId: r.insertId });
 
-describe('checkImportRecord: messages of mixpanel-import.md §4', () => {
+describe('checkImportRecord: messages of docs/reference/mixpanel-apis.md §4', () => {
   it('accepts a valid record and derives its dedup key in ms', () => {
     const r = check({ event: 'Email Send', properties: props({ token: 'tok' }) });
     expect(r).toEqual({

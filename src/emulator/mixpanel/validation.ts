@@ -1,5 +1,5 @@
 /**
- * Per-record validation of `/import` (mixpanel-import.md §4) with the emulator's exact messages,
+ * Per-record validation of `/import` (docs/reference/mixpanel-apis.md §4) with the emulator's exact messages,
  * and the normalisation applied to an accepted record before it is stored (strings and property
  * names truncated to 255 characters, a future time within the hour replaced by the ingestion time).
  * Pure: the caller passes the clock.

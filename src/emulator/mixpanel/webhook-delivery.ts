@@ -1,5 +1,5 @@
 /**
- * Delivery of one webhook page (mixpanel-import.md §10): a JSON POST through undici with optional
+ * Delivery of one webhook page (docs/reference/mixpanel-apis.md §10): a JSON POST through undici with optional
  * Basic auth and a reply deadline, judged by `classifyReply`; a transient failure (429, 5xx,
  * timeout, connection error) is sent again after each of the given delays, a non-transient one is
  * not. Answers what happened; never throws.

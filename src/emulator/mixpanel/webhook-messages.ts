@@ -1,5 +1,5 @@
 /**
- * The pure half of the custom-webhook cohort sender (mixpanel-import.md §10): what a run sends
+ * The pure half of the custom-webhook cohort sender (docs/reference/mixpanel-apis.md §10): what a run sends
  * (a full `members` export, or `add_members` then `remove_members` diffs against the last
  * successful snapshot), how members become pages of at most 1,000, the fault-injected delivery
  * order, and how a reply is judged (success, transient, non-transient).

@@ -1,5 +1,5 @@
 /**
- * Mixpanel's "Webhook" cohort destination, reproduced (mixpanel-import.md §10): configured syncs
+ * Mixpanel's "Webhook" cohort destination, reproduced (docs/reference/mixpanel-apis.md §10): configured syncs
  * that POST a project's cohorts to a target URL, one-time or every N seconds. Each cohort keeps
  * the snapshot of its last successful export; a run that does not fully succeed leaves it alone,
  * so the next run diffs from the same place (or restarts from the top with a full `members`

@@ -1,4 +1,4 @@
-/** The admin API's response shapes, as the dashboard reads them (spec/operations.md). */
+/** The admin API's response shapes, as the dashboard reads them (docs/reference/operations.md). */
 export interface PartnerInfo {
   partner: string;
   name: string;

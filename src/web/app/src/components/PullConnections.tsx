@@ -1,6 +1,6 @@
 /**
  * Pull-sync settings: the stored Mixpanel connections that poll Mixpanel's engage API for cohort
- * snapshots (cohort-import.md §5). Lists each connection's project, region, cohorts, schedule,
+ * snapshots (docs/reference/cohort-import.md §5). Lists each connection's project, region, cohorts, schedule,
  * match key and state, runs one now or deletes it, and adds a new one.
  */
 import { useState, type FormEvent } from 'react';
