@@ -123,7 +123,7 @@ async function serve(mode: string): Promise<void> {
       RIVULET_DATA_DIR: dataDir,
       RIVULET_API_KEY: API_KEY,
       RIVULET_RATE_LIMIT_TRACK: '1000000000',
-      // Group-commit settings pass through, to compare them (README, Limits).
+      // Group-commit settings pass through, to compare them (docs/reference/operations.md#limits).
       RIVULET_TRACK_GROUPS_IN_FLIGHT: process.env.RIVULET_TRACK_GROUPS_IN_FLIGHT,
       RIVULET_TRACK_GROUP_MAX_ITEMS: process.env.RIVULET_TRACK_GROUP_MAX_ITEMS,
       DATABASE_URL: mode === 'postgres' ? process.env.BENCH_DATABASE_URL : '',

@@ -1,7 +1,7 @@
 /**
  * Fixed-window request counters per (key, bucket), in memory. Fixed windows give the
  * `X-RateLimit-Reset` instant Braze documents. Counters are per process: a deployment with N
- * processes behind a balancer allows up to N times the limit (documented in the README).
+ * processes behind a balancer allows up to N times the limit (docs/reference/operations.md#limits).
  */
 import type { RateLimitRule } from '../config.js';
 
