@@ -12,6 +12,7 @@ import { KeyAuthenticator } from '../workspaces/authenticator.js';
 import { ApiError, Errors, type ErrorEntry } from './errors.js';
 import { authPlugin } from './auth.js';
 import { AuthFailureThrottle } from './auth-throttle.js';
+import { CredentialChanges } from './credential-changes.js';
 import { metricsPlugin } from './metrics.js';
 import { findUnstorableString, UNSTORABLE_MESSAGE, unstorableType } from './storable-strings.js';
 import { formatValidationErrors } from './validation-errors.js';
@@ -22,6 +23,8 @@ export interface AppServices {
   authenticator: KeyAuthenticator;
   /** Shared by every route that checks a secret, so failures anywhere count together. */
   authThrottle: AuthFailureThrottle;
+  /** Revocations made by any process on this database (LISTEN/NOTIFY): drop cached credentials. */
+  credentialChanges: CredentialChanges;
 }
 
 export type CapabilityPlugin = (app: FastifyInstance, services: AppServices) => Promise<void>;
@@ -104,7 +107,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   const authenticator = new KeyAuthenticator(db);
   const authThrottle = new AuthFailureThrottle(config.limits.authFailuresPerMinute);
-  const services: AppServices = { db, config, authenticator, authThrottle };
+  const credentialChanges = await CredentialChanges.watch(db, app.log);
+  credentialChanges.on((table) => {
+    if (table === undefined || table === 'api_keys') authenticator.invalidate();
+  });
+  app.addHook('onClose', () => credentialChanges.close());
+  const services: AppServices = { db, config, authenticator, authThrottle, credentialChanges };
 
   await app.register(metricsPlugin);
   await app.register(swagger, {

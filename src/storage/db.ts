@@ -17,10 +17,30 @@ export interface Queryable {
 
 export type BackendKind = 'pglite' | 'postgres';
 
+/** What a LISTEN subscription tells its owner. */
+export interface NotificationHandlers {
+  onNotify(payload: string): void;
+  /**
+   * The notification connection came up (true) or went down (false). Notifications sent while it
+   * was down are lost: on `true` the owner must treat everything as possibly changed.
+   */
+  onConnectionChange?(connected: boolean): void;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
+}
+
 export interface Db extends Queryable {
   readonly kind: BackendKind;
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * PostgreSQL LISTEN on `channel` (lower-case letters and underscores): NOTIFYs from any session
+   * on the database, this process's included. Optional: a wrapper without it leaves its owner on
+   * its fallback (caches that expire).
+   */
+  listen?(channel: string, handlers: NotificationHandlers): Promise<Subscription>;
   close(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@ import type { Db } from './db.js';
 import { openPglite } from './pglite.js';
 import { openPostgres } from './postgres.js';
 
-export type { Db, Queryable, QueryResult, BackendKind } from './db.js';
+export type { Db, Queryable, QueryResult, BackendKind, NotificationHandlers, Subscription } from './db.js';
 export { isStoreUnavailable, isRetryableConflict, isUniqueViolation, transactionWithRetry } from './db.js';
 export { migrate, loadMigrations } from './migrate.js';
 export { openPglite } from './pglite.js';

@@ -1,5 +1,5 @@
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
-import type { Db, Queryable, QueryResult } from './db.js';
+import type { Db, NotificationHandlers, Queryable, QueryResult, Subscription } from './db.js';
 
 /**
  * The embedded store. PGlite runs a single PostgreSQL backend in this process, so it executes one
@@ -15,6 +15,7 @@ export async function openPglite(dataDir?: string): Promise<Db> {
     },
   });
   let closed = false;
+  const subscriptions = new Set<() => Promise<void>>();
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
       if (closed) throw Object.assign(new Error('PGlite is closed'), { code: '57P01' });
@@ -34,8 +35,21 @@ export async function openPglite(dataDir?: string): Promise<Db> {
     transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       return db.transaction((tx) => work(wrap(tx)));
     },
+    // One backend in this process: a NOTIFY is delivered to every listener here when its statement
+    // (or transaction) completes, so the connection never drops.
+    async listen(channel: string, handlers: NotificationHandlers): Promise<Subscription> {
+      const unlisten = await db.listen(channel, (payload) => handlers.onNotify(payload));
+      const stop = async () => {
+        if (!subscriptions.delete(stop) || closed) return;
+        await unlisten();
+      };
+      subscriptions.add(stop);
+      handlers.onConnectionChange?.(true);
+      return { close: stop };
+    },
     async close() {
       if (closed) return;
+      for (const stop of [...subscriptions]) await stop().catch(() => {});
       closed = true;
       await db.close();
     },

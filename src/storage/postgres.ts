@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db, Queryable, QueryResult } from './db.js';
+import type { Db, NotificationHandlers, Queryable, QueryResult, Subscription } from './db.js';
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -42,6 +42,7 @@ export function openPostgres(opts: PostgresOptions): Db {
     },
   });
   const direct = wrap(pool);
+  const subscriptions = new Set<Subscription>();
 
   return {
     kind: 'postgres',
@@ -73,8 +74,92 @@ export function openPostgres(opts: PostgresOptions): Db {
         client.release(broken);
       }
     },
+    async listen(channel: string, handlers: NotificationHandlers): Promise<Subscription> {
+      const subscription = await listenWithReconnect(opts, channel, handlers, () => subscriptions.delete(subscription));
+      subscriptions.add(subscription);
+      return subscription;
+    },
     async close() {
+      for (const s of [...subscriptions]) await s.close();
       await pool.end();
+    },
+  };
+}
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+/**
+ * LISTEN on a dedicated connection (a pooled one would be handed to other work). When it drops,
+ * it is reopened with backoff (0.1 s doubling to 5 s) and the owner is told both times, since
+ * notifications sent in between are lost. Resolves after the first attempt, connected or not.
+ */
+async function listenWithReconnect(opts: PostgresOptions, channel: string, handlers: NotificationHandlers, onClosed: () => void): Promise<Subscription> {
+  if (!/^[a-z_]+$/.test(channel)) throw new Error(`invalid channel name: ${channel}`);
+  let current: pg.Client | undefined;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let delay = RECONNECT_MIN_MS;
+  const ended = new WeakSet<pg.Client>();
+  const end = async (client: pg.Client) => {
+    ended.add(client);
+    await client.end().catch(() => {});
+  };
+
+  const lost = (client: pg.Client) => {
+    if (ended.has(client)) return;
+    void end(client);
+    if (current === client) {
+      current = undefined;
+      handlers.onConnectionChange?.(false);
+    }
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void connect();
+    }, delay);
+    timer.unref();
+    delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+  };
+
+  const connect = async () => {
+    const client = new pg.Client({
+      connectionString: opts.connectionString,
+      application_name: `${opts.applicationName ?? 'rivulet'}-listen`,
+      keepAlive: true,
+      connectionTimeoutMillis: 5_000,
+    });
+    client.on('error', () => lost(client));
+    client.on('end', () => lost(client));
+    client.on('notification', (n) => {
+      if (n.channel === channel) handlers.onNotify(n.payload ?? '');
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch {
+      lost(client);
+      return;
+    }
+    if (closed) {
+      await end(client);
+      return;
+    }
+    current = client;
+    delay = RECONNECT_MIN_MS;
+    handlers.onConnectionChange?.(true);
+  };
+
+  await connect();
+  return {
+    async close() {
+      if (closed) return;
+      closed = true;
+      onClosed();
+      if (timer) clearTimeout(timer);
+      const client = current;
+      current = undefined;
+      if (client) await end(client);
     },
   };
 }
