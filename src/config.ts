@@ -2,6 +2,8 @@
  * Environment → one typed configuration object (names: docs/reference/operations.md).
  * Every limit Rivulet enforces is here, with its default, so operators find them in one place.
  */
+import { isIP } from 'node:net';
+
 export interface RateLimitRule {
   /** Requests allowed per window. */
   limit: number;
@@ -10,6 +12,12 @@ export interface RateLimitRule {
 
 export interface Config {
   port: number;
+  /**
+   * Proxies whose `X-Forwarded-For` is believed (RIVULET_TRUSTED_PROXIES: addresses, CIDR ranges,
+   * or `loopback`, `linklocal`, `uniquelocal`), so the client address the throttles count is the
+   * real one behind a load balancer. Empty: the socket's address.
+   */
+  trustedProxies: string[];
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
@@ -36,12 +44,18 @@ export interface Config {
     webhookBodyBytes: number;
     /** How long a cohort change waits for the cohort's lock before answering 423. */
     cohortLockTimeoutMs: number;
-    /** Failed authentications one client address may make per minute before it gets 429. */
+    /** Failed authentications per minute from one client address with one key prefix before it gets 429. */
     authFailuresPerMinute: number;
     /** `/users/track` group commit: transactions of one workspace in flight at once (default: 1 on PGlite, which has one connection; 2 on PostgreSQL). */
     trackGroupsInFlight: number | undefined;
     /** `/users/track` group commit: items (attributes + events + purchases) one transaction may take. */
     trackGroupMaxItems: number;
+  };
+  /** Dashboard sign-in tries per window, counted before the password is checked (docs/access-control.md). */
+  signIn: {
+    triesPerAddress: number;
+    triesPerAccount: number;
+    windowMs: number;
   };
   rateLimits: {
     track: RateLimitRule;
@@ -78,6 +92,7 @@ export function loadConfig(env: Env = process.env): Config {
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     port,
+    trustedProxies: parseTrustedProxies(env.RIVULET_TRUSTED_PROXIES),
     host,
     dataDir: env.RIVULET_DATA_DIR || './data',
     databaseUrl: env.DATABASE_URL || undefined,
@@ -99,6 +114,11 @@ export function loadConfig(env: Env = process.env): Config {
       trackGroupsInFlight: env.RIVULET_TRACK_GROUPS_IN_FLIGHT ? int(env, 'RIVULET_TRACK_GROUPS_IN_FLIGHT', 2, 1, 64) : undefined,
       trackGroupMaxItems: int(env, 'RIVULET_TRACK_GROUP_MAX_ITEMS', 3000, 1, 100_000),
     },
+    signIn: {
+      triesPerAddress: int(env, 'RIVULET_SIGNIN_TRIES_PER_ADDRESS', 10, 1),
+      triesPerAccount: int(env, 'RIVULET_SIGNIN_TRIES_PER_ACCOUNT', 100, 1),
+      windowMs: int(env, 'RIVULET_SIGNIN_WINDOW_MS', 15 * 60_000, 1000),
+    },
     rateLimits: {
       track: rule(env, 'TRACK', 3000, 3000),
       identifyAndAlias: rule(env, 'IDENTIFY', 20_000, 60_000),
@@ -108,6 +128,25 @@ export function loadConfig(env: Env = process.env): Config {
       partnerCohorts: rule(env, 'PARTNER_COHORTS', 250_000, 3_600_000),
     },
   };
+}
+
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function parseTrustedProxies(raw: string | undefined): string[] {
+  if (!raw) return [];
+  const entries = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!(PROXY_RANGE_NAMES.has(entry) || (family !== 0 && bitsOk && extra === undefined))) {
+      throw new ConfigError(`RIVULET_TRUSTED_PROXIES: "${entry}" must be an IP address, a CIDR range (10.0.0.0/8) or one of loopback, linklocal, uniquelocal`);
+    }
+  }
+  return entries;
 }
 
 function parsePartners(raw: string | undefined): Array<{ slug: string; name: string }> {

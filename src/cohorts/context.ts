@@ -1,6 +1,7 @@
-/** What the cohort routes share: the partner registry, the per-cohort queue and the partner rate limiter. */
+/** What the cohort routes share: the partner registry, the per-cohort queue and the partner rate limit. */
 import type { Config } from '../config.js';
-import { RateLimiter } from '../http/rate-limit.js';
+import type { FastifyRequest } from 'fastify';
+import type { RateLimits } from '../http/rate-limit.js';
 import { Errors } from '../http/errors.js';
 import type { Queryable } from '../storage/index.js';
 import type { PartnerRegistry } from './partners.js';
@@ -8,16 +9,15 @@ import { KeyedQueue } from './queue.js';
 
 export class CohortContext {
   readonly queue = new KeyedQueue();
-  private readonly limiter = new RateLimiter();
 
   constructor(
     readonly partners: PartnerRegistry,
     readonly config: Config,
   ) {}
 
-  /** Counts one request against the (workspace, partner) limit; returns the headers to send. */
-  rateLimit(workspaceId: string, partner: string): Record<string, string> {
-    const decision = this.limiter.hit(`${workspaceId}:${partner}`, this.config.rateLimits.partnerCohorts);
+  /** Counts one request against the (workspace, partner) limit, shared by every process; returns the headers to send. */
+  async rateLimit(limits: RateLimits, request: FastifyRequest, workspaceId: string, partner: string): Promise<Record<string, string>> {
+    const decision = await limits.take(request, 'partnerCohorts', this.config.rateLimits.partnerCohorts, `${workspaceId}:${partner}`);
     if (!decision.allowed) throw Errors.rateLimited(decision.headers);
     return decision.headers;
   }

@@ -3,13 +3,14 @@
  * renames a cohort, `POST /partners/{partner}/cohorts/users` applies membership deltas. Both keys
  * travel in the body. Checks run in the documented order; any failure leaves state unchanged.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppServices } from '../http/app.js';
-import type { AuthFailureThrottle } from '../http/auth-throttle.js';
+import { credentialPrefix, type AuthFailureThrottle } from '../http/auth-throttle.js';
 import { ApiError } from '../http/errors.js';
 import { applyWithFallback } from '../storage/group-commit.js';
 import { isRetryableConflict, isStoreUnavailable, isUniqueViolation, transactionWithRetry, type Db, type Queryable } from '../storage/index.js';
 import { planDeltas, writeGroup, type MembershipOutcome } from './apply.js';
+import type { RateLimits } from '../http/rate-limit.js';
 import type { CohortContext } from './context.js';
 import { findImportKeyAccess, type DataImportKey } from './import-keys.js';
 import { checkCohortChanges, checkCohortName, Messages, readCredentials, type CohortChangesInput } from './partner-payload.js';
@@ -18,9 +19,10 @@ import { matchGroup, reduceGroup, type ResolvedChanges } from './resolve.js';
 import { findCohort, lockCohortMembers, upsertCohort, type Cohort } from './store.js';
 import { recordSync, type SyncRecord } from './sync-history.js';
 
-interface ClientThrottle {
-  ip: string;
+interface Client {
+  request: FastifyRequest;
   throttle: AuthFailureThrottle;
+  limits: RateLimits;
 }
 
 interface Authorized {
@@ -36,32 +38,30 @@ interface Authorized {
  * setting and the cohort the body names are read in one statement (findImportKeyAccess); the
  * cohort is only looked at once the rest has passed.
  */
-export async function authorizePartner(db: Db, ctx: CohortContext, partner: string, body: unknown, client: ClientThrottle): Promise<Authorized> {
+export async function authorizePartner(db: Db, ctx: CohortContext, partner: string, body: unknown, client: Client): Promise<Authorized> {
   const creds = readCredentials(body);
-  client.throttle.check(client.ip);
+  // A failure slot of (address, the client secret's prefix), given back once both secrets are valid.
+  const slot = await client.throttle.reserve(client.request.ip, credentialPrefix(creds.clientSecret));
   if (!ctx.partners.get(partner) || !ctx.partners.verifyPartnerKey(partner, creds.partnerApiKey)) {
-    client.throttle.recordFailure(client.ip);
     throw new ApiError(401, Messages.invalidPartnerKey);
   }
   const named = (body as Record<string, unknown>).cohort_id;
   const partnerCohortId = typeof named === 'string' && named.length >= 1 && named.length <= 255 ? named : null;
   const access = await findImportKeyAccess(db, creds.clientSecret, partner, partnerCohortId);
-  if (!access) {
-    client.throttle.recordFailure(client.ip);
-    throw new ApiError(401, Messages.invalidClientSecret);
-  }
+  if (!access) throw new ApiError(401, Messages.invalidClientSecret);
+  await slot.release();
   const key = access.key;
   if (key.partner !== partner || !access.partnerEnabled) {
     throw new ApiError(401, `Partner not enabled for client with client secret: ${key.prefix}…`);
   }
-  const rateHeaders = ctx.rateLimit(key.workspace_id, partner);
+  const rateHeaders = await ctx.rateLimit(client.limits, client.request, key.workspace_id, partner);
   return { key, body: body as Record<string, unknown>, rateHeaders, cohort: { partnerCohortId, found: access.cohort } };
 }
 
 const routeConfig = { invalidBodyMessage: Messages.notAnObject };
 
 export function partnerApiRoutes(ctx: CohortContext) {
-  return async function routes(app: FastifyInstance, { db, authThrottle }: AppServices): Promise<void> {
+  return async function routes(app: FastifyInstance, { db, authThrottle, limits }: AppServices): Promise<void> {
     const bodyLimit = ctx.config.limits.cohortBodyBytes;
     const deltas = deltaBatch(db, ctx.config.limits.cohortLockTimeoutMs);
 
@@ -79,7 +79,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
       },
       async (request, reply) => {
         const { partner } = request.params as { partner: string };
-        const auth = await authorizePartner(db, ctx, partner, request.body, { ip: request.ip, throttle: authThrottle });
+        const auth = await authorizePartner(db, ctx, partner, request.body, { request, throttle: authThrottle, limits });
         const input = checkCohortName(auth.body);
         const ws = auth.key.workspace_id;
         const named = await transactionWithRetry(db, async (tx) => {
@@ -115,7 +115,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
       },
       async (request, reply) => {
         const { partner } = request.params as { partner: string };
-        const auth = await authorizePartner(db, ctx, partner, request.body, { ip: request.ip, throttle: authThrottle });
+        const auth = await authorizePartner(db, ctx, partner, request.body, { request, throttle: authThrottle, limits });
         const ws = auth.key.workspace_id;
         let input;
         try {

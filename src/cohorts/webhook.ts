@@ -7,6 +7,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { AppServices } from '../http/app.js';
+import { credentialPrefix } from '../http/auth-throttle.js';
 import { ApiError } from '../http/errors.js';
 import { isStoreUnavailable, transactionWithRetry, type Db } from '../storage/index.js';
 import { applyDelta, applyReplacement, type MembershipOutcome } from './apply.js';
@@ -41,7 +42,7 @@ function basicPassword(header: string | undefined): string | undefined {
 }
 
 export function webhookRoutes(ctx: CohortContext) {
-  return async function routes(app: FastifyInstance, { db, authThrottle }: AppServices): Promise<void> {
+  return async function routes(app: FastifyInstance, { db, authThrottle, limits }: AppServices): Promise<void> {
     // Mixpanel reads `status` and `error` from every reply, so failures keep its shape too.
     app.setErrorHandler((err: FastifyError | Error, request, reply) => {
       const action = typeof (request.body as { action?: unknown } | undefined)?.action === 'string' ? (request.body as { action: string }).action : 'unknown';
@@ -66,14 +67,14 @@ export function webhookRoutes(ctx: CohortContext) {
         schema: { tags: ['partners'], summary: "Mixpanel custom-webhook cohort sync (Basic auth: password = the Mixpanel data import key)", security: [] },
       },
       async (request, reply) => {
-        authThrottle.check(request.ip);
         const secret = basicPassword(request.headers.authorization);
+        const slot = await authThrottle.reserve(request.ip, credentialPrefix(secret));
         const key = secret ? await findActiveImportKey(db, secret) : undefined;
         if (!key || key.partner !== MIXPANEL.slug || !(await partnerEnabled(db, key.workspace_id, MIXPANEL.slug))) {
-          authThrottle.recordFailure(request.ip);
           throw new WebhookFailure(401, 'missing or invalid credentials: use the Mixpanel data import key as the Basic auth password');
         }
-        const rateHeaders = ctx.rateLimit(key.workspace_id, MIXPANEL.slug);
+        await slot.release();
+        const rateHeaders = await ctx.rateLimit(limits, request, key.workspace_id, MIXPANEL.slug);
         let message: WebhookMessage;
         try {
           message = checkWebhookMessage(request.body);

@@ -14,6 +14,8 @@ import { authPlugin } from './auth.js';
 import { AuthFailureThrottle } from './auth-throttle.js';
 import { CredentialChanges } from './credential-changes.js';
 import { metricsPlugin } from './metrics.js';
+import { RateLimits } from './rate-limit.js';
+import { SharedCounters } from './shared-counters.js';
 import { findUnstorableString, UNSTORABLE_MESSAGE, unstorableType } from './storable-strings.js';
 import { formatValidationErrors } from './validation-errors.js';
 
@@ -23,6 +25,10 @@ export interface AppServices {
   authenticator: KeyAuthenticator;
   /** Shared by every route that checks a secret, so failures anywhere count together. */
   authThrottle: AuthFailureThrottle;
+  /** Counters in the database, shared by every process (limits and throttles). */
+  counters: SharedCounters;
+  /** The REST rate limits (and the partner cohort limit), counted in `counters`. */
+  limits: RateLimits;
   /** Revocations made by any process on this database (LISTEN/NOTIFY): drop cached credentials. */
   credentialChanges: CredentialChanges;
 }
@@ -59,6 +65,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const { db, config } = opts;
   const app = Fastify({
     logger: opts.logger ?? false,
+    // Behind a load balancer: the client address the throttles count comes from X-Forwarded-For,
+    // believed only from these proxies (RIVULET_TRUSTED_PROXIES, docs/access-control.md).
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     bodyLimit: config.limits.bodyBytes,
     requestTimeout: config.limits.requestTimeoutMs,
     connectionTimeout: config.limits.requestTimeoutMs,
@@ -106,13 +115,16 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
 
   const authenticator = new KeyAuthenticator(db);
-  const authThrottle = new AuthFailureThrottle(config.limits.authFailuresPerMinute);
+  const counters = new SharedCounters(db);
+  app.addHook('onClose', async () => counters.close());
+  const authThrottle = new AuthFailureThrottle(counters, config.limits.authFailuresPerMinute);
   const credentialChanges = await CredentialChanges.watch(db, app.log);
   credentialChanges.on((table) => {
     if (table === undefined || table === 'api_keys') authenticator.invalidate();
   });
   app.addHook('onClose', () => credentialChanges.close());
-  const services: AppServices = { db, config, authenticator, authThrottle, credentialChanges };
+  const limits = await RateLimits.register(app, counters);
+  const services: AppServices = { db, config, authenticator, authThrottle, credentialChanges, counters, limits };
 
   await app.register(metricsPlugin);
   await app.register(swagger, {
@@ -127,7 +139,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(authPlugin, { authenticator, throttle: authThrottle, rateLimits: config.rateLimits });
+  await app.register(authPlugin, { authenticator, throttle: authThrottle, rateLimits: config.rateLimits, limits });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

@@ -105,20 +105,24 @@ describe(`HTTP contract on ${TEST_BACKEND}`, () => {
 });
 
 describe(`authentication throttling on ${TEST_BACKEND}`, () => {
-  it('answers 429 to a client after repeated failures, before looking at its key, on every kind of secret', async () => {
+  it('answers 429 after repeated failures from an address with one key prefix, before looking at the key, on every kind of secret; never to a valid key', async () => {
     const t = await startTestServer({ RIVULET_AUTH_FAILURES_PER_MINUTE: '3' });
     try {
+      // Malformed keys, a partner request with a malformed client secret and a webhook without one share the `*` bucket.
       const bad = () => t.call('POST', '/users/track', ok, { key: 'rvk_wrong' });
       expect((await bad()).status).toBe(401);
       const partnerBad = await t.call('POST', '/partners/mixpanel/cohorts/users', { partner_api_key: 'x', client_secret: 'y', cohort_id: 'c', cohort_changes: [] }, { key: null });
       expect(partnerBad.status).toBe(401);
       expect((await bad()).status).toBe(401);
-      const throttled = await t.call('POST', '/users/track', ok);
+      const throttled = await bad();
       expect(throttled.status).toBe(429);
       expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(0);
       const webhook = await t.call('POST', '/partners/mixpanel/webhook', { action: 'members' }, { key: null });
       expect(webhook.status).toBe(429);
       expect(webhook.body).toMatchObject({ status: 'failure', error: { code: 429 } });
+      // A valid key from the same address is not limited by those failures, cached or not.
+      expect((await t.call('POST', '/users/track', ok)).status).toBe(201);
+      expect((await t.call('POST', '/users/track', ok, { key: await t.createKey(['users.track']) })).status).toBe(201);
     } finally {
       await t.close();
     }

@@ -1,67 +1,78 @@
 /**
- * Fixed-window request counters per (key, bucket), in memory. Fixed windows give the
- * `X-RateLimit-Reset` instant Braze documents. Counters are per process: a deployment with N
- * processes behind a balancer allows up to N times the limit (docs/reference/operations.md#limits).
+ * The REST rate limits (rest-api contract: per REST API key, fixed windows, Braze's headers),
+ * counted in PostgreSQL through `SharedCounters`, so N processes allow the documented limit, not
+ * N times it (docs/access-control.md, "Limits").
+ *
+ * `@fastify/rate-limit` does the limiting: its programmatic limiter (`createRateLimit`) over a store
+ * backed by the shared counters. Two parts stay ours, on purpose:
+ * - the headers: the plugin's `x-ratelimit-reset` is seconds until the reset, Braze documents UTC
+ *   epoch seconds (`src/http/http.db.test.ts` holds the shape), and the 429 body is the API's
+ *   error catalogue;
+ * - when it runs: routes name their limit in `config.rateLimitName` and the plugin is registered
+ *   with `global: false`, because the limit is counted per key after authentication, which runs
+ *   in our own `onRequest` hook (src/http/auth.ts); its per-route hook would run before a key is
+ *   known.
  */
-import type { RateLimitRule } from '../config.js';
+import rateLimitPlugin from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config, RateLimitRule } from '../config.js';
+import type { SharedCounters } from './shared-counters.js';
 
 export interface RateDecision {
   allowed: boolean;
   headers: Record<string, string>;
 }
 
-interface Window {
-  start: number;
-  end: number;
-  count: number;
+export type RateLimitName = keyof Config['rateLimits'];
+
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
+
+/** @fastify/rate-limit's store interface over the shared counters. */
+function counterStore(counters: SharedCounters) {
+  return class CounterStore {
+    incr(key: string, callback: (err: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
+      counters.add(`rl:${key}`, timeWindow, 1).then(
+        (v) => callback(null, { current: v.count, ttl: Math.max(0, v.resetAt - Date.now()) }),
+        (err: Error) => callback(err),
+      );
+    }
+    child(): CounterStore {
+      return this;
+    }
+  };
 }
 
-export class RateLimiter {
-  private readonly windows = new Map<string, Window>();
+export class RateLimits {
+  /** Which id a request is counted under, read by the limiter's key generator. */
+  private readonly ids = new WeakMap<FastifyRequest, string>();
+  private readonly limiters = new Map<string, Limiter>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  private constructor(private readonly create: FastifyInstance['createRateLimit']) {}
 
-  hit(id: string, rule: RateLimitRule): RateDecision {
-    const now = this.now();
-    const start = Math.floor(now / rule.windowMs) * rule.windowMs;
-    let w = this.windows.get(id);
-    if (!w || w.start !== start) {
-      if (this.windows.size > 50_000) this.prune(now);
-      w = { start, end: start + rule.windowMs, count: 0 };
-      this.windows.set(id, w);
+  static async register(app: FastifyInstance, counters: SharedCounters): Promise<RateLimits> {
+    await app.register(rateLimitPlugin, { global: false, store: counterStore(counters) });
+    return new RateLimits(app.createRateLimit);
+  }
+
+  /** Counts one request of `id` against `rule` (named `name`: limits sharing a name share a window). */
+  async take(request: FastifyRequest, name: string, rule: RateLimitRule, id: string): Promise<RateDecision> {
+    const limiterKey = `${name}:${rule.limit}:${rule.windowMs}`;
+    let limiter = this.limiters.get(limiterKey);
+    if (!limiter) {
+      limiter = this.create({ max: rule.limit, timeWindow: rule.windowMs, keyGenerator: (req) => `${this.ids.get(req)}:${name}` });
+      this.limiters.set(limiterKey, limiter);
     }
-    const allowed = w.count < rule.limit;
-    if (allowed) w.count++;
-    const resetMs = start + rule.windowMs;
+    this.ids.set(request, id);
+    const result = await limiter(request);
+    if (result.isAllowed) return { allowed: true, headers: {} };
+    // Windows are aligned to the epoch: snap now + ttl to the window's end, whatever the clock skew.
+    const resetMs = Math.round((Date.now() + result.ttl) / rule.windowMs) * rule.windowMs;
     const headers: Record<string, string> = {
-      'x-ratelimit-limit': String(rule.limit),
-      'x-ratelimit-remaining': String(Math.max(0, rule.limit - w.count)),
+      'x-ratelimit-limit': String(result.max),
+      'x-ratelimit-remaining': String(result.remaining),
       'x-ratelimit-reset': String(Math.ceil(resetMs / 1000)),
     };
-    if (!allowed) headers['retry-after'] = String(Math.max(1, Math.ceil((resetMs - now) / 1000)));
-    return { allowed, headers };
-  }
-
-  /** The window's state without counting a request. */
-  peek(id: string, rule: RateLimitRule): { remaining: number; headers: Record<string, string> } {
-    const now = this.now();
-    const start = Math.floor(now / rule.windowMs) * rule.windowMs;
-    const w = this.windows.get(id);
-    const used = w && w.start === start ? w.count : 0;
-    const resetMs = start + rule.windowMs;
-    return {
-      remaining: rule.limit - used,
-      headers: {
-        'x-ratelimit-limit': String(rule.limit),
-        'x-ratelimit-remaining': String(Math.max(0, rule.limit - used)),
-        'x-ratelimit-reset': String(Math.ceil(resetMs / 1000)),
-        'retry-after': String(Math.max(1, Math.ceil((resetMs - now) / 1000))),
-      },
-    };
-  }
-
-  private prune(now: number): void {
-    for (const [id, w] of this.windows) if (w.end <= now) this.windows.delete(id);
-    if (this.windows.size > 50_000) this.windows.clear();
+    if (result.isExceeded) headers['retry-after'] = String(Math.max(1, result.ttlInSeconds));
+    return { allowed: !result.isExceeded, headers };
   }
 }

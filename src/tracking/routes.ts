@@ -70,7 +70,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/users/track',
       {
-        config: { permission: 'users.track', rateLimit: 'track', itemStrings: true },
+        config: { permission: 'users.track', rateLimitName: 'track', itemStrings: true },
         schema: {
           tags: ['users'],
           summary: 'Record attributes, events and purchases (75 of each per request)',
@@ -87,7 +87,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/users/identify',
       {
-        config: { permission: 'users.identify', rateLimit: 'identifyAndAlias', itemStrings: true },
+        config: { permission: 'users.identify', rateLimitName: 'identifyAndAlias', itemStrings: true },
         schema: {
           tags: ['users'],
           summary: 'Identify alias profiles with an external id (merging into an existing user)',
@@ -104,7 +104,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/users/alias/new',
       {
-        config: { permission: 'users.alias.new', rateLimit: 'identifyAndAlias', itemStrings: true },
+        config: { permission: 'users.alias.new', rateLimitName: 'identifyAndAlias', itemStrings: true },
         schema: {
           tags: ['users'],
           summary: 'Add aliases to identified users, or create alias-only users',
@@ -121,7 +121,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/users/export/ids',
       {
-        config: { permission: 'users.export.ids', rateLimit: 'exportIds' },
+        config: { permission: 'users.export.ids', rateLimitName: 'exportIds' },
         schema: {
           tags: ['users'],
           summary: 'Look up profiles by external id, alias, device id, internal id or email',
@@ -138,7 +138,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/sdk/sessions/start',
       {
-        config: { permission: 'sdk.sessions', rateLimit: 'sdk' },
+        config: { permission: 'sdk.sessions', rateLimitName: 'sdk' },
         schema: { tags: ['sdk'], summary: 'Start a session for a device (creates an anonymous user for a new device)', body: SessionStartBody, response: responses(201) },
       },
       async (request, reply) => {
@@ -150,7 +150,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/sdk/sessions/end',
       {
-        config: { permission: 'sdk.sessions', rateLimit: 'sdk' },
+        config: { permission: 'sdk.sessions', rateLimitName: 'sdk' },
         schema: { tags: ['sdk'], summary: 'End a session for a device', body: SessionEndBody, response: responses(201) },
       },
       async (request, reply) => {
@@ -162,7 +162,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
     app.post(
       '/sdk/users/change',
       {
-        config: { permission: 'sdk.sessions', rateLimit: 'sdk' },
+        config: { permission: 'sdk.sessions', rateLimitName: 'sdk' },
         schema: { tags: ['sdk'], summary: "Change the device's user: identify its anonymous profile", body: ChangeUserBody, response: responses(201) },
       },
       async (request, reply) => {

@@ -39,7 +39,7 @@ describe(`REST key revocation across two instances on one database (${TEST_BACKE
     bDb = TEST_BACKEND === 'postgres' ? openPostgres({ connectionString: a.testDb.url!, maxConnections: 4 }) : a.testDb.db;
     dataDir = await mkdtemp(join(tmpdir(), 'rivulet-test-b-'));
     b = await startB();
-  });
+  }, 240_000);
   afterAll(async () => {
     await b.rivulet.close();
     if (bDb !== a.testDb.db) await bDb.close();

@@ -15,7 +15,7 @@ export async function publishRoutes(app: FastifyInstance, { db, config }: AppSer
     '/currents/events',
     {
       bodyLimit: config.limits.currentsBodyBytes,
-      config: { permission: 'currents.publish', rateLimit: 'currentsPublish', itemStrings: true },
+      config: { permission: 'currents.publish', rateLimitName: 'currentsPublish', itemStrings: true },
       schema: {
         tags: ['currents'],
         summary: 'Publish Currents-format events (at most 1,000 per request) to the event log',

@@ -1,0 +1,116 @@
+/**
+ * Fixed-window counters in PostgreSQL (`rate_limit_counters`, migration 015), shared by every
+ * process on the database: the REST rate limits, the failed-authentication throttle and the
+ * sign-in throttle count here, so a limit holds for the whole deployment, not per process
+ * (docs/access-control.md, "Limits").
+ *
+ * Exact, and one round trip per batch rather than per request: while one statement is in flight,
+ * the increments that arrive wait and go together in the next one (at most one in flight per
+ * process). Each caller still gets its own position in its bucket's window (the counter after its
+ * own increment), so "allowed when position <= limit" admits at most `limit` per window at any
+ * concurrency. Windows are aligned to the epoch on the database's clock, so every process agrees
+ * on them.
+ */
+import type { Db } from '../storage/index.js';
+
+export interface CounterValue {
+  /** The bucket's count in the current window after this change. */
+  count: number;
+  /** When the window ends, epoch milliseconds (the database's clock). */
+  resetAt: number;
+}
+
+interface PendingOp {
+  delta: number;
+  resolve(value: CounterValue): void;
+  reject(err: unknown): void;
+}
+
+interface PendingBucket {
+  windowMs: number;
+  ops: PendingOp[];
+}
+
+const PRUNE_EVERY_MS = 60_000;
+
+const ADD_SQL = `
+  INSERT INTO rate_limit_counters AS c (bucket, window_end, hits)
+  SELECT t.bucket, (floor(extract(epoch FROM clock_timestamp()) * 1000 / t.window_ms)::int8 + 1) * t.window_ms, t.delta
+    FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(bucket, window_ms, delta)
+  ON CONFLICT (bucket) DO UPDATE
+     SET hits = greatest(0, CASE WHEN c.window_end = EXCLUDED.window_end THEN c.hits ELSE 0 END + EXCLUDED.hits),
+         window_end = EXCLUDED.window_end
+  RETURNING bucket, window_end, hits`;
+
+export class SharedCounters {
+  private pending = new Map<string, PendingBucket>();
+  private flushing = false;
+  private readonly pruneTimer: NodeJS.Timeout;
+
+  constructor(private readonly db: Db) {
+    this.pruneTimer = setInterval(() => void this.prune().catch(() => {}), PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
+  }
+
+  /**
+   * Adds `delta` (1 to count, -1 to give a slot back) to `bucket`'s current window of `windowMs`.
+   * A bucket name must always be used with the same window.
+   */
+  add(bucket: string, windowMs: number, delta = 1): Promise<CounterValue> {
+    return new Promise((resolve, reject) => {
+      let entry = this.pending.get(bucket);
+      if (!entry) {
+        entry = { windowMs, ops: [] };
+        this.pending.set(bucket, entry);
+      }
+      entry.ops.push({ delta, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        queueMicrotask(() => void this.flush());
+      }
+    });
+  }
+
+  close(): void {
+    clearInterval(this.pruneTimer);
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.pending.size > 0) {
+        const batch = this.pending;
+        this.pending = new Map();
+        // Rows are locked in bucket order, so two processes' statements cannot deadlock.
+        const buckets = [...batch.keys()].sort();
+        const entries = buckets.map((b) => batch.get(b)!);
+        try {
+          const { rows } = await this.db.query<{ bucket: string; window_end: number; hits: number }>(ADD_SQL, [
+            buckets,
+            entries.map((e) => e.windowMs),
+            entries.map((e) => e.ops.reduce((sum, op) => sum + op.delta, 0)),
+          ]);
+          const byBucket = new Map(rows.map((r) => [r.bucket, r]));
+          for (const [i, bucket] of buckets.entries()) {
+            const row = byBucket.get(bucket)!;
+            const ops = entries[i]!.ops;
+            // Hand out positions in arrival order: the last op sees the stored total.
+            let running = Number(row.hits) - ops.reduce((sum, op) => sum + op.delta, 0);
+            for (const op of ops) {
+              running += op.delta;
+              op.resolve({ count: Math.max(0, running), resetAt: Number(row.window_end) });
+            }
+          }
+        } catch (err) {
+          for (const entry of entries) for (const op of entry.ops) op.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Drops buckets whose window ended more than a minute ago. */
+  private async prune(): Promise<void> {
+    await this.db.query('DELETE FROM rate_limit_counters WHERE window_end < (extract(epoch FROM clock_timestamp()) * 1000)::int8 - 60000');
+  }
+}
