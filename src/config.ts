@@ -25,6 +25,8 @@ export interface Config {
   publicUrl: string;
   logLevel: string;
   masterKey: string | undefined;
+  /** The dashboard's admin password (RIVULET_ADMIN_PASSWORD); generated at first start when unset. */
+  adminPassword: string | undefined;
   /** Extra partners beyond Mixpanel, `slug:Display Name` pairs (RIVULET_PARTNERS). */
   extraPartners: Array<{ slug: string; name: string }>;
   /** Partner API keys by partner slug, from RIVULET_PARTNER_API_KEY_<SLUG> (comma-separated for rotation). */
@@ -100,6 +102,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: (env.RIVULET_PUBLIC_URL || `http://${urlHost}:${port}`).replace(/\/+$/, ''),
     logLevel: env.LOG_LEVEL || 'info',
     masterKey: env.RIVULET_MASTER_KEY || undefined,
+    adminPassword: env.RIVULET_ADMIN_PASSWORD || undefined,
     extraPartners: parsePartners(env.RIVULET_PARTNERS),
     partnerApiKeys: partnerKeys(env),
     limits: {

@@ -20,7 +20,6 @@ process.env.RIVULET_CURRENTS_RECONCILE_MS = '200';
 process.env.RIVULET_CURRENTS_IDLE_POLL_MS = '50';
 process.env.RIVULET_CURRENTS_NOTIFICATION_POLL_MS = '100';
 const ADMIN_PASSWORD = 'isolation-admin-password-0123456789';
-process.env.RIVULET_ADMIN_PASSWORD = ADMIN_PASSWORD;
 
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,7 +144,7 @@ const OWNED_THROUGH: Record<string, string> = {
   workspaces: 'id = $1',
 };
 /** Tables that hold no workspace's data (process-wide state). */
-const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions']);
+const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions', 'rate_limit_counters']);
 
 async function snapshot(workspaceId: string): Promise<Record<string, string>> {
   const db = s.testDb.db;
@@ -340,12 +339,19 @@ const CASES: Record<string, Case> = {
     }
   },
   'DELETE /dashboard/api/session': async () => void (await a('DELETE', '/dashboard/api/session', undefined, { key: null, headers: { origin: s.url } })),
+  // The dashboard's sessions and password belong to the default workspace (A); B has none.
+  'GET /admin/sessions': async () => void (await listed('/admin/sessions')),
+  'DELETE /admin/sessions/:id': () => notFound('DELETE', `/admin/sessions/${randomUUID()}`),
+  'PUT /admin/password': async () => {
+    const r = await a('PUT', '/admin/password', { current_password: ADMIN_PASSWORD, new_password: 'another-password-0123' });
+    expect(r.status).toBe(409); // set by RIVULET_ADMIN_PASSWORD here
+  },
 };
 
 describe(`workspace isolation on every route (${TEST_BACKEND})`, () => {
   beforeAll(async () => {
     mp = await startEmulator([PA, PB]);
-    s = await startTestServer({ RIVULET_RATE_LIMIT_TRACK: '100000' });
+    s = await startTestServer({ RIVULET_RATE_LIMIT_TRACK: '100000', RIVULET_ADMIN_PASSWORD: ADMIN_PASSWORD });
     Object.assign(A, { name: 'a', key: s.key, workspaceId: s.workspaceId });
     B.name = 'b';
     B.key = await s.createKey([...PERMISSIONS], 'isolation-b');

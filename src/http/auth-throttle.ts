@@ -41,7 +41,7 @@ export class AuthFailureThrottle {
   async reserve(address: string, prefix: string): Promise<FailureSlot> {
     // An IPv6 client usually holds a whole /64: count it as one address.
     const bucket = `authfail:${normalizeIP(address)}:${prefix}`;
-    const taken = await this.counters.add(bucket, this.windowMs, 1);
+    const taken = await this.counters.hit(bucket, this.windowMs);
     if (taken.count > this.maxFailures) {
       throw Errors.rateLimited({
         'x-ratelimit-limit': String(this.maxFailures),
@@ -55,7 +55,7 @@ export class AuthFailureThrottle {
       release: async () => {
         if (released) return;
         released = true;
-        await this.counters.add(bucket, this.windowMs, -1);
+        await this.counters.giveBack(bucket, taken.resetAt);
       },
     };
   }

@@ -31,7 +31,7 @@ type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 function counterStore(counters: SharedCounters) {
   return class CounterStore {
     incr(key: string, callback: (err: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
-      counters.add(`rl:${key}`, timeWindow, 1).then(
+      counters.hit(`rl:${key}`, timeWindow).then(
         (v) => callback(null, { current: v.count, ttl: Math.max(0, v.resetAt - Date.now()) }),
         (err: Error) => callback(err),
       );

@@ -21,7 +21,6 @@ export interface CounterValue {
 }
 
 interface PendingOp {
-  delta: number;
   resolve(value: CounterValue): void;
   reject(err: unknown): void;
 }
@@ -35,10 +34,10 @@ const PRUNE_EVERY_MS = 60_000;
 
 const ADD_SQL = `
   INSERT INTO rate_limit_counters AS c (bucket, window_end, hits)
-  SELECT t.bucket, (floor(extract(epoch FROM clock_timestamp()) * 1000 / t.window_ms)::int8 + 1) * t.window_ms, t.delta
-    FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(bucket, window_ms, delta)
+  SELECT t.bucket, (floor(extract(epoch FROM clock_timestamp()) * 1000 / t.window_ms)::int8 + 1) * t.window_ms, t.n
+    FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(bucket, window_ms, n)
   ON CONFLICT (bucket) DO UPDATE
-     SET hits = greatest(0, CASE WHEN c.window_end = EXCLUDED.window_end THEN c.hits ELSE 0 END + EXCLUDED.hits),
+     SET hits = CASE WHEN c.window_end = EXCLUDED.window_end THEN c.hits ELSE 0 END + EXCLUDED.hits,
          window_end = EXCLUDED.window_end
   RETURNING bucket, window_end, hits`;
 
@@ -53,22 +52,30 @@ export class SharedCounters {
   }
 
   /**
-   * Adds `delta` (1 to count, -1 to give a slot back) to `bucket`'s current window of `windowMs`.
+   * Counts one hit in `bucket`'s current window of `windowMs`; resolves to this hit's position.
    * A bucket name must always be used with the same window.
    */
-  add(bucket: string, windowMs: number, delta = 1): Promise<CounterValue> {
+  hit(bucket: string, windowMs: number): Promise<CounterValue> {
     return new Promise((resolve, reject) => {
       let entry = this.pending.get(bucket);
       if (!entry) {
         entry = { windowMs, ops: [] };
         this.pending.set(bucket, entry);
       }
-      entry.ops.push({ delta, resolve, reject });
+      entry.ops.push({ resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         queueMicrotask(() => void this.flush());
       }
     });
+  }
+
+  /**
+   * Gives back a hit counted in the window ending at `resetAt` (the credential was valid, the try was
+   * not made). A window that has ended is left alone: a slot never moves into the next window.
+   */
+  async giveBack(bucket: string, resetAt: number): Promise<void> {
+    await this.db.query('UPDATE rate_limit_counters SET hits = hits - 1 WHERE bucket = $1 AND window_end = $2 AND hits > 0', [bucket, resetAt]);
   }
 
   close(): void {
@@ -87,18 +94,15 @@ export class SharedCounters {
           const { rows } = await this.db.query<{ bucket: string; window_end: number; hits: number }>(ADD_SQL, [
             buckets,
             entries.map((e) => e.windowMs),
-            entries.map((e) => e.ops.reduce((sum, op) => sum + op.delta, 0)),
+            entries.map((e) => e.ops.length),
           ]);
           const byBucket = new Map(rows.map((r) => [r.bucket, r]));
           for (const [i, bucket] of buckets.entries()) {
             const row = byBucket.get(bucket)!;
             const ops = entries[i]!.ops;
-            // Hand out positions in arrival order: the last op sees the stored total.
-            let running = Number(row.hits) - ops.reduce((sum, op) => sum + op.delta, 0);
-            for (const op of ops) {
-              running += op.delta;
-              op.resolve({ count: Math.max(0, running), resetAt: Number(row.window_end) });
-            }
+            // Positions in arrival order: the last hit of the batch is the stored total.
+            const first = Number(row.hits) - ops.length;
+            for (const [n, op] of ops.entries()) op.resolve({ count: first + n + 1, resetAt: Number(row.window_end) });
           }
         } catch (err) {
           for (const entry of entries) for (const op of entry.ops) op.reject(err);

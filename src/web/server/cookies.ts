@@ -1,29 +1,18 @@
 /**
- * The session cookie: read from the `Cookie` header and written as `Set-Cookie`. Hand-written
- * because the auth hook runs outside the dashboard's plugin scope, where a cookie plugin would not.
- * Behind TLS the name takes the `__Host-` prefix, which browsers accept only with Secure, Path=/
- * and no Domain: a sibling subdomain cannot plant or overwrite it.
+ * The session cookie, read and written through @fastify/cookie (registered for the whole app by
+ * src/http/auth.ts). Behind TLS the name takes the `__Host-` prefix, which browsers accept only with
+ * Secure, Path=/ and no Domain: a sibling subdomain cannot plant or overwrite it.
  */
+import type { FastifyReply } from 'fastify';
+
 export function sessionCookieName(secure: boolean): string {
   return secure ? '__Host-rivulet_session' : 'rivulet_session';
 }
 
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+export function setSessionCookie(reply: FastifyReply, name: string, token: string, opts: { secure: boolean; maxAgeSeconds: number }): void {
+  reply.setCookie(name, token, { path: '/', httpOnly: true, sameSite: 'strict', maxAge: opts.maxAgeSeconds, secure: opts.secure });
 }
 
-export function sessionCookie(name: string, token: string, opts: { secure: boolean; maxAgeSeconds: number }): string {
-  const attrs = [`${name}=${token}`, 'Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${opts.maxAgeSeconds}`];
-  if (opts.secure) attrs.push('Secure');
-  return attrs.join('; ');
-}
-
-export function clearedCookie(name: string, secure: boolean): string {
-  return sessionCookie(name, '', { secure, maxAgeSeconds: 0 });
+export function clearSessionCookie(reply: FastifyReply, name: string, secure: boolean): void {
+  setSessionCookie(reply, name, '', { secure, maxAgeSeconds: 0 });
 }

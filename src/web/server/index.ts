@@ -14,6 +14,7 @@ import { DEFAULT_WORKSPACE, ensureWorkspace } from '../../workspaces/index.js';
 import { sessionCookieName } from './cookies.js';
 import { resolveAdminPassword } from './password.js';
 import { sessionKey } from './session-auth.js';
+import { sessionAdminRoutes } from './session-admin-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { SessionStore } from './sessions.js';
 import { SignInThrottle } from './sign-in-throttle.js';
@@ -51,16 +52,17 @@ export const CSP_DIRECTIVES = {
 };
 
 export async function prepareDashboard(db: Db, config: Config, opts: DashboardOptions = {}): Promise<Dashboard> {
-  const password = await resolveAdminPassword(db, process.env.RIVULET_ADMIN_PASSWORD);
+  const password = await resolveAdminPassword(db, config.adminPassword);
   const workspace = await ensureWorkspace(db, DEFAULT_WORKSPACE);
   const secure = config.publicUrl.startsWith('https://');
   const sessions = new SessionStore(db);
   const ctx = { sessions, cookieName: sessionCookieName(secure), workspaceId: workspace.id, publicHost: new URL(config.publicUrl).host };
-  const throttle = new SignInThrottle();
 
   const routes: CapabilityPlugin = async (app: FastifyInstance, services: AppServices) => {
+    const throttle = new SignInThrottle(services.counters, config.signIn);
     acceptDashboardSessions(services.authenticator, sessionKey(ctx));
     await userLookupRoutes(opts.profileExtensions ?? [])(app, services);
+    await sessionAdminRoutes({ sessions, throttle, workspaceId: workspace.id, passwordFromEnvironment: password.source === 'environment' })(app, services);
     await app.register(async (web) => {
       await web.register(helmet, {
         contentSecurityPolicy: { useDefaults: false, directives: { ...CSP_DIRECTIVES, ...(secure ? { upgradeInsecureRequests: [] } : {}) } },
@@ -68,7 +70,7 @@ export async function prepareDashboard(db: Db, config: Config, opts: DashboardOp
         crossOriginEmbedderPolicy: false,
         referrerPolicy: { policy: 'same-origin' },
       });
-      await sessionRoutes(web, { ...ctx, passwordHash: password.hash, secureCookie: secure, throttle });
+      await sessionRoutes(web, { ...ctx, db, secureCookie: secure, throttle });
       const root = opts.assetsDir ?? process.env.RIVULET_DASHBOARD_DIR;
       await dashboardStatic(web, root ? { root: root.endsWith('/') ? root : `${root}/` } : {});
     });

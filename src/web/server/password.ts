@@ -5,7 +5,8 @@
  * password may be guessable, so each guess must cost real work.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import type { Queryable } from '../../storage/index.js';
+import type { Db, Queryable } from '../../storage/index.js';
+import { revokeOtherSessions } from './sessions.js';
 
 const PARAMS = { N: 16_384, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
@@ -41,8 +42,11 @@ export function generatePassword(): string {
   return [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
 }
 
+/** Shortest admin password the admin API accepts (a generated one has 20 characters). */
+export const MIN_PASSWORD_LENGTH = 12;
+
 export interface AdminPassword {
-  /** The scrypt hash every sign-in is checked against. */
+  /** The scrypt hash in force at start. Sign-ins read the stored one (currentPasswordHash). */
   hash: string;
   /** Set only when the password was generated at this start: print it once, then forget it. */
   generated: string | undefined;
@@ -50,13 +54,20 @@ export interface AdminPassword {
 }
 
 /**
- * The password in force: the environment's when set; else the stored hash; else a new one,
+ * The password in force: the environment's when set (stored as its hash when the stored one is
+ * another password: a change, which ends every session); else the stored hash; else a new one,
  * generated, stored (first writer wins when several processes start at once) and returned.
  */
-export async function resolveAdminPassword(db: Queryable, fromEnv: string | undefined): Promise<AdminPassword> {
-  if (fromEnv) return { hash: await hashPassword(fromEnv), generated: undefined, source: 'environment' };
+export async function resolveAdminPassword(db: Db, fromEnv: string | undefined): Promise<AdminPassword & { sessionsEnded?: number }> {
   const existing = await db.query<{ password_hash: string }>('SELECT password_hash FROM dashboard_admin');
-  if (existing.rows[0]) return { hash: existing.rows[0].password_hash, generated: undefined, source: 'store' };
+  const stored = existing.rows[0]?.password_hash;
+  if (fromEnv) {
+    if (stored && (await verifyPassword(fromEnv, stored))) return { hash: stored, generated: undefined, source: 'environment' };
+    const hash = await hashPassword(fromEnv);
+    const sessionsEnded = await setAdminPassword(db, hash, undefined);
+    return { hash, generated: undefined, source: 'environment', sessionsEnded };
+  }
+  if (stored) return { hash: stored, generated: undefined, source: 'store' };
   const generated = generatePassword();
   const hash = await hashPassword(generated);
   const inserted = await db.query<{ password_hash: string }>(
@@ -66,4 +77,25 @@ export async function resolveAdminPassword(db: Queryable, fromEnv: string | unde
   if (inserted.rows[0]) return { hash, generated, source: 'store' };
   const winner = await db.query<{ password_hash: string }>('SELECT password_hash FROM dashboard_admin');
   return { hash: winner.rows[0]!.password_hash, generated: undefined, source: 'store' };
+}
+
+/** The stored hash every sign-in is checked against: a change by any process counts at once. */
+export async function currentPasswordHash(db: Queryable): Promise<string | undefined> {
+  const { rows } = await db.query<{ password_hash: string }>('SELECT password_hash FROM dashboard_admin');
+  return rows[0]?.password_hash;
+}
+
+/**
+ * Replaces the admin password and, in the same transaction, ends every session but `keepSession`
+ * (the one that made the change). Returns how many sessions ended.
+ */
+export async function setAdminPassword(db: Db, hash: string, keepSession: string | undefined): Promise<number> {
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `INSERT INTO dashboard_admin (password_hash, changed_at) VALUES ($1, now())
+       ON CONFLICT (singleton) DO UPDATE SET password_hash = EXCLUDED.password_hash, changed_at = now()`,
+      [hash],
+    );
+    return revokeOtherSessions(tx, keepSession);
+  });
 }

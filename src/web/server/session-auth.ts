@@ -3,11 +3,15 @@
  * State-changing requests must also carry the session's CSRF token in `x-csrf-token` and, when the
  * browser names an origin, come from this one; with the SameSite=Strict cookie that is two
  * independent barriers against cross-site requests.
+ *
+ * The CSRF check stays hand-written rather than @fastify/csrf-protection: the token is derived
+ * from the session's own secret (sessions.ts), so it is bound to the session, needs no second
+ * cookie and no server-wide HMAC key that every process would have to share, and it is checked
+ * here, inside the authentication hook, which runs outside the dashboard's plugin scope.
  */
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../../http/errors.js';
 import type { ApiKeyRecord } from '../../workspaces/index.js';
-import { readCookie } from './cookies.js';
 import { csrfMatches, type SessionStore } from './sessions.js';
 
 export const CSRF_HEADER = 'x-csrf-token';
@@ -22,7 +26,14 @@ export interface SessionContext {
 }
 
 export function sessionToken(request: FastifyRequest, cookieName: string): string | undefined {
-  return readCookie(request.headers.cookie, cookieName);
+  return request.cookies[cookieName] || undefined;
+}
+
+const SESSION_KEY_ID = 'dashboard-session:';
+
+/** The id of the dashboard session a request acts through, if it does. */
+export function sessionIdOf(key: ApiKeyRecord): string | undefined {
+  return key.id.startsWith(SESSION_KEY_ID) ? key.id.slice(SESSION_KEY_ID.length) : undefined;
 }
 
 /** Refuses a request whose browser says it comes from a page of another origin. */
@@ -56,7 +67,7 @@ export function sessionKey(ctx: SessionContext) {
     if (!session) return undefined;
     checkCrossSite(request, token, ctx.publicHost);
     return {
-      id: `dashboard-session:${session.tokenHash.subarray(0, 8).toString('hex')}`,
+      id: `${SESSION_KEY_ID}${session.id}`,
       workspace_id: ctx.workspaceId,
       name: 'dashboard session',
       prefix: 'dashboard',

@@ -1,12 +1,15 @@
 /**
  * `/dashboard/api/session`: sign in (POST, the admin password), who am I (GET, the CSRF token for
- * this session) and sign out (DELETE). Failed sign-ins are throttled per address.
+ * this session) and sign out (DELETE). Every sign-in try is counted before the password is checked
+ * (sign-in-throttle.ts); the password is read from the store at each try, so a change made by any
+ * process counts at once.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../http/errors.js';
-import { clearedCookie, sessionCookie } from './cookies.js';
-import { verifyPassword } from './password.js';
+import type { Queryable } from '../../storage/index.js';
+import { clearSessionCookie, setSessionCookie } from './cookies.js';
+import { currentPasswordHash, verifyPassword } from './password.js';
 import { checkCrossSite, checkOrigin, sessionToken, type SessionContext } from './session-auth.js';
 import { csrfTokenFor, SESSION_TTL_MS } from './sessions.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
@@ -14,7 +17,7 @@ import type { SignInThrottle } from './sign-in-throttle.js';
 export const SESSION_PATH = '/dashboard/api/session';
 
 export interface SessionRouteOptions extends SessionContext {
-  passwordHash: string;
+  db: Queryable;
   secureCookie: boolean;
   throttle: SignInThrottle;
 }
@@ -24,6 +27,17 @@ const hidden = { hide: true } as const;
 
 function noStore(reply: FastifyReply): FastifyReply {
   return reply.header('cache-control', 'no-store');
+}
+
+/** Checks the admin password, one counted try; throws 429 (no try left) or `wrong` (a wrong password). */
+export async function checkAdminPassword(opts: Pick<SessionRouteOptions, 'db' | 'throttle'>, request: FastifyRequest, password: string, wrong: ApiError): Promise<void> {
+  const attempt = await opts.throttle.take(request.ip);
+  const hash = await currentPasswordHash(opts.db);
+  if (!hash || !(await verifyPassword(password, hash))) {
+    request.log.warn({ ip: request.ip }, 'dashboard password check failed');
+    throw wrong;
+  }
+  await attempt.succeeded();
 }
 
 export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): Promise<void> {
@@ -41,19 +55,10 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
   app.post(SESSION_PATH, { schema: { ...hidden, body: SignInBody } }, async (request, reply) => {
     noStore(reply);
     checkOrigin(request, opts.publicHost);
-    const wait = opts.throttle.retryAfterSeconds(request.ip);
-    if (wait > 0) {
-      throw new ApiError(429, 'Too many failed sign-ins; try again later', [{ type: `retry in ${wait} s` }], { 'retry-after': String(wait) });
-    }
     const { password } = request.body as { password: string };
-    if (!(await verifyPassword(password, opts.passwordHash))) {
-      opts.throttle.recordFailure(request.ip);
-      request.log.warn({ ip: request.ip }, 'dashboard sign-in failed');
-      throw new ApiError(401, 'Wrong password');
-    }
-    opts.throttle.recordSuccess(request.ip);
-    const session = await opts.sessions.create();
-    reply.header('set-cookie', sessionCookie(opts.cookieName, session.token, { secure: opts.secureCookie, maxAgeSeconds: SESSION_TTL_MS / 1000 }));
+    await checkAdminPassword(opts, request, password, new ApiError(401, 'Wrong password'));
+    const session = await opts.sessions.create({ address: request.ip, userAgent: request.headers['user-agent'] });
+    setSessionCookie(reply, opts.cookieName, session.token, { secure: opts.secureCookie, maxAgeSeconds: SESSION_TTL_MS / 1000 });
     return { signed_in: true, csrf_token: csrfTokenFor(session.token), expires_at: session.expiresAt.toISOString() };
   });
 
@@ -64,7 +69,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
       checkCrossSite(request, token, opts.publicHost);
       await opts.sessions.delete(token);
     }
-    reply.header('set-cookie', clearedCookie(opts.cookieName, opts.secureCookie));
+    clearSessionCookie(reply, opts.cookieName, opts.secureCookie);
     return { signed_in: false };
   });
 }

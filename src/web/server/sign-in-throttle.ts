@@ -1,41 +1,54 @@
 /**
- * Slows password guessing at the sign-in form: after `maxFailures` failed sign-ins from one address
- * within the window, that address is refused (429) until the window since its first failure ends,
- * before the password is even checked. Counted per process, like the REST rate limits.
+ * Slows password guessing at the sign-in form (and at the password change, which checks the
+ * current password): a try is counted *before* the password is checked, atomically, per client
+ * address and for the account, in the counters every process shares (src/http/shared-counters.ts).
+ * So at most `triesPerAddress` guesses per address and `triesPerAccount` in all are checked per
+ * window, at any concurrency, on one process or several (docs/access-control.md, "Sign-in").
+ * A successful sign-in gives its try back.
+ *
+ * Hand-written on the shared counters rather than with @fastify/rate-limit: it counts two buckets
+ * for one request, and gives a try back; the plugin's limiter counts one key per request and
+ * never gives back.
  */
-export class SignInThrottle {
-  private readonly failures = new Map<string, { count: number; until: number }>();
+import { normalizeIP } from '@fastify/rate-limit';
+import type { Config } from '../../config.js';
+import { ApiError } from '../../http/errors.js';
+import type { CounterValue, SharedCounters } from '../../http/shared-counters.js';
 
+const ACCOUNT_BUCKET = 'signin:account:admin';
+
+export interface SignInTry {
+  /** The password was right: the try does not count. */
+  succeeded(): Promise<void>;
+}
+
+export class SignInThrottle {
   constructor(
-    private readonly maxFailures = 10,
-    private readonly windowMs = 15 * 60_000,
-    private readonly now: () => number = Date.now,
+    private readonly counters: SharedCounters,
+    private readonly rule: Config['signIn'],
   ) {}
 
-  /** Seconds to wait before trying again, or 0 when this address may try now. */
-  retryAfterSeconds(address: string): number {
-    const entry = this.failures.get(address);
-    const now = this.now();
-    if (!entry || entry.until <= now) return 0;
-    return entry.count >= this.maxFailures ? Math.ceil((entry.until - now) / 1000) : 0;
-  }
-
-  recordFailure(address: string): void {
-    const now = this.now();
-    const entry = this.failures.get(address);
-    if (!entry || entry.until <= now) {
-      if (this.failures.size > 10_000) this.prune(now);
-      this.failures.set(address, { count: 1, until: now + this.windowMs });
-    } else {
-      entry.count += 1;
+  /** Takes a try for `address` and for the account; throws 429 when either has none left. */
+  async take(address: string): Promise<SignInTry> {
+    const addressBucket = `signin:address:${normalizeIP(address)}`;
+    const byAddress = await this.counters.hit(addressBucket, this.rule.windowMs);
+    if (byAddress.count > this.rule.triesPerAddress) throw tooMany(byAddress);
+    const byAccount = await this.counters.hit(ACCOUNT_BUCKET, this.rule.windowMs);
+    if (byAccount.count > this.rule.triesPerAccount) {
+      // Not tried: the address keeps its try.
+      await this.counters.giveBack(addressBucket, byAddress.resetAt);
+      throw tooMany(byAccount);
     }
+    return {
+      succeeded: async () => {
+        await this.counters.giveBack(addressBucket, byAddress.resetAt);
+        await this.counters.giveBack(ACCOUNT_BUCKET, byAccount.resetAt);
+      },
+    };
   }
+}
 
-  recordSuccess(address: string): void {
-    this.failures.delete(address);
-  }
-
-  private prune(now: number): void {
-    for (const [address, entry] of this.failures) if (entry.until <= now) this.failures.delete(address);
-  }
+function tooMany(counter: CounterValue): ApiError {
+  const wait = Math.max(1, Math.ceil((counter.resetAt - Date.now()) / 1000));
+  return new ApiError(429, 'Too many failed sign-ins; try again later', [{ type: `retry in ${wait} s` }], { 'retry-after': String(wait) });
 }
