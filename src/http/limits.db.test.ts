@@ -4,16 +4,12 @@
  * valid key; behind trusted proxies the real client address counts; and two instances on one
  * database share one budget per key and one failure budget per address.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config.js';
-import { createRivulet, type Rivulet } from '../server.js';
-import { openPostgres, type Db } from '../storage/index.js';
 import { TEST_BACKEND } from '../test-support/db.js';
-import { startTestServer, TEST_PARTNER_KEY, type TestServer } from '../test-support/server.js';
+import { startSecondInstance, type SecondInstance } from '../test-support/second-instance.js';
+import { startTestServer, type TestServer } from '../test-support/server.js';
 
 const ok = { attributes: [{ external_id: 'lim-1' }] };
 const statuses = (list: Array<{ status: number }>) => {
@@ -70,28 +66,17 @@ describe(`failed authentication on ${TEST_BACKEND}`, () => {
 describe(`limits shared by two instances on one database (${TEST_BACKEND})`, () => {
   const env = { RIVULET_RATE_LIMIT_EXPORT_IDS: '10', RIVULET_RATE_WINDOW_MS_EXPORT_IDS: '600000', RIVULET_AUTH_FAILURES_PER_MINUTE: '4' };
   let a: TestServer;
-  let b: Rivulet;
+  let b: SecondInstance;
   let bUrl: string;
-  let bDb: Db;
-  let dataDir: string;
 
   beforeAll(async () => {
     a = await startTestServer(env);
-    bDb = TEST_BACKEND === 'postgres' ? openPostgres({ connectionString: a.testDb.url!, maxConnections: 4 }) : a.testDb.db;
-    dataDir = await mkdtemp(join(tmpdir(), 'rivulet-test-b-'));
-    b = await createRivulet(loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_PARTNER_API_KEY_MIXPANEL: TEST_PARTNER_KEY, ...env }), {
-      db: bDb,
-      logger: false,
-      workers: false,
-    });
-    await b.app.listen({ port: 0, host: '127.0.0.1' });
-    bUrl = `http://127.0.0.1:${(b.app.server.address() as { port: number }).port}`;
+    b = await startSecondInstance(a, env);
+    bUrl = b.url;
   }, 240_000);
   afterAll(async () => {
-    await b.close();
-    if (bDb !== a.testDb.db) await bDb.close();
-    await a.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await b?.close();
+    await a?.close();
   });
 
   const exportOn = async (url: string, key: string) => {

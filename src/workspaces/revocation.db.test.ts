@@ -6,45 +6,24 @@
  * PostgreSQL, a dropped notification connection is reopened, and meanwhile the cache's TTL bounds
  * the staleness (docs/access-control.md, "Revocation").
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config.js';
-import { createRivulet, type Rivulet } from '../server.js';
-import { openPostgres, type Db } from '../storage/index.js';
 import { TEST_BACKEND } from '../test-support/db.js';
-import { startTestServer, TEST_PARTNER_KEY, type TestServer } from '../test-support/server.js';
+import { startSecondInstance, type SecondInstance } from '../test-support/second-instance.js';
+import { startTestServer, type TestServer } from '../test-support/server.js';
 import { revokeApiKey } from './store.js';
 
 describe(`REST key revocation across two instances on one database (${TEST_BACKEND})`, () => {
   let a: TestServer;
-  let b: { rivulet: Rivulet; url: string };
-  let bDb: Db;
-  let dataDir: string;
-
-  const startB = async () => {
-    const rivulet = await createRivulet(loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_PARTNER_API_KEY_MIXPANEL: TEST_PARTNER_KEY }), {
-      db: bDb,
-      logger: false,
-      workers: false,
-    });
-    await rivulet.app.listen({ port: 0, host: '127.0.0.1' });
-    return { rivulet, url: `http://127.0.0.1:${(rivulet.app.server.address() as { port: number }).port}` };
-  };
+  let b: SecondInstance;
 
   beforeAll(async () => {
     a = await startTestServer();
-    bDb = TEST_BACKEND === 'postgres' ? openPostgres({ connectionString: a.testDb.url!, maxConnections: 4 }) : a.testDb.db;
-    dataDir = await mkdtemp(join(tmpdir(), 'rivulet-test-b-'));
-    b = await startB();
+    b = await startSecondInstance(a);
   }, 240_000);
   afterAll(async () => {
-    await b.rivulet.close();
-    if (bDb !== a.testDb.db) await bDb.close();
-    await a.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await b?.close();
+    await a?.close();
   });
 
   const trackOnB = async (key: string) => {
@@ -57,15 +36,18 @@ describe(`REST key revocation across two instances on one database (${TEST_BACKE
     return res.statusCode;
   };
 
-  /** Milliseconds from now until B first refuses the key (polling B; gives up after `limitMs`). */
+  /**
+   * Milliseconds from now until the first request that B refuses was sent (polling B; gives up after
+   * `limitMs`). Measured at sending, so a slow answer on a loaded machine does not count as staleness.
+   */
   const untilRefusedOnB = async (key: string, limitMs = 10_000) => {
     const t0 = performance.now();
     for (;;) {
+      const sentAt = performance.now() - t0;
       const status = await trackOnB(key);
-      const elapsed = performance.now() - t0;
-      if (status === 401) return elapsed;
+      if (status === 401) return sentAt;
       expect(status).toBe(201);
-      if (elapsed > limitMs) return elapsed;
+      if (sentAt > limitMs) return sentAt;
       await new Promise((r) => setTimeout(r, 2));
     }
   };
@@ -88,8 +70,7 @@ describe(`REST key revocation across two instances on one database (${TEST_BACKE
     expect(await revokeApiKey(a.testDb.db, viaCli.prefix)).toBeDefined();
     expect(await untilRefusedOnB(viaCli.key)).toBeLessThan(100);
 
-    await b.rivulet.close();
-    b = await startB();
+    await b.restart();
     expect(await trackOnB(viaApi.key)).toBe(401);
     expect(await trackOnB(viaCli.key)).toBe(401);
     expect((await a.call('POST', '/users/track', { attributes: [{ external_id: 'x' }] }, { key: viaApi.key })).status).toBe(401);

@@ -6,16 +6,11 @@
  * guesses, split over both instances and many addresses, get no more than the documented tries
  * checked per address and for the account.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config.js';
-import { createRivulet, type Rivulet } from '../../server.js';
-import { openPostgres, type Db } from '../../storage/index.js';
 import { TEST_BACKEND } from '../../test-support/db.js';
-import { startTestServer, TEST_PARTNER_KEY, type TestServer } from '../../test-support/server.js';
+import { startSecondInstance, type SecondInstance } from '../../test-support/second-instance.js';
+import { startTestServer, type TestServer } from '../../test-support/server.js';
 
 const SESSION = '/dashboard/api/session';
 const WINDOW_MS = 15 * 60_000;
@@ -29,31 +24,18 @@ interface Reply {
 
 describe(`dashboard sessions on two instances on one database (${TEST_BACKEND})`, () => {
   let a: TestServer;
-  let b: { rivulet: Rivulet; url: string };
-  let bDb: Db;
-  let dataDir: string;
+  let b: SecondInstance;
   let password: string;
   let nextAddress = 1;
-
-  const startB = async (extra: Record<string, string> = {}) => {
-    const config = loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_PARTNER_API_KEY_MIXPANEL: TEST_PARTNER_KEY, ...env, ...extra });
-    const rivulet = await createRivulet(config, { db: bDb, logger: false, workers: false });
-    await rivulet.app.listen({ port: 0, host: '127.0.0.1' });
-    return { rivulet, url: `http://127.0.0.1:${(rivulet.app.server.address() as { port: number }).port}` };
-  };
 
   beforeAll(async () => {
     a = await startTestServer(env);
     password = a.rivulet.generatedAdminPassword!;
-    bDb = TEST_BACKEND === 'postgres' ? openPostgres({ connectionString: a.testDb.url!, maxConnections: 4 }) : a.testDb.db;
-    dataDir = await mkdtemp(join(tmpdir(), 'rivulet-test-b-'));
-    b = await startB();
+    b = await startSecondInstance(a, env);
   }, 240_000);
   afterAll(async () => {
-    await b.rivulet.close();
-    if (bDb !== a.testDb.db) await bDb.close();
-    await a.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await b?.close();
+    await a?.close();
   });
 
   const call = async (url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
@@ -137,8 +119,7 @@ describe(`dashboard sessions on two instances on one database (${TEST_BACKEND})`
   it('a new RIVULET_ADMIN_PASSWORD at a restart is a change: every session ends, and the API defers to the environment', { timeout: 240_000 }, async () => {
     const before = await signIn(a.url);
     expect(await canRead(a.url, before)).toBe(200);
-    await b.rivulet.close();
-    b = await startB({ RIVULET_ADMIN_PASSWORD: 'the password from the environment' });
+    await b.restart({ ...env, RIVULET_ADMIN_PASSWORD: 'the password from the environment' });
     expect(await canRead(a.url, before)).toBe(401);
     expect((await signIn(a.url, password)).status).toBe(401);
     const after = await signIn(b.url, 'the password from the environment');
@@ -146,8 +127,7 @@ describe(`dashboard sessions on two instances on one database (${TEST_BACKEND})`
     const refused = await adminAs(b.url, after, 'PUT', '/admin/password', { current_password: 'the password from the environment', new_password: 'yet another password' });
     expect(refused.status).toBe(409);
     // Started again with the same environment: nothing changes, sessions live on.
-    await b.rivulet.close();
-    b = await startB({ RIVULET_ADMIN_PASSWORD: 'the password from the environment' });
+    await b.restart({ ...env, RIVULET_ADMIN_PASSWORD: 'the password from the environment' });
     expect(await canRead(a.url, after)).toBe(200);
     password = 'the password from the environment';
   });
