@@ -53,7 +53,7 @@ export interface Config {
     /** `/users/track` group commit: items (attributes + events + purchases) one transaction may take. */
     trackGroupMaxItems: number;
   };
-  /** Dashboard sign-in tries per window, counted before the password is checked (docs/access-control.md). */
+  /** Dashboard sign-in tries per window, counted before the password is checked (docs/access-control.md#sign-in). */
   signIn: {
     triesPerAddress: number;
     triesPerAccount: number;

@@ -1,9 +1,9 @@
 /**
  * Throttles failed authentication (REST keys, data import keys, the partner API's secrets), apart
  * from authenticated traffic: failures are counted per client address *and* key prefix, so bad
- * keys from an address never limit a valid key used from it (docs/access-control.md, "Failed
- * authentication"). After `maxFailures` in a window, that address gets 429 for that prefix before
- * any lookup.
+ * keys from an address never limit a valid key used from it
+ * (docs/access-control.md#failed-authentication). After `maxFailures` in a window, that address
+ * gets 429 for that prefix before any lookup.
  *
  * A slot is taken before the credential is checked and given back when it was valid, in the
  * shared counters (src/http/shared-counters.ts): no concurrency gets more than `maxFailures`

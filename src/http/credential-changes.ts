@@ -1,5 +1,5 @@
 /**
- * Revocation reaching every process at once (docs/access-control.md, "Revocation"). A trigger on
+ * Revocation reaching every process at once (docs/access-control.md#revocation). A trigger on
  * each credential table (migration 015) NOTIFYs `rivulet_credentials` with the table's name, whoever
  * changes it: this process, another one on the same database, the CLI. Every process LISTENs here
  * and drops what it cached of that kind; on PGlite (one process) the notification is delivered

@@ -1,7 +1,7 @@
 /**
  * The REST rate limits (rest-api contract: per REST API key, fixed windows, Braze's headers),
  * counted in PostgreSQL through `SharedCounters`, so N processes allow the documented limit, not
- * N times it (docs/access-control.md, "Limits").
+ * N times it (docs/access-control.md#limits).
  *
  * `@fastify/rate-limit` does the limiting: its programmatic limiter (`createRateLimit`) over a store
  * backed by the shared counters. Two parts stay ours, on purpose:

@@ -2,7 +2,7 @@
  * Fixed-window counters in PostgreSQL (`rate_limit_counters`, migration 015), shared by every
  * process on the database: the REST rate limits, the failed-authentication throttle and the
  * sign-in throttle count here, so a limit holds for the whole deployment, not per process
- * (docs/access-control.md, "Limits").
+ * (docs/access-control.md#limits).
  *
  * Exact, and one round trip per batch rather than per request: while one statement is in flight,
  * the increments that arrive wait and go together in the next one (at most one in flight per

@@ -2,7 +2,7 @@
  * Bearer-key authentication with a short-lived cache, so a busy key costs one index probe every few
  * seconds instead of one per request. Revocations by any process reach `invalidate` through
  * LISTEN/NOTIFY (src/http/credential-changes.ts); the TTL (2 s) bounds staleness when notifications
- * are lost (docs/access-control.md, "Revocation").
+ * are lost (docs/access-control.md#revocation).
  */
 import type { Db } from '../storage/index.js';
 import { hashKey } from './keys.js';

@@ -4,7 +4,7 @@
  * instance's admin API, or straight in the database as the CLI does, answers 401 on the other
  * within 100 ms although the other had it cached, and still after the other restarts. On
  * PostgreSQL, a dropped notification connection is reopened, and meanwhile the cache's TTL bounds
- * the staleness (docs/access-control.md, "Revocation").
+ * the staleness (docs/access-control.md#revocation).
  */
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

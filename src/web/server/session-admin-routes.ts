@@ -1,8 +1,8 @@
 /**
- * The dashboard's sessions and password through the admin API (docs/access-control.md,
- * "Sessions"): `GET /admin/sessions` lists the live sessions, `DELETE /admin/sessions/:id` ends
- * one, `PUT /admin/password` changes the admin password and ends every other session. For admins
- * of the default workspace, whose admin the dashboard signs in as (a session or a REST key).
+ * The dashboard's sessions and password through the admin API (docs/access-control.md#sessions):
+ * `GET /admin/sessions` lists the live sessions, `DELETE /admin/sessions/:id` ends one,
+ * `PUT /admin/password` changes the admin password and ends every other session. For admins of
+ * the default workspace, whose admin the dashboard signs in as (a session or a REST key).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';

@@ -3,7 +3,7 @@
  * current password): a try is counted *before* the password is checked, atomically, per client
  * address and for the account, in the counters every process shares (src/http/shared-counters.ts).
  * So at most `triesPerAddress` guesses per address and `triesPerAccount` in all are checked per
- * window, at any concurrency, on one process or several (docs/access-control.md, "Sign-in").
+ * window, at any concurrency, on one process or several (docs/access-control.md#sign-in).
  * A successful sign-in gives its try back.
  *
  * Hand-written on the shared counters rather than with @fastify/rate-limit: it counts two buckets
