@@ -66,7 +66,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const app = Fastify({
     logger: opts.logger ?? false,
     // Behind a load balancer: the client address the throttles count comes from X-Forwarded-For,
-    // believed only from these proxies (RIVULET_TRUSTED_PROXIES, docs/access-control.md#failed-authentication).
+    // believed only from these proxies (RIVULET_TRUSTED_PROXIES,
+    // docs/access-control.md#failed-authentication).
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     bodyLimit: config.limits.bodyBytes,
     requestTimeout: config.limits.requestTimeoutMs,
