@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
-import { migrate, openStorage, type Db } from './storage/index.js';
+import { migrate, openStorage, retryStats, type Db } from './storage/index.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
 import { createCurrents } from './currents/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
@@ -53,6 +53,8 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions });
     capabilities.push(dashboard.routes);
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
+    retryStats.listener = (reason, attempt, err) =>
+      app.log.warn({ reason, attempt, code: (err as { code?: unknown }).code }, 'transaction conflicted; running it again after a back-off');
     const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
     const stopCurrents = opts.workers === false ? async () => {} : currents.startWorkers(db, app);
     return {

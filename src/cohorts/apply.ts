@@ -3,6 +3,7 @@
  * the cohort's lock. Adding a member or removing a non-member is `unchanged`; only real adds and
  * removes count, each one data point, written to the ledger in the same transaction.
  */
+import { lockUsersKeyShare } from '../identity/index.js';
 import type { Queryable } from '../storage/index.js';
 import type { Cohort } from './store.js';
 import { INSERT_SYNCS_FROM_JSON, syncsJson, type SyncRecord } from './sync-history.js';
@@ -59,28 +60,21 @@ export async function applyReplacement(tx: Queryable, cohort: Cohort, target: st
 
 /**
  * Adds sorted user ids (sorted so concurrent writers lock rows in one order); returns how many were
- * new. There is no foreign key to users (migration 006): the new members' users are locked
- * (FOR KEY SHARE) after the insert, and any that were deleted since they were matched lose the
- * membership again, so a deleted user never keeps one. Only new members are locked, as the key's
- * check did.
+ * new. There is no foreign key to users (migration 006): the users are locked (FOR KEY SHARE, in id
+ * order) before their memberships are written, as the key's check would have, so none can be
+ * deleted or merged away under a membership being written (step 3 before step 4 of the lock order,
+ * identity/locks.ts); users that no longer exist get none.
  */
 async function insertMembers(tx: Queryable, cohortId: string, sortedUserIds: string[]): Promise<number> {
   if (!sortedUserIds.length) return 0;
+  const live = await lockUsersKeyShare(tx, sortedUserIds);
   const { rows } = await tx.query<{ user_id: string }>(
     `INSERT INTO cohort_members (cohort_id, user_id)
      SELECT $1, u FROM unnest($2::uuid[]) AS u ORDER BY u
      ON CONFLICT (user_id, cohort_id) DO NOTHING RETURNING user_id`,
-    [cohortId, sortedUserIds],
+    [cohortId, live.size === sortedUserIds.length ? sortedUserIds : sortedUserIds.filter((id) => live.has(id))],
   );
-  if (!rows.length) return 0;
-  const inserted = rows.map((r) => r.user_id).sort();
-  const { rows: live } = await tx.query('SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE', [inserted]);
-  if (live.length === inserted.length) return inserted.length;
-  const { rowCount: gone } = await tx.query(
-    `DELETE FROM cohort_members WHERE ${MEMBER_ROWS} AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = cohort_members.user_id)`,
-    [cohortId, inserted],
-  );
-  return inserted.length - gone;
+  return rows.length;
 }
 
 /** Membership probes and writes go in slices of this many users, which keeps every plan an index lookup per user. */

@@ -3,7 +3,7 @@
  * reduces them to "the last entry for a user wins" (docs/reference/cohort-import.md §1.3), with the counts the
  * response and the sync history report.
  */
-import { aliasKey, isMatchableExternalId, matchAliases, matchDeviceIds, matchExternalIds, type Match, type Unmatched, type UserAlias } from '../identity/index.js';
+import { aliasKey, isMatchableExternalId, lockUsersKeyShare, matchAliases, matchDeviceIds, matchExternalIds, type Match, type Unmatched, type UserAlias } from '../identity/index.js';
 import type { Queryable } from '../storage/index.js';
 import type { CohortEntry } from './partner-payload.js';
 
@@ -34,18 +34,6 @@ function split(entries: CohortEntry[]) {
   return { userIds, deviceIds, aliases };
 }
 
-/**
- * `lock`: the users found stay locked (FOR KEY SHARE) until the transaction ends, so the apply
- * that follows may write memberships for them without re-checking that they still exist.
- */
-export async function resolveEntries(tx: Queryable, workspaceId: string, entries: CohortEntry[], opts: { lock?: boolean } = {}): Promise<ResolvedChanges> {
-  const { userIds, deviceIds, aliases } = split(entries);
-  const byExternalId = await matchExternalIds(tx, workspaceId, userIds, opts);
-  const byDevice = await matchDeviceIds(tx, workspaceId, deviceIds, opts);
-  const byAlias = await matchAliases(tx, workspaceId, aliases, opts);
-  return reduceEntries(entries, { byExternalId, byDevice, byAlias });
-}
-
 export interface GroupMatches {
   matches: Matches;
   /** Every distinct user matched by any request of the group. */
@@ -71,22 +59,23 @@ export async function matchGroup(tx: Queryable, workspaceId: string, requests: C
     deviceIds.push(...s.deviceIds);
     aliases.push(...s.aliases);
   }
-  const byExternalId = new Map<string, string>();
-  if (externalIds.size) {
-    // The ids travel as one JSON array (cheaper to write and to read than a text[] literal); the
-    // answer is one JSON value.
-    const { rows } = await tx.query<{ found: Array<[string, string]> | null }>(
-      `WITH f AS (
-         SELECT u.external_id, u.id FROM users u
-          WHERE u.workspace_id = $1 AND u.external_id = ANY(ARRAY(SELECT json_array_elements_text($2::json)))
-            FOR KEY SHARE)
-       SELECT json_agg(json_build_array(f.external_id, f.id)) AS found FROM f`,
-      [workspaceId, JSON.stringify([...externalIds])],
-    );
-    for (const [externalId, userId] of rows[0]?.found ?? []) byExternalId.set(externalId, userId);
+  if (!deviceIds.length && !aliases.length) {
+    // The common case: external ids only, matched and locked in one statement.
+    const byExternalId = await matchExternalIds(tx, workspaceId, externalIds, { lock: true });
+    return { matches: { byExternalId, byDevice: new Map(), byAlias: new Map() }, users: [...new Set(byExternalId.values())] };
   }
-  const byDevice = await matchDeviceIds(tx, workspaceId, deviceIds, { lock: true });
-  const byAlias = await matchAliases(tx, workspaceId, aliases, { lock: true });
+  // Several kinds: match them, then lock every user found at once, in id order (one lock order,
+  // identity/locks.ts); a user deleted or merged away in between is no match.
+  const byExternalId = await matchExternalIds(tx, workspaceId, externalIds);
+  const byDevice = await matchDeviceIds(tx, workspaceId, deviceIds);
+  const byAlias = await matchAliases(tx, workspaceId, aliases);
+  const found = new Set(byExternalId.values());
+  for (const m of byDevice.values()) if ('userId' in m) found.add(m.userId);
+  for (const u of byAlias.values()) found.add(u);
+  const live = await lockUsersKeyShare(tx, [...found]);
+  for (const [k, u] of byExternalId) if (!live.has(u)) byExternalId.delete(k);
+  for (const [k, m] of byDevice) if ('userId' in m && !live.has(m.userId)) byDevice.delete(k);
+  for (const [k, u] of byAlias) if (!live.has(u)) byAlias.delete(k);
   const users = new Set(byExternalId.values());
   for (const m of byDevice.values()) if ('userId' in m) users.add(m.userId);
   for (const u of byAlias.values()) users.add(u);

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { retryStats, type RetryReason } from '../storage/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,6 +25,16 @@ export const metricsPlugin = fp(async function metrics(app: FastifyInstance, opt
     labelNames: ['method', 'route'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
+  });
+  new Counter({
+    name: 'rivulet_transaction_retries_total',
+    help: 'Transactions run again after a deadlock, serialization failure or lost unique-key race (this process)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const reason of ['deadlock', 'serialization', 'unique_violation', 'other'] as RetryReason[]) this.inc({ reason }, retryStats[reason]);
+    },
   });
   app.decorate('metrics', registry);
   app.addHook('onResponse', async (request, reply) => {

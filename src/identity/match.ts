@@ -10,9 +10,11 @@ export type Unmatched = 'not_found' | 'device_id_of_identified_user';
 export type Match = { userId: string } | { unmatched: Unmatched };
 
 /**
- * `lock`: also take FOR KEY SHARE on the users found, until the transaction ends, so that none of
- * them can be deleted or merged away before the caller's writes that refer to them commit (the
- * lock a foreign key's check would take, in one statement).
+ * `lock`: also take FOR KEY SHARE on the users found, in id order (step 3 of the lock order,
+ * locks.ts), until the transaction ends, so that none of them can be deleted or merged away before
+ * the caller's writes that refer to them commit (the lock a foreign key's check would take, in one
+ * statement). Only external ids lock here: a caller matching several kinds locks their union at
+ * once (lockUsersKeyShare), which keeps one order across the kinds.
  */
 export interface MatchOptions {
   lock?: boolean;
@@ -34,23 +36,37 @@ export async function matchExternalIds(tx: Queryable, workspaceId: string, ids: 
   const wanted = [...new Set(ids)].filter(isMatchableExternalId);
   const out = new Map<string, string>();
   if (!wanted.length) return out;
-  const { rows } = await tx.query<{ id: string; external_id: string }>(
-    `SELECT id, external_id FROM users WHERE workspace_id = $1 AND external_id = ANY($2::text[])${opts.lock ? ' FOR KEY SHARE' : ''}`,
-    [workspaceId, wanted],
-  );
+  if (opts.lock) {
+    // The ids travel as one JSON array (cheaper to write and to read than a text[] literal); the
+    // answer is one JSON value. The cohort import's hot path: one round trip for a whole group.
+    const { rows } = await tx.query<{ found: Array<[string, string]> | null }>(
+      `WITH f AS (
+         SELECT u.external_id, u.id FROM users u
+          WHERE u.workspace_id = $1 AND u.external_id = ANY(ARRAY(SELECT json_array_elements_text($2::json)))
+          ORDER BY u.id FOR KEY SHARE)
+       SELECT json_agg(json_build_array(f.external_id, f.id)) AS found FROM f`,
+      [workspaceId, JSON.stringify(wanted)],
+    );
+    for (const [externalId, userId] of rows[0]?.found ?? []) out.set(externalId, userId);
+    return out;
+  }
+  const { rows } = await tx.query<{ id: string; external_id: string }>('SELECT id, external_id FROM users WHERE workspace_id = $1 AND external_id = ANY($2::text[])', [
+    workspaceId,
+    wanted,
+  ]);
   for (const r of rows) out.set(r.external_id, r.id);
   return out;
 }
 
 /** device id → match: the anonymous user holding it, or why it does not match. */
-export async function matchDeviceIds(tx: Queryable, workspaceId: string, ids: Iterable<string>, opts: MatchOptions = {}): Promise<Map<string, Match>> {
+export async function matchDeviceIds(tx: Queryable, workspaceId: string, ids: Iterable<string>): Promise<Map<string, Match>> {
   const wanted = [...new Set(ids)].filter((id) => id.length > 0 && id.length <= 1024);
   const out = new Map<string, Match>();
   if (!wanted.length) return out;
   const { rows } = await tx.query<{ device_id: string; user_id: string; identified: boolean }>(
     `SELECT d.device_id, d.user_id, u.external_id IS NOT NULL AS identified
        FROM user_devices d JOIN users u ON u.id = d.user_id
-      WHERE d.workspace_id = $1 AND d.device_id = ANY($2::text[])${opts.lock ? ' FOR KEY SHARE OF u' : ''}`,
+      WHERE d.workspace_id = $1 AND d.device_id = ANY($2::text[])`,
     [workspaceId, wanted],
   );
   for (const r of rows) out.set(r.device_id, r.identified ? { unmatched: 'device_id_of_identified_user' } : { userId: r.user_id });
@@ -58,16 +74,14 @@ export async function matchDeviceIds(tx: Queryable, workspaceId: string, ids: It
 }
 
 /** alias key (see aliasKey) → user id. */
-export async function matchAliases(tx: Queryable, workspaceId: string, aliases: UserAlias[], opts: MatchOptions = {}): Promise<Map<string, string>> {
+export async function matchAliases(tx: Queryable, workspaceId: string, aliases: UserAlias[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const wanted = aliases.filter((a) => a.alias_name.length > 0 && a.alias_label.length > 0 && a.alias_name.length <= 255 && a.alias_label.length <= 255);
   if (!wanted.length) return out;
   const { rows } = await tx.query<{ alias_label: string; alias_name: string; user_id: string }>(
     `SELECT a.alias_label, a.alias_name, a.user_id
        FROM unnest($2::text[], $3::text[]) AS q(label, name)
-       JOIN user_aliases a ON a.workspace_id = $1 AND a.alias_label = q.label AND a.alias_name = q.name${
-         opts.lock ? ' JOIN users u ON u.id = a.user_id FOR KEY SHARE OF u' : ''
-       }`,
+       JOIN user_aliases a ON a.workspace_id = $1 AND a.alias_label = q.label AND a.alias_name = q.name`,
     [workspaceId, wanted.map((a) => a.alias_label), wanted.map((a) => a.alias_name)],
   );
   for (const r of rows) out.set(aliasKey(r), r.user_id);

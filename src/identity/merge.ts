@@ -73,7 +73,7 @@ export async function assignExternalId(tx: Queryable, userId: string, externalId
   await tx.query('UPDATE users SET external_id = $2, updated_at = now() WHERE id = $1', [userId, externalId]);
 }
 
-/** Serialises work on one external id within a workspace until the transaction ends. */
-export async function lockExternalId(tx: Queryable, workspaceId: string, externalId: string): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`ext:${workspaceId}:${externalId}`]);
+/** Removes users (a profile made for an alias that another transaction created meanwhile). */
+export async function deleteUsers(tx: Queryable, userIds: string[]): Promise<void> {
+  if (userIds.length) await tx.query('DELETE FROM users WHERE id = ANY($1::uuid[])', [userIds]);
 }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../storage/index.js';
+import { lockClause, type UserLockMode } from './locks.js';
 import { STANDARD_FIELDS, type User, type UserAlias } from './types.js';
 
 /** The columns of a `User`, qualified by `table` (dob as text: both drivers would make it a Date). */
@@ -30,12 +31,13 @@ export async function usersByExternalIds(tx: Queryable, workspaceId: string, ids
   return rows;
 }
 
-export async function usersByIds(tx: Queryable, workspaceId: string, ids: string[], forUpdate?: boolean): Promise<User[]>;
-export async function usersByIds<T>(tx: Queryable, workspaceId: string, ids: string[], forUpdate: boolean, columns: string): Promise<T[]>;
-export async function usersByIds(tx: Queryable, workspaceId: string, ids: string[], forUpdate = false, columns = U): Promise<unknown[]> {
+/** Users by id, in id order; `lock` takes their row locks in that order (step 3 of the lock order, locks.ts). */
+export async function usersByIds(tx: Queryable, workspaceId: string, ids: string[], lock?: UserLockMode | false): Promise<User[]>;
+export async function usersByIds<T>(tx: Queryable, workspaceId: string, ids: string[], lock: UserLockMode | false, columns: string): Promise<T[]>;
+export async function usersByIds(tx: Queryable, workspaceId: string, ids: string[], lock: UserLockMode | false = false, columns = U): Promise<unknown[]> {
   if (!ids.length) return [];
   const { rows } = await tx.query(
-    `SELECT ${columns} FROM users u WHERE u.workspace_id = $1 AND u.id = ANY($2::uuid[]) ORDER BY u.id ${forUpdate ? 'FOR UPDATE' : ''}`,
+    `SELECT ${columns} FROM users u WHERE u.workspace_id = $1 AND u.id = ANY($2::uuid[]) ORDER BY u.id ${lockClause(lock)}`,
     [workspaceId, ids],
   );
   return rows;
@@ -67,13 +69,25 @@ export async function userByEmail(tx: Queryable, workspaceId: string, email: str
   return rows[0];
 }
 
-export async function userByDeviceId(tx: Queryable, workspaceId: string, deviceId: string, forUpdate = false): Promise<User | undefined> {
+export async function userByDeviceId(tx: Queryable, workspaceId: string, deviceId: string): Promise<User | undefined> {
   const { rows } = await tx.query<User>(
-    `SELECT ${U} FROM user_devices d JOIN users u ON u.id = d.user_id
-      WHERE d.workspace_id = $1 AND d.device_id = $2 ${forUpdate ? 'FOR UPDATE OF u' : ''}`,
+    `SELECT ${U} FROM user_devices d JOIN users u ON u.id = d.user_id WHERE d.workspace_id = $1 AND d.device_id = $2`,
     [workspaceId, deviceId],
   );
   return rows[0];
+}
+
+/** device id → the user holding it (id and external id), in one statement. */
+export async function usersByDeviceIds(tx: Queryable, workspaceId: string, deviceIds: string[]): Promise<Map<string, { id: string; external_id: string | null }>> {
+  const out = new Map<string, { id: string; external_id: string | null }>();
+  if (!deviceIds.length) return out;
+  const { rows } = await tx.query<{ device_id: string; id: string; external_id: string | null }>(
+    `SELECT d.device_id, u.id, u.external_id FROM user_devices d JOIN users u ON u.id = d.user_id
+      WHERE d.workspace_id = $1 AND d.device_id = ANY($2::text[])`,
+    [workspaceId, deviceIds],
+  );
+  for (const r of rows) out.set(r.device_id, { id: r.id, external_id: r.external_id });
+  return out;
 }
 
 export interface NewUser {
@@ -82,8 +96,11 @@ export interface NewUser {
 }
 
 /**
- * Creates users. An `external_id` taken concurrently by another transaction is not an error:
- * that row is returned instead (ON CONFLICT waits for the other transaction, then reads it).
+ * Creates users, in the order given (their ordinals follow it). Callers that give external ids
+ * hold their identity keys first (step 1 of the lock order, locks.ts), so no other transaction
+ * inserts the same key meanwhile and the order of the inserts cannot matter. Should one do so all
+ * the same, an `external_id` taken concurrently is not an error: that row is returned instead (ON
+ * CONFLICT waits for the other transaction, then reads it). Returns the users in the order of `news`.
  */
 export async function createUsers(tx: Queryable, workspaceId: string, news: NewUser[]): Promise<User[]> {
   if (!news.length) return [];
@@ -167,4 +184,10 @@ export async function saveProfiles(tx: Queryable, users: User[]): Promise<void> 
       WHERE u.id = r.id`,
     [JSON.stringify(payload)],
   );
+}
+
+/** Whether the user already has an alias with this label (Braze allows one per label). */
+export async function userHasAliasLabel(tx: Queryable, userId: string, label: string): Promise<boolean> {
+  const { rows } = await tx.query('SELECT 1 FROM user_aliases WHERE user_id = $1 AND alias_label = $2', [userId, label]);
+  return rows.length > 0;
 }

@@ -25,7 +25,7 @@ const PIECE = 200;
 export async function membersByOrdinal(db: Queryable, workspaceId: string, ordinals: number[]): Promise<Member[]> {
   if (!ordinals.length) return [];
   const { rows } = await db.query<Member>(
-    `SELECT id AS user_id, external_id FROM users WHERE workspace_id = $1 AND ordinal = ANY($2::int8[]) ORDER BY ordinal`,
+    `SELECT id AS user_id, external_id FROM identity_user_profiles WHERE workspace_id = $1 AND ordinal = ANY($2::int8[]) ORDER BY ordinal`,
     [workspaceId, ordinals],
   );
   return rows;
@@ -40,8 +40,8 @@ function csvCell(expr: string): string {
 
 const LINE: Record<ExportFormat, string> = {
   ndjson: `json_build_object('user_id', u.id, 'external_id', u.external_id,
-             'aliases', coalesce(al.aliases, '[]'), 'device_ids', coalesce(dv.device_ids, '[]'))::text`,
-  csv: `u.id::text || ',' || ${csvCell('u.external_id')} || ',' || ${csvCell('al.aliases::text')} || ',' || ${csvCell('dv.device_ids::text')}`,
+             'aliases', coalesce(u.aliases, '[]'), 'device_ids', coalesce(u.device_ids, '[]'))::text`,
+  csv: `u.id::text || ',' || ${csvCell('u.external_id')} || ',' || ${csvCell('u.aliases::text')} || ',' || ${csvCell('u.device_ids::text')}`,
 };
 
 /** One batch of members as text, in pieces of at most PIECE lines, in ordinal order. */
@@ -49,11 +49,7 @@ async function renderBatch(db: Queryable, workspaceId: string, ordinals: number[
   const { rows } = await db.query<{ text: string }>(
     `SELECT string_agg(line, E'\\n' ORDER BY ordinal) || E'\\n' AS text
        FROM (SELECT u.ordinal, ${LINE[format]} AS line, (row_number() OVER (ORDER BY u.ordinal) - 1) / ${PIECE} AS piece
-               FROM users u
-               LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('alias_name', a.alias_name, 'alias_label', a.alias_label) ORDER BY a.alias_label) AS aliases
-                                    FROM user_aliases a WHERE a.user_id = u.id) al ON true
-               LEFT JOIN LATERAL (SELECT jsonb_agg(d.device_id ORDER BY d.device_id) AS device_ids
-                                    FROM user_devices d WHERE d.user_id = u.id) dv ON true
+               FROM identity_user_identifiers u
               WHERE u.workspace_id = $1 AND u.ordinal = ANY($2::int8[])) q
       GROUP BY piece ORDER BY piece`,
     [workspaceId, ordinals],

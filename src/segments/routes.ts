@@ -179,7 +179,7 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
       const q = request.query as { external_id?: string; user_id?: string };
       const by = q.external_id !== undefined ? 'external_id' : 'user_id';
       const { rows } = await db.query<{ id: string; external_id: string | null; ordinal: number }>(
-        `SELECT id, external_id, ordinal FROM users WHERE workspace_id = $1 AND ${by === 'external_id' ? 'external_id = $2' : 'id = $2::uuid'}`,
+        `SELECT id, external_id, ordinal FROM identity_user_profiles WHERE workspace_id = $1 AND ${by === 'external_id' ? 'external_id = $2' : 'id = $2::uuid'}`,
         [key.workspace_id, q[by]],
       );
       const user = rows[0];

@@ -26,7 +26,7 @@ export function unpackOrdinals(packed: Uint8Array | null | undefined): Uint32Arr
   return out;
 }
 
-/** A WHERE fragment over `users u` true exactly for the atom's members; pushes its parameters. */
+/** A WHERE fragment over `identity_user_profiles u` (migration 020) true exactly for the atom's members; pushes its parameters. */
 export function profilePredicate(atom: ProfileAtom, params: unknown[]): string {
   const p = (v: unknown) => `$${params.push(v)}`;
   if (atom.kind === 'everyone') return 'true';
@@ -64,7 +64,7 @@ export function profileScan(workspaceId: string, atoms: ProfileAtom[], among?: U
   const params: unknown[] = [workspaceId];
   const columns = atoms.map((a, i) => `${pack('u.ordinal')} FILTER (WHERE ${profilePredicate(a, params)}) AS a${i}`);
   const restrict = among ? ` AND u.ordinal = ANY($${params.push(Array.from(among))}::int8[])` : '';
-  return { sql: `SELECT ${columns.join(', ')} FROM users u WHERE u.workspace_id = $1${restrict}`, params };
+  return { sql: `SELECT ${columns.join(', ')} FROM identity_user_profiles u WHERE u.workspace_id = $1${restrict}`, params };
 }
 
 /** The members of a live atom at `nowMs`, packed in column `packed`. */
@@ -73,17 +73,16 @@ export function liveQuery(workspaceId: string, atom: LiveAtom, nowMs: number): Q
   switch (atom.kind) {
     case 'has_alias_label':
       return wrap(
-        `SELECT u.ordinal FROM user_aliases a JOIN users u ON u.id = a.user_id
-          WHERE a.workspace_id = $1 AND a.alias_label = $2 AND u.workspace_id = $1`,
+        `SELECT ordinal FROM identity_alias_labels WHERE workspace_id = $1 AND alias_label = $2`,
         [workspaceId, atom.label],
       );
     case 'performed': {
       const params: unknown[] = [workspaceId, atom.event, windowStartDay(nowMs, atom.days), atom.atLeast];
       const name = atom.name === null ? '' : ` AND s.name = $${params.push(atom.name)}`;
       return wrap(
-        `SELECT u.ordinal FROM user_event_stats s JOIN users u ON u.id = s.user_id
-          WHERE u.workspace_id = $1 AND s.kind = $2${name} AND s.day >= $3::date
-          GROUP BY u.ordinal HAVING sum(s.count) >= $4`,
+        `SELECT s.ordinal FROM identity_event_days s
+          WHERE s.workspace_id = $1 AND s.kind = $2${name} AND s.day >= $3::date
+          GROUP BY s.ordinal HAVING sum(s.count) >= $4`,
         params,
       );
     }
@@ -91,7 +90,7 @@ export function liveQuery(workspaceId: string, atom: LiveAtom, nowMs: number): Q
     case 'last_session_after': {
       const bound = new Date(nowMs - atom.days * 86_400_000).toISOString();
       const cmp = atom.kind === 'last_session_before' ? '<' : '>';
-      return wrap(`SELECT ordinal FROM users WHERE workspace_id = $1 AND last_session_at ${cmp} $2::timestamptz`, [workspaceId, bound]);
+      return wrap(`SELECT ordinal FROM identity_user_profiles WHERE workspace_id = $1 AND last_session_at ${cmp} $2::timestamptz`, [workspaceId, bound]);
     }
   }
 }
@@ -99,7 +98,7 @@ export function liveQuery(workspaceId: string, atom: LiveAtom, nowMs: number): Q
 /** The current members of each cohort that has any: one row per cohort, `cohort_id` and `packed`. */
 export function cohortMembersQuery(cohortIds: string[]): Query {
   return {
-    sql: `SELECT m.cohort_id, ${pack('u.ordinal')} AS packed FROM cohort_members m JOIN users u ON u.id = m.user_id
+    sql: `SELECT m.cohort_id, ${pack('u.ordinal')} AS packed FROM cohort_members m JOIN identity_user_profiles u ON u.id = m.user_id
            WHERE m.cohort_id = ANY($1::uuid[]) GROUP BY m.cohort_id`,
     params: [cohortIds],
   };

@@ -3,8 +3,12 @@ import { ApiError, Errors, type ErrorEntry } from '../http/errors.js';
 import { findUnstorableString, unstorableType } from '../http/storable-strings.js';
 import {
   createUsers,
+  identityKey,
   identifyProfile,
   insertAlias,
+  lockForIdentify,
+  lockIdentityKeys,
+  userHasAliasLabel,
   usersByAliases,
   usersByExternalIds,
   type MergeBehavior,
@@ -70,6 +74,7 @@ export async function identifyUsers(db: Db, workspaceId: string, body: unknown, 
     async (tx) => {
       const txErrors: ErrorEntry[] = [];
       let count = 0;
+      await lockForIdentify(tx, workspaceId, valid);
       for (const v of valid) {
         const error = await identifyOne(tx, workspaceId, v.externalId, v.alias, behavior, participants);
         if (error) txErrors.push({ type: error, input_array: 'aliases_to_identify', index: v.index });
@@ -116,6 +121,11 @@ export async function newAliases(db: Db, workspaceId: string, body: unknown): Pr
     async (tx) => {
       const txErrors: ErrorEntry[] = [];
       let count = 0;
+      // Step 1 of the lock order (identity/locks.ts): every alias this request may create, at once.
+      await lockIdentityKeys(
+        tx,
+        valid.map((v) => identityKey.alias(workspaceId, v.alias)),
+      );
       for (const v of valid) {
         const error = await addAlias(tx, workspaceId, v.externalId, v.alias);
         if (error) txErrors.push({ type: error, input_array: 'user_aliases', index: v.index });
@@ -142,8 +152,7 @@ async function addAlias(tx: Queryable, workspaceId: string, externalId: string |
   const [user] = await usersByExternalIds(tx, workspaceId, [externalId]);
   if (!user) return 'user not found';
   if (holder) return holder.id === user.id ? undefined : 'alias already exists';
-  const sameLabel = await tx.query('SELECT 1 FROM user_aliases WHERE user_id = $1 AND alias_label = $2', [user.id, alias.alias_label]);
-  if (sameLabel.rows.length) return `alias label conflict ${alias.alias_label}`;
+  if (await userHasAliasLabel(tx, user.id, alias.alias_label)) return `alias label conflict ${alias.alias_label}`;
   if (!(await insertAlias(tx, workspaceId, user.id, alias))) {
     throw Object.assign(new Error('alias created concurrently'), { code: '23505' });
   }

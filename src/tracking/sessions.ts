@@ -7,7 +7,12 @@ import { Errors } from '../http/errors.js';
 import { appendEvents, type LogEvent } from '../events/log.js';
 import {
   createUsers,
+  identityKey,
   identifyProfile,
+  lockIdentityKeys,
+  moveDevice,
+  recordSessionStart,
+  upsertDevice,
   userByDeviceId,
   usersByExternalIds,
   usersByIds,
@@ -15,7 +20,7 @@ import {
   type MergeParticipant,
   type User,
 } from '../identity/index.js';
-import { transactionWithRetry, isRetryableConflict, isUniqueViolation, type Db, type Queryable } from '../storage/index.js';
+import { transactionWithRetry, isRetryableConflict, isUniqueViolation, type Db } from '../storage/index.js';
 import { firstSession, locationEvent, sessionEnd, sessionStart, type DeviceContext, type Location } from './core-events.js';
 import { parseTime } from './time.js';
 
@@ -40,21 +45,6 @@ function eventTime(raw: string | undefined, nowMs: number): number {
   return Math.min(ms, nowMs);
 }
 
-async function lockDevice(tx: Queryable, workspaceId: string, deviceId: string): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`dev:${workspaceId}:${deviceId}`]);
-}
-
-async function upsertDevice(tx: Queryable, workspaceId: string, userId: string, d: DeviceContext): Promise<void> {
-  await tx.query(
-    `INSERT INTO user_devices (workspace_id, device_id, user_id, app_id, platform, os_version, device_model)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (workspace_id, device_id) DO UPDATE SET user_id = EXCLUDED.user_id, app_id = EXCLUDED.app_id,
-       platform = coalesce(EXCLUDED.platform, user_devices.platform),
-       os_version = coalesce(EXCLUDED.os_version, user_devices.os_version),
-       device_model = coalesce(EXCLUDED.device_model, user_devices.device_model), updated_at = now()`,
-    [workspaceId, d.device_id, userId, d.app_id, d.platform ?? null, d.os_version ?? null, d.device_model ?? null],
-  );
-}
 
 export interface SessionStartResult {
   message: 'success';
@@ -69,22 +59,15 @@ export async function startSession(db: Db, workspaceId: string, input: SessionSt
   return transactionWithRetry(
     db,
     async (tx) => {
-      await lockDevice(tx, workspaceId, input.device_id);
+      await lockIdentityKeys(tx, [identityKey.device(workspaceId, input.device_id)]);
       let user = await userByDeviceId(tx, workspaceId, input.device_id);
       const newUser = !user;
       if (!user) user = (await createUsers(tx, workspaceId, [{}]))[0]!;
       await upsertDevice(tx, workspaceId, user.id, input);
-      const [locked] = await usersByIds(tx, workspaceId, [user.id], true);
+      const [locked] = await usersByIds(tx, workspaceId, [user.id], 'no key update');
       user = locked!;
       const first = user.session_count === 0;
-      await tx.query(
-        `UPDATE users SET session_count = session_count + 1,
-            first_session_at = least(coalesce(first_session_at, to_timestamp($2 / 1000.0)), to_timestamp($2 / 1000.0)),
-            last_session_at = greatest(coalesce(last_session_at, to_timestamp($2 / 1000.0)), to_timestamp($2 / 1000.0)),
-            updated_at = now()
-          WHERE id = $1`,
-        [user.id, timeMs],
-      );
+      await recordSessionStart(tx, user.id, timeMs);
       const events: LogEvent[] = [];
       if (first) events.push(firstSession(user, input, input.session_id, timeMs, workspaceId));
       events.push(sessionStart(user, input, input.session_id, timeMs, workspaceId));
@@ -125,7 +108,8 @@ export async function changeUser(
   return transactionWithRetry(
     db,
     async (tx) => {
-      await lockDevice(tx, workspaceId, input.device_id);
+      // Both identity keys at once (step 1 of the lock order): identifyProfile re-takes the external id's.
+      await lockIdentityKeys(tx, [identityKey.device(workspaceId, input.device_id), identityKey.externalId(workspaceId, input.external_id)]);
       const current = await userByDeviceId(tx, workspaceId, input.device_id);
       if (!current) throw Errors.notFound('device_id');
       if (current.external_id === null) {
@@ -136,11 +120,7 @@ export async function changeUser(
       if (current.external_id === input.external_id) return { message: 'success' as const, user_id: current.id, change: 'none' };
       let target: User | undefined = (await usersByExternalIds(tx, workspaceId, [input.external_id]))[0];
       target ??= (await createUsers(tx, workspaceId, [{ externalId: input.external_id }]))[0]!;
-      await tx.query('UPDATE user_devices SET user_id = $3, updated_at = now() WHERE workspace_id = $1 AND device_id = $2', [
-        workspaceId,
-        input.device_id,
-        target.id,
-      ]);
+      await moveDevice(tx, workspaceId, input.device_id, target.id);
       return { message: 'success' as const, user_id: target.id, change: 'device_moved' };
     },
     retry,

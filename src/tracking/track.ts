@@ -7,6 +7,9 @@
 import { ApiError, Errors, type ErrorEntry } from '../http/errors.js';
 import { findUnstorableString, unstorableType } from '../http/storable-strings.js';
 import { appendEvents, type LogEvent } from '../events/log.js';
+import { recordEventStats, type StatOccurrence } from '../identity/event-stats.js';
+import { identityKey, lockIdentityKeys } from '../identity/locks.js';
+import { deleteUsers } from '../identity/merge.js';
 import { findUserRefs } from '../identity/resolve.js';
 import { createUsers, insertAlias, saveProfiles, usersByAliases, usersByIds } from '../identity/store.js';
 import { identifierKey, type Identifier, type UserRef } from '../identity/types.js';
@@ -14,7 +17,6 @@ import { GroupCommitter, type GroupCommitOptions, type GroupCommitStats } from '
 import type { Db, Queryable } from '../storage/index.js';
 import { applyAttributes } from './apply-attributes.js';
 import { customEvent, purchaseEvents, subscriptionStateChange } from './core-events.js';
-import { recordEventStats, type StatOccurrence } from './event-stats.js';
 import { isPlainObject } from './json-shape.js';
 import {
   checkAttributes,
@@ -216,12 +218,14 @@ export async function applyTrackJobs(tx: Queryable, jobs: TrackJob[], opts: Trac
   await createMissingUsers(tx, workspaceId, toCreate, users);
   const userOf = (t: Target): UserRef => users.get(identifierKey(t.identifier))!;
 
-  // Attributes: lock the profiles they touch (in id order), apply in memory, write back once.
+  // Attributes: lock the profiles they touch (in id order, FOR NO KEY UPDATE: a profile change
+  // leaves the keys alone, so cohort writers holding FOR KEY SHARE are not blocked), apply in
+  // memory, write back once.
   const eventsOf: LogEvent[][] = jobs.map(() => []);
   const attrIds = new Set<string>();
   for (const j of jobs) for (const x of j.valid.attributes) if (accepted.has(x.item)) attrIds.add(userOf(x.item).id);
   if (attrIds.size) {
-    const fresh = new Map((await usersByIds(tx, workspaceId, [...attrIds], true)).map((u) => [u.id, u]));
+    const fresh = new Map((await usersByIds(tx, workspaceId, [...attrIds], 'no key update')).map((u) => [u.id, u]));
     for (const [key, u] of users) if (fresh.has(u.id)) users.set(key, fresh.get(u.id)!);
     jobs.forEach((job, j) => {
       for (const { item } of job.valid.attributes) {
@@ -258,7 +262,22 @@ export async function applyTrackJobs(tx: Queryable, jobs: TrackJob[], opts: Trac
   return results;
 }
 
+/**
+ * Creates the users planned by `applyTrackJobs`, in the global lock order (identity/locks.ts): the
+ * identifiers' keys first, all at once, so that a request in another process creating the same
+ * identifier waits for this transaction instead of making a second user or deadlocking; then the
+ * identifiers are looked up again (one created meanwhile is used, not duplicated); then the users
+ * and aliases, in request order (ordinals follow it; the keys' locks make the order of the inserts
+ * irrelevant to other transactions).
+ */
 async function createMissingUsers(tx: Queryable, workspaceId: string, toCreate: Map<string, Identifier>, users: Map<string, UserRef>) {
+  if (!toCreate.size) return;
+  await lockIdentityKeys(tx, [...toCreate.values()].map((id) => lockKeyOf(workspaceId, id)));
+  const meanwhile = await findUserRefs(tx, workspaceId, [...toCreate.values()]);
+  for (const [key, user] of meanwhile) {
+    users.set(key, user);
+    toCreate.delete(key);
+  }
   if (!toCreate.size) return;
   const entries = [...toCreate.entries()];
   const created = await createUsers(
@@ -273,13 +292,26 @@ async function createMissingUsers(tx: Queryable, workspaceId: string, toCreate: 
     const [key, id] = entries[i]!;
     let user = created[i]!;
     if (id.kind === 'user_alias' && !(await insertAlias(tx, workspaceId, user.id, id.alias))) {
-      // Another request created this alias meanwhile: use its holder, drop the profile made here.
-      await tx.query('DELETE FROM users WHERE id = $1', [user.id]);
+      // Only when an alias was created without its key's lock: use its holder, drop the profile made here.
+      await deleteUsers(tx, [user.id]);
       const holder = (await usersByAliases(tx, workspaceId, [id.alias]))[0];
       if (!holder) throw new Error('alias vanished during creation');
       const { alias_name: _n, alias_label: _l, ...rest } = holder;
       user = rest;
     }
     users.set(key, user);
+  }
+}
+
+function lockKeyOf(workspaceId: string, id: Identifier): string {
+  switch (id.kind) {
+    case 'external_id':
+      return identityKey.externalId(workspaceId, id.externalId);
+    case 'email':
+      return identityKey.email(workspaceId, id.email);
+    case 'user_alias':
+      return identityKey.alias(workspaceId, id.alias);
+    case 'braze_id':
+      return `braze:${id.userId}`;
   }
 }

@@ -4,7 +4,7 @@
  * is given must agree with the user found; missing `user_id` and `external_user_id` are filled in
  * from the profile. Lookups are batched per request; the decision per event is a pure function.
  */
-import { usersByExternalIds, usersByIds } from '../../identity/index.js';
+import { usersByDeviceIds, usersByExternalIds, usersByIds } from '../../identity/index.js';
 import type { Queryable } from '../../storage/index.js';
 import type { CurrentsEvent } from '../../events/catalogue.js';
 
@@ -42,16 +42,7 @@ export async function loadUserDirectory(tx: Queryable, workspaceId: string, even
   const byId = new Map((await usersByIds(tx, workspaceId, [...ids])).map((u) => [u.id, toKnown(u)]));
   const byExternalId = new Map((await usersByExternalIds(tx, workspaceId, [...externalIds])).map((u) => [u.external_id!, toKnown(u)]));
   const byDevice = new Map<string, KnownUser>();
-  if (devices.size > 0) {
-    // The identity store looks devices up one at a time; one batched read here keeps a
-    // 1,000-event request at a constant number of round trips.
-    const { rows } = await tx.query<{ device_id: string; id: string; external_id: string | null }>(
-      `SELECT d.device_id, u.id, u.external_id FROM user_devices d JOIN users u ON u.id = d.user_id
-        WHERE d.workspace_id = $1 AND d.device_id = ANY($2::text[])`,
-      [workspaceId, [...devices]],
-    );
-    for (const r of rows) byDevice.set(r.device_id, toKnown(r));
-  }
+  for (const [deviceId, u] of await usersByDeviceIds(tx, workspaceId, [...devices])) byDevice.set(deviceId, toKnown(u));
   return { byId, byExternalId, byDevice };
 }
 

@@ -1,4 +1,4 @@
-/** Per user, event name and UTC day counters (user_event_stats), written beside the event log. */
+/** Per user, event name and UTC day counters (user_event_stats), written beside the event log (step 4 of the lock order, locks.ts). */
 import type { Queryable } from '../storage/index.js';
 
 export interface StatOccurrence {
