@@ -59,6 +59,11 @@ export interface Config {
     triesPerAccount: number;
     windowMs: number;
   };
+  /** Leases on background work shared by processes (src/leases, docs/scaling.md). */
+  leases: {
+    /** A pull run's lease; renewed every third of it. A process that paused longer loses the run. */
+    pullRunMs: number;
+  };
   rateLimits: {
     track: RateLimitRule;
     identifyAndAlias: RateLimitRule;
@@ -121,6 +126,9 @@ export function loadConfig(env: Env = process.env): Config {
       triesPerAddress: int(env, 'RIVULET_SIGNIN_TRIES_PER_ADDRESS', 10, 1),
       triesPerAccount: int(env, 'RIVULET_SIGNIN_TRIES_PER_ACCOUNT', 100, 1),
       windowMs: int(env, 'RIVULET_SIGNIN_WINDOW_MS', 15 * 60_000, 1000),
+    },
+    leases: {
+      pullRunMs: int(env, 'RIVULET_PULL_LEASE_MS', 60_000, 300, 3_600_000),
     },
     rateLimits: {
       track: rule(env, 'TRACK', 3000, 3000),

@@ -29,6 +29,8 @@ export interface SnapshotInput {
   /** One entry per engage result, undefined where the result lacks the key. */
   identifiers: Array<string | undefined>;
   pages: number;
+  /** Run first in the transaction: throws when the run's lease is lost, so nothing is applied. */
+  fence?: (tx: Queryable) => Promise<void>;
 }
 
 export interface SnapshotApplied {
@@ -52,11 +54,13 @@ async function resolve(tx: Queryable, workspaceId: string, identifiers: Array<st
 
 export async function applySnapshot(db: Db, ctx: CohortContext, s: SnapshotInput): Promise<SnapshotApplied> {
   const partnerCohortId = partnerCohortIdOf(s.projectId, s.cohortId);
-  const cohort = await transactionWithRetry(db, async (tx) =>
-    (await upsertCohort(tx, { workspaceId: s.workspaceId, partner: MIXPANEL.slug, partnerCohortId, name: s.name, createdAt: new Date(), description: s.description })).cohort,
-  );
+  const cohort = await transactionWithRetry(db, async (tx) => {
+    await s.fence?.(tx);
+    return (await upsertCohort(tx, { workspaceId: s.workspaceId, partner: MIXPANEL.slug, partnerCohortId, name: s.name, createdAt: new Date(), description: s.description })).cohort;
+  });
   return ctx.queue.run(cohort.id, () =>
     transactionWithRetry(db, async (tx) => {
+      await s.fence?.(tx);
       await lockCohort(tx, cohort.id, ctx.config.limits.cohortLockTimeoutMs);
       const resolved = await resolve(tx, s.workspaceId, s.identifiers, s.matchKey);
       const outcome = await applyReplacement(tx, cohort, resolved.userIds, 'pull');

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, Errors } from '../../http/errors.js';
 import { hint, type SecretBox } from '../../secrets/index.js';
+import { leaseStore } from '../../leases/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
 import type { ConnectionFields, ConnectionPatch, Credentials } from './connection-input.js';
 import { queryHost, type Region } from './hosts.js';
@@ -221,17 +222,26 @@ export async function claimRun(db: Queryable, id: string, owner: string, leaseMs
   return rows[0];
 }
 
-export async function renewLease(db: Queryable, id: string, owner: string, leaseMs: number): Promise<void> {
-  await db.query(`UPDATE mixpanel_connections SET run_lease_until = now() + make_interval(secs => $3::float8 / 1000) WHERE id = $1 AND run_owner = $2`, [
-    id,
-    owner,
-    leaseMs,
-  ]);
+/** The run lease of a connection (src/leases): `run_owner` until `run_lease_until`. */
+export const runLeases = leaseStore({ table: 'mixpanel_connections', key: 'id', owner: 'run_owner', until: 'run_lease_until' });
+
+/** Renews the run leases `owner` holds among `ids`; answers those still held (the others were lost). */
+export function renewLeases(db: Queryable, ids: readonly string[], owner: string, leaseMs: number): Promise<Set<string>> {
+  return runLeases.renew(db, ids, owner, leaseMs);
 }
 
 /** Gives the lease back without touching the schedule: the run is still due and starts again from page 0. */
 export async function releaseRun(db: Queryable, id: string, owner: string): Promise<void> {
-  await db.query('UPDATE mixpanel_connections SET run_owner = NULL, run_lease_until = NULL WHERE id = $1 AND run_owner = $2', [id, owner]);
+  await runLeases.release(db, id, owner);
+}
+
+/** Connections with a run in progress under a live lease, and those due: what the processes share. */
+export async function pullWorkload(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int8 AS n FROM mixpanel_connections
+      WHERE (run_owner IS NOT NULL AND run_lease_until >= now()) OR (state IN ('active', 'failed') AND next_run_at <= now())`,
+  );
+  return rows[0]!.n;
 }
 
 const MOVED = '(extract(epoch FROM next_run_at) * 1000000)::int8 IS DISTINCT FROM $6::int8';

@@ -23,7 +23,7 @@ export interface PullMode {
 }
 
 export function createPullMode(ctx: CohortContext, config: Config, timing: Partial<PullTiming> = {}): PullMode {
-  const t: PullTiming = { ...DEFAULT_PULL_TIMING, ...timing };
+  const t: PullTiming = { ...DEFAULT_PULL_TIMING, leaseMs: config.leases.pullRunMs, ...timing };
   // The master key is read (or generated) only once pull mode is used.
   let box: Promise<SecretBox> | undefined;
   const loadBox = () => (box ??= loadSecretBox(config.masterKey, config.dataDir));

@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../../http/errors.js';
 import type { SecretBox } from '../../secrets/index.js';
-import type { Db } from '../../storage/index.js';
+import type { Db, Queryable } from '../../storage/index.js';
 import type { CohortContext } from '../context.js';
 import { MIXPANEL } from '../partners.js';
 import { findCohort } from '../store.js';
@@ -33,6 +33,8 @@ export interface PullDeps {
   timing: PullTiming;
   /** Tells the connection's owner something went wrong (logged when no mail is configured). */
   notify: (message: string) => void;
+  /** Run first in every transaction that writes for the run: throws LeaseLost when the run's lease is gone. */
+  fence: (tx: Queryable) => Promise<void>;
 }
 
 /** A rejected session restarts the snapshot; more restarts than this in one run give the cohort up. */
@@ -114,6 +116,7 @@ class PullRun {
           matchKey: this.key,
           identifiers: snap.identifiers,
           pages: snap.pages,
+          fence: this.deps.fence,
         });
         return;
       } catch (err) {
@@ -127,7 +130,9 @@ class PullRun {
   async recordFailure(cohortId: string, error: string): Promise<void> {
     const partnerCohortId = partnerCohortIdOf(this.conn.project_id, cohortId);
     const cohort = await findCohort(this.deps.db, this.conn.workspace_id, MIXPANEL.slug, partnerCohortId);
-    await recordSync(this.deps.db, {
+    await this.deps.db.transaction(async (tx) => {
+      await this.deps.fence(tx);
+      await recordSync(tx, {
       workspaceId: this.conn.workspace_id,
       partner: MIXPANEL.slug,
       source: 'pull',
@@ -135,8 +140,9 @@ class PullRun {
       partnerCohortId,
       action: 'replacement',
       status: 'failed',
-      error,
-      details: { connection_id: this.conn.id },
+        error,
+        details: { connection_id: this.conn.id },
+      });
     });
   }
 

@@ -5,9 +5,16 @@
  * connection, "run now"). Stopping aborts runs in flight and gives their leases back without
  * moving `next_run_at`, so the next start restarts them from page 0 at once; a crashed process's
  * lease simply runs out.
+ *
+ * Leases (src/leases): every run's lease is renewed each third of `leaseMs`; a run whose renewal
+ * says the lease is gone (another process took it over after this one paused past it) is aborted
+ * at once, and every write of a run is fenced by the lease, so it commits nothing more. Each look
+ * claims at most this process's fair share of the runs in progress and due, so processes that
+ * share a database share the runs.
  */
 import { randomUUID } from 'node:crypto';
-import { claimRun, dueConnections, finishRun, releaseRun, renewLease, type ClaimedRun } from './connections.js';
+import { fairShare, LeaseKeeper, LeaseLost, leaveHeartbeats } from '../../leases/index.js';
+import { claimRun, dueConnections, finishRun, pullWorkload, releaseRun, renewLeases, runLeases, type ClaimedRun } from './connections.js';
 import { runConnection, type PullDeps } from './run.js';
 
 const CLAIM_BATCH = 20;
@@ -15,15 +22,24 @@ const CLAIM_BATCH = 20;
 export class PullScheduler {
   readonly owner = randomUUID();
   private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private readonly leases: LeaseKeeper;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private again = false;
   private stopped = false;
 
   constructor(
-    private readonly deps: PullDeps,
+    private readonly deps: Omit<PullDeps, 'fence'>,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    const { db, timing } = deps;
+    this.leases = new LeaseKeeper(
+      (ids) => renewLeases(db, ids, this.owner, timing.leaseMs),
+      Math.max(10, timing.leaseMs / 3),
+      (id) => this.running.get(id)?.abort.abort(new LeaseLost(id)),
+      onError,
+    );
+  }
 
   start(): void {
     this.timer = setInterval(() => this.wake(), this.deps.timing.pollMs);
@@ -60,12 +76,20 @@ export class PullScheduler {
     await this.ticking;
     for (const r of this.running.values()) r.abort.abort();
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    this.leases.stop();
+    await leaveHeartbeats(this.deps.db, 'pull', this.owner).catch(this.onError);
+  }
+
+  /** Renews the leases of the runs in progress now (tests; the timer does it every third of the lease). */
+  renewLeases(): Promise<void> {
+    return this.leases.renewNow();
   }
 
   private async tick(): Promise<void> {
     const { db, timing } = this.deps;
+    const share = await fairShare(db, 'pull', this.owner, await pullWorkload(db), timing.leaseMs);
     for (const id of await dueConnections(db, CLAIM_BATCH)) {
-      if (this.stopped) return;
+      if (this.stopped || this.running.size >= share) return;
       if (this.running.has(id)) continue;
       const claimed = await claimRun(db, id, this.owner, timing.leaseMs);
       if (claimed) this.launch(claimed);
@@ -75,14 +99,20 @@ export class PullScheduler {
   private launch(claimed: ClaimedRun): void {
     const { db, timing } = this.deps;
     const abort = new AbortController();
-    const heartbeat = setInterval(() => renewLease(db, claimed.id, this.owner, timing.leaseMs).catch(this.onError), Math.max(10, timing.leaseMs / 3));
-    heartbeat.unref();
+    const fence: PullDeps['fence'] = async (tx) => {
+      if (!(await runLeases.holds(tx, claimed.id, this.owner))) throw new LeaseLost(claimed.id);
+    };
+    this.leases.track(claimed.id);
     const done = (async () => {
       try {
-        const end = await runConnection(this.deps, claimed, abort.signal);
+        const end = await runConnection({ ...this.deps, fence }, claimed, abort.signal);
         await finishRun(db, claimed, this.owner, end);
       } catch (err) {
-        if (abort.signal.aborted) {
+        const lost = err instanceof LeaseLost || abort.signal.reason instanceof LeaseLost;
+        if (lost) {
+          // Another process runs it now; nothing of this run was committed after the loss.
+          this.onError(abort.signal.reason instanceof LeaseLost ? abort.signal.reason : err);
+        } else if (abort.signal.aborted) {
           await releaseRun(db, claimed.id, this.owner).catch(this.onError);
         } else {
           this.onError(err);
@@ -90,7 +120,7 @@ export class PullScheduler {
           await finishRun(db, claimed, this.owner, { state: claimed.state, nextRunInMs: timing.retryLaterMs, error, succeeded: false }).catch(this.onError);
         }
       } finally {
-        clearInterval(heartbeat);
+        this.leases.untrack(claimed.id);
         this.running.delete(claimed.id);
       }
       // A "run now" may have arrived during the run.

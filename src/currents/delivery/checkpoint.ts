@@ -6,11 +6,13 @@
  * connector was deleted) and this exporter must stop.
  */
 import type { LogCursor } from '../../events/log.js';
+import { LeaseLost, leaseStore } from '../../leases/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
 import type { ConnectorHealth } from '../connectors/store.js';
 import { enqueueNotice } from '../notifications/outbox.js';
 import type { Notice } from '../notifications/notices.js';
 import type { Tally } from './ack-window.js';
+import { recordDeadLetters, type DeadLetterInput } from './dead-letters.js';
 
 export async function upsertCounters(tx: Queryable, connectorId: string, given: readonly Tally[]): Promise<void> {
   // One row per key: ON CONFLICT DO UPDATE cannot touch the same row twice in one statement.
@@ -132,29 +134,30 @@ export async function commitHealth(
   });
 }
 
+/** A connector's lease (src/leases): which process delivers for it, `lease_owner` until `lease_expires_at`. */
+export const connectorLeases = leaseStore({ table: 'currents_connectors', key: 'id', owner: 'lease_owner', until: 'lease_expires_at' });
+
 /** Takes the connector for this process when nobody holds it, the lease lapsed, or it is already ours. */
-export async function claimLease(db: Queryable, connectorId: string, owner: string, leaseMs: number): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE currents_connectors SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3)
-      WHERE id = $1 AND NOT paused AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now())`,
-    [connectorId, owner, leaseMs / 1000],
-  );
-  return rowCount === 1;
+export function claimLease(db: Queryable, connectorId: string, owner: string, leaseMs: number): Promise<boolean> {
+  return connectorLeases.claim(db, connectorId, owner, leaseMs, 'NOT paused');
 }
 
 /** Renews the leases this process holds; returns the ids it still holds. */
-export async function renewLeases(db: Queryable, connectorIds: readonly string[], owner: string, leaseMs: number): Promise<Set<string>> {
-  if (connectorIds.length === 0) return new Set();
-  const { rows } = await db.query<{ id: string }>(
-    `UPDATE currents_connectors SET lease_expires_at = now() + make_interval(secs => $3)
-      WHERE id = ANY($1::uuid[]) AND lease_owner = $2 RETURNING id`,
-    [connectorIds, owner, leaseMs / 1000],
-  );
-  return new Set(rows.map((r) => r.id));
+export function renewLeases(db: Queryable, connectorIds: readonly string[], owner: string, leaseMs: number): Promise<Set<string>> {
+  return connectorLeases.renew(db, connectorIds, owner, leaseMs);
 }
 
 export async function releaseLease(db: Queryable, connectorId: string, owner: string): Promise<void> {
-  await db.query('UPDATE currents_connectors SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2', [connectorId, owner]);
+  await connectorLeases.release(db, connectorId, owner);
+}
+
+/** Stores dead letters if this process still holds the connector's lease; throws LeaseLost otherwise. */
+export async function commitDeadLetters(db: Db, connectorId: string, owner: string, letters: readonly DeadLetterInput[]): Promise<void> {
+  if (!letters.length) return;
+  await db.transaction(async (tx) => {
+    if (!(await connectorLeases.holds(tx, connectorId, owner))) throw new LeaseLost(connectorId);
+    await recordDeadLetters(tx, connectorId, 'live', letters);
+  });
 }
 
 export interface CounterRow {

@@ -14,8 +14,7 @@ import type { CurrentsLog } from '../log.js';
 import { MAX_EVENTS_PER_BATCH } from '../mixpanel/batching.js';
 import { MixpanelImportClient } from '../mixpanel/client.js';
 import { noticeFor } from '../notifications/notices.js';
-import { commitHealth, ProgressCommitter } from './checkpoint.js';
-import { recordDeadLetters } from './dead-letters.js';
+import { commitDeadLetters, commitHealth, ProgressCommitter } from './checkpoint.js';
 import { HealthTracker } from './health.js';
 import { DeliveryPipeline } from './pipeline.js';
 
@@ -90,7 +89,7 @@ export class LiveExport {
           if (ok) this.retries -= retries;
           return ok;
         },
-        deadLetter: (letters) => recordDeadLetters(db, connector.id, 'live', letters),
+        deadLetter: (letters) => commitDeadLetters(db, connector.id, owner, letters),
       },
       mapping: { selectedTypes: new Set(connector.eventTypes), token: secrets.projectToken, partnerId: connector.partnerId },
       limits: { maxEvents: MAX_EVENTS_PER_BATCH, maxBytes: connector.batchByteCap },

@@ -259,6 +259,7 @@ export class DeliveryPipeline<P> {
         await this.opts.checkpoint.deadLetter(letters);
         return;
       } catch (err) {
+        if ((err as Error).name === 'LeaseLost') this.loseOwnership();
         if (this.abort.signal.aborted) throw err;
         this.opts.onError(err, 'storing dead letters');
         await sleep(STORE_RETRY_MS, this.abort.signal);
@@ -272,6 +273,13 @@ export class DeliveryPipeline<P> {
       this.commitTimer = null;
       void this.commitSettled(false);
     }, this.opts.commitDelayMs ?? 50);
+  }
+
+  /** Another process delivers now: stop, and commit nothing more. */
+  private loseOwnership(): void {
+    this.lostOwnership = true;
+    if (!this.abort.signal.aborted) this.abort.abort(new DOMException('connector lease lost', 'AbortError'));
+    this.changed.notify();
   }
 
   /** Commits the settled prefix (serialized); a failed commit keeps the run and tries again later. */
@@ -291,9 +299,7 @@ export class DeliveryPipeline<P> {
       try {
         const ok = await this.opts.checkpoint.commit(pending);
         if (!ok) {
-          this.lostOwnership = true;
-          if (!this.abort.signal.aborted) this.abort.abort(new DOMException('connector lease lost', 'AbortError'));
-          this.changed.notify();
+          this.loseOwnership();
           return;
         }
         this.uncommitted = null;

@@ -12,6 +12,7 @@ import type { Db } from '../../storage/index.js';
 import type { CurrentsConfig } from '../config.js';
 import { listConnectors, openSecrets, type Connector } from '../connectors/store.js';
 import type { CurrentsLog } from '../log.js';
+import { fairShare, leaveHeartbeats } from '../../leases/index.js';
 import { claimLease, releaseLease, renewLeases } from './checkpoint.js';
 import { LiveExport } from './live-export.js';
 
@@ -64,6 +65,7 @@ export class CurrentsSupervisor {
     this.exports.clear();
     await Promise.all(running.map((e) => e.stop()));
     await Promise.all(running.map((e) => releaseLease(this.db, e.connectorId, this.owner).catch(() => undefined)));
+    await leaveHeartbeats(this.db, 'currents', this.owner).catch(() => undefined);
   }
 
   private async reconcileOnce(): Promise<void> {
@@ -78,8 +80,20 @@ export class CurrentsSupervisor {
         if (c && held.has(id)) await releaseLease(this.db, id, this.owner);
       }
     }
+    // Work spreads: this process keeps at most its fair share of the connectors that run, so one
+    // that joins takes some over (the ones given back are stopped cleanly first: settled progress
+    // is committed, then the lease released for another process to claim at its next look).
+    const active = [...connectors.values()].filter((c) => !c.paused).length;
+    const share = await fairShare(this.db, 'currents', this.owner, active, this.config.leaseMs);
+    for (const [id, running] of [...this.exports].slice(share)) {
+      this.exports.delete(id);
+      await running.stop();
+      await releaseLease(this.db, id, this.owner);
+      this.log.info({ connector: id, share }, 'Mixpanel export handed over: another process takes its share');
+    }
     for (const c of connectors.values()) {
-      if (this.stopping || c.paused || this.exports.has(c.id)) continue;
+      if (this.stopping || this.exports.size >= share) break;
+      if (c.paused || this.exports.has(c.id)) continue;
       if (!(await claimLease(this.db, c.id, this.owner, this.config.leaseMs))) continue;
       await this.begin(c);
     }
