@@ -59,6 +59,15 @@ export interface Config {
     triesPerAccount: number;
     windowMs: number;
   };
+  /** The event log's window (src/events/retention.ts, docs/scaling.md). */
+  eventLog: {
+    /** How long events are kept (a connector further behind is told what it misses). */
+    retentionMs: number;
+    /** The time span of one partition; a seventh of the window unless set. */
+    partitionMs: number;
+    /** How often partitions are prepared and expired ones dropped. */
+    maintenanceMs: number;
+  };
   /** Leases on background work shared by processes (src/leases, docs/scaling.md). */
   leases: {
     /** A pull run's lease; renewed every third of it. A process that paused longer loses the run. */
@@ -127,6 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
       triesPerAccount: int(env, 'RIVULET_SIGNIN_TRIES_PER_ACCOUNT', 100, 1),
       windowMs: int(env, 'RIVULET_SIGNIN_WINDOW_MS', 15 * 60_000, 1000),
     },
+    eventLog: eventLogConfig(env),
     leases: {
       pullRunMs: int(env, 'RIVULET_PULL_LEASE_MS', 60_000, 300, 3_600_000),
     },
@@ -158,6 +168,12 @@ function parseTrustedProxies(raw: string | undefined): string[] {
     }
   }
   return entries;
+}
+
+function eventLogConfig(env: Env): Config['eventLog'] {
+  const retentionS = int(env, 'RIVULET_EVENT_LOG_RETENTION_SECONDS', 7 * 86_400, 60, 10 * 365 * 86_400);
+  const partitionS = int(env, 'RIVULET_EVENT_LOG_PARTITION_SECONDS', Math.max(60, Math.ceil(retentionS / 7)), 60, retentionS);
+  return { retentionMs: retentionS * 1000, partitionMs: partitionS * 1000, maintenanceMs: Math.max(1000, Math.min(15 * 60_000, (partitionS * 1000) / 4)) };
 }
 
 function parsePartners(raw: string | undefined): Array<{ slug: string; name: string }> {

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
+import { ensurePartitions, startRetention } from './events/retention.js';
 import { migrate, openStorage, retryStats, type Db } from './storage/index.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
 import { createCurrents } from './currents/index.js';
@@ -44,6 +45,8 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
   const db = opts.db ?? (await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {
     await prepareStore(db, config);
+    const logWindow = { windowMs: config.eventLog.retentionMs, partitionMs: config.eventLog.partitionMs };
+    await ensurePartitions(db, logWindow);
     const cohorts = await createCohortImport(config, opts.cohortImport);
     const hooks: TrackingHooks = { mergeParticipants: [...cohorts.mergeParticipants], profileExtensions: [...cohorts.profileExtensions] };
     const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks), ...cohorts.capabilities];
@@ -57,6 +60,15 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
       app.log.warn({ reason, attempt, code: (err as { code?: unknown }).code }, 'transaction conflicted; running it again after a back-off');
     const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
     const stopCurrents = opts.workers === false ? async () => {} : currents.startWorkers(db, app);
+    const stopRetention =
+      opts.workers === false
+        ? async () => {}
+        : startRetention(
+            db,
+            { ...logWindow, everyMs: config.eventLog.maintenanceMs },
+            (err) => app.log.error({ err }, 'event log retention failed'),
+            (gap) => app.log.warn({ gap }, 'a Currents connector is behind the event log window'),
+          );
     return {
       app,
       db,
@@ -65,6 +77,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
       async close() {
         await stopWorkers();
         await stopCurrents();
+        await stopRetention();
         await app.close();
         if (!opts.db) await db.close();
       },

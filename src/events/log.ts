@@ -55,10 +55,22 @@ export async function appendEvents(tx: Queryable, workspaceId: string, events: L
   if (!events.length) return [];
   let toWrite = events;
   if (opts.skipDuplicateIds) {
+    // published_event_ids is partitioned by time (its ids expire with the log's window, migration
+    // 022), so no unique key spans it: the ids' advisory locks (sorted, until the transaction ends)
+    // make a concurrent publish of the same id wait, then this statement's snapshot sees it.
+    const ids = [...new Set(events.map((e) => e.id))];
+    await tx.query(
+      `SELECT count(*) FROM (
+         SELECT pg_advisory_xact_lock(s.h) FROM (SELECT DISTINCT hashtextextended($1 || ':' || i, 1) AS h FROM unnest($2::text[]) AS i ORDER BY h) s
+       ) taken`,
+      [workspaceId, ids],
+    );
     const { rows } = await tx.query<{ id: string }>(
-      `INSERT INTO published_event_ids (workspace_id, id) SELECT $1, unnest($2::text[])
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [workspaceId, events.map((e) => e.id)],
+      `INSERT INTO published_event_ids (workspace_id, id)
+       SELECT $1, i FROM unnest($2::text[]) AS i
+        WHERE NOT EXISTS (SELECT 1 FROM published_event_ids p WHERE p.workspace_id = $1 AND p.id = i)
+       RETURNING id`,
+      [workspaceId, ids],
     );
     const fresh = new Set(rows.map((r) => r.id));
     // Within one call the first event with an id is the one written.
