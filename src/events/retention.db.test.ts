@@ -93,15 +93,21 @@ describe(`the event log's window on ${TEST_BACKEND}`, () => {
   });
 
   it('expires idempotency ids with the window and deduplicates within it', async () => {
-    const e = event('published');
-    expect(await t.db.transaction((tx) => appendEvents(tx, ws, [e, e], { skipDuplicateIds: true }))).toEqual([e.id]);
-    expect(await t.db.transaction((tx) => appendEvents(tx, ws, [e], { skipDuplicateIds: true }))).toEqual([]);
-    const far = new Date(Date.now() + 100 * HOUR);
-    await ensurePartitions(t.db, window, far);
-    await enforceRetention(t.db, window, far);
-    const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM published_event_ids');
-    // Gone with their partitions: the id would be taken as new again.
-    expect(rows[0]!.n).toBe(0);
+    const own = await openTestDb();
+    try {
+      const w = (await ensureWorkspace(own.db, 'default')).id;
+      const e = event('published');
+      expect(await own.db.transaction((tx) => appendEvents(tx, w, [e, e], { skipDuplicateIds: true }))).toEqual([e.id]);
+      expect(await own.db.transaction((tx) => appendEvents(tx, w, [e], { skipDuplicateIds: true }))).toEqual([]);
+      const far = new Date(Date.now() + 100 * HOUR);
+      await ensurePartitions(own.db, window, far);
+      await enforceRetention(own.db, window, far);
+      const { rows } = await own.db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM published_event_ids');
+      // Gone with their partitions: the id would be taken as new again.
+      expect(rows[0]!.n).toBe(0);
+    } finally {
+      await own.drop();
+    }
   });
 });
 
