@@ -48,7 +48,7 @@ afterAll(async () => {
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
-async function backfill(connectorId: string, from: number, to: number): Promise<{ summary: string; progress: string[] }> {
+async function backfill(connectorId: string, from: number, to: number): Promise<{ summary: string; progress: string[]; reach: string | undefined }> {
   if (TEST_BACKEND === 'postgres') {
     const r = await runCli(['currents', 'backfill', '--connector', connectorId, '--from', iso(from), '--to', iso(to)], {
       DATABASE_URL: s.testDb.url!,
@@ -56,7 +56,8 @@ async function backfill(connectorId: string, from: number, to: number): Promise<
       RIVULET_CURRENTS_DELAY_SCALE: '0.002',
     });
     expect(r.code, r.stderr).toBe(0);
-    return { summary: r.stdout.trim(), progress: r.stderr.trim().split('\n') };
+    const progress = r.stderr.trim().split('\n');
+    return { summary: r.stdout.trim(), progress: progress.filter((l) => !l.startsWith('reach: ')), reach: progress.find((l) => l.startsWith('reach: '))?.slice(7) };
   }
   const lines: string[] = [];
   const started = Date.now();
@@ -71,7 +72,7 @@ async function backfill(connectorId: string, from: number, to: number): Promise<
     onProgress: (p: BackfillProgress) => lines.push(formatProgress(p, Date.now() - started)),
   });
   lines.push(formatProgress(r, Date.now() - started));
-  return { summary: `backfill ${r.id} ${r.state}: ${r.done} events read, ${r.sent} sent, ${r.skipped} skipped, ${r.deadLettered} dead-lettered, ${r.retries} retries`, progress: lines };
+  return { summary: `backfill ${r.id} ${r.state}: ${r.done} events read, ${r.sent} sent, ${r.skipped} skipped, ${r.deadLettered} dead-lettered, ${r.retries} retries`, progress: lines, reach: r.reach };
 }
 
 describe(`rivulet currents backfill on ${TEST_BACKEND}`, () => {
@@ -89,6 +90,8 @@ describe(`rivulet currents backfill on ${TEST_BACKEND}`, () => {
     expect(first.summary).toMatch(/^backfill [0-9a-f-]+ done: 1500 events read, 1350 sent, 150 skipped, 0 dead-lettered, \d+ retries$/);
     expect(first.progress.at(-1)).toContain('100.0%');
     expect(first.progress.at(-1)).toContain('1,500/1,500 events');
+    // It says how far back the log reaches (the retention window).
+    expect(first.reach).toMatch(/^the event log keeps events recorded since \d{4}-\d\d-\d\dT[\d:.]+Z \(its retention window\)/);
 
     const inRange = (await allLogEvents(s.testDb.db, s.workspaceId)).filter((e) => e.time >= from && e.time < to);
     const expected = expectedFor(inRange, ['users.behaviors.CustomEvent', 'users.behaviors.Purchase'], P.token);

@@ -299,6 +299,7 @@ export function registerCurrentsCommands(program: Command): void {
           });
           draw(result, true);
           if (tty) process.stderr.write('\n');
+          process.stderr.write(`reach: ${result.reach}\n`);
           console.log(
             `backfill ${result.id} ${result.state}: ${result.done} events read, ${result.sent} sent, ${result.skipped} skipped, ${result.deadLettered} dead-lettered, ${result.retries} retries`,
           );

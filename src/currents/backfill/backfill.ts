@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { cursorAfter, LOG_START, readLogPage, type LogCursor } from '../../events/log.js';
+import { logKeptSince } from '../../events/retention.js';
 import type { SecretBox } from '../../secrets/index.js';
 import type { Db } from '../../storage/index.js';
 import type { CurrentsConfig } from '../config.js';
@@ -33,6 +34,11 @@ export interface BackfillProgress {
   retries: number;
   health: 'ok' | 'failed' | 'degraded';
   lastError: string | null;
+  /**
+   * How far back the log reaches (its retention window, src/events/retention.ts): events recorded
+   * before it are no longer kept, so a range reaching further back finds only what is.
+   */
+  reach?: string;
 }
 
 export interface BackfillOptions {
@@ -72,7 +78,11 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillProgre
   const secrets = await openSecrets(db, opts.box, connector.id);
   const total = await countRange(db, connector.workspaceId, opts.fromSeconds, opts.toSeconds);
   const id = randomUUID();
-  const progress: BackfillProgress = { id, total, done: 0, sent: 0, skipped: 0, deadLettered: 0, retries: 0, health: 'ok', lastError: null };
+  const since = await logKeptSince(db);
+  const reach = since
+    ? `the event log keeps events recorded since ${new Date(since).toISOString()} (its retention window); events recorded earlier are no longer there to re-export`
+    : 'the event log is empty';
+  const progress: BackfillProgress = { id, total, done: 0, sent: 0, skipped: 0, deadLettered: 0, retries: 0, health: 'ok', lastError: null, reach };
   await db.query('INSERT INTO currents_backfills (id, connector_id, from_time, to_time, total) VALUES ($1, $2, $3, $4, $5)', [
     id,
     connector.id,
