@@ -5,7 +5,12 @@
  * machines; absolute numbers depend on the machine.
  *
  *   npx tsx bench/track.ts [--duration=10] [--warmup=3] [--connections=128] [--users=10000]
- *                          [--backends=pglite,postgres] [--pglite-dir] [--profile]
+ *                          [--backends=pglite,postgres] [--pglite-dir] [--profile] [--processes=1,2,3]
+ *
+ * --processes=N[,M…] (BENCH_PROCESSES) measures instead PostgreSQL with N server processes on one
+ * database, one after another in the same run (each count on a fresh database), the connections
+ * spread evenly over the processes, as a balancer would: the ratio to one process is the figure
+ * (docs/scaling.md).
  *
  * Every option also reads from the environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS,
  * BENCH_USERS, BENCH_BACKENDS, BENCH_PGLITE_DIR=1, BENCH_PROFILE=1, BENCH_PG_URL (the PostgreSQL
@@ -55,6 +60,10 @@ const opts = {
   pgliteDir: ['1', 'true'].includes(option('pglite-dir', 'BENCH_PGLITE_DIR', '')),
   profile: ['1', 'true'].includes(option('profile', 'BENCH_PROFILE', '')),
   pgAdminUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  processes: option('processes', 'BENCH_PROCESSES', '')
+    .split(',')
+    .filter(Boolean)
+    .map(Number),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -536,6 +545,91 @@ function printProfile(row: Row): void {
   }
 }
 
+/** Like `measure`, over several server processes at once, the connections spread evenly over them. */
+async function measureMany(label: string, children: Child[], bodies: string[], database: string): Promise<Row> {
+  const share = Math.max(1, Math.floor(opts.connections / children.length));
+  const loadAll = async (seconds: number) => {
+    const results = await Promise.all(children.map((c) => load(c.url, TRACK_PATH, bodies, share, seconds)));
+    return {
+      requests: results.reduce((n, r) => n + r.requests, 0),
+      seconds: Math.max(...results.map((r) => r.seconds)),
+      latenciesMs: results.flatMap((r) => r.latenciesMs),
+      errors: results.reduce((n, r) => n + r.errors, 0),
+      firstError: results.find((r) => r.firstError)?.firstError,
+    };
+  };
+  process.stderr.write(`${label}: warm-up ${opts.warmupS}s … `);
+  const warm = await loadAll(opts.warmupS);
+  if (warm.errors) throw new Error(`${label}: ${warm.errors} errors during warm-up, first: ${warm.firstError}`);
+  for (const c of children) {
+    c.send('RESET');
+    await c.next('RESET-OK');
+  }
+  const pids = await postgresPids(database);
+  const pgBefore = await cpuSecondsOf(pids);
+  const machineBefore = await machineBusySeconds();
+  const clientBefore = process.cpuUsage();
+  process.stderr.write(`measuring ${opts.durationS}s … `);
+  const r = await loadAll(opts.durationS);
+  const clientCpu = process.cpuUsage(clientBefore);
+  const pgCpu = (await cpuSecondsOf(pids)) - pgBefore;
+  const machineCpu = (await machineBusySeconds()) - machineBefore;
+  const stats: ServerStats[] = [];
+  for (const c of children) {
+    c.send('REPORT');
+    stats.push(JSON.parse((await c.next('STATS ')).slice(6)) as ServerStats);
+  }
+  process.stderr.write('done\n');
+  const sorted = r.latenciesMs.sort((a, b) => a - b);
+  const rps = r.requests / r.seconds;
+  const serverCpuS = stats.reduce((n, s) => n + s.cpuUserS + s.cpuSystemS, 0);
+  const clientCpuS = (clientCpu.user + clientCpu.system) / 1e6;
+  return {
+    target: label,
+    rps,
+    eps: rps * BATCH,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    errors: r.errors,
+    serverCpu: serverCpuS / r.seconds,
+    serverElu: stats.reduce((n, s) => n + s.elu, 0) / stats.length,
+    clientCpu: clientCpuS / r.seconds,
+    pgCpu: pgCpu / r.seconds,
+    otherCpu: Math.max(0, machineCpu - serverCpuS - clientCpuS - pgCpu) / r.seconds,
+    stats: stats[0]!,
+  };
+}
+
+/** `--processes`: /users/track on PostgreSQL with N server processes on one database, for each N. */
+async function mainProcesses(bodies: string[]): Promise<void> {
+  const rows: Row[] = [];
+  for (const n of opts.processes) {
+    const name = `rivulet_bench_${randomBytes(6).toString('hex')}`;
+    await adminQuery(`CREATE DATABASE ${name}`);
+    const url = new URL(opts.pgAdminUrl);
+    url.pathname = `/${name}`;
+    const children: Child[] = [];
+    try {
+      // One after another: the first migrates and seeds the key, the others find them.
+      for (let i = 0; i < n; i++) children.push(await startChild('postgres', { BENCH_DATABASE_URL: url.toString() }));
+      process.stderr.write(`${n} process(es): creating ${opts.users} users … `);
+      await createUsers(children[0]!.url, opts.users);
+      process.stderr.write('done\n');
+      rows.push(await measureMany(`/users/track, ${n} process${n === 1 ? '' : 'es'} on one postgres`, children, bodies, name));
+    } finally {
+      await Promise.all(children.map((c) => c.stop()));
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  }
+  console.log('');
+  printTable(rows, rows[0]!);
+  console.log(
+    '\nvs empty route here = requests/s ÷ those of the first row (one process): the scaling ratio. Connections are spread evenly over the processes; ' +
+      'server CPU is the sum over the server processes, server ELU their mean. Other columns as in the default run.',
+  );
+}
+
 async function main(): Promise<void> {
   const profileDir = opts.profile ? join(tmpdir(), `rivulet-bench-profiles-${Date.now()}`) : undefined;
   console.log(
@@ -545,6 +639,7 @@ async function main(): Promise<void> {
       `load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   const bodies = buildBodies(512, opts.users);
+  if (opts.processes.length) return mainProcesses(bodies);
   const rows: Row[] = [];
 
   const empty = await startChild('empty', {});
