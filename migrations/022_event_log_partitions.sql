@@ -3,7 +3,7 @@
 -- on `recorded_at`, on PGlite as on a server), so the log is kept for a window (default 7 days,
 -- RIVULET_EVENT_LOG_RETENTION_SECONDS) and old history goes by dropping whole partitions, never by
 -- row DELETEs. src/events/retention.ts creates partitions ahead of time and drops expired ones once
--- no connector needs them (docs/scaling.md, "The event log's window").
+-- no connector needs them (docs/scaling.md#the-event-logs-window).
 --
 -- Positions stay (txid, seq): seq comes from a sequence carried over from the old identity column;
 -- the key becomes (txid, seq, recorded_at) because a partitioned table's keys include its partition

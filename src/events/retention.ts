@@ -1,5 +1,5 @@
 /**
- * The event log's window (docs/scaling.md, "The event log's window"). `event_batches` and the
+ * The event log's window (docs/scaling.md#the-event-logs-window). `event_batches` and the
  * publish API's `published_event_ids` are partitioned by `recorded_at` (migration 022); this module
  * keeps partitions ready ahead of time and drops whole expired partitions, never deleting rows:
  *

@@ -1,7 +1,7 @@
 /**
- * The one lock order of every transaction that creates or locks users (docs/scaling.md, "Lock
- * order"). Two transactions that take their locks in the same order cannot deadlock, whichever
- * process runs them; so every path (track, identify, alias, the SDK's sessions, cohort import) takes
+ * The one lock order of every transaction that creates or locks users (docs/scaling.md#lock-order).
+ * Two transactions that take their locks in the same order cannot deadlock, whichever process runs
+ * them; so every path (track, identify, alias, the SDK's sessions, cohort import) takes
  * them in these steps, each step's locks sorted, and never goes back to an earlier step:
  *
  * 1. Identity keys: transaction-scoped advisory locks on the identifiers a transaction may create

@@ -1,7 +1,7 @@
 /**
  * Leases: which process does a piece of background work (a connector's export, a pull run, and
  * next the send pipeline's and journeys' claims), when several processes share one database
- * (docs/scaling.md, "Leases"). A lease is two columns on the work's own row: the owner (a process id
+ * (docs/scaling.md#leases). A lease is two columns on the work's own row: the owner (a process id
  * string) and the time it runs out. The rules, for every user of this module:
  *
  * - Claim: take rows nobody holds or whose lease ran out (`claim`, `claimBatch`, the latter with
