@@ -96,6 +96,9 @@ export async function enforceRetention(db: Db, opts: RetentionOptions, now = new
   const graceBefore = new Date(now.getTime() - 2 * opts.windowMs);
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK_ID]);
+    // Dropping a partition locks the whole table briefly: give up (and try again next round)
+    // rather than queue every writer behind a long reader.
+    await tx.query(`SELECT set_config('lock_timeout', '2000', true)`);
     const { rows: expired } = await tx.query<PartitionRow>(
       'SELECT name, parent, starts_at, ends_at FROM event_log_partitions WHERE ends_at <= $1 ORDER BY ends_at',
       [expiredBefore],
