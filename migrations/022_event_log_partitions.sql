@@ -52,7 +52,7 @@ CREATE TABLE event_log_partitions (
 -- Creates one partition of `parent` for [starts_at, ends_at) and records it. Names are derived here.
 CREATE FUNCTION event_log_add_partition(p_parent text, p_start timestamptz, p_end timestamptz) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-  part text := p_parent || '_p' || to_char(p_end AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS');
+  part text := p_parent || '_p' || to_char(p_end AT TIME ZONE 'UTC', 'YYYYMMDD"t"HH24MISS');
 BEGIN
   IF p_parent NOT IN ('event_batches', 'published_event_ids') THEN
     RAISE EXCEPTION 'not a partitioned log table: %', p_parent;

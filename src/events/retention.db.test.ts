@@ -73,7 +73,7 @@ describe(`the event log's window on ${TEST_BACKEND}`, () => {
     expect(await state(upToDate)).toEqual({ health: 'ok', last_error: null });
     const held = await state(heldBack);
     expect(held.health).toBe('failed');
-    expect(held.last_error).toMatch(/^behind the event log's 1 h retention window: events recorded from .* \(up to 2 events, partitions event_batches_p\d+T\d+\) are older than the window and are kept for this connector only until /);
+    expect(held.last_error).toMatch(/^behind the event log's 1 h retention window: events recorded from .* \(up to 2 events, partitions event_batches_p\d+t\d+\) are older than the window and are kept for this connector only until /);
 
     // Readers keep their positions over what remains.
     const page = await readLogPage(t.db, LOG_START, 100, ws, { includeUnsettled: true });
