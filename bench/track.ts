@@ -501,8 +501,8 @@ const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '—');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '—');
 
-function printTable(rows: Row[], baseline: Row): void {
-  const head = ['target', 'requests/s', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'vs empty route', 'server CPU', 'server ELU', 'client CPU', 'postgres CPU', 'other CPU', 'errors'];
+function printTable(rows: Row[], baseline: Row, ratioHead = 'vs empty route'): void {
+  const head = ['target', 'requests/s', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', ratioHead, 'server CPU', 'server ELU', 'client CPU', 'postgres CPU', 'other CPU', 'errors'];
   const body = rows.map((r) => [
     r.target,
     f0(r.rps),
@@ -623,9 +623,9 @@ async function mainProcesses(bodies: string[]): Promise<void> {
     }
   }
   console.log('');
-  printTable(rows, rows[0]!);
+  printTable(rows, rows[0]!, 'vs 1 process');
   console.log(
-    '\nvs empty route here = requests/s ÷ those of the first row (one process): the scaling ratio. Connections are spread evenly over the processes; ' +
+    '\nvs 1 process = requests/s ÷ those of the first row (one process): the scaling ratio. Connections are spread evenly over the processes; ' +
       'server CPU is the sum over the server processes, server ELU their mean. Other columns as in the default run.',
   );
 }
