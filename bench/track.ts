@@ -5,10 +5,10 @@
  * machines; absolute numbers depend on the machine.
  *
  *   npx tsx bench/track.ts [--duration=10] [--warmup=3] [--connections=128] [--users=10000]
- *                          [--backends=pglite,postgres] [--pglite-dir] [--profile] [--processes=1,2,3]
+ *                          [--backends=pglite,postgres] [--pglite-dir] [--profile] [--processes 1,2,3]
  *
- * --processes=N[,M…] (BENCH_PROCESSES) measures instead PostgreSQL with N server processes on one
- * database, one after another in the same run (each count on a fresh database), the connections
+ * --processes N (BENCH_PROCESSES) measures instead PostgreSQL with 1, 2, … N server processes on
+ * one database (or exactly the counts of a list, --processes 1,3), one after another in the same run (each count on a fresh database), the connections
  * spread evenly over the processes, as a balancer would: the ratio to one process is the figure
  * (docs/scaling.md).
  *
@@ -44,8 +44,11 @@ const API_KEY = process.env.BENCH_API_KEY || `bench-${randomBytes(16).toString('
 // ---------------------------------------------------------------------------------------------
 
 function option(name: string, env: string, fallback: string): string {
-  const arg = process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (arg) return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : 'true';
+  const at = process.argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  const arg = process.argv[at];
+  if (arg?.includes('=')) return arg.slice(arg.indexOf('=') + 1);
+  // `--name value` as well as `--name=value`; a bare `--name` is a switch.
+  if (arg) return process.argv[at + 1] && !process.argv[at + 1]!.startsWith('--') ? process.argv[at + 1]! : 'true';
   return process.env[env] ?? fallback;
 }
 
@@ -60,10 +63,11 @@ const opts = {
   pgliteDir: ['1', 'true'].includes(option('pglite-dir', 'BENCH_PGLITE_DIR', '')),
   profile: ['1', 'true'].includes(option('profile', 'BENCH_PROFILE', '')),
   pgAdminUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-  processes: option('processes', 'BENCH_PROCESSES', '')
-    .split(',')
-    .filter(Boolean)
-    .map(Number),
+  // `--processes N`: 1, 2, … N processes in one run; `--processes 1,3`: exactly those counts.
+  processes: ((raw: string) => {
+    const list = raw.split(',').filter(Boolean).map(Number);
+    return list.length === 1 ? Array.from({ length: list[0]! }, (_, i) => i + 1) : list;
+  })(option('processes', 'BENCH_PROCESSES', '')),
 };
 
 // ---------------------------------------------------------------------------------------------
