@@ -23,7 +23,9 @@ export function buildMixpanelEmulator(options: MixpanelEmulatorAppOptions = {}):
   const { logger = false, cohorts: cohortOptions = {}, ...emulatorOptions } = options;
   const emulator = new MixpanelEmulator(emulatorOptions);
   const cohorts = new CohortEmulator(emulator.registry, emulator.now, { seed: emulatorOptions.seed, ...cohortOptions });
-  const app = Fastify({ logger, bodyLimit: 1024 * 1024 });
+  // Closing ends every connection, a client's kept-alive or half-read one included: an emulator that
+  // waited for its clients would hold a test's teardown (or a demo's Ctrl-C) until they time out.
+  const app = Fastify({ logger, bodyLimit: 1024 * 1024, forceCloseConnections: true });
   void app.register(importRoutes, { emulator });
   void app.register(controlRoutes, { emulator });
   void app.register(engageRoutes, { engage: cohorts.engage });
