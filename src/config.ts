@@ -90,6 +90,8 @@ export interface Config {
     identifyAndAlias: RateLimitRule;
     exportIds: RateLimitRule;
     currentsPublish: RateLimitRule;
+    /** The send endpoints (`/campaigns/trigger/send`), Braze's 250,000 per hour. */
+    messagingSends: RateLimitRule;
     sdk: RateLimitRule;
     /** Per (workspace, partner) on the partner cohort API and the webhook. */
     partnerCohorts: RateLimitRule;
@@ -164,6 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
       identifyAndAlias: rule(env, 'IDENTIFY', 20_000, 60_000),
       exportIds: rule(env, 'EXPORT_IDS', 250, 60_000),
       currentsPublish: rule(env, 'CURRENTS', 3000, 3000),
+      messagingSends: rule(env, 'SENDS', 250_000, 3_600_000),
       sdk: rule(env, 'SDK', 3000, 3000),
       partnerCohorts: rule(env, 'PARTNER_COHORTS', 250_000, 3_600_000),
     },

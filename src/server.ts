@@ -57,7 +57,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     capabilities.push(...currents.capabilities);
     capabilities.push((await import('./segments/index.js')).segmentRoutes);
     const campaigns = await createCampaigns(db, config, opts.campaigns);
-    capabilities.push(campaigns.routes);
+    capabilities.push(...campaigns.routes);
     const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions });
     capabilities.push(dashboard.routes);
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });

@@ -325,6 +325,12 @@ const CASES: Record<string, Case> = {
   'POST /admin/campaigns/:id/resume': () => notFound('POST', `/admin/campaigns/${B.campaignId}/resume`),
   'POST /admin/campaigns/:id/stop': () => notFound('POST', `/admin/campaigns/${B.campaignId}/stop`),
   'POST /admin/campaigns/:id/archive': () => notFound('POST', `/admin/campaigns/${B.campaignId}/archive`),
+  'POST /campaigns/trigger/send': async () => {
+    // B's campaign is not A's to trigger; B's users are nobody A can name.
+    const r = await a('POST', '/campaigns/trigger/send', { campaign_id: B.campaignId, recipients: [{ external_user_id: 'iso-b-user-1' }] });
+    expect(r.status).toBe(400);
+    expect(r.body.message).toBe('Invalid Campaign ID');
+  },
   // The email recipient's routes (/t/o/*, /t/c/*, /u/*): a token that does not verify reaches nothing.
   'GET /*': async () => {
     for (const path of ['/t/o/', '/t/c/', '/u/']) {

@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
+import { Braze } from 'braze-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailSink, type RunningMailSink } from '../emulator/mail-sink/index.js';
 import { assignVariant } from './assignment.js';
@@ -211,5 +212,58 @@ describe(`campaigns on ${TEST_BACKEND}`, () => {
     expect(abort).toHaveLength(1);
     expect(abort[0]!.properties).toMatchObject({ abort_type: 'blocked_webhook_url', abort_log: expect.stringContaining('127.0.0.2') });
     expect(abort[0]!.user.external_user_id).toBe('u3');
+  });
+
+  it('sends an API-triggered campaign to named recipients with their trigger properties, through the braze-api client unchanged', async () => {
+    const created = await s.call('POST', '/admin/campaigns', {
+      name: 'Receipt',
+      channel: 'email',
+      delivery: 'api_triggered',
+      audience: { segment_id: segmentId },
+      from: { address: 'orders@rivulet.test' },
+      send_to: 'all',
+      variants: [{ id: 'r', percent: 100, email: { subject: 'Order {{api_trigger_properties.${order}}} for {{${first_name}}}', html: '<p>Use {{api_trigger_properties.${coupon} | default: "NONE"}}</p>' } }],
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const braze = new Braze(s.url, s.key);
+    // Not launched yet: a trigger is refused and sends nothing.
+    await expect(braze.campaigns.trigger.send({ campaign_id: id, recipients: [{ external_user_id: 'u0' }] })).rejects.toThrow(/Invalid Campaign ID/);
+    expect((await s.call('POST', `/admin/campaigns/${id}/launch`)).body).toEqual({ dispatch_id: null, state: 'active' });
+
+    const before = (await sinkApi('GET', '/messages?limit=1')).total;
+    const answer = (await braze.campaigns.trigger.send({
+      campaign_id: id,
+      trigger_properties: { order: 'A-1', coupon: 'TOP' },
+      recipients: [{ external_user_id: 'u2', trigger_properties: { order: 'B-2' } }, { external_user_id: 'u2' }, { external_user_id: 'u25' }, { external_user_id: 'nobody' }],
+    })) as any;
+    expect(answer).toMatchObject({ message: 'success', dispatch_id: expect.any(String), errors: [{ type: 'user not found', path: 'recipients[3]' }] });
+
+    const rows = await until(async () => {
+      const r = await s.testDb.db.query<{ state: string; reason: string | null }>(`SELECT state, reason FROM campaign_sends WHERE dispatch_id = $1 ORDER BY state`, [answer.dispatch_id]);
+      return r.rows.length === 2 && !r.rows.some((x) => x.state === 'queued') ? r.rows : undefined;
+    }, 'the trigger dispatch');
+    // u25 is not in the campaign's segment (plan = free): considered and skipped. u2 named twice: one message.
+    expect(rows).toEqual([{ state: 'delivered', reason: null }, { state: 'skipped', reason: 'not_in_audience' }]);
+    const list = await sinkApi('GET', '/messages?to=u2@example.com&limit=5');
+    const receipt = list.messages.find((m: any) => m.subject.startsWith('Order'));
+    expect(receipt.subject).toBe('Order B-2 for Name2');
+    expect((await sinkApi('GET', `/messages/${receipt.id}`)).html).toContain('Use TOP');
+    expect((await sinkApi('GET', '/messages?limit=1')).total).toBe(before + 1);
+
+    // Bad requests: each a 400 naming the field, and no dispatch.
+    const dispatches = async () => Number((await s.testDb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM campaign_dispatches WHERE campaign_id = $1`, [id])).rows[0]!.n);
+    const count = await dispatches();
+    const trigger = (body: unknown) => s.call('POST', '/campaigns/trigger/send', body);
+    expect((await trigger({ campaign_id: id })).body).toMatchObject({ message: 'No Recipients' });
+    expect((await trigger({ campaign_id: id, broadcast: true, recipients: [{ external_user_id: 'u0' }] })).body.errors).toEqual([{ type: 'broadcast cannot be combined with recipients', path: 'broadcast' }]);
+    expect((await trigger({ campaign_id: id, recipients: Array.from({ length: 51 }, (_, i) => ({ external_user_id: `u${i}` })) })).body.message).toBe('The max number of external_ids and aliases per request was exceeded');
+    expect((await trigger({ campaign_id: id, recipients: [{ external_user_id: 'u0', braze_id: 'x' }] })).body.errors[0].path).toBe('recipients[0]');
+    expect((await trigger({ campaign_id: id, recipients: [{ external_user_id: 'u0' }], trigger_properties: { big: 'x'.repeat(51 * 1024) } })).body.errors).toEqual([{ type: 'trigger_properties is larger than 51200 bytes', path: 'trigger_properties' }]);
+    const launchType = (await s.call('GET', '/admin/campaigns')).body.campaigns.find((c: any) => c.name === 'Spring').id;
+    expect((await trigger({ campaign_id: launchType, recipients: [{ external_user_id: 'u0' }] })).body.message).toBe('Invalid Campaign ID');
+    const limited = await s.call('POST', '/campaigns/trigger/send', { campaign_id: id, broadcast: true }, { key: await s.createKey(['users.track']) });
+    expect(limited.status).toBe(403);
+    expect(await dispatches()).toBe(count);
   });
 });

@@ -31,7 +31,11 @@ export interface Variant {
   webhook?: WebhookContent;
 }
 
+export type Delivery = 'launch' | 'api_triggered';
+
 export interface CampaignDefinition {
+  /** `launch`: sent to the whole audience by a launch; `api_triggered`: sent by `/campaigns/trigger/send`. */
+  delivery: Delivery;
   audience: { segment_id: string };
   variants: Variant[];
   control_percent: number;
@@ -85,6 +89,8 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
   const segmentId = isObj(audience) ? audience.segment_id : undefined;
   if (!isText(segmentId, 100)) problems.push({ field: 'audience.segment_id', message: 'must name a segment' });
 
+  const delivery = body.delivery ?? 'launch';
+  if (delivery !== 'launch' && delivery !== 'api_triggered') problems.push({ field: 'delivery', message: 'must be "launch" or "api_triggered"' });
   const control = body.control_percent ?? 0;
   if (!Number.isInteger(control) || (control as number) < 0 || (control as number) > 100) problems.push({ field: 'control_percent', message: 'must be an integer from 0 to 100' });
 
@@ -154,7 +160,7 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
     input: {
       name: name as string,
       channel: channel as Channel,
-      definition: { audience: { segment_id: segmentId as string }, variants, control_percent: control as number, ...(from ? { from } : {}), ...(typeof body.reply_to === 'string' ? { reply_to: body.reply_to } : {}), send_to: sendTo as SendTo },
+      definition: { delivery: delivery as Delivery, audience: { segment_id: segmentId as string }, variants, control_percent: control as number, ...(from ? { from } : {}), ...(typeof body.reply_to === 'string' ? { reply_to: body.reply_to } : {}), send_to: sendTo as SendTo },
     },
   };
 }

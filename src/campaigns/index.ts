@@ -11,13 +11,14 @@ import { loadSecretBox } from '../secrets/index.js';
 import { getSegment, SegmentEvaluator } from '../segments/index.js';
 import type { Db } from '../storage/index.js';
 import { campaignRoutes } from './routes.js';
+import { triggerSendRoute } from './trigger-route.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
 
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
 
 export interface Campaigns {
-  routes: CapabilityPlugin;
+  routes: CapabilityPlugin[];
   /** Starts this process's send workers; returns their stop. */
   startWorkers(app: FastifyInstance): () => Promise<void>;
 }
@@ -44,7 +45,7 @@ export async function createCampaigns(db: Db, config: Config, opts: { timing?: P
   let worker: SendWorker | undefined;
 
   return {
-    routes: campaignRoutes({
+    routes: [triggerSendRoute({ db, wake: () => worker?.wake() }), campaignRoutes({
       db,
       wake: () => worker?.wake(),
       trackingSecret,
@@ -52,7 +53,7 @@ export async function createCampaigns(db: Db, config: Config, opts: { timing?: P
         const segment = await getSegment(db, ws, segmentId);
         return segment ? evaluator.count(ws, segment.filter) : 0;
       },
-    }),
+    })],
     startWorkers(app) {
       worker = new SendWorker(
         {

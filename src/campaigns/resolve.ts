@@ -5,7 +5,7 @@
  * channel), so a resolution that another process takes over after a crash writes nothing twice.
  */
 import { appendEvents } from '../events/log.js';
-import { usersByIds, type User } from '../identity/index.js';
+import { userOrdinals, usersByIds, type User } from '../identity/index.js';
 import { getSegment, membersByOrdinal, type FilterNode, type OrdinalBitmap } from '../segments/index.js';
 import type { Db } from '../storage/index.js';
 import { assignVariant, CONTROL_VARIANT, sendKey } from './assignment.js';
@@ -30,15 +30,16 @@ export function emailSkipReason(def: Pick<CampaignDefinition, 'send_to'>, user: 
   return null;
 }
 
-export async function decideSends(db: Db, dispatch: Dispatch, channel: 'email' | 'webhook', users: User[]): Promise<NewSend[]> {
+export async function decideSends(db: Db, dispatch: Dispatch, channel: 'email' | 'webhook', users: User[], propsOf: (userId: string) => Record<string, unknown> | null = () => null): Promise<NewSend[]> {
   const def = dispatch.definition;
   const flags = channel === 'email' ? await flagsOf(db, dispatch.workspace_id, users.flatMap((u) => (u.email ? [u.email] : []))) : new Map();
   return users.map((u) => {
     const variant = assignVariant(def, dispatch.campaign_id, u.id);
     const key = sendKey(dispatch.id, u.id, channel);
-    if (variant === CONTROL_VARIANT) return { send_key: key, user_id: u.id, variant_id: variant, state: 'control', reason: null };
+    const trigger_properties = propsOf(u.id);
+    if (variant === CONTROL_VARIANT) return { send_key: key, user_id: u.id, variant_id: variant, state: 'control', reason: null, trigger_properties };
     const skip = channel === 'email' ? emailSkipReason(def, u, u.email ? flags.get(u.email.toLowerCase()) : undefined) : null;
-    return { send_key: key, user_id: u.id, variant_id: variant, state: skip ? 'skipped' : 'queued', reason: skip };
+    return { send_key: key, user_id: u.id, variant_id: variant, state: skip ? 'skipped' : 'queued', reason: skip, trigger_properties };
   });
 }
 
@@ -50,14 +51,13 @@ export async function resolveNextDispatch(db: Db, audience: AudienceSource, chan
   const segment = await getSegment(db, dispatch.workspace_id, dispatch.definition.audience.segment_id);
   if (campaign && segment) {
     const members = await audience.members(dispatch.workspace_id, segment.filter);
-    let after = -1;
-    for (;;) {
-      const ordinals = members.page(after, BATCH);
-      if (!ordinals.length) break;
-      after = ordinals.at(-1)!;
-      const ids = (await membersByOrdinal(db, dispatch.workspace_id, ordinals)).map((m) => m.user_id);
-      const users = await usersByIds(db, dispatch.workspace_id, ids);
-      const sends = await decideSends(db, dispatch, campaign.channel, users);
+    const trigger = dispatch.trigger;
+    const write = async (users: User[], notInAudience: string[] = []) => {
+      const props = new Map(trigger?.recipients?.map((r) => [r.user_id, { ...trigger.trigger_properties, ...r.trigger_properties }]));
+      const propsOf = (id: string) => (trigger ? (props.get(id) ?? trigger.trigger_properties) : null);
+      const sends = await decideSends(db, dispatch, campaign.channel, users, propsOf);
+      // Named recipients outside the campaign's audience are considered and skipped (selectors intersect).
+      for (const id of notInAudience) sends.push({ send_key: sendKey(dispatch.id, id, campaign.channel), user_id: id, variant_id: assignVariant(dispatch.definition, dispatch.campaign_id, id), state: 'skipped', reason: 'not_in_audience' });
       const byId = new Map(users.map((u) => [u.id, u]));
       await db.transaction(async (tx) => {
         const { rows } = await tx.query(`SELECT 1 FROM campaign_dispatches WHERE id = $1 AND resolve_owner = $2 FOR UPDATE`, [dispatch.id, owner]);
@@ -75,6 +75,22 @@ export async function resolveNextDispatch(db: Db, audience: AudienceSource, chan
         });
         await appendEvents(tx, dispatch.workspace_id, events);
       });
+    };
+    if (trigger?.recipients) {
+      const ids = trigger.recipients.map((r) => r.user_id);
+      const ordinals = await userOrdinals(db, dispatch.workspace_id, ids);
+      const inside = ids.filter((id) => ordinals.has(id) && members.has(ordinals.get(id)!));
+      const outside = ids.filter((id) => ordinals.has(id) && !members.has(ordinals.get(id)!));
+      await write(await usersByIds(db, dispatch.workspace_id, inside), outside);
+    } else {
+      let after = -1;
+      for (;;) {
+        const ordinals = members.page(after, BATCH);
+        if (!ordinals.length) break;
+        after = ordinals.at(-1)!;
+        const ids = (await membersByOrdinal(db, dispatch.workspace_id, ordinals)).map((m) => m.user_id);
+        await write(await usersByIds(db, dispatch.workspace_id, ids));
+      }
     }
   }
   await finishDispatch(db, dispatch.id, owner);

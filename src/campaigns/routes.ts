@@ -93,10 +93,12 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
         if (c.state === 'stopped' || c.state === 'archived') throw new ApiError(409, `Campaign ${id} is ${c.state}`, [{ type: `campaign is ${c.state}`, path: 'id' }]);
         if (!(await getSegment(tx, key.workspace_id, c.definition.audience.segment_id))) throw new ApiError(409, 'The campaign\'s segment no longer exists', [{ type: 'unknown segment', path: 'audience.segment_id' }]);
         await setCampaignState(tx, key.workspace_id, id, 'active');
-        return insertDispatch(tx, c);
+        // An API-triggered campaign is only switched on: /campaigns/trigger/send makes its dispatches.
+        return (c.definition.delivery ?? 'launch') === 'api_triggered' ? undefined : insertDispatch(tx, c);
       });
       deps.wake();
       const campaign = await campaignOf(key.workspace_id, id);
+      if (!dispatch) return reply.status(201).send({ dispatch_id: null, state: campaign.state });
       const size = await deps.audienceSize(key.workspace_id, campaign.definition.audience.segment_id);
       return reply.status(201).send({ dispatch_id: dispatch.id, audience_size: size });
     });

@@ -16,11 +16,19 @@ export interface Campaign {
   updated_at: Date;
 }
 
+/** What a `/campaigns/trigger/send` asked for: named recipients, or everyone (a broadcast). */
+export interface DispatchTrigger {
+  broadcast: boolean;
+  trigger_properties: Record<string, unknown>;
+  recipients?: Array<{ user_id: string; trigger_properties: Record<string, unknown> }>;
+}
+
 export interface Dispatch {
   id: string;
   workspace_id: string;
   campaign_id: string;
   definition: CampaignDefinition;
+  trigger: DispatchTrigger | null;
   state: 'queued' | 'resolved';
   considered: number;
   created_at: Date;
@@ -39,6 +47,7 @@ export interface SendRow {
   attempts: number;
   first_attempt_at: Date | null;
   delivered_at: Date | null;
+  trigger_properties: Record<string, unknown> | null;
 }
 
 const CAMPAIGN_COLUMNS = 'id, workspace_id, name, channel, state, definition, created_at, updated_at';
@@ -79,11 +88,13 @@ export async function setCampaignState(db: Queryable, workspaceId: string, id: s
   await db.query(`UPDATE campaigns SET state = $3, updated_at = now() WHERE workspace_id = $1 AND id = $2`, [workspaceId, id, state]);
 }
 
-export async function insertDispatch(db: Queryable, campaign: Campaign): Promise<Dispatch> {
+const DISPATCH_COLUMNS = 'id, workspace_id, campaign_id, definition, trigger, state, considered, created_at';
+
+export async function insertDispatch(db: Queryable, campaign: Campaign, trigger?: DispatchTrigger): Promise<Dispatch> {
   const { rows } = await db.query<Dispatch>(
-    `INSERT INTO campaign_dispatches (id, workspace_id, campaign_id, definition) VALUES ($1, $2, $3, $4)
-     RETURNING id, workspace_id, campaign_id, definition, state, considered, created_at`,
-    [randomUUID(), campaign.workspace_id, campaign.id, JSON.stringify(campaign.definition)],
+    `INSERT INTO campaign_dispatches (id, workspace_id, campaign_id, definition, trigger) VALUES ($1, $2, $3, $4, $5)
+     RETURNING ${DISPATCH_COLUMNS}`,
+    [randomUUID(), campaign.workspace_id, campaign.id, JSON.stringify(campaign.definition), trigger ? JSON.stringify(trigger) : null],
   );
   return rows[0]!;
 }
@@ -95,7 +106,7 @@ export async function claimDispatch(db: Queryable, owner: string, leaseMs: numbe
       WHERE d.id = (SELECT id FROM campaign_dispatches
                      WHERE state = 'queued' AND (resolve_lease_until IS NULL OR resolve_lease_until < now())
                      ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING d.id, d.workspace_id, d.campaign_id, d.definition, d.state, d.considered, d.created_at`,
+      RETURNING ${DISPATCH_COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}`,
     [owner, leaseMs],
   );
   return rows[0];
@@ -117,15 +128,16 @@ export interface NewSend {
   variant_id: string;
   state: 'queued' | 'control' | 'skipped';
   reason: string | null;
+  trigger_properties?: Record<string, unknown> | null;
 }
 
 /** Writes send rows once: returns the keys written now (a repeat of the same rows writes none). */
 export async function insertSends(db: Queryable, dispatch: Dispatch, sends: NewSend[]): Promise<Set<string>> {
   if (!sends.length) return new Set();
   const { rows } = await db.query<{ send_key: string }>(
-    `INSERT INTO campaign_sends (send_key, workspace_id, dispatch_id, campaign_id, user_id, variant_id, state, reason)
-     SELECT s.send_key, $1, $2, $3, s.user_id, s.variant_id, s.state, s.reason
-       FROM jsonb_to_recordset($4::jsonb) AS s(send_key uuid, user_id uuid, variant_id text, state text, reason text)
+    `INSERT INTO campaign_sends (send_key, workspace_id, dispatch_id, campaign_id, user_id, variant_id, state, reason, trigger_properties)
+     SELECT s.send_key, $1, $2, $3, s.user_id, s.variant_id, s.state, s.reason, s.trigger_properties
+       FROM jsonb_to_recordset($4::jsonb) AS s(send_key uuid, user_id uuid, variant_id text, state text, reason text, trigger_properties jsonb)
      ON CONFLICT (send_key) DO NOTHING
      RETURNING send_key`,
     [dispatch.workspace_id, dispatch.id, dispatch.campaign_id, JSON.stringify(sends)],
@@ -133,7 +145,7 @@ export async function insertSends(db: Queryable, dispatch: Dispatch, sends: NewS
   return new Set(rows.map((r) => r.send_key));
 }
 
-const SEND_COLUMNS = 'send_key, workspace_id, dispatch_id, campaign_id, user_id, variant_id, state, attempts, first_attempt_at, delivered_at';
+const SEND_COLUMNS = 'send_key, workspace_id, dispatch_id, campaign_id, user_id, variant_id, state, attempts, first_attempt_at, delivered_at, trigger_properties';
 
 /** Claims due queued sends for this worker (leases; rows another worker holds are skipped). */
 export async function claimSends(db: Queryable, owner: string, limit: number, leaseMs: number): Promise<SendRow[]> {
@@ -162,7 +174,7 @@ export async function getSend(db: Queryable, workspaceId: string, sendKey: strin
 }
 
 export async function getDispatch(db: Queryable, id: string): Promise<Dispatch | undefined> {
-  const { rows } = await db.query<Dispatch>(`SELECT id, workspace_id, campaign_id, definition, state, considered, created_at FROM campaign_dispatches WHERE id = $1`, [id]);
+  const { rows } = await db.query<Dispatch>(`SELECT ${DISPATCH_COLUMNS} FROM campaign_dispatches WHERE id = $1`, [id]);
   return rows[0];
 }
 

@@ -14,3 +14,10 @@ export async function setEmailSubscribe(tx: Queryable, workspaceId: string, user
   );
   return rows[0];
 }
+
+/** Each user's ordinal (the position segment bitmaps use), for the ids that exist in the workspace. */
+export async function userOrdinals(tx: Queryable, workspaceId: string, userIds: string[]): Promise<Map<string, number>> {
+  if (!userIds.length) return new Map();
+  const { rows } = await tx.query<{ id: string; ordinal: string | number }>(`SELECT id, ordinal FROM identity_user_profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[])`, [workspaceId, userIds]);
+  return new Map(rows.map((r) => [r.id, Number(r.ordinal)]));
+}
