@@ -220,8 +220,8 @@ function toApiError(err: FastifyError | ApiError | Error, invalidBodyMessage?: s
   }
   if ((fe as { notAnObject?: boolean }).notAnObject) return invalidBody(invalidBodyMessage, 'the body must be a JSON object');
   if (fe.validation && Array.isArray(fe.validation)) {
-    const entries = (fe as { entries?: ErrorEntry[] }).entries;
-    return new ApiError(400, fe.message, entries ?? [{ type: fe.message }]);
+    const { entries, errorCount } = fe as { entries?: ErrorEntry[]; errorCount?: number };
+    return new ApiError(400, fe.message, entries ?? [{ type: fe.message }], {}, errorCount);
   }
   // Fastify's JSON parser reports syntax errors and prototype poisoning with a 400.
   if (fe.statusCode === 400 || err instanceof SyntaxError) return invalidBody(invalidBodyMessage, fe.message);

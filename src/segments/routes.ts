@@ -17,6 +17,7 @@ import { exportStream, membersByOrdinal, type ExportFormat } from './export.js';
 import { listCohorts, partnerList } from '../cohorts/index.js';
 import type { CohortFilterNames, FilterNode } from './filter.js';
 import { cohortProblems, createSegment, deleteSegment, getSegment, listSegments, updateSegment, type Segment } from './store.js';
+import { withStatementTimeout } from './statement-timeout.js';
 import { checkFilter, checkSegmentBody, type SegmentInput } from './validate.js';
 
 const admin = { permission: 'admin' as const };
@@ -65,7 +66,8 @@ async function validPreviewFilter(db: Queryable, workspaceId: string, body: unkn
 export async function segmentRoutes(app: FastifyInstance, { db, config }: AppServices): Promise<void> {
   const partners = partnerList(config);
   const cohortFilterNames: CohortFilterNames = new Map(partners.map((p) => [p.filterName, p.slug]));
-  const evaluator = new SegmentEvaluator(db);
+  // Only the evaluator's reads are bounded; the change-log pruner and the export's batches are not.
+  const evaluator = new SegmentEvaluator(withStatementTimeout(db, config.limits.segmentStatementTimeoutMs));
   const pruner = new ChangeLogPruner(db);
   pruner.start((err) => app.log.warn({ err }, 'segment change log pruning failed'));
   app.addHook('onClose', () => pruner.stop());
