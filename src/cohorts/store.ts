@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../http/errors.js';
 import type { MergeParticipant, ProfileExtension } from '../identity/index.js';
+import { queryPage, type Page, type PageRequest } from '../http/pagination.js';
 import type { Queryable } from '../storage/index.js';
 
 export interface Cohort {
@@ -115,6 +116,11 @@ export async function listCohorts(db: Queryable, workspaceId: string, partner?: 
     partner ? [workspaceId, partner] : [workspaceId],
   );
   return rows;
+}
+
+/** A page of the workspace's cohorts by name (GET /admin/cohorts). */
+export function listCohortsPage(db: Queryable, workspaceId: string, page: PageRequest): Promise<Page<Cohort>> {
+  return queryPage<Cohort>(db, `SELECT ${COLUMNS} FROM cohorts WHERE workspace_id = $1`, [workspaceId], [{ expr: 'name' }, { expr: 'id' }], page, (c) => [c.name, c.id]);
 }
 
 export async function getCohort(db: Queryable, workspaceId: string, id: string): Promise<Cohort | undefined> {
