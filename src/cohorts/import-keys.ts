@@ -110,7 +110,7 @@ export async function findImportKeyAccess(db: Queryable, secret: string, partner
        LEFT JOIN partner_settings ps ON ps.workspace_id = k.workspace_id AND ps.partner = $2
        LEFT JOIN cohorts c ON c.workspace_id = k.workspace_id AND c.partner = $2 AND c.partner_cohort_id = $3
       WHERE k.key_hash = $1 AND k.state = 'active'`,
-    [hashKey(secret), partner, partnerCohortId],
+    [hashKey(secret), partner, partnerCohortId === null ? null : partnerCohortId.normalize('NFC')],
   );
   const r = rows[0];
   if (!r) return undefined;

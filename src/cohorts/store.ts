@@ -23,10 +23,31 @@ export interface Cohort {
 const COLUMNS =
   'id, workspace_id, partner, partner_cohort_id, name, description, created_at, updated_at, last_synced_at, last_source, member_count, members_version';
 
+/**
+ * Cohort ids, names and descriptions are kept in Unicode NFC (docs/reference/cohort-import.md#cohort-ids-and-names):
+ * `café` typed as `e` + combining accent and as `é` names one cohort, not two that look alike.
+ * Every write and every lookup by a partner's id goes through this.
+ */
+export function nfc(text: string): string {
+  return text.normalize('NFC');
+}
+
+export function nfcOrNull(text: string | null | undefined): string | null | undefined {
+  return typeof text === 'string' ? nfc(text) : text;
+}
+
+/** The workspace holds as many cohorts as RIVULET_COHORTS_PER_WORKSPACE allows; nothing was created. */
+export class CohortLimitReached extends ApiError {
+  constructor(limit: number) {
+    const message = `This workspace already holds ${limit} cohorts, the most RIVULET_COHORTS_PER_WORKSPACE allows; no cohort was created`;
+    super(409, message, [{ type: 'cohort limit reached', path: 'cohort_id', limit }]);
+  }
+}
+
 export async function findCohort(tx: Queryable, workspaceId: string, partner: string, partnerCohortId: string): Promise<Cohort | undefined> {
   const { rows } = await tx.query<Cohort>(
     `SELECT ${COLUMNS} FROM cohorts WHERE workspace_id = $1 AND partner = $2 AND partner_cohort_id = $3`,
-    [workspaceId, partner, partnerCohortId],
+    [workspaceId, partner, nfc(partnerCohortId)],
   );
   return rows[0];
 }
@@ -39,12 +60,22 @@ export interface NamedCohort {
 
 /**
  * Creates the cohort, or renames it (and updates its description when given). `created_at` is
- * kept from the first call.
+ * kept from the first call. Ids, names and descriptions are stored in NFC. With `maxCohorts`, a new
+ * cohort beyond that many in the workspace fails with CohortLimitReached; creators of one
+ * workspace take turns on a transaction-scoped advisory lock for the count, so concurrent
+ * creations cannot overshoot it (`tx` must be a transaction for that).
  */
 export async function upsertCohort(
   tx: Queryable,
-  input: { workspaceId: string; partner: string; partnerCohortId: string; name: string; createdAt: Date; description?: string | null },
+  raw: { workspaceId: string; partner: string; partnerCohortId: string; name: string; createdAt: Date; description?: string | null; maxCohorts?: number },
 ): Promise<NamedCohort> {
+  const input = { ...raw, partnerCohortId: nfc(raw.partnerCohortId), name: nfc(raw.name), description: nfcOrNull(raw.description) };
+  if (input.maxCohorts !== undefined && !(await findCohort(tx, input.workspaceId, input.partner, input.partnerCohortId))) {
+    // Two statements: the count must see the creations of whoever held the lock before (a new snapshot).
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('rivulet.cohort-cap:' || $1::text, 0))`, [input.workspaceId]);
+    const { rows } = await tx.query<{ n: number }>('SELECT count(*) AS n FROM cohorts WHERE workspace_id = $1', [input.workspaceId]);
+    if ((rows[0]?.n ?? 0) >= input.maxCohorts) throw new CohortLimitReached(input.maxCohorts);
+  }
   const inserted = await tx.query<Cohort>(
     `INSERT INTO cohorts (id, workspace_id, partner, partner_cohort_id, name, description, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
