@@ -54,7 +54,7 @@ export interface Config {
     trackGroupMaxItems: number;
     /** PostgreSQL's statement_timeout for segment queries, in ms; beyond it the route answers 503 (docs/reference/segments.md#limits). */
     segmentStatementTimeoutMs: number;
-    /** Cohorts one workspace may hold; the partner API refuses new ones beyond (docs/reference/cohort-import.md). */
+    /** Cohorts one workspace may hold; the partner API refuses new ones beyond (docs/reference/cohort-import.md#16-cohorts-per-workspace). */
     cohortsPerWorkspace: number;
   };
   /** Dashboard sign-in tries per window, counted before the password is checked (docs/access-control.md#sign-in). */

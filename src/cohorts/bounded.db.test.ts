@@ -1,7 +1,7 @@
 /**
  * Cohort ids and names are kept in Unicode NFC, and a workspace holds at most
- * RIVULET_COHORTS_PER_WORKSPACE cohorts (docs/reference/cohort-import.md#cohort-ids-and-names,
- * #cohorts-per-workspace), however many creations arrive at once.
+ * RIVULET_COHORTS_PER_WORKSPACE cohorts (docs/reference/cohort-import.md#15-cohort-ids-and-names,
+ * #16-cohorts-per-workspace), however many creations arrive at once.
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -24,7 +24,7 @@ const COLUMNS =
   'id, workspace_id, partner, partner_cohort_id, name, description, created_at, updated_at, last_synced_at, last_source, member_count, members_version';
 
 /**
- * Cohort ids, names and descriptions are kept in Unicode NFC (docs/reference/cohort-import.md#cohort-ids-and-names):
+ * Cohort ids, names and descriptions are kept in Unicode NFC (docs/reference/cohort-import.md#15-cohort-ids-and-names):
  * `café` typed as `e` + combining accent and as `é` names one cohort, not two that look alike.
  * Every write and every lookup by a partner's id goes through this.
  */
