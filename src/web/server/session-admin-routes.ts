@@ -27,7 +27,11 @@ export interface SessionAdminOptions {
 }
 
 const admin = { permission: 'admin' as const };
-const ErrorBody = Type.Object({ message: Type.String(), errors: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))) });
+const ErrorBody = Type.Object({
+  message: Type.String(),
+  errors: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+  error_count: Type.Optional(Type.Integer()),
+});
 const Session = Type.Object({
   id: Type.String({ format: 'uuid' }),
   created_at: Type.String({ format: 'date-time' }),
