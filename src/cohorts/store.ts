@@ -70,20 +70,24 @@ export async function upsertCohort(
   raw: { workspaceId: string; partner: string; partnerCohortId: string; name: string; createdAt: Date; description?: string | null; maxCohorts?: number },
 ): Promise<NamedCohort> {
   const input = { ...raw, partnerCohortId: nfc(raw.partnerCohortId), name: nfc(raw.name), description: nfcOrNull(raw.description) };
-  if (input.maxCohorts !== undefined && !(await findCohort(tx, input.workspaceId, input.partner, input.partnerCohortId))) {
-    // Two statements: the count must see the creations of whoever held the lock before (a new snapshot).
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('rivulet.cohort-cap:' || $1::text, 0))`, [input.workspaceId]);
-    const { rows } = await tx.query<{ n: number }>('SELECT count(*) AS n FROM cohorts WHERE workspace_id = $1', [input.workspaceId]);
-    if ((rows[0]?.n ?? 0) >= input.maxCohorts) throw new CohortLimitReached(input.maxCohorts);
+  // With a cap, the common case (the cohort exists) is one read; only a creation counts.
+  let existing = input.maxCohorts === undefined ? undefined : await findCohort(tx, input.workspaceId, input.partner, input.partnerCohortId);
+  if (!existing) {
+    if (input.maxCohorts !== undefined) {
+      // Two statements: the count must see the creations of whoever held the lock before (a new snapshot).
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('rivulet.cohort-cap:' || $1::text, 0))`, [input.workspaceId]);
+      const { rows } = await tx.query<{ n: number }>('SELECT count(*) AS n FROM cohorts WHERE workspace_id = $1', [input.workspaceId]);
+      if ((rows[0]?.n ?? 0) >= input.maxCohorts) throw new CohortLimitReached(input.maxCohorts);
+    }
+    const inserted = await tx.query<Cohort>(
+      `INSERT INTO cohorts (id, workspace_id, partner, partner_cohort_id, name, description, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (workspace_id, partner, partner_cohort_id) DO NOTHING RETURNING ${COLUMNS}`,
+      [randomUUID(), input.workspaceId, input.partner, input.partnerCohortId, input.name, input.description ?? null, input.createdAt],
+    );
+    if (inserted.rows[0]) return { cohort: inserted.rows[0], created: true, renamed: false };
+    existing = (await findCohort(tx, input.workspaceId, input.partner, input.partnerCohortId))!;
   }
-  const inserted = await tx.query<Cohort>(
-    `INSERT INTO cohorts (id, workspace_id, partner, partner_cohort_id, name, description, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (workspace_id, partner, partner_cohort_id) DO NOTHING RETURNING ${COLUMNS}`,
-    [randomUUID(), input.workspaceId, input.partner, input.partnerCohortId, input.name, input.description ?? null, input.createdAt],
-  );
-  if (inserted.rows[0]) return { cohort: inserted.rows[0], created: true, renamed: false };
-  const existing = (await findCohort(tx, input.workspaceId, input.partner, input.partnerCohortId))!;
   const descriptionChanged = input.description !== undefined && input.description !== existing.description;
   if (existing.name === input.name && !descriptionChanged) return { cohort: existing, created: false, renamed: false };
   const { rows } = await tx.query<Cohort>(
