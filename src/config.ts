@@ -52,6 +52,10 @@ export interface Config {
     trackGroupsInFlight: number | undefined;
     /** `/users/track` group commit: items (attributes + events + purchases) one transaction may take. */
     trackGroupMaxItems: number;
+    /** PostgreSQL's statement_timeout for segment queries, in ms; beyond it the route answers 503 (docs/reference/segments.md#limits). */
+    segmentStatementTimeoutMs: number;
+    /** Cohorts one workspace may hold; the partner API refuses new ones beyond (docs/reference/cohort-import.md#16-cohorts-per-workspace). */
+    cohortsPerWorkspace: number;
   };
   /** Dashboard sign-in tries per window, counted before the password is checked (docs/access-control.md#sign-in). */
   signIn: {
@@ -144,6 +148,8 @@ export function loadConfig(env: Env = process.env): Config {
       authFailuresPerMinute: int(env, 'RIVULET_AUTH_FAILURES_PER_MINUTE', 30, 1),
       trackGroupsInFlight: env.RIVULET_TRACK_GROUPS_IN_FLIGHT ? int(env, 'RIVULET_TRACK_GROUPS_IN_FLIGHT', 2, 1, 64) : undefined,
       trackGroupMaxItems: int(env, 'RIVULET_TRACK_GROUP_MAX_ITEMS', 3000, 1, 100_000),
+      segmentStatementTimeoutMs: int(env, 'RIVULET_SEGMENT_STATEMENT_TIMEOUT_MS', 10_000, 1, 3_600_000),
+      cohortsPerWorkspace: int(env, 'RIVULET_COHORTS_PER_WORKSPACE', 10_000, 1, 10_000_000),
     },
     signIn: {
       triesPerAddress: int(env, 'RIVULET_SIGNIN_TRIES_PER_ADDRESS', 10, 1),

@@ -7,12 +7,13 @@ import { Type } from 'typebox';
 import type { AppServices } from '../http/app.js';
 import { requireKey } from '../http/auth.js';
 import { ApiError, Errors } from '../http/errors.js';
+import { PageQuery, pageRequest } from '../http/pagination.js';
 import { isCalendarDate } from '../tracking/time.js';
 import type { CohortContext } from './context.js';
-import { createImportKey, invalidateImportKey, listImportKeys, publicImportKey, rotateImportKey } from './import-keys.js';
+import { createImportKey, invalidateImportKey, listImportKeysPage, publicImportKey, rotateImportKey } from './import-keys.js';
 import { MIXPANEL } from './partners.js';
-import { getCohort, listCohorts, type Cohort } from './store.js';
-import { listSyncs } from './sync-history.js';
+import { getCohort, listCohortsPage, type Cohort } from './store.js';
+import { listSyncs, listSyncsPage } from './sync-history.js';
 import { WEBHOOK_PATH } from './webhook.js';
 import { formatMatchKey, parseMatchKey } from './webhook-payload.js';
 
@@ -55,10 +56,15 @@ export function cohortAdminRoutes(ctx: CohortContext) {
       },
     );
 
-    app.get('/admin/import-keys', { config: admin, schema: { tags: ['admin'], summary: 'List data import keys (prefixes only)' } }, async (request) => {
-      const key = requireKey(request);
-      return { keys: (await listImportKeys(db, key.workspace_id)).map(publicImportKey) };
-    });
+    app.get(
+      '/admin/import-keys',
+      { config: admin, schema: { tags: ['admin'], summary: 'A page of data import keys, oldest first (prefixes only)', querystring: PageQuery } },
+      async (request) => {
+        const key = requireKey(request);
+        const page = await listImportKeysPage(db, key.workspace_id, pageRequest(request.query));
+        return { keys: page.items.map(publicImportKey), next_cursor: page.next_cursor };
+      },
+    );
 
     app.post(
       '/admin/import-keys/:prefix/rotate',
@@ -143,9 +149,10 @@ export function cohortAdminRoutes(ctx: CohortContext) {
       },
     );
 
-    app.get('/admin/cohorts', { config: admin, schema: { tags: ['admin'], summary: 'Cohorts with member counts' } }, async (request) => {
+    app.get('/admin/cohorts', { config: admin, schema: { tags: ['admin'], summary: 'A page of cohorts by name, with member counts', querystring: PageQuery } }, async (request) => {
       const key = requireKey(request);
-      return { cohorts: (await listCohorts(db, key.workspace_id)).map((c) => publicCohort(c, ctx.partners.get(c.partner)?.filterName)) };
+      const page = await listCohortsPage(db, key.workspace_id, pageRequest(request.query));
+      return { cohorts: page.items.map((c) => publicCohort(c, ctx.partners.get(c.partner)?.filterName)), next_cursor: page.next_cursor };
     });
 
     app.get(
@@ -173,12 +180,12 @@ export function cohortAdminRoutes(ctx: CohortContext) {
       '/admin/cohort-syncs',
       {
         config: admin,
-        schema: { tags: ['admin'], summary: 'The sync history, newest first', querystring: Type.Object({ limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })) }) },
+        schema: { tags: ['admin'], summary: 'A page of the sync history, newest first', querystring: PageQuery },
       },
       async (request) => {
         const key = requireKey(request);
-        const limit = Math.min(1000, Number((request.query as { limit?: string }).limit ?? 100));
-        return { syncs: await listSyncs(db, key.workspace_id, { limit }) };
+        const page = await listSyncsPage(db, key.workspace_id, pageRequest(request.query));
+        return { syncs: page.items, next_cursor: page.next_cursor };
       },
     );
 

@@ -4,6 +4,7 @@
  * invalidated key fails on the very next request.
  */
 import { randomUUID } from 'node:crypto';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../http/pagination.js';
 import type { Queryable } from '../storage/index.js';
 import { generateSecretKey, hashKey } from '../workspaces/index.js';
 import type { Cohort } from './store.js';
@@ -36,6 +37,12 @@ export async function listImportKeys(db: Queryable, workspaceId?: string): Promi
     workspaceId ? [workspaceId] : [],
   );
   return rows;
+}
+
+/** A page of the workspace's data import keys, oldest first (GET /admin/import-keys). */
+export function listImportKeysPage(db: Queryable, workspaceId: string, page: PageRequest): Promise<Page<DataImportKey>> {
+  const keys = [{ expr: millis('created_at') }, { expr: 'prefix' }];
+  return queryPage<DataImportKey>(db, `SELECT ${COLUMNS} FROM data_import_keys WHERE workspace_id = $1`, [workspaceId], keys, page, (k) => [millisKey(k.created_at), k.prefix]);
 }
 
 /** Ends an active key by prefix; undefined when there is no active key with that prefix (in that workspace). */
@@ -103,7 +110,7 @@ export async function findImportKeyAccess(db: Queryable, secret: string, partner
        LEFT JOIN partner_settings ps ON ps.workspace_id = k.workspace_id AND ps.partner = $2
        LEFT JOIN cohorts c ON c.workspace_id = k.workspace_id AND c.partner = $2 AND c.partner_cohort_id = $3
       WHERE k.key_hash = $1 AND k.state = 'active'`,
-    [hashKey(secret), partner, partnerCohortId],
+    [hashKey(secret), partner, partnerCohortId === null ? null : partnerCohortId.normalize('NFC')],
   );
   const r = rows[0];
   if (!r) return undefined;

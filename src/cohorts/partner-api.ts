@@ -83,7 +83,14 @@ export function partnerApiRoutes(ctx: CohortContext) {
         const input = checkCohortName(auth.body);
         const ws = auth.key.workspace_id;
         const named = await transactionWithRetry(db, async (tx) => {
-          const result = await upsertCohort(tx, { workspaceId: ws, partner, partnerCohortId: input.cohortId, name: input.name, createdAt: input.createdAt });
+          const result = await upsertCohort(tx, {
+            workspaceId: ws,
+            partner,
+            partnerCohortId: input.cohortId,
+            name: input.name,
+            createdAt: input.createdAt,
+            maxCohorts: ctx.config.limits.cohortsPerWorkspace,
+          });
           if (result.created || result.renamed) {
             await recordSync(tx, {
               workspaceId: ws,

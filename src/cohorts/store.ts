@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../http/errors.js';
 import type { MergeParticipant, ProfileExtension } from '../identity/index.js';
+import { queryPage, type Page, type PageRequest } from '../http/pagination.js';
 import type { Queryable } from '../storage/index.js';
 
 export interface Cohort {
@@ -22,10 +23,31 @@ export interface Cohort {
 const COLUMNS =
   'id, workspace_id, partner, partner_cohort_id, name, description, created_at, updated_at, last_synced_at, last_source, member_count, members_version';
 
+/**
+ * Cohort ids, names and descriptions are kept in Unicode NFC (docs/reference/cohort-import.md#15-cohort-ids-and-names):
+ * `café` typed as `e` + combining accent and as `é` names one cohort, not two that look alike.
+ * Every write and every lookup by a partner's id goes through this.
+ */
+export function nfc(text: string): string {
+  return text.normalize('NFC');
+}
+
+export function nfcOrNull(text: string | null | undefined): string | null | undefined {
+  return typeof text === 'string' ? nfc(text) : text;
+}
+
+/** The workspace holds as many cohorts as RIVULET_COHORTS_PER_WORKSPACE allows; nothing was created. */
+export class CohortLimitReached extends ApiError {
+  constructor(limit: number) {
+    const message = `This workspace already holds ${limit} cohorts, the most RIVULET_COHORTS_PER_WORKSPACE allows; no cohort was created`;
+    super(409, message, [{ type: 'cohort limit reached', path: 'cohort_id', limit }]);
+  }
+}
+
 export async function findCohort(tx: Queryable, workspaceId: string, partner: string, partnerCohortId: string): Promise<Cohort | undefined> {
   const { rows } = await tx.query<Cohort>(
     `SELECT ${COLUMNS} FROM cohorts WHERE workspace_id = $1 AND partner = $2 AND partner_cohort_id = $3`,
-    [workspaceId, partner, partnerCohortId],
+    [workspaceId, partner, nfc(partnerCohortId)],
   );
   return rows[0];
 }
@@ -38,20 +60,34 @@ export interface NamedCohort {
 
 /**
  * Creates the cohort, or renames it (and updates its description when given). `created_at` is
- * kept from the first call.
+ * kept from the first call. Ids, names and descriptions are stored in NFC. With `maxCohorts`, a new
+ * cohort beyond that many in the workspace fails with CohortLimitReached; creators of one
+ * workspace take turns on a transaction-scoped advisory lock for the count, so concurrent
+ * creations cannot overshoot it (`tx` must be a transaction for that).
  */
 export async function upsertCohort(
   tx: Queryable,
-  input: { workspaceId: string; partner: string; partnerCohortId: string; name: string; createdAt: Date; description?: string | null },
+  raw: { workspaceId: string; partner: string; partnerCohortId: string; name: string; createdAt: Date; description?: string | null; maxCohorts?: number },
 ): Promise<NamedCohort> {
-  const inserted = await tx.query<Cohort>(
-    `INSERT INTO cohorts (id, workspace_id, partner, partner_cohort_id, name, description, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (workspace_id, partner, partner_cohort_id) DO NOTHING RETURNING ${COLUMNS}`,
-    [randomUUID(), input.workspaceId, input.partner, input.partnerCohortId, input.name, input.description ?? null, input.createdAt],
-  );
-  if (inserted.rows[0]) return { cohort: inserted.rows[0], created: true, renamed: false };
-  const existing = (await findCohort(tx, input.workspaceId, input.partner, input.partnerCohortId))!;
+  const input = { ...raw, partnerCohortId: nfc(raw.partnerCohortId), name: nfc(raw.name), description: nfcOrNull(raw.description) };
+  // With a cap, the common case (the cohort exists) is one read; only a creation counts.
+  let existing = input.maxCohorts === undefined ? undefined : await findCohort(tx, input.workspaceId, input.partner, input.partnerCohortId);
+  if (!existing) {
+    if (input.maxCohorts !== undefined) {
+      // Two statements: the count must see the creations of whoever held the lock before (a new snapshot).
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('rivulet.cohort-cap:' || $1::text, 0))`, [input.workspaceId]);
+      const { rows } = await tx.query<{ n: number }>('SELECT count(*) AS n FROM cohorts WHERE workspace_id = $1', [input.workspaceId]);
+      if ((rows[0]?.n ?? 0) >= input.maxCohorts) throw new CohortLimitReached(input.maxCohorts);
+    }
+    const inserted = await tx.query<Cohort>(
+      `INSERT INTO cohorts (id, workspace_id, partner, partner_cohort_id, name, description, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (workspace_id, partner, partner_cohort_id) DO NOTHING RETURNING ${COLUMNS}`,
+      [randomUUID(), input.workspaceId, input.partner, input.partnerCohortId, input.name, input.description ?? null, input.createdAt],
+    );
+    if (inserted.rows[0]) return { cohort: inserted.rows[0], created: true, renamed: false };
+    existing = (await findCohort(tx, input.workspaceId, input.partner, input.partnerCohortId))!;
+  }
   const descriptionChanged = input.description !== undefined && input.description !== existing.description;
   if (existing.name === input.name && !descriptionChanged) return { cohort: existing, created: false, renamed: false };
   const { rows } = await tx.query<Cohort>(
@@ -115,6 +151,11 @@ export async function listCohorts(db: Queryable, workspaceId: string, partner?: 
     partner ? [workspaceId, partner] : [workspaceId],
   );
   return rows;
+}
+
+/** A page of the workspace's cohorts by name (GET /admin/cohorts). */
+export function listCohortsPage(db: Queryable, workspaceId: string, page: PageRequest): Promise<Page<Cohort>> {
+  return queryPage<Cohort>(db, `SELECT ${COLUMNS} FROM cohorts WHERE workspace_id = $1`, [workspaceId], [{ expr: 'name' }, { expr: 'id' }], page, (c) => [c.name, c.id]);
 }
 
 export async function getCohort(db: Queryable, workspaceId: string, id: string): Promise<Cohort | undefined> {

@@ -1,5 +1,6 @@
 /** The sync history: one row per partner request, webhook message and pull run (docs/reference/cohort-import.md §3). */
 import { randomUUID } from 'node:crypto';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../http/pagination.js';
 import type { Queryable } from '../storage/index.js';
 import type { SyncSource } from './apply.js';
 
@@ -124,15 +125,31 @@ export interface SyncRow {
   at: Date;
 }
 
+const LISTED_COLUMNS = `id, cohort_id, partner_cohort_id, partner, source, action, status, received, matched, unmatched_not_found,
+            unmatched_device_id_of_identified_user, added, removed, unchanged, error, at`;
+
 export async function listSyncs(db: Queryable, workspaceId: string, opts: { cohortId?: string; limit?: number } = {}): Promise<SyncRow[]> {
   const { rows } = await db.query<Record<string, any>>(
-    `SELECT id, cohort_id, partner_cohort_id, partner, source, action, status, received, matched, unmatched_not_found,
-            unmatched_device_id_of_identified_user, added, removed, unchanged, error, at
+    `SELECT ${LISTED_COLUMNS}
        FROM cohort_syncs WHERE workspace_id = $1 ${opts.cohortId ? 'AND cohort_id = $3' : ''}
       ORDER BY at DESC, id LIMIT $2`,
     opts.cohortId ? [workspaceId, opts.limit ?? 100, opts.cohortId] : [workspaceId, opts.limit ?? 100],
   );
-  return rows.map((r) => ({
+  return rows.map(toSyncRow);
+}
+
+/** A page of the sync history, newest first (GET /admin/cohort-syncs). */
+export async function listSyncsPage(db: Queryable, workspaceId: string, page: PageRequest): Promise<Page<SyncRow>> {
+  const keys = [{ expr: millis('at'), desc: true }, { expr: 'id' }];
+  const rows = await queryPage<Record<string, any>>(db, `SELECT ${LISTED_COLUMNS} FROM cohort_syncs WHERE workspace_id = $1`, [workspaceId], keys, page, (r) => [
+    millisKey(r.at),
+    r.id,
+  ]);
+  return { items: rows.items.map(toSyncRow), next_cursor: rows.next_cursor };
+}
+
+function toSyncRow(r: Record<string, any>): SyncRow {
+  return {
     id: r.id,
     cohort_id: r.cohort_id,
     partner_cohort_id: r.partner_cohort_id,
@@ -148,5 +165,5 @@ export async function listSyncs(db: Queryable, workspaceId: string, opts: { coho
     unchanged: r.unchanged,
     error: r.error,
     at: r.at,
-  }));
+  };
 }

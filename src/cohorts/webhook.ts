@@ -93,7 +93,17 @@ export function webhookRoutes(ctx: CohortContext) {
 async function receive(db: Db, ctx: CohortContext, workspaceId: string, m: WebhookMessage, matchKey: MatchKey): Promise<void> {
   const partnerCohortId = `${m.projectId}:${m.cohortId}`;
   const cohort = await transactionWithRetry(db, async (tx) =>
-    (await upsertCohort(tx, { workspaceId, partner: MIXPANEL.slug, partnerCohortId, name: m.cohortName, createdAt: new Date(), description: m.cohortDescription ?? null })).cohort,
+    (
+      await upsertCohort(tx, {
+        workspaceId,
+        partner: MIXPANEL.slug,
+        partnerCohortId,
+        name: m.cohortName,
+        createdAt: new Date(),
+        description: m.cohortDescription ?? null,
+        maxCohorts: ctx.config.limits.cohortsPerWorkspace,
+      })
+    ).cohort,
   );
   const identifiers = m.members.map((member) => memberIdentifier(member, matchKey));
   const base = { workspaceId, partner: MIXPANEL.slug, source: 'webhook' as const, cohortId: cohort.id, partnerCohortId, action: m.action };

@@ -18,6 +18,7 @@ import { RateLimits } from './rate-limit.js';
 import { SharedCounters } from './shared-counters.js';
 import { findUnstorableString, UNSTORABLE_MESSAGE, unstorableType } from './storable-strings.js';
 import { formatValidationErrors } from './validation-errors.js';
+import { checkArrayLimits } from './array-limits.js';
 
 export interface AppServices {
   db: Db;
@@ -96,6 +97,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       findUnstorableString(request.query, 'query') ??
       (request.body === undefined || request.routeOptions.config?.itemStrings ? undefined : findUnstorableString(request.body));
     if (at !== undefined) throw new ApiError(400, UNSTORABLE_MESSAGE, [{ type: unstorableType(at), path: at }]);
+    // An array over its schema's maxItems, before Ajv walks every item of it (src/http/array-limits.ts).
+    if (request.body !== undefined) checkArrayLimits(request.routeOptions.schema?.body, request.body);
   });
 
   app.setErrorHandler((err: FastifyError | ApiError | Error, request, reply) => {
@@ -220,8 +223,8 @@ function toApiError(err: FastifyError | ApiError | Error, invalidBodyMessage?: s
   }
   if ((fe as { notAnObject?: boolean }).notAnObject) return invalidBody(invalidBodyMessage, 'the body must be a JSON object');
   if (fe.validation && Array.isArray(fe.validation)) {
-    const entries = (fe as { entries?: ErrorEntry[] }).entries;
-    return new ApiError(400, fe.message, entries ?? [{ type: fe.message }]);
+    const { entries, errorCount } = fe as { entries?: ErrorEntry[]; errorCount?: number };
+    return new ApiError(400, fe.message, entries ?? [{ type: fe.message }], {}, errorCount);
   }
   // Fastify's JSON parser reports syntax errors and prototype poisoning with a 400.
   if (fe.statusCode === 400 || err instanceof SyntaxError) return invalidBody(invalidBodyMessage, fe.message);

@@ -3,6 +3,13 @@
  * a list of entries that name the field at fault. The HTTP layer turns it into the JSON body
  * `{"message": ..., "errors": [...]}` (docs/reference/conventions.md). Nothing else builds error bodies.
  */
+/**
+ * At most this many entries go into an error body; beyond, the body keeps the first ones and says
+ * how many there were in `error_count` (docs/reference/conventions.md#error-bodies). A request
+ * can hold hundreds of thousands of mistakes; its answer stays a few kilobytes.
+ */
+export const MAX_ERROR_ENTRIES = 100;
+
 export interface ErrorEntry {
   type: string;
   path?: string;
@@ -15,12 +22,16 @@ export class ApiError extends Error {
     message: string,
     readonly errors: ErrorEntry[] = [{ type: message }],
     readonly headers: Record<string, string> = {},
+    /** How many problems there were when `errors` holds only the first ones (schema errors). */
+    readonly errorCount: number = errors.length,
   ) {
     super(message);
   }
 
-  body(): { message: string; errors: ErrorEntry[] } {
-    return { message: this.message, errors: this.errors };
+  body(): { message: string; errors: ErrorEntry[]; error_count?: number } {
+    const total = Math.max(this.errorCount, this.errors.length);
+    if (total <= MAX_ERROR_ENTRIES) return { message: this.message, errors: this.errors };
+    return { message: this.message, errors: this.errors.slice(0, MAX_ERROR_ENTRIES), error_count: total };
   }
 }
 

@@ -3,6 +3,7 @@
  * (`events must be an array`) and one entry per problem with the JSON path at fault.
  */
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
+import { MAX_ERROR_ENTRIES } from './errors.js';
 
 const ARTICLE: Record<string, string> = { array: 'an array', object: 'an object', integer: 'an integer' };
 
@@ -39,10 +40,12 @@ export function formatValidationErrors(errors: FastifySchemaValidationError[], d
   const notAnObject = dataVar === 'body' && errors.some((e) => e.instancePath === '' && e.keyword === 'type');
   const described = notAnObject
     ? [{ path: 'body', message: 'the body must be a JSON object' }]
-    : errors.map((e) => describe(e, dataVar));
+    : errors.slice(0, MAX_ERROR_ENTRIES).map((e) => describe(e, dataVar));
   const err = new Error(notAnObject ? 'Invalid JSON' : (described[0]?.message ?? 'invalid request')) as Error & {
     validation: unknown;
     entries: { type: string; path: string }[];
+    /** How many problems Ajv found; only the first MAX_ERROR_ENTRIES are described. */
+    errorCount: number;
     statusCode: number;
     notAnObject: boolean;
   };
@@ -50,5 +53,6 @@ export function formatValidationErrors(errors: FastifySchemaValidationError[], d
   err.validation = errors;
   err.statusCode = 400;
   err.entries = described.map((d) => ({ type: d.message, path: d.path }));
+  err.errorCount = notAnObject ? 1 : errors.length;
   return err;
 }

@@ -33,9 +33,20 @@ export async function membersByOrdinal(db: Queryable, workspaceId: string, ordin
 
 export const CSV_HEADER = 'user_id,external_id,aliases,device_ids\n';
 
+/**
+ * Formula injection (OWASP, "CSV Injection"): a spreadsheet runs a cell that starts with `=`, `+`,
+ * `-` or `@` (and, in some, a tab or carriage return) as a formula, so an external id such as
+ * `=HYPERLINK(...)` would run on the machine of whoever opens the export. Such a cell gets a
+ * leading `'`, which spreadsheets show as text and never evaluate. NULL stays empty.
+ */
+export function neutralizedCell(expr: string): string {
+  return `(CASE WHEN ${expr} ~ ('^[-=+@' || chr(9) || chr(13) || ']') THEN '''' || ${expr} ELSE ${expr} END)`;
+}
+
 /** RFC 4180: a field holding a quote, comma or line break is quoted, its quotes doubled. NULL is empty. */
-function csvCell(expr: string): string {
-  return `CASE WHEN ${expr} IS NULL THEN '' WHEN ${expr} ~ ('[",' || chr(13) || chr(10) || ']') THEN '"' || replace(${expr}, '"', '""') || '"' ELSE ${expr} END`;
+function csvCell(raw: string): string {
+  const expr = neutralizedCell(raw);
+  return `CASE WHEN ${raw} IS NULL THEN '' WHEN ${expr} ~ ('[",' || chr(13) || chr(10) || ']') THEN '"' || replace(${expr}, '"', '""') || '"' ELSE ${expr} END`;
 }
 
 const LINE: Record<ExportFormat, string> = {

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppServices } from '../http/app.js';
 import { requireKey } from '../http/auth.js';
+import { PageQuery, pageRequest } from '../http/pagination.js';
 import type { Queryable } from '../storage/index.js';
 import { filterCatalogue } from './catalogue.js';
 import { ChangeLogPruner } from './change-log.js';
@@ -16,7 +17,8 @@ import { SegmentEvaluator } from './evaluator.js';
 import { exportStream, membersByOrdinal, type ExportFormat } from './export.js';
 import { listCohorts, partnerList } from '../cohorts/index.js';
 import type { CohortFilterNames, FilterNode } from './filter.js';
-import { cohortProblems, createSegment, deleteSegment, getSegment, listSegments, updateSegment, type Segment } from './store.js';
+import { cohortProblems, createSegment, deleteSegment, getSegment, listSegmentsPage, updateSegment, type Segment } from './store.js';
+import { withStatementTimeout } from './statement-timeout.js';
 import { checkFilter, checkSegmentBody, type SegmentInput } from './validate.js';
 
 const admin = { permission: 'admin' as const };
@@ -65,7 +67,8 @@ async function validPreviewFilter(db: Queryable, workspaceId: string, body: unkn
 export async function segmentRoutes(app: FastifyInstance, { db, config }: AppServices): Promise<void> {
   const partners = partnerList(config);
   const cohortFilterNames: CohortFilterNames = new Map(partners.map((p) => [p.filterName, p.slug]));
-  const evaluator = new SegmentEvaluator(db);
+  // Only the evaluator's reads are bounded; the change-log pruner and the export's batches are not.
+  const evaluator = new SegmentEvaluator(withStatementTimeout(db, config.limits.segmentStatementTimeoutMs));
   const pruner = new ChangeLogPruner(db);
   pruner.start((err) => app.log.warn({ err }, 'segment change log pruning failed'));
   app.addHook('onClose', () => pruner.stop());
@@ -76,9 +79,10 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
     return segment;
   };
 
-  app.get('/admin/segments', { config: admin, schema: { tags, summary: "List this workspace's segments" } }, async (request) => {
+  app.get('/admin/segments', { config: admin, schema: { tags, summary: "A page of this workspace's segments by name", querystring: PageQuery } }, async (request) => {
     const key = requireKey(request);
-    return { segments: (await listSegments(db, key.workspace_id)).map(present) };
+    const page = await listSegmentsPage(db, key.workspace_id, pageRequest(request.query));
+    return { segments: page.items.map(present), next_cursor: page.next_cursor };
   });
 
   app.post('/admin/segments', { config: admin, schema: { tags, summary: 'Create a segment', body: SegmentBodyDoc } }, async (request, reply) => {

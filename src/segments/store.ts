@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { listCohorts } from '../cohorts/index.js';
+import { queryPage, type Page, type PageRequest } from '../http/pagination.js';
 import { isUniqueViolation, type Queryable } from '../storage/index.js';
 import { SegmentErrors } from './errors.js';
 import { cohortFilters, type CohortFilterNames, type FilterNode } from './filter.js';
@@ -59,6 +60,11 @@ export async function getSegment(db: Queryable, workspaceId: string, id: string)
 export async function listSegments(db: Queryable, workspaceId: string): Promise<Segment[]> {
   const { rows } = await db.query<Segment>(`SELECT ${COLUMNS} FROM segments WHERE workspace_id = $1 ORDER BY name, id`, [workspaceId]);
   return rows;
+}
+
+/** A page of the workspace's segments by name (GET /admin/segments). */
+export function listSegmentsPage(db: Queryable, workspaceId: string, page: PageRequest): Promise<Page<Segment>> {
+  return queryPage<Segment>(db, `SELECT ${COLUMNS} FROM segments WHERE workspace_id = $1`, [workspaceId], [{ expr: 'name' }, { expr: 'id' }], page, (r) => [r.name, r.id]);
 }
 
 export async function deleteSegment(db: Queryable, workspaceId: string, id: string): Promise<boolean> {

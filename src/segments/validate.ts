@@ -208,8 +208,33 @@ class Checker {
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
 
+/**
+ * The size check that runs before any other: walks the tree iteratively and stops at the first
+ * node past `LIMITS.nodes` or the first group past `LIMITS.depth`, so a 270,000-leaf body costs
+ * 501 steps and answers one problem, not one per leaf. Anything in a group's list counts as a node.
+ */
+export function treeTooLarge(raw: unknown, path = 'filter'): Problem | undefined {
+  const tooMany: Problem = { path, type: `${path} holds more than ${LIMITS.nodes} groups and filters` };
+  const tooDeep: Problem = { path, type: `${path} nests deeper than ${LIMITS.depth} groups` };
+  const stack: Array<[unknown, number]> = [[raw, 0]];
+  let nodes = 0;
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (++nodes > LIMITS.nodes) return tooMany;
+    if (!isObject(node) || 'filter' in node) continue;
+    const children = Array.isArray(node.and) ? node.and : Array.isArray(node.or) ? node.or : 'not' in node ? [node.not] : [];
+    if (children.length === 0) continue;
+    if (depth >= LIMITS.depth) return tooDeep;
+    if (nodes + stack.length + children.length > LIMITS.nodes) return tooMany;
+    for (const child of children) stack.push([child, depth + 1]);
+  }
+  return undefined;
+}
+
 /** Validates a filter tree found at `path` of the request body; `cohortFilters` are the partners' filter names. */
 export function checkFilter(raw: unknown, cohortFilters: CohortFilterNames = MIXPANEL_ONLY, path = 'filter'): Checked<FilterNode> {
+  const tooLarge = treeTooLarge(raw, path);
+  if (tooLarge) return { ok: false, problems: [tooLarge] };
   const checker = new Checker(cohortFilters);
   const node = raw === undefined ? checker.fail(path, 'is required') : checker.node(raw, path, 0);
   return node && !checker.problems.length ? { ok: true, value: node } : { ok: false, problems: checker.problems };

@@ -20,7 +20,12 @@ export interface TrackingHooks {
 
 const documented = (description: string) => ({ type: 'object', description, additionalProperties: true }) as const;
 const successBody = Type.Object({ message: Type.String() }, { additionalProperties: true });
-const errorBody = Type.Object({ message: Type.String(), errors: Type.Array(Type.Object({}, { additionalProperties: true })) });
+const errorBody = Type.Object({
+  message: Type.String(),
+  errors: Type.Array(Type.Object({}, { additionalProperties: true })),
+  // Present when `errors` holds only the first 100 problems (docs/reference/conventions.md#error-bodies).
+  error_count: Type.Optional(Type.Integer()),
+});
 const responses = (ok: number) => ({ [ok]: successBody, 400: errorBody, 401: errorBody, 403: errorBody, 413: errorBody, 415: errorBody, 429: errorBody });
 
 const Short = Type.String({ minLength: 1, maxLength: 255 });

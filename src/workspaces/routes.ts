@@ -4,8 +4,9 @@ import { Type } from 'typebox';
 import type { AppServices } from '../http/app.js';
 import { requireKey } from '../http/auth.js';
 import { Errors } from '../http/errors.js';
+import { PageQuery, pageRequest } from '../http/pagination.js';
 import { PERMISSIONS, type Permission } from './keys.js';
-import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from './store.js';
+import { createApiKey, listApiKeysPage, revokeApiKey, type ApiKeyRecord } from './store.js';
 
 const admin = { permission: 'admin' as const };
 const CreateKeyBody = Type.Object(
@@ -50,9 +51,10 @@ export async function workspaceRoutes(app: FastifyInstance, { db, config, authen
     },
   );
 
-  app.get('/admin/keys', { config: admin, schema: { tags: ['admin'], summary: "List this workspace's REST API keys" } }, async (request) => {
+  app.get('/admin/keys', { config: admin, schema: { tags: ['admin'], summary: "A page of this workspace's REST API keys, oldest first", querystring: PageQuery } }, async (request) => {
     const key = requireKey(request);
-    return { keys: (await listApiKeys(db, key.workspace_id)).map(publicKey) };
+    const page = await listApiKeysPage(db, key.workspace_id, pageRequest(request.query));
+    return { keys: page.items.map(publicKey), next_cursor: page.next_cursor };
   });
 
   app.post(

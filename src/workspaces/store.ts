@@ -1,5 +1,6 @@
 /** Workspaces (Braze's app groups) and their REST API keys, in the database. */
 import { randomUUID } from 'node:crypto';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../http/pagination.js';
 import type { Queryable } from '../storage/index.js';
 import { generateSecretKey, hashKey, type Permission } from './keys.js';
 
@@ -100,6 +101,12 @@ export async function listApiKeys(db: Queryable, workspaceId?: string): Promise<
     workspaceId ? [workspaceId] : [],
   );
   return rows;
+}
+
+/** A page of the workspace's REST API keys, oldest first (GET /admin/keys). */
+export function listApiKeysPage(db: Queryable, workspaceId: string, page: PageRequest): Promise<Page<ApiKeyRecord>> {
+  const keys = [{ expr: millis('created_at') }, { expr: 'id' }];
+  return queryPage<ApiKeyRecord>(db, `SELECT ${KEY_COLUMNS} FROM api_keys WHERE workspace_id = $1`, [workspaceId], keys, page, (k) => [millisKey(k.created_at), k.id]);
 }
 
 /** Revokes by prefix. Returns the record, or undefined when no such key exists (in that workspace). */

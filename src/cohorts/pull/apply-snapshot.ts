@@ -56,7 +56,8 @@ export async function applySnapshot(db: Db, ctx: CohortContext, s: SnapshotInput
   const partnerCohortId = partnerCohortIdOf(s.projectId, s.cohortId);
   const cohort = await transactionWithRetry(db, async (tx) => {
     await s.fence?.(tx);
-    return (await upsertCohort(tx, { workspaceId: s.workspaceId, partner: MIXPANEL.slug, partnerCohortId, name: s.name, createdAt: new Date(), description: s.description })).cohort;
+    const maxCohorts = ctx.config.limits.cohortsPerWorkspace;
+    return (await upsertCohort(tx, { workspaceId: s.workspaceId, partner: MIXPANEL.slug, partnerCohortId, name: s.name, createdAt: new Date(), description: s.description, maxCohorts })).cohort;
   });
   return ctx.queue.run(cohort.id, () =>
     transactionWithRetry(db, async (tx) => {

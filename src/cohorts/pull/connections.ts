@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApiError, Errors } from '../../http/errors.js';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../../http/pagination.js';
 import { hint, type SecretBox } from '../../secrets/index.js';
 import { leaseStore } from '../../leases/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
@@ -110,6 +111,12 @@ export async function createConnection(db: Queryable, box: SecretBox, workspaceI
 
 export async function listConnections(db: Queryable, workspaceId: string): Promise<ConnectionRow[]> {
   return (await db.query<ConnectionRow>('SELECT * FROM mixpanel_connections WHERE workspace_id = $1 ORDER BY created_at, id', [workspaceId])).rows;
+}
+
+/** A page of the workspace's connections, oldest first (GET /admin/mixpanel/connections). */
+export function listConnectionsPage(db: Queryable, workspaceId: string, page: PageRequest): Promise<Page<ConnectionRow>> {
+  const keys = [{ expr: millis('created_at') }, { expr: 'id' }];
+  return queryPage<ConnectionRow>(db, 'SELECT * FROM mixpanel_connections WHERE workspace_id = $1', [workspaceId], keys, page, (r) => [millisKey(r.created_at), r.id]);
 }
 
 export async function getConnection(db: Queryable, workspaceId: string, id: string, forUpdate = false): Promise<ConnectionRow | undefined> {

@@ -10,10 +10,11 @@ import { Type } from 'typebox';
 import type { AppServices } from '../../http/app.js';
 import { requireKey } from '../../http/auth.js';
 import { Errors } from '../../http/errors.js';
+import { PageQuery, pageRequest } from '../../http/pagination.js';
 import type { SecretBox } from '../../secrets/index.js';
 import { queriesInWindow } from './budget.js';
 import { readConnection, type ConnectionFields } from './connection-input.js';
-import { createConnection, deleteConnection, getConnection, listConnections, publicConnection, requestRun, updateConnection } from './connections.js';
+import { createConnection, deleteConnection, getConnection, listConnectionsPage, publicConnection, requestRun, updateConnection } from './connections.js';
 
 const admin = { permission: 'admin' as const };
 const Id = Type.Object({ id: Type.String({ maxLength: 64 }) });
@@ -44,11 +45,16 @@ export function pullRoutes(deps: PullRoutesDeps) {
       return reply.status(201).send(publicConnection(row, box));
     });
 
-    app.get('/admin/mixpanel/connections', { config: admin, schema: { tags, summary: 'List Mixpanel connections (credentials never shown)' } }, async (request) => {
-      const key = requireKey(request);
-      const box = await deps.box();
-      return { connections: (await listConnections(db, key.workspace_id)).map((r) => publicConnection(r, box)) };
-    });
+    app.get(
+      '/admin/mixpanel/connections',
+      { config: admin, schema: { tags, summary: 'A page of Mixpanel connections, oldest first (credentials never shown)', querystring: PageQuery } },
+      async (request) => {
+        const key = requireKey(request);
+        const box = await deps.box();
+        const page = await listConnectionsPage(db, key.workspace_id, pageRequest(request.query));
+        return { connections: page.items.map((r) => publicConnection(r, box)), next_cursor: page.next_cursor };
+      },
+    );
 
     app.get(
       '/admin/mixpanel/connections/:id',

@@ -8,15 +8,16 @@ import type { FastifyInstance } from 'fastify';
 import type { AppServices } from '../../http/app.js';
 import { requireKey } from '../../http/auth.js';
 import { ApiError, Errors } from '../../http/errors.js';
+import { PageQuery, pageRequest } from '../../http/pagination.js';
 import type { CurrentsContext } from '../context.js';
 import { deadLettersByIds, listDeadLetters } from '../delivery/dead-letters.js';
 import { importClientFor } from '../delivery/live-export.js';
 import { resendDeadLetters } from '../delivery/resend.js';
-import { listNotifications } from '../notifications/outbox.js';
+import { listNotificationsPage } from '../notifications/outbox.js';
 import { testConnection } from './connection-test.js';
 import { parseMixpanelExportInput, type SealedSecrets } from './settings.js';
 import { connectorStatus, publicConnector } from './status.js';
-import { createConnector, deleteConnector, getConnector, listConnectors, openSecrets, setPaused, type Connector } from './store.js';
+import { createConnector, deleteConnector, getConnector, listConnectorsPage, openSecrets, setPaused, type Connector } from './store.js';
 
 const admin = { permission: 'admin' as const };
 const documented = (description: string) => ({ type: 'object', description, additionalProperties: true }) as const;
@@ -59,9 +60,10 @@ export function connectorRoutes(ctx: CurrentsContext) {
       },
     );
 
-    app.get('/admin/currents', { config: admin, schema: { tags: ['admin'], summary: "This workspace's Mixpanel exports" } }, async (request) => {
+    app.get('/admin/currents', { config: admin, schema: { tags: ['admin'], summary: "A page of this workspace's Mixpanel exports, oldest first", querystring: PageQuery } }, async (request) => {
       const key = requireKey(request);
-      return { connectors: (await listConnectors(db, key.workspace_id)).map(publicConnector) };
+      const page = await listConnectorsPage(db, key.workspace_id, pageRequest(request.query));
+      return { connectors: page.items.map(publicConnector), next_cursor: page.next_cursor };
     });
 
     app.get('/admin/currents/:id', { config: admin, schema: { tags: ['admin'], summary: 'One Mixpanel export', params: IdParams } }, async (request) => {
@@ -185,11 +187,12 @@ export function connectorRoutes(ctx: CurrentsContext) {
 
     app.get(
       '/admin/currents/:id/notifications',
-      { config: admin, schema: { tags: ['admin'], summary: "Notices to the connector's contact (the outbox)", params: IdParams } },
+      { config: admin, schema: { tags: ['admin'], summary: "A page of notices to the connector's contact (the outbox), newest first", params: IdParams, querystring: PageQuery } },
       async (request) => {
         const key = requireKey(request);
         const c = await find(request, key.workspace_id);
-        return { notifications: await listNotifications(db, c.id) };
+        const page = await listNotificationsPage(db, c.id, pageRequest(request.query));
+        return { notifications: page.items, next_cursor: page.next_cursor };
       },
     );
 

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { LOG_START, logHead, type LogCursor } from '../../events/log.js';
 import { hint, type SecretBox } from '../../secrets/index.js';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../../http/pagination.js';
 import type { Queryable } from '../../storage/index.js';
 import type { MixpanelExportInput, Region, SealedSecrets } from './settings.js';
 
@@ -152,6 +153,16 @@ export async function listConnectors(db: Queryable, workspaceId?: string): Promi
     workspaceId ? [workspaceId] : [],
   );
   return rows.map(fromRow);
+}
+
+/** A page of the workspace's connectors, oldest first (GET /admin/currents). */
+export async function listConnectorsPage(db: Queryable, workspaceId: string, page: PageRequest): Promise<Page<Connector>> {
+  const keys = [{ expr: millis('created_at') }, { expr: 'id' }];
+  const rows = await queryPage<ConnectorRow>(db, `SELECT ${COLUMNS} FROM currents_connectors WHERE workspace_id = $1`, [workspaceId], keys, page, (r) => [
+    millisKey(r.created_at),
+    r.id,
+  ]);
+  return { items: rows.items.map(fromRow), next_cursor: rows.next_cursor };
 }
 
 /** A connector by id, only within `workspaceId` when given (the admin API always gives it). */

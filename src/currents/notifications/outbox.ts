@@ -3,6 +3,7 @@
  * caused it, so a crash can neither lose it nor send it twice for one incident. A worker drains it
  * (see sender.ts).
  */
+import { queryPage, type Page, type PageRequest } from '../../http/pagination.js';
 import type { Queryable } from '../../storage/index.js';
 import type { Notice } from './notices.js';
 
@@ -96,4 +97,11 @@ export async function listNotifications(db: Queryable, connectorId: string, limi
     [connectorId, limit],
   );
   return rows;
+}
+
+/** A page of a connector's notices, newest first (GET /admin/currents/{id}/notifications). */
+export function listNotificationsPage(db: Queryable, connectorId: string, page: PageRequest): Promise<Page<NotificationRecord>> {
+  const select = `SELECT id, kind, recipient, subject, created_at, sent_at, delivered_via, attempts, last_error
+                    FROM currents_notifications WHERE connector_id = $1`;
+  return queryPage<NotificationRecord>(db, select, [connectorId], [{ expr: 'id', desc: true }], page, (r) => [Number(r.id)]);
 }

@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import type { AppServices } from '../../http/app.js';
 import { requireKey } from '../../http/auth.js';
 import { ApiError, Errors } from '../../http/errors.js';
+import { PageQuery, pageRequest } from '../../http/pagination.js';
 import type { ApiKeyRecord } from '../../workspaces/index.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, setAdminPassword } from './password.js';
 import { checkAdminPassword } from './session-routes.js';
@@ -26,7 +27,11 @@ export interface SessionAdminOptions {
 }
 
 const admin = { permission: 'admin' as const };
-const ErrorBody = Type.Object({ message: Type.String(), errors: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))) });
+const ErrorBody = Type.Object({
+  message: Type.String(),
+  errors: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+  error_count: Type.Optional(Type.Integer()),
+});
 const Session = Type.Object({
   id: Type.String({ format: 'uuid' }),
   created_at: Type.String({ format: 'date-time' }),
@@ -61,13 +66,15 @@ export function sessionAdminRoutes(opts: SessionAdminOptions) {
         config: admin,
         schema: {
           tags: ['admin'],
-          summary: 'List the signed-in dashboard sessions, newest first',
-          response: { 200: Type.Object({ sessions: Type.Array(Session) }), 403: ErrorBody },
+          summary: 'A page of the signed-in dashboard sessions, newest first',
+          querystring: PageQuery,
+          response: { 200: Type.Object({ sessions: Type.Array(Session), next_cursor: Type.Union([Type.String(), Type.Null()]) }), 403: ErrorBody },
         },
       },
       async (request) => {
         const current = sessionIdOf(dashboardAdmin(request));
-        return { sessions: (await opts.sessions.list()).map((s) => ({ ...s, current: s.id === current })) };
+        const page = await opts.sessions.listPage(pageRequest(request.query));
+        return { sessions: page.items.map((s) => ({ ...s, current: s.id === current })), next_cursor: page.next_cursor };
       },
     );
 

@@ -5,6 +5,7 @@
  * attacker who cannot read the cookie cannot compute it.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../../http/pagination.js';
 import type { Queryable } from '../../storage/index.js';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
@@ -88,6 +89,13 @@ export class SessionStore {
       'SELECT id, created_at, last_seen_at, expires_at, address, user_agent FROM dashboard_sessions WHERE expires_at > now() ORDER BY created_at DESC, id',
     );
     return rows;
+  }
+
+  /** A page of the live sessions, newest first (GET /admin/sessions). */
+  listPage(page: PageRequest): Promise<Page<SessionInfo>> {
+    const keys = [{ expr: millis('created_at'), desc: true }, { expr: 'id' }];
+    const select = 'SELECT id, created_at, last_seen_at, expires_at, address, user_agent FROM dashboard_sessions WHERE expires_at > now()';
+    return queryPage<SessionInfo>(this.db, select, [], keys, page, (r) => [millisKey(r.created_at), r.id]);
   }
 
   /** Ends one session by id; false when there is no live session with that id. */

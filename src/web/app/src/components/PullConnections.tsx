@@ -32,7 +32,7 @@ export interface PullConnection {
 export const PULL_ROUTE = '/admin/mixpanel/connections';
 
 export function PullConnections() {
-  const connections = useResource<{ connections: PullConnection[] }>(PULL_ROUTE, { refreshMs: 15_000 });
+  const connections = useResource<{ connections: PullConnection[] }>(`${PULL_ROUTE}?limit=1000`, { refreshMs: 15_000 });
   const [error, setError] = useState<ApiFailure | undefined>(undefined);
   const act = async (what: () => Promise<unknown>) => {
     setError(undefined);

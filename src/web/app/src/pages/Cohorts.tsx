@@ -7,7 +7,7 @@ import { Link } from '../router';
 import type { Cohort } from '../types';
 
 export function Cohorts() {
-  const cohorts = useResource<{ cohorts: Cohort[] }>('/admin/cohorts', { refreshMs: 15_000 });
+  const cohorts = useResource<{ cohorts: Cohort[] }>('/admin/cohorts?limit=1000', { refreshMs: 15_000 });
   return (
     <>
       <PageHeader title="Cohorts" subtitle="Audiences imported from Mixpanel (and other partners), kept in sync by their partner." />

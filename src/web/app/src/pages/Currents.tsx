@@ -7,7 +7,7 @@ import { useResource } from '../hooks';
 import { Link } from '../router';
 
 export function Currents() {
-  const list = useResource<{ connectors?: Array<Record<string, unknown>> } | Array<Record<string, unknown>>>(CURRENTS_ROUTES.list, { refreshMs: 10_000 });
+  const list = useResource<{ connectors?: Array<Record<string, unknown>> } | Array<Record<string, unknown>>>(`${CURRENTS_ROUTES.list}?limit=1000`, { refreshMs: 10_000 });
   return (
     <>
       <PageHeader

@@ -16,7 +16,7 @@ import type { Cohort, ImportKey, NewImportKey, PartnerInfo, SyncRow } from '../t
 export function MixpanelPartner() {
   const partners = useResource<{ rest_endpoint: string; partners: PartnerInfo[] }>('/admin/partners');
   const syncs = useResource<{ syncs: SyncRow[] }>('/admin/cohort-syncs?limit=50', { refreshMs: 10_000 });
-  const cohorts = useResource<{ cohorts: Cohort[] }>('/admin/cohorts', { refreshMs: 10_000 });
+  const cohorts = useResource<{ cohorts: Cohort[] }>('/admin/cohorts?limit=1000', { refreshMs: 10_000 });
   const cohortNames = new Map((cohorts.data?.cohorts ?? []).map((c) => [c.id, c.name]));
   return (
     <>
@@ -69,7 +69,7 @@ function Endpoints({ restEndpoint, partner }: { restEndpoint: string; partner: P
 }
 
 function ImportKeys({ onChange }: { onChange: () => void }) {
-  const keys = useResource<{ keys: ImportKey[] }>('/admin/import-keys');
+  const keys = useResource<{ keys: ImportKey[] }>('/admin/import-keys?limit=1000');
   const [fresh, setFresh] = useState<NewImportKey | undefined>(undefined);
   const [error, setError] = useState<ApiFailure | undefined>(undefined);
   const [busy, setBusy] = useState(false);

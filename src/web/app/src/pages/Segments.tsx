@@ -7,7 +7,7 @@ import { Link } from '../router';
 import type { Segment } from '../types';
 
 export function Segments() {
-  const segments = useResource<{ segments: Segment[] }>('/admin/segments');
+  const segments = useResource<{ segments: Segment[] }>('/admin/segments?limit=1000');
   return (
     <>
       <PageHeader
