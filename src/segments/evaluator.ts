@@ -21,6 +21,13 @@
  * - Live atoms (aliases, event counts in the last D days, last session) depend on the clock or on
  *   tables without a change log; they are read from the database at every evaluation.
  * - The result is always intersected with `everyone`, so a deleted (merged) user never counts.
+ *
+ * Bounded: the cache holds at most `maxAtomsPerWorkspace` bitmaps per workspace and
+ * `maxAtoms` / `cacheBytes` in all, least recently used first out (the dashboard's live preview
+ * caches every condition typed, so without a bound a workspace's cache only grows). An evicted
+ * condition is simply loaded again when next asked for. Every profile scan reads at most
+ * `SCAN_BATCH` conditions per statement, so neither loading nor patching ever nears PostgreSQL's
+ * 1,664-column limit, however many conditions are cached or a filter names.
  */
 import type { Db } from '../storage/index.js';
 import { OrdinalBitmap } from './bitmap.js';
@@ -31,18 +38,28 @@ import { cohortMembersQuery, liveQuery, profileScan, unpackOrdinals, type Query 
 export interface EvaluatorOptions {
   /** Memory for cached bitmaps across workspaces; least recently used ones go first. */
   cacheBytes?: number;
+  /** Cached bitmaps (conditions and cohorts) per workspace; least recently used ones go first. */
+  maxAtomsPerWorkspace?: number;
+  /** Cached bitmaps across workspaces. */
+  maxAtoms?: number;
   /** Beyond this many changed users since the last check, reload instead of patching. */
   reloadAboveChanges?: number;
 }
 
-interface Cached<K> {
-  key: K;
-  bitmap: OrdinalBitmap;
-  usedAt: number;
-}
+/** Conditions per profile scan statement: far below PostgreSQL's 1,664-entry target list. */
+export const SCAN_BATCH = 200;
 
-interface CachedCohort extends Cached<string> {
-  version: number | null;
+/** What an entry costs besides its bitmap: the key string, the entry object, the Map slot. */
+const ENTRY_OVERHEAD = 160;
+
+interface Entry {
+  key: string;
+  atom: { kind: 'cohort'; cohortId: string } | ProfileAtom;
+  bitmap: OrdinalBitmap;
+  /** Cohorts: the members_version the bitmap reflects. */
+  version?: number | null;
+  usedAt: number;
+  bytes: number;
 }
 
 interface FreshnessRow {
@@ -52,11 +69,19 @@ interface FreshnessRow {
   cohorts: Array<[string, number]> | null;
 }
 
+export interface CacheStats {
+  workspaces: number;
+  atoms: number;
+  bytes: number;
+}
+
+const isProfileEntry = (e: Entry): e is Entry & { atom: ProfileAtom } => e.atom.kind !== 'cohort';
+
 class WorkspaceCache {
   /** The snapshot the profile bitmaps are current as of (pg_snapshot text). */
   snapshot: string | undefined;
-  readonly profiles = new Map<string, Cached<ProfileAtom>>();
-  readonly cohorts = new Map<string, CachedCohort>();
+  /** Cohort and profile bitmaps by atom key, least recently used first (a use moves an entry last). */
+  readonly entries = new Map<string, Entry>();
   /** An evaluation is between its reads and its use of these bitmaps: not to be evicted. */
   busy = false;
   private tail: Promise<unknown> = Promise.resolve();
@@ -77,19 +102,29 @@ class WorkspaceCache {
     this.tail = run.catch(() => undefined);
     return run;
   }
+
+  profiles(): Array<Entry & { atom: ProfileAtom }> {
+    return [...this.entries.values()].filter(isProfileEntry);
+  }
 }
 
 export class SegmentEvaluator {
   private readonly workspaces = new Map<string, WorkspaceCache>();
   private readonly cacheBytes: number;
+  private readonly maxAtomsPerWorkspace: number;
+  private readonly maxAtoms: number;
   private readonly reloadAboveChanges: number;
   private clock = 0;
+  private totalBytes = 0;
+  private totalAtoms = 0;
 
   constructor(
     private readonly db: Db,
     opts: EvaluatorOptions = {},
   ) {
     this.cacheBytes = opts.cacheBytes ?? 512 * 1024 * 1024;
+    this.maxAtomsPerWorkspace = Math.max(1, opts.maxAtomsPerWorkspace ?? 1_000);
+    this.maxAtoms = Math.max(1, opts.maxAtoms ?? 20_000);
     this.reloadAboveChanges = opts.reloadAboveChanges ?? 100_000;
   }
 
@@ -112,9 +147,13 @@ export class SegmentEvaluator {
 
       const tick = ++this.clock;
       const bitmapOf = (atom: Atom): OrdinalBitmap => {
-        const entry = atom.kind === 'cohort' ? ws.cohorts.get(atom.cohortId) : isProfileAtom(atom) ? ws.profiles.get(atomKey(atom)) : undefined;
-        if (entry) entry.usedAt = tick;
-        return entry?.bitmap ?? live.get(atomKey(atom))!;
+        const key = atomKey(atom);
+        const entry = isLiveAtom(atom) ? undefined : ws.entries.get(key);
+        if (!entry) return live.get(key)!;
+        entry.usedAt = tick;
+        ws.entries.delete(key);
+        ws.entries.set(key, entry);
+        return entry.bitmap;
       };
       const result = evaluatePlan(plan, bitmapOf(EVERYONE), bitmapOf);
       this.evict(ws, tick);
@@ -126,15 +165,59 @@ export class SegmentEvaluator {
     return (await this.members(workspaceId, filter, nowMs)).size;
   }
 
+  /** What the cache holds now: workspaces, bitmaps and their approximate heap bytes. */
+  stats(workspaceId?: string): CacheStats {
+    if (workspaceId === undefined) return { workspaces: this.workspaces.size, atoms: this.totalAtoms, bytes: this.totalBytes };
+    const entries = [...(this.workspaces.get(workspaceId)?.entries.values() ?? [])];
+    return { workspaces: entries.length ? 1 : 0, atoms: entries.length, bytes: entries.reduce((n, e) => n + e.bytes, 0) };
+  }
+
   private workspace(id: string): WorkspaceCache {
     let ws = this.workspaces.get(id);
     if (!ws) this.workspaces.set(id, (ws = new WorkspaceCache(id)));
     return ws;
   }
 
+  private put(ws: WorkspaceCache, entry: Omit<Entry, 'bytes' | 'usedAt'>): void {
+    this.remove(ws, entry.key);
+    const bytes = entry.bitmap.bytes + 2 * entry.key.length + ENTRY_OVERHEAD;
+    ws.entries.set(entry.key, { ...entry, usedAt: this.clock, bytes });
+    this.totalBytes += bytes;
+    this.totalAtoms++;
+  }
+
+  private remove(ws: WorkspaceCache, key: string): void {
+    const old = ws.entries.get(key);
+    if (!old) return;
+    ws.entries.delete(key);
+    this.totalBytes -= old.bytes;
+    this.totalAtoms--;
+  }
+
+  private replaceBitmap(entry: Entry, bitmap: OrdinalBitmap): void {
+    const bytes = bitmap.bytes + 2 * entry.key.length + ENTRY_OVERHEAD;
+    this.totalBytes += bytes - entry.bytes;
+    entry.bitmap = bitmap;
+    entry.bytes = bytes;
+  }
+
   private async load(q: Query): Promise<OrdinalBitmap> {
     const { rows } = await this.db.query<{ packed: Uint8Array | null }>(q.sql, q.params);
     return OrdinalBitmap.of(unpackOrdinals(rows[0]?.packed));
+  }
+
+  /** The members of each profile atom (among `among` if given), `SCAN_BATCH` atoms per statement, batches in parallel. */
+  private async scan(workspaceId: string, atoms: ProfileAtom[], among?: Uint32Array): Promise<OrdinalBitmap[]> {
+    const batches: ProfileAtom[][] = [];
+    for (let i = 0; i < atoms.length; i += SCAN_BATCH) batches.push(atoms.slice(i, i + SCAN_BATCH));
+    const results = await Promise.all(
+      batches.map(async (batch) => {
+        const q = profileScan(workspaceId, batch, among);
+        const row = (await this.db.query<Record<string, Uint8Array | null>>(q.sql, q.params)).rows[0] ?? {};
+        return batch.map((_, i) => OrdinalBitmap.of(unpackOrdinals(row[`a${i}`])));
+      }),
+    );
+    return results.flat();
   }
 
   /**
@@ -155,15 +238,17 @@ export class SegmentEvaluator {
     );
     const row = rows[0]!;
     const changed = unpackOrdinals(row.changed);
+    const profiles = ws.profiles();
     if (ws.snapshot === undefined || row.stale || changed.length > this.reloadAboveChanges) {
-      ws.profiles.clear();
-    } else if (changed.length && ws.profiles.size) {
-      const entries = [...ws.profiles.values()];
-      const scan = profileScan(ws.workspaceId, entries.map((e) => e.key), changed);
-      const found = (await this.db.query<Record<string, Uint8Array | null>>(scan.sql, scan.params)).rows[0] ?? {};
+      for (const e of profiles) this.remove(ws, e.key);
+    } else if (changed.length && profiles.length) {
+      const found = await this.scan(
+        ws.workspaceId,
+        profiles.map((e) => e.atom),
+        changed,
+      );
       const retested = OrdinalBitmap.of(changed);
-      const patched = entries.map((e, i) => e.bitmap.andNot(retested).or(OrdinalBitmap.of(unpackOrdinals(found[`a${i}`]))));
-      entries.forEach((e, i) => (e.bitmap = patched[i]!));
+      profiles.forEach((e, i) => this.replaceBitmap(e, e.bitmap.andNot(retested).or(found[i]!)));
     }
     ws.snapshot = row.snapshot;
 
@@ -171,7 +256,7 @@ export class SegmentEvaluator {
     const stale = new Map<string, number | null>();
     for (const id of cohortIds) {
       const version = versions.get(id) ?? null;
-      if (ws.cohorts.get(id)?.version !== version) stale.set(id, version);
+      if (ws.entries.get(atomKey({ kind: 'cohort', cohortId: id }))?.version !== version) stale.set(id, version);
     }
     return stale;
   }
@@ -183,40 +268,39 @@ export class SegmentEvaluator {
     const { rows } = await this.db.query<{ cohort_id: string; packed: Uint8Array | null }>(q.sql, q.params);
     const packed = new Map(rows.map((r) => [r.cohort_id, r.packed]));
     for (const [id, version] of versions) {
-      ws.cohorts.set(id, { key: id, version, bitmap: OrdinalBitmap.of(unpackOrdinals(packed.get(id))), usedAt: this.clock });
+      const atom = { kind: 'cohort' as const, cohortId: id };
+      this.put(ws, { key: atomKey(atom), atom, version, bitmap: OrdinalBitmap.of(unpackOrdinals(packed.get(id))) });
     }
   }
 
-  /** Loads the profile atoms not cached yet, in one scan of the workspace's users. */
+  /** Loads the profile atoms not cached yet, in scans of the workspace's users. */
   private async loadProfiles(ws: WorkspaceCache, atoms: ProfileAtom[]): Promise<void> {
-    const missing = atoms.filter((a) => !ws.profiles.has(atomKey(a)));
+    const missing = atoms.filter((a) => !ws.entries.has(atomKey(a)));
     if (!missing.length) return;
-    const scan = profileScan(ws.workspaceId, missing);
-    const row = (await this.db.query<Record<string, Uint8Array | null>>(scan.sql, scan.params)).rows[0] ?? {};
-    missing.forEach((atom, i) => {
-      ws.profiles.set(atomKey(atom), { key: atom, bitmap: OrdinalBitmap.of(unpackOrdinals(row[`a${i}`])), usedAt: this.clock });
-    });
+    const bitmaps = await this.scan(ws.workspaceId, missing);
+    missing.forEach((atom, i) => this.put(ws, { key: atomKey(atom), atom, bitmap: bitmaps[i]! }));
   }
 
   /**
-   * Drops least recently used bitmaps beyond the budget: never one used by the current evaluation,
-   * nor any of another workspace whose evaluation is in flight (it may have just loaded them).
+   * Drops least recently used bitmaps beyond the bounds: first the current workspace's beyond its
+   * own bound, then any beyond the totals. Never one used by the current evaluation, nor any of
+   * another workspace whose evaluation is in flight (it may have just loaded them).
    */
   private evict(current: WorkspaceCache, tick: number): void {
-    const droppable: Array<{ entry: Cached<unknown>; drop: () => void }> = [];
-    let bytes = 0;
-    for (const ws of this.workspaces.values()) {
-      for (const entry of [...ws.profiles.values(), ...ws.cohorts.values()]) bytes += entry.bitmap.bytes;
-      if (ws.busy && ws !== current) continue;
-      for (const [k, entry] of ws.profiles) droppable.push({ entry, drop: () => ws.profiles.delete(k) });
-      for (const [k, entry] of ws.cohorts) droppable.push({ entry, drop: () => ws.cohorts.delete(k) });
+    for (const entry of current.entries.values()) {
+      if (current.entries.size <= this.maxAtomsPerWorkspace || entry.usedAt >= tick) break;
+      this.remove(current, entry.key);
     }
-    if (bytes <= this.cacheBytes) return;
+    if (this.totalBytes <= this.cacheBytes && this.totalAtoms <= this.maxAtoms) return;
+    const droppable: Array<{ ws: WorkspaceCache; entry: Entry }> = [];
+    for (const ws of this.workspaces.values()) {
+      if (ws.busy && ws !== current) continue;
+      for (const entry of ws.entries.values()) if (entry.usedAt < tick) droppable.push({ ws, entry });
+    }
     droppable.sort((a, b) => a.entry.usedAt - b.entry.usedAt);
-    for (const { entry, drop } of droppable) {
-      if (bytes <= this.cacheBytes || entry.usedAt >= tick) break;
-      bytes -= entry.bitmap.bytes;
-      drop();
+    for (const { ws, entry } of droppable) {
+      if (this.totalBytes <= this.cacheBytes && this.totalAtoms <= this.maxAtoms) break;
+      this.remove(ws, entry.key);
     }
   }
 }
