@@ -29,8 +29,9 @@
  * `SCAN_BATCH` conditions per statement, so neither loading nor patching ever nears PostgreSQL's
  * 1,664-column limit, however many conditions are cached or a filter names.
  */
+import { randomUUID } from 'node:crypto';
 import type { Db } from '../storage/index.js';
-import { OrdinalBitmap } from './bitmap.js';
+import { OrdinalBitmap, PERSISTABLE } from './bitmap.js';
 import type { FilterNode } from './filter.js';
 import { EVERYONE, atomKey, atomsOf, evaluatePlan, isLiveAtom, isProfileAtom, planOf, type Atom, type ProfileAtom } from './plan.js';
 import { cohortMembersQuery, liveQuery, profileScan, unpackOrdinals, type Query } from './sql.js';
@@ -44,7 +45,25 @@ export interface EvaluatorOptions {
   maxAtoms?: number;
   /** Beyond this many changed users since the last check, reload instead of patching. */
   reloadAboveChanges?: number;
+  /** Read and save bitmaps in the database (segment_bitmaps) so that a start is quick; default true. */
+  persist?: boolean;
+  /** How many of a workspace's most recently used bitmaps each save keeps current; default 64. */
+  persistAtoms?: number;
 }
+
+/** A saved bitmap as `restore` reads it, with the users changed since it was saved. */
+interface SavedRow {
+  atom_key: string;
+  as_of: string | null;
+  members_version: number | null;
+  token: string;
+  bitmap: Uint8Array;
+  stale: boolean | null;
+  changed: Uint8Array | null;
+}
+
+/** A saved row not refreshed for this long is deleted: nothing uses it (a profile one cannot be patched any more). */
+const SAVED_TTL = "interval '1 hour'";
 
 /** Conditions per profile scan statement: far below PostgreSQL's 1,664-entry target list. */
 export const SCAN_BATCH = 200;
@@ -60,6 +79,10 @@ interface Entry {
   version?: number | null;
   usedAt: number;
   bytes: number;
+  /** The token of the saved row this bitmap was written as or read from; unset if never saved. */
+  savedToken?: string;
+  /** Changed since it was saved (or never saved). */
+  dirty: boolean;
 }
 
 interface FreshnessRow {
@@ -117,6 +140,10 @@ export class SegmentEvaluator {
   private clock = 0;
   private totalBytes = 0;
   private totalAtoms = 0;
+  private readonly persist: boolean;
+  private readonly persistAtoms: number;
+  private timer: NodeJS.Timeout | undefined;
+  private saving: Promise<void> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -126,6 +153,39 @@ export class SegmentEvaluator {
     this.maxAtomsPerWorkspace = Math.max(1, opts.maxAtomsPerWorkspace ?? 1_000);
     this.maxAtoms = Math.max(1, opts.maxAtoms ?? 20_000);
     this.reloadAboveChanges = opts.reloadAboveChanges ?? 100_000;
+    this.persist = (opts.persist ?? true) && PERSISTABLE;
+    this.persistAtoms = opts.persistAtoms ?? 64;
+  }
+
+  /** Saves the cached bitmaps every `everyMs` (see `saveOnce`) until `close`. */
+  startPersisting(onError: (err: unknown) => void, everyMs = 60_000): void {
+    if (!this.persist || this.timer) return;
+    this.timer = setInterval(() => {
+      this.saving ??= this.saveOnce()
+        .catch(onError)
+        .finally(() => (this.saving = undefined));
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  /** Stops saving; waits for a save under way. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.saving;
+  }
+
+  /**
+   * Brings each workspace's bitmaps up to date and saves its `persistAtoms` most recently used:
+   * a changed (or never saved) bitmap is written whole; an unchanged one that this process wrote
+   * only gets the newer snapshot it is now current as of (its bytes are not rewritten). Saved rows
+   * not refreshed for an hour are deleted.
+   */
+  async saveOnce(workspaceId?: string): Promise<void> {
+    if (!this.persist) return;
+    for (const ws of [...this.workspaces.values()]) {
+      if (ws.entries.size && (workspaceId === undefined || ws.workspaceId === workspaceId)) await ws.exclusive(() => this.save(ws));
+    }
   }
 
   /** The ordinals of the workspace's users who match `filter` now. */
@@ -137,11 +197,11 @@ export class SegmentEvaluator {
       const cohortIds = atoms.flatMap((a) => (a.kind === 'cohort' ? [a.cohortId] : []));
       const profileAtoms = [EVERYONE, ...atoms.filter(isProfileAtom)];
       const staleCohorts = await this.refresh(ws, cohortIds);
+      const missing = profileAtoms.filter((a) => !ws.entries.has(atomKey(a)));
       const live = new Map<string, OrdinalBitmap>();
       // Independent reads, each on its own connection where the store has several.
       await Promise.all([
-        this.loadCohorts(ws, staleCohorts),
-        this.loadProfiles(ws, profileAtoms),
+        this.loadMissing(ws, staleCohorts, missing),
         ...atoms.filter(isLiveAtom).map(async (atom) => live.set(atomKey(atom), await this.load(liveQuery(workspaceId, atom, nowMs)))),
       ]);
 
@@ -178,10 +238,10 @@ export class SegmentEvaluator {
     return ws;
   }
 
-  private put(ws: WorkspaceCache, entry: Omit<Entry, 'bytes' | 'usedAt'>): void {
+  private put(ws: WorkspaceCache, entry: Omit<Entry, 'bytes' | 'usedAt' | 'dirty'> & { dirty?: boolean }): void {
     this.remove(ws, entry.key);
     const bytes = entry.bitmap.bytes + 2 * entry.key.length + ENTRY_OVERHEAD;
-    ws.entries.set(entry.key, { ...entry, usedAt: this.clock, bytes });
+    ws.entries.set(entry.key, { dirty: true, ...entry, usedAt: this.clock, bytes });
     this.totalBytes += bytes;
     this.totalAtoms++;
   }
@@ -199,6 +259,7 @@ export class SegmentEvaluator {
     this.totalBytes += bytes - entry.bytes;
     entry.bitmap = bitmap;
     entry.bytes = bytes;
+    entry.dirty = true;
   }
 
   private async load(q: Query): Promise<OrdinalBitmap> {
@@ -273,9 +334,117 @@ export class SegmentEvaluator {
     }
   }
 
-  /** Loads the profile atoms not cached yet, in scans of the workspace's users. */
-  private async loadProfiles(ws: WorkspaceCache, atoms: ProfileAtom[]): Promise<void> {
-    const missing = atoms.filter((a) => !ws.entries.has(atomKey(a)));
+  /** Loads what the cache lacks: from saved bitmaps where they can be used, else from the tables. */
+  private async loadMissing(ws: WorkspaceCache, cohorts: Map<string, number | null>, profiles: ProfileAtom[]): Promise<void> {
+    if (!cohorts.size && !profiles.length) return;
+    const restored = this.persist ? await this.restore(ws, cohorts, profiles) : new Set<string>();
+    await Promise.all([
+      this.loadCohorts(ws, new Map([...cohorts].filter(([id]) => !restored.has(atomKey({ kind: 'cohort', cohortId: id }))))),
+      this.loadProfiles(
+        ws,
+        profiles.filter((a) => !restored.has(atomKey(a))),
+      ),
+    ]);
+  }
+
+  /**
+   * Reads the saved bitmaps of these cohorts and profile atoms (one statement) and caches those
+   * that can be used: a cohort's if saved at its current members_version; a profile atom's if the
+   * change log still holds every change since the snapshot it was saved as of (it is not older
+   * than the pruned horizon) and they are not too many — those users are tested again, as in
+   * `refresh`, which leaves the bitmap current as of (at least) the workspace's snapshot. Returns
+   * the keys it cached.
+   */
+  private async restore(ws: WorkspaceCache, cohorts: Map<string, number | null>, profiles: ProfileAtom[]): Promise<Set<string>> {
+    const wanted = new Map<string, Entry['atom']>();
+    for (const id of cohorts.keys()) wanted.set(atomKey({ kind: 'cohort', cohortId: id }), { kind: 'cohort', cohortId: id });
+    for (const atom of profiles) wanted.set(atomKey(atom), atom);
+    const { rows } = await this.db.query<SavedRow>(
+      `SELECT b.atom_key, b.as_of, b.members_version::float8 AS members_version, b.token::text AS token, b.bitmap,
+              b.as_of IS NOT NULL AND (SELECT pruned_below FROM segment_change_horizon) > pg_snapshot_xmin(b.as_of::pg_snapshot) AS stale,
+              CASE WHEN b.as_of IS NOT NULL THEN
+                (SELECT string_agg(int4send((c.ordinal - 2147483648)::int4), ''::bytea)
+                   FROM (SELECT DISTINCT ordinal FROM segment_user_changes
+                          WHERE workspace_id = $1 AND txid >= pg_snapshot_xmin(b.as_of::pg_snapshot)
+                            AND NOT pg_visible_in_snapshot(txid, b.as_of::pg_snapshot) LIMIT $3) c)
+              END AS changed
+         FROM segment_bitmaps b WHERE b.workspace_id = $1 AND b.atom_key = ANY($2::text[])`,
+      [ws.workspaceId, [...wanted.keys()], this.reloadAboveChanges + 1],
+    );
+    const restored = new Set<string>();
+    const patches = new Map<string, { changed: Uint32Array; saved: Array<{ key: string; atom: ProfileAtom; bitmap: OrdinalBitmap; token: string }> }>();
+    for (const row of rows) {
+      const atom = wanted.get(row.atom_key);
+      let bitmap: OrdinalBitmap;
+      try {
+        bitmap = OrdinalBitmap.deserialize(row.bitmap);
+      } catch {
+        continue; // unreadable: loaded from the tables instead, and saved again
+      }
+      if (!atom) continue;
+      if (atom.kind === 'cohort') {
+        const version = cohorts.get(atom.cohortId) ?? null;
+        if (row.members_version !== version) continue;
+        this.put(ws, { key: row.atom_key, atom, version, bitmap, savedToken: row.token, dirty: false });
+        restored.add(row.atom_key);
+        continue;
+      }
+      const changed = unpackOrdinals(row.changed);
+      if (row.as_of === null || row.stale || changed.length > this.reloadAboveChanges) continue;
+      let group = patches.get(row.as_of);
+      if (!group) patches.set(row.as_of, (group = { changed, saved: [] }));
+      group.saved.push({ key: row.atom_key, atom, bitmap, token: row.token });
+    }
+    await Promise.all(
+      [...patches.values()].map(async ({ changed, saved }) => {
+        const found = changed.length ? await this.scan(ws.workspaceId, saved.map((s) => s.atom), changed) : [];
+        const retested = OrdinalBitmap.of(changed);
+        saved.forEach((s, i) => {
+          const bitmap = changed.length ? s.bitmap.andNot(retested).or(found[i]!) : s.bitmap;
+          this.put(ws, { key: s.key, atom: s.atom, bitmap, savedToken: s.token, dirty: changed.length > 0 });
+          restored.add(s.key);
+        });
+      }),
+    );
+    return restored;
+  }
+
+  /** Brings the workspace's bitmaps up to date and saves its most recently used ones (see `saveOnce`). */
+  private async save(ws: WorkspaceCache): Promise<void> {
+    await this.refresh(ws, []);
+    const all = [...ws.entries.values()];
+    const recent = all.slice(Math.max(0, all.length - this.persistAtoms));
+    const asOf = ws.snapshot!;
+    const writes = recent.filter((e) => e.dirty || e.savedToken === undefined);
+    const bumps = recent.filter((e) => !e.dirty && e.savedToken !== undefined);
+    if (bumps.length) {
+      const { rows } = await this.db.query<{ atom_key: string }>(
+        `UPDATE segment_bitmaps b SET as_of = CASE WHEN b.as_of IS NULL THEN NULL ELSE $2 END, saved_at = now()
+           FROM unnest($3::text[], $4::uuid[]) AS s(atom_key, token)
+          WHERE b.workspace_id = $1 AND b.atom_key = s.atom_key AND b.token = s.token
+          RETURNING b.atom_key`,
+        [ws.workspaceId, asOf, bumps.map((e) => e.key), bumps.map((e) => e.savedToken)],
+      );
+      // Rewritten by another process (its copy is as good) or deleted: written whole next time.
+      const bumped = new Set(rows.map((r) => r.atom_key));
+      for (const e of bumps) if (!bumped.has(e.key)) e.savedToken = undefined;
+    }
+    for (const e of writes) {
+      const token = randomUUID();
+      await this.db.query(
+        `INSERT INTO segment_bitmaps (workspace_id, atom_key, as_of, members_version, token, bitmap) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (workspace_id, atom_key) DO UPDATE
+           SET as_of = EXCLUDED.as_of, members_version = EXCLUDED.members_version, token = EXCLUDED.token, bitmap = EXCLUDED.bitmap, saved_at = now()`,
+        [ws.workspaceId, e.key, e.atom.kind === 'cohort' ? null : asOf, e.atom.kind === 'cohort' ? (e.version ?? null) : null, token, e.bitmap.serialize()],
+      );
+      e.savedToken = token;
+      e.dirty = false;
+    }
+    await this.db.query(`DELETE FROM segment_bitmaps WHERE workspace_id = $1 AND saved_at < now() - ${SAVED_TTL}`, [ws.workspaceId]);
+  }
+
+  /** Loads these profile atoms from the tables, in scans of the workspace's users. */
+  private async loadProfiles(ws: WorkspaceCache, missing: ProfileAtom[]): Promise<void> {
     if (!missing.length) return;
     const bitmaps = await this.scan(ws.workspaceId, missing);
     missing.forEach((atom, i) => this.put(ws, { key: atomKey(atom), atom, bitmap: bitmaps[i]! }));
