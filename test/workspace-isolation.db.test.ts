@@ -143,8 +143,8 @@ const OWNED_THROUGH: Record<string, string> = {
   currents_backfills: 'connector_id IN (SELECT id FROM currents_connectors WHERE workspace_id = $1)',
   workspaces: 'id = $1',
 };
-/** Tables that hold no workspace's data (process-wide state). */
-const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions', 'rate_limit_counters', 'worker_heartbeats', 'event_log_partitions']);
+/** Tables that hold no workspace's data (process-wide state), or a cache a server rewrites on its own timer (segment_bitmaps). */
+const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'segment_bitmaps', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions', 'rate_limit_counters', 'worker_heartbeats', 'event_log_partitions']);
 
 async function snapshot(workspaceId: string): Promise<Record<string, string>> {
   const db = s.testDb.db;
