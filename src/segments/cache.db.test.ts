@@ -5,7 +5,8 @@
  * Here 50,000 distinct conditions go through one workspace (10,000 of them as preview counts over
  * HTTP, with user changes in between so that cached bitmaps are patched, the rest through an
  * evaluator directly for speed); every count is checked, the cache stays within its bounds, and
- * evicted conditions still evaluate correctly.
+ * evicted conditions still evaluate correctly. About 25 s of test time on PGlite on a loaded 2-core
+ * machine; the timeouts leave room for a much busier one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_BACKEND } from '../test-support/db.js';
@@ -79,7 +80,7 @@ describe(`segment cache with 50,000 distinct conditions on ${TEST_BACKEND}`, () 
     expect((await s.call('POST', '/admin/segments/preview-count', { filter: equalsN(0) })).body).toEqual({ count: 0 });
     expect((await s.call('POST', '/admin/segments/preview-count', { filter: equalsN(1) })).body).toEqual({ count: 1 });
     await s.call('POST', '/users/track', { attributes: [{ external_id: 'u0', n: 0 }] });
-  });
+  }, 180_000);
 
   it('holds the cache within its entry and memory bounds; evicted conditions evaluate correctly', async () => {
     const cap = 600;
@@ -111,5 +112,5 @@ describe(`segment cache with 50,000 distinct conditions on ${TEST_BACKEND}`, () 
     expect(await tiny.count(s.workspaceId, filter)).toBe(expected);
     expect(await tiny.count(s.workspaceId, equalsN(STEP))).toBe(1);
     expect(tiny.stats().atoms).toBeLessThanOrEqual(3);
-  });
+  }, 180_000);
 });
