@@ -22,6 +22,13 @@
  *   tables without a change log; they are read from the database at every evaluation.
  * - The result is always intersected with `everyone`, so a deleted (merged) user never counts.
  *
+ * Saved for a quick start: every minute (`startPersisting`) each workspace's most recently used
+ * bitmaps are written to segment_bitmaps (migrations/045) with the snapshot they are current as of
+ * (a cohort's: its members_version). A process that lacks a bitmap — it just started, or evicted
+ * it — reads the saved copy and re-tests the users changed since its snapshot, as the freshness
+ * check does, instead of scanning every user; a copy that cannot be brought up to date that way
+ * (log pruned past it, cohort version moved, unreadable) is ignored and the tables are read.
+ *
  * Bounded: the cache holds at most `maxAtomsPerWorkspace` bitmaps per workspace and
  * `maxAtoms` / `cacheBytes` in all, least recently used first out (the dashboard's live preview
  * caches every condition typed, so without a bound a workspace's cache only grows). An evicted
@@ -62,6 +69,12 @@ interface SavedRow {
   changed: Uint8Array | null;
 }
 
+interface SavePlan {
+  asOf: string;
+  writes: Array<{ entry: Entry; bitmap: OrdinalBitmap; generation: number }>;
+  bumps: Entry[];
+}
+
 /** A saved row not refreshed for this long is deleted: nothing uses it (a profile one cannot be patched any more). */
 const SAVED_TTL = "interval '1 hour'";
 
@@ -83,6 +96,8 @@ interface Entry {
   savedToken?: string;
   /** Changed since it was saved (or never saved). */
   dirty: boolean;
+  /** Counts the changes to `bitmap`, so that a save that ran meanwhile does not mark a newer bitmap clean. */
+  generation: number;
 }
 
 interface FreshnessRow {
@@ -184,7 +199,11 @@ export class SegmentEvaluator {
   async saveOnce(workspaceId?: string): Promise<void> {
     if (!this.persist) return;
     for (const ws of [...this.workspaces.values()]) {
-      if (ws.entries.size && (workspaceId === undefined || ws.workspaceId === workspaceId)) await ws.exclusive(() => this.save(ws));
+      if (!ws.entries.size || (workspaceId !== undefined && ws.workspaceId !== workspaceId)) continue;
+      // Brought up to date and chosen under the workspace's lock; written after it, so that counts
+      // do not wait for the writes (bitmaps are immutable: the chosen ones stay as they were).
+      const plan = await ws.exclusive(() => this.toSave(ws));
+      await this.write(ws.workspaceId, plan);
     }
   }
 
@@ -238,10 +257,10 @@ export class SegmentEvaluator {
     return ws;
   }
 
-  private put(ws: WorkspaceCache, entry: Omit<Entry, 'bytes' | 'usedAt' | 'dirty'> & { dirty?: boolean }): void {
+  private put(ws: WorkspaceCache, entry: Omit<Entry, 'bytes' | 'usedAt' | 'dirty' | 'generation'> & { dirty?: boolean }): void {
     this.remove(ws, entry.key);
     const bytes = entry.bitmap.bytes + 2 * entry.key.length + ENTRY_OVERHEAD;
-    ws.entries.set(entry.key, { dirty: true, ...entry, usedAt: this.clock, bytes });
+    ws.entries.set(entry.key, { dirty: true, ...entry, usedAt: this.clock, bytes, generation: 0 });
     this.totalBytes += bytes;
     this.totalAtoms++;
   }
@@ -260,6 +279,7 @@ export class SegmentEvaluator {
     entry.bitmap = bitmap;
     entry.bytes = bytes;
     entry.dirty = true;
+    entry.generation++;
   }
 
   private async load(q: Query): Promise<OrdinalBitmap> {
@@ -409,38 +429,50 @@ export class SegmentEvaluator {
     return restored;
   }
 
-  /** Brings the workspace's bitmaps up to date and saves its most recently used ones (see `saveOnce`). */
-  private async save(ws: WorkspaceCache): Promise<void> {
+  /** Brings the workspace's bitmaps up to date and picks what to save of its most recently used ones (see `saveOnce`). */
+  private async toSave(ws: WorkspaceCache): Promise<SavePlan> {
     await this.refresh(ws, []);
     const all = [...ws.entries.values()];
     const recent = all.slice(Math.max(0, all.length - this.persistAtoms));
-    const asOf = ws.snapshot!;
-    const writes = recent.filter((e) => e.dirty || e.savedToken === undefined);
-    const bumps = recent.filter((e) => !e.dirty && e.savedToken !== undefined);
+    return {
+      asOf: ws.snapshot!,
+      writes: recent.filter((e) => e.dirty || e.savedToken === undefined).map((entry) => ({ entry, bitmap: entry.bitmap, generation: entry.generation })),
+      bumps: recent.filter((e) => !e.dirty && e.savedToken !== undefined),
+    };
+  }
+
+  /**
+   * Writes a save plan. A bump claims that the row this process wrote (its token) holds the bitmap
+   * as of `asOf` — true since the bitmap had not changed by then, whatever happened since.
+   */
+  private async write(workspaceId: string, { asOf, writes, bumps }: SavePlan): Promise<void> {
     if (bumps.length) {
       const { rows } = await this.db.query<{ atom_key: string }>(
         `UPDATE segment_bitmaps b SET as_of = CASE WHEN b.as_of IS NULL THEN NULL ELSE $2 END, saved_at = now()
            FROM unnest($3::text[], $4::uuid[]) AS s(atom_key, token)
           WHERE b.workspace_id = $1 AND b.atom_key = s.atom_key AND b.token = s.token
           RETURNING b.atom_key`,
-        [ws.workspaceId, asOf, bumps.map((e) => e.key), bumps.map((e) => e.savedToken)],
+        [workspaceId, asOf, bumps.map((e) => e.key), bumps.map((e) => e.savedToken)],
       );
       // Rewritten by another process (its copy is as good) or deleted: written whole next time.
       const bumped = new Set(rows.map((r) => r.atom_key));
       for (const e of bumps) if (!bumped.has(e.key)) e.savedToken = undefined;
     }
-    for (const e of writes) {
+    for (const { entry: e, bitmap, generation } of writes) {
       const token = randomUUID();
       await this.db.query(
         `INSERT INTO segment_bitmaps (workspace_id, atom_key, as_of, members_version, token, bitmap) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (workspace_id, atom_key) DO UPDATE
            SET as_of = EXCLUDED.as_of, members_version = EXCLUDED.members_version, token = EXCLUDED.token, bitmap = EXCLUDED.bitmap, saved_at = now()`,
-        [ws.workspaceId, e.key, e.atom.kind === 'cohort' ? null : asOf, e.atom.kind === 'cohort' ? (e.version ?? null) : null, token, e.bitmap.serialize()],
+        [workspaceId, e.key, e.atom.kind === 'cohort' ? null : asOf, e.atom.kind === 'cohort' ? (e.version ?? null) : null, token, bitmap.serialize()],
       );
-      e.savedToken = token;
-      e.dirty = false;
+      // Patched while this was written: the row is consistent, but older than the bitmap now.
+      if (e.generation === generation) {
+        e.savedToken = token;
+        e.dirty = false;
+      }
     }
-    await this.db.query(`DELETE FROM segment_bitmaps WHERE workspace_id = $1 AND saved_at < now() - ${SAVED_TTL}`, [ws.workspaceId]);
+    await this.db.query(`DELETE FROM segment_bitmaps WHERE workspace_id = $1 AND saved_at < now() - ${SAVED_TTL}`, [workspaceId]);
   }
 
   /** Loads these profile atoms from the tables, in scans of the workspace's users. */
