@@ -85,3 +85,41 @@ describe('OrdinalBitmap', () => {
     expect(b.bytes).toBeLessThan(1.4 * 1024 * 1024);
   });
 });
+
+describe('OrdinalBitmap serialization', () => {
+  it('reads back exactly what it wrote, from any byte offset, and after set operations', () => {
+    fc.assert(
+      fc.property(ordinals, ordinals, fc.integer({ min: 0, max: 3 }), (xs, ys, offset) => {
+        const a = OrdinalBitmap.of(xs);
+        const b = OrdinalBitmap.of(ys);
+        for (const bitmap of [a, a.and(b), a.andNot(b), a.or(b), OrdinalBitmap.empty()]) {
+          const bytes = bitmap.serialize();
+          const shifted = new Uint8Array(bytes.byteLength + offset);
+          shifted.set(bytes, offset);
+          const back = OrdinalBitmap.deserialize(shifted.subarray(offset));
+          expect(back.size).toBe(bitmap.size);
+          expect([...back.from()]).toEqual([...bitmap.from()]);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses bytes it did not write', () => {
+    const good = OrdinalBitmap.of([1, 2, 70_000, ...Array.from({ length: 5000 }, (_, i) => 200_000 + i)]).serialize();
+    expect(() => OrdinalBitmap.deserialize(new Uint8Array(3))).toThrow(/too short/);
+    expect(() => OrdinalBitmap.deserialize(good.slice(0, good.length - 4))).toThrow(/out of bounds|trailing/);
+    const wrongMagic = good.slice();
+    wrongMagic[0] = wrongMagic[0]! ^ 1;
+    expect(() => OrdinalBitmap.deserialize(wrongMagic)).toThrow(/magic/);
+    expect(() => OrdinalBitmap.deserialize(new Uint8Array([...good, 0, 0, 0, 0]))).toThrow(/trailing/);
+  });
+
+  it('keeps a 30 % set of 1,000,000 ordinals in about 128 KiB', () => {
+    const xs: number[] = [];
+    for (let i = 0; i < 1_000_000; i++) if ((i * 2654435761) % 10 < 3) xs.push(i);
+    const bytes = OrdinalBitmap.of(xs).serialize();
+    expect(bytes.byteLength).toBeLessThan(130 * 1024);
+    expect(OrdinalBitmap.deserialize(bytes).size).toBe(xs.length);
+  });
+});

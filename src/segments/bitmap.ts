@@ -13,6 +13,11 @@
 
 const ARRAY_MAX = 4096;
 const WORDS = 2048;
+/** 'RVB1', the first four bytes of a serialized bitmap. */
+const MAGIC = 0x31425652;
+
+/** Whether `serialize` output can be read back here: typed arrays are little-endian on this platform. */
+export const PERSISTABLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 type Chunk = ArrayChunk | BitsetChunk;
 
@@ -207,6 +212,66 @@ export class OrdinalBitmap {
     let n = 0;
     for (const c of this.chunks) n += c.size;
     return n;
+  }
+
+  /**
+   * The bitmap as bytes, for the database (segment_bitmaps, migrations/045): a header (magic,
+   * chunk count), per chunk its key, its kind and its cardinality, then each chunk's payload as it
+   * is in memory — an array chunk's values (padded to 4 bytes), a bitset chunk's 2,048 words. A
+   * 30 % set of 1,000,000 users takes 128 KiB. Little-endian (the typed arrays' order on every
+   * platform Node runs on; `PERSISTABLE` is false elsewhere).
+   */
+  serialize(): Uint8Array {
+    const n = this.keys.length;
+    let payload = 0;
+    for (const c of this.chunks) payload += c instanceof BitsetChunk ? WORDS * 4 : (c.values.byteLength + 3) & ~3;
+    const out = new Uint8Array(8 + n * 8 + payload);
+    const head = new Uint32Array(out.buffer, 0, 2 + n * 2);
+    head[0] = MAGIC;
+    head[1] = n;
+    let at = 8 + n * 8;
+    for (let i = 0; i < n; i++) {
+      const c = this.chunks[i]!;
+      const bitset = c instanceof BitsetChunk;
+      head[2 + i * 2] = this.keys[i]! | (bitset ? 0x10000 : 0);
+      head[3 + i * 2] = c.size;
+      const bytes = bitset ? new Uint8Array(c.words.buffer, c.words.byteOffset, WORDS * 4) : new Uint8Array(c.values.buffer, c.values.byteOffset, c.values.byteLength);
+      out.set(bytes, at);
+      at += (bytes.byteLength + 3) & ~3;
+    }
+    return out;
+  }
+
+  /** The bitmap `serialize` wrote; throws on anything else (a wrong magic, a size that does not add up). */
+  static deserialize(input: Uint8Array): OrdinalBitmap {
+    // One aligned copy; chunks are views into it (bitmaps are immutable, so they may share it).
+    const bytes = input.byteOffset % 4 === 0 ? input : input.slice();
+    const fail = (why: string): never => {
+      throw new Error(`not a serialized OrdinalBitmap: ${why}`);
+    };
+    if (bytes.byteLength < 8) fail('too short');
+    const n = new Uint32Array(bytes.buffer, bytes.byteOffset, 2)[1]!;
+    if (new Uint32Array(bytes.buffer, bytes.byteOffset, 1)[0] !== MAGIC) fail('wrong magic');
+    if (n > 0x10000 || bytes.byteLength < 8 + n * 8) fail('truncated header');
+    const head = new Uint32Array(bytes.buffer, bytes.byteOffset, 2 + n * 2);
+    const keys: number[] = [];
+    const chunks: Chunk[] = [];
+    let at = 8 + n * 8;
+    for (let i = 0; i < n; i++) {
+      const key = head[2 + i * 2]! & 0xffff;
+      const bitset = (head[2 + i * 2]! & 0x10000) !== 0;
+      const size = head[3 + i * 2]!;
+      if (i > 0 && key <= keys[i - 1]!) fail('keys out of order');
+      const length = bitset ? WORDS * 4 : size * 2;
+      if ((!bitset && size > ARRAY_MAX) || at + length > bytes.byteLength) fail('chunk out of bounds');
+      // A bitset's cardinality is counted again (lazily) rather than trusted from the header.
+      const words = () => new Uint32Array(bytes.buffer, bytes.byteOffset + at, WORDS);
+      chunks.push(bitset ? new BitsetChunk(words()) : new ArrayChunk(new Uint16Array(bytes.buffer, bytes.byteOffset + at, size)));
+      keys.push(key);
+      at += (length + 3) & ~3;
+    }
+    if (at !== bytes.byteLength) fail('trailing bytes');
+    return new OrdinalBitmap(keys, chunks);
   }
 
   /** Approximate heap bytes, for the cache's budget. */

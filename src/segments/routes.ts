@@ -72,6 +72,8 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
   const pruner = new ChangeLogPruner(db);
   pruner.start((err) => app.log.warn({ err }, 'segment change log pruning failed'));
   app.addHook('onClose', () => pruner.stop());
+  evaluator.startPersisting((err) => app.log.warn({ err }, 'saving segment bitmaps failed'));
+  app.addHook('onClose', () => evaluator.close());
 
   const segmentOf = async (workspaceId: string, id: string): Promise<Segment> => {
     const segment = await getSegment(db, workspaceId, id);
