@@ -4,7 +4,7 @@
  * data dir at first start (mode 0600). A sealed value is `v1 | iv(12) | tag(16) | ciphertext`;
  * the version byte leaves room for key rotation.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -42,6 +42,14 @@ export class SecretBox {
 
   openJson<T>(sealed: Buffer): T {
     return JSON.parse(this.open(sealed)) as T;
+  }
+
+  /**
+   * What identifies the key without revealing it: an HMAC-SHA-256 of a constant under the key. The
+   * database keeps it (src/secrets/identity.ts) so every process can tell it holds the same key.
+   */
+  checkValue(): Buffer {
+    return createHmac('sha256', this.key).update('rivulet master key check v1').digest();
   }
 }
 
