@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
 import { ensurePartitions, startRetention } from './events/retention.js';
 import { applyMigrations, openStorage, retryStats, withMigrationLock, type Db } from './storage/index.js';
-import { partnerList, resolvePartnerKeys } from './cohorts/index.js';
+import { partnerList, resolvePartnerKeys, type PartnerRegistry } from './cohorts/index.js';
 import { MasterKeyError, resolveMasterKey, type ResolvedMasterKey } from './secrets/identity.js';
 import { resolveAdminPassword, type AdminPassword } from './web/server/password.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
@@ -19,6 +19,8 @@ import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceR
 export interface Rivulet {
   app: FastifyInstance;
   db: Db;
+  /** The partners and the partner API keys this process accepts. */
+  partners: PartnerRegistry;
   /** Partner API keys generated at this start: printed once to the terminal, never logged. */
   generatedPartnerKeys: Array<{ partner: string; key: string }>;
   /** The dashboard's admin password when generated at this start: printed once, never logged. */
@@ -125,6 +127,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     return {
       app,
       db,
+      partners: cohorts.partners,
       generatedPartnerKeys: cohorts.generatedPartnerKeys,
       generatedMasterKey: prepared.masterKey.generated,
       seededKeyRevoked: Boolean(prepared.seededKey?.revoked_at),
