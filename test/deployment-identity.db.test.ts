@@ -11,7 +11,7 @@
  *   stays revoked at its start, which says so.
  * And on either backend: a Currents connector whose credentials were sealed under another master key
  * (a deployment from before the check, whose processes each made their own key) shows `failed` with
- * the reason, not `active` without an error.
+ * the reason, not `active` without an error; a pull connection likewise.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnector, parseMixpanelExportInput } from '../src/currents/index.js';
 import { UNREADABLE_CREDENTIALS } from '../src/currents/delivery/supervisor.js';
 import { SecretBox } from '../src/secrets/index.js';
-import { createTestDatabaseUrl, TEST_BACKEND } from '../src/test-support/db.js';
+import { createConnection } from '../src/cohorts/pull/connections.js';
+import { startRivuletOn, type RivuletOnDb } from '../src/cohorts/pull/testing.js';
+import { createTestDatabaseUrl, openTestDb, TEST_BACKEND } from '../src/test-support/db.js';
 import { startTestServer, type TestServer } from '../src/test-support/server.js';
 import { PERMISSIONS } from '../src/workspaces/index.js';
 import { freePort, runCli, serve, type ServeProcess } from './cli-process.js';
@@ -132,5 +134,47 @@ describe(`a connector sealed under another master key (${TEST_BACKEND})`, () => 
     }, 'the connector to show failed');
     expect(status.last_error).toBe(UNREADABLE_CREDENTIALS);
     expect(status.last_error).toMatch(/cannot be decrypted with this deployment's master key/);
+  });
+});
+
+describe(`a pull connection sealed under another master key (${TEST_BACKEND})`, () => {
+  let t: Awaited<ReturnType<typeof openTestDb>>;
+  let dataDir: string;
+  let s: RivuletOnDb;
+
+  beforeAll(async () => {
+    t = await openTestDb();
+    dataDir = await mkdtemp(join(tmpdir(), 'rivulet-identity-pull-'));
+    s = await startRivuletOn(t, { dataDir, pullTiming: { pollMs: 50, backoffStartMs: 50, backoffMaxMs: 200 } });
+  });
+
+  afterAll(async () => {
+    await s?.close();
+    await t?.drop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('shows failed with the reason', async () => {
+    const foreign = SecretBox.fromString('a-key-of-another-process-0123456789');
+    const row = await createConnection(t.db, foreign, s.workspaceId, {
+      name: 'Sealed elsewhere',
+      projectId: '4343',
+      mixpanelWorkspaceId: null,
+      region: 'US',
+      baseUrl: 'http://127.0.0.1:9',
+      credentials: { kind: 'service_account', username: 'sa', secret: 'sealed-elsewhere-secret' },
+      cohortIds: ['1'],
+      mode: 'dynamic',
+      intervalSeconds: 3600,
+      matchKey: 'external_id',
+      queryBudget: 10,
+      enabled: true,
+    });
+    const shown = await waitFor(async () => {
+      const res = await s.call('GET', `/admin/mixpanel/connections/${row.id}`);
+      return res.body?.state === 'failed' ? res.body : undefined;
+    }, 'the connection to show failed');
+    expect(shown.last_error).toMatch(/cannot be decrypted with this deployment's master key/);
+    expect(shown.credentials.kind).toMatch(/unreadable/);
   });
 });
