@@ -34,9 +34,9 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
  *
  * On PostgreSQL the lock is a transaction-level advisory lock held by one pooled connection for the
  * whole of `work`, which runs on the pool's other connections (each migration commits on its own);
- * it is let go when `work` ends, or by the server when the process dies. PGlite is one process
- * per data directory, and its single connection cannot both hold a transaction and run `work`:
- * there `work` runs as is.
+ * it is let go when `work` ends, or by the server when the process dies. So the pool needs at least
+ * two connections (the server's has 20). PGlite is one process per data directory, and its single
+ * connection cannot both hold a transaction and run `work`: there `work` runs as is.
  */
 export async function withMigrationLock<T>(db: Db, work: () => Promise<T>): Promise<T> {
   if (db.kind === 'pglite') return work();
