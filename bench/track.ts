@@ -135,6 +135,8 @@ async function serve(mode: string): Promise<void> {
       LOG_LEVEL: 'warn',
       RIVULET_DATA_DIR: dataDir,
       RIVULET_API_KEY: API_KEY,
+      // One master key for all the processes measured on one PostgreSQL (each has its own data dir).
+      RIVULET_MASTER_KEY: 'bench-track-master-key-0123456789abcdef',
       RIVULET_RATE_LIMIT_TRACK: '1000000000',
       // Group-commit settings pass through, to compare them (docs/reference/operations.md#limits).
       RIVULET_TRACK_GROUPS_IN_FLIGHT: process.env.RIVULET_TRACK_GROUPS_IN_FLIGHT,

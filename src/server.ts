@@ -6,21 +6,30 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
 import { ensurePartitions, startRetention } from './events/retention.js';
-import { migrate, openStorage, retryStats, type Db } from './storage/index.js';
+import { applyMigrations, openStorage, retryStats, withMigrationLock, type Db } from './storage/index.js';
+import { partnerList, resolvePartnerKeys, type PartnerRegistry } from './cohorts/index.js';
+import { MasterKeyError, resolveMasterKey, type ResolvedMasterKey } from './secrets/identity.js';
+import { resolveAdminPassword, type AdminPassword } from './web/server/password.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
 import { createCurrents } from './currents/index.js';
 import { createCampaigns } from './campaigns/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
 import { prepareDashboard } from './web/server/index.js';
-import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes } from './workspaces/index.js';
+import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes, type ApiKeyRecord } from './workspaces/index.js';
 
 export interface Rivulet {
   app: FastifyInstance;
   db: Db;
+  /** The partners and the partner API keys this process accepts. */
+  partners: PartnerRegistry;
   /** Partner API keys generated at this start: printed once to the terminal, never logged. */
   generatedPartnerKeys: Array<{ partner: string; key: string }>;
   /** The dashboard's admin password when generated at this start: printed once, never logged. */
   generatedAdminPassword: string | undefined;
+  /** The deployment's master key when generated at this start (kept in the data dir's key file). */
+  generatedMasterKey: string | undefined;
+  /** The key from `RIVULET_API_KEY` is revoked (and stays so): the start said so in the log. */
+  seededKeyRevoked: boolean;
   close(): Promise<void>;
 }
 
@@ -33,34 +42,80 @@ export interface CreateOptions {
   /** Cohort import options (tests scale pull mode's clock down). */
   cohortImport?: CohortImportOptions;
   /** Send worker timing (tests poll faster). */
-  campaigns?: Parameters<typeof createCampaigns>[2];
+  campaigns?: Parameters<typeof createCampaigns>[3];
 }
 
-export async function prepareStore(db: Db, config: Config): Promise<void> {
-  await migrate(db);
+export interface PreparedStore {
+  /** The key seeded from `RIVULET_API_KEY`, when set; `revoked_at` set means it stays revoked. */
+  seededKey: ApiKeyRecord | undefined;
+}
+
+export interface PreparedDeployment extends PreparedStore {
+  masterKey: ResolvedMasterKey;
+  partnerKeys: { hashes: Record<string, Buffer[]>; generated: Array<{ partner: string; key: string }> };
+  adminPassword: AdminPassword;
+}
+
+async function seedStore(db: Db, config: Config): Promise<PreparedStore> {
   const workspace = await ensureWorkspace(db, DEFAULT_WORKSPACE);
-  if (config.seedApiKey) {
-    await seedApiKey(db, { workspaceId: workspace.id, name: 'RIVULET_API_KEY', permissions: [...PERMISSIONS] }, config.seedApiKey);
-  }
+  const seededKey = config.seedApiKey
+    ? await seedApiKey(db, { workspaceId: workspace.id, name: 'RIVULET_API_KEY', permissions: [...PERMISSIONS] }, config.seedApiKey)
+    : undefined;
+  return { seededKey };
+}
+
+/**
+ * Migrations and the seeds a one-shot command needs (the default workspace, the key from
+ * `RIVULET_API_KEY`), under the migration lock taken before anything else: any number of processes
+ * can run it at once on an empty or an old database. Every seed is an upsert.
+ */
+export async function prepareStore(db: Db, config: Config): Promise<PreparedStore> {
+  return withMigrationLock(db, async () => {
+    await applyMigrations(db);
+    return seedStore(db, config);
+  });
+}
+
+/**
+ * What a serving process needs before it takes requests, all under the one migration lock: the
+ * migrations, the seeds, the deployment's master key (checked against the database; a mismatch
+ * throws `MasterKeyError`), the partner keys (generated once per deployment) and the dashboard's
+ * admin password (generated once). Whatever was generated is returned to print once.
+ */
+export async function prepareDeployment(db: Db, config: Config): Promise<PreparedDeployment> {
+  return withMigrationLock(db, async () => {
+    await applyMigrations(db);
+    const seeded = await seedStore(db, config);
+    const masterKey = await resolveMasterKey(db, config.masterKey, config.dataDir);
+    const partnerKeys = await resolvePartnerKeys(db, partnerList(config), config.partnerApiKeys, config.dataDir);
+    const adminPassword = await resolveAdminPassword(db, config.adminPassword);
+    return { ...seeded, masterKey, partnerKeys, adminPassword };
+  });
 }
 
 export async function createRivulet(config: Config, opts: CreateOptions = {}): Promise<Rivulet> {
   const db = opts.db ?? (await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {
-    await prepareStore(db, config);
+    const prepared = await prepareDeployment(db, config);
     const logWindow = { windowMs: config.eventLog.retentionMs, partitionMs: config.eventLog.partitionMs };
     await ensurePartitions(db, logWindow);
-    const cohorts = await createCohortImport(config, opts.cohortImport);
+    const cohorts = await createCohortImport(config, { ...opts.cohortImport, partnerKeys: prepared.partnerKeys, box: prepared.masterKey.box });
     const hooks: TrackingHooks = { mergeParticipants: [...cohorts.mergeParticipants], profileExtensions: [...cohorts.profileExtensions] };
     const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks), ...cohorts.capabilities];
-    const currents = await createCurrents(config);
+    const currents = await createCurrents(config, undefined, prepared.masterKey.box);
     capabilities.push(...currents.capabilities);
     capabilities.push((await import('./segments/index.js')).segmentRoutes);
-    const campaigns = await createCampaigns(db, config, opts.campaigns);
+    const campaigns = await createCampaigns(db, config, prepared.masterKey.box, opts.campaigns);
     capabilities.push(...campaigns.routes);
-    const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions });
+    const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions, password: prepared.adminPassword });
     capabilities.push(dashboard.routes);
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
+    if (prepared.seededKey?.revoked_at) {
+      app.log.warn(
+        { prefix: prepared.seededKey.prefix, revoked_at: prepared.seededKey.revoked_at },
+        'the API key configured in RIVULET_API_KEY is revoked and stays revoked: it is not accepted (set RIVULET_API_KEY to a new key, or unset it)',
+      );
+    }
     retryStats.listener = (reason, attempt, err) =>
       app.log.warn({ reason, attempt, code: (err as { code?: unknown }).code }, 'transaction conflicted; running it again after a back-off');
     const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
@@ -78,7 +133,10 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     return {
       app,
       db,
+      partners: cohorts.partners,
       generatedPartnerKeys: cohorts.generatedPartnerKeys,
+      generatedMasterKey: prepared.masterKey.generated,
+      seededKeyRevoked: Boolean(prepared.seededKey?.revoked_at),
       generatedAdminPassword: dashboard.generatedPassword,
       async close() {
         await stopWorkers();
@@ -97,11 +155,28 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
 
 /** Runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
 export async function startServer(config: Config): Promise<Rivulet> {
-  const rivulet = await createRivulet(config);
+  let rivulet: Rivulet;
+  try {
+    rivulet = await createRivulet(config);
+  } catch (err) {
+    if (err instanceof MasterKeyError) {
+      // One line that names the fix, and a non-zero exit.
+      process.stderr.write(`rivulet: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
   await rivulet.app.listen({ port: config.port, host: config.host });
   rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');
   for (const { partner, key } of rivulet.generatedPartnerKeys) {
-    process.stderr.write(`\nGenerated the ${partner} partner API key (kept in ${config.dataDir}/partner-keys.json):\n  ${key}\n\n`);
+    process.stderr.write(
+      `\nGenerated the ${partner} partner API key (shown only now; the database keeps only its hash, and every process on it accepts the key; set RIVULET_PARTNER_API_KEY_${partner.toUpperCase()} to replace it):\n  ${key}\n\n`,
+    );
+  }
+  if (rivulet.generatedMasterKey && rivulet.db.kind === 'postgres') {
+    process.stderr.write(
+      `\nGenerated the deployment's master key (kept in ${config.dataDir}/master.key). Every other process on this database must be started with it:\n  RIVULET_MASTER_KEY=${rivulet.generatedMasterKey}\n\n`,
+    );
   }
   process.stderr.write(`\nDashboard: ${config.publicUrl}/dashboard/\n`);
   if (rivulet.generatedAdminPassword) {

@@ -73,17 +73,17 @@ async function startInstances(): Promise<Instance[]> {
     RIVULET_RATE_LIMIT_TRACK: '1000000',
     DATABASE_URL: database.url,
   });
-  // One after another: simultaneous first starts are another part of issue 21 (the seeded key).
-  const list: Instance[] = [];
-  for (let n = 0; n < INSTANCES; n++) {
-    const db = openPostgres({ connectionString: database.url, maxConnections: 8 });
-    const rivulet = await createRivulet(config, { db, logger: false, workers: false });
-    await rivulet.app.listen({ port: 0, host: '127.0.0.1' });
-    const address = rivulet.app.server.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    list.push({ rivulet, db, url, pool: new Pool(url, { connections: 64 }) });
-  }
-  return list;
+  // All at once, as a deployment's processes start (the migration lock serialises their seeding).
+  return Promise.all(
+    Array.from({ length: INSTANCES }, async () => {
+      const db = openPostgres({ connectionString: database.url, maxConnections: 8 });
+      const rivulet = await createRivulet(config, { db, logger: false, workers: false });
+      await rivulet.app.listen({ port: 0, host: '127.0.0.1' });
+      const address = rivulet.app.server.address();
+      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      return { rivulet, db, url, pool: new Pool(url, { connections: 64 }) };
+    }),
+  );
 }
 
 async function closeInstances(list: Instance[]): Promise<void> {

@@ -11,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningMixpanelEmulator } from '../src/emulator/mixpanel/index.js';
-import { migrate, openPostgres, type Db } from '../src/storage/index.js';
+import { openPostgres, type Db } from '../src/storage/index.js';
 import { createTestDatabaseUrl, TEST_BACKEND } from '../src/test-support/db.js';
-import { createApiKey, ensureWorkspace, PERMISSIONS } from '../src/workspaces/index.js';
 import { serve, type ServeProcess } from './cli-process.js';
 import { connectorBody, projectCreds, startEmulator, waitFor } from './currents-support.js';
 
@@ -27,16 +26,13 @@ describe.skipIf(TEST_BACKEND !== 'postgres')('three rivulet serve processes on o
   let dataDir: string;
   let mp: RunningMixpanelEmulator;
   let procs: ServeProcess[] = [];
-  let key: string;
+  const key = 'three-processes-seeded-rest-key-0123456789';
 
   beforeAll(async () => {
     database = await createTestDatabaseUrl();
+    // Nothing beforehand: the three start at once on an empty database (the migration lock and
+    // first-start seeding), with the REST key seeded from RIVULET_API_KEY by each of them.
     db = openPostgres({ connectionString: database.url, maxConnections: 3 });
-    // Migrated and the key created beforehand: simultaneous first starts on an empty database are
-    // another part of issue 21 (the migration lock and seeding), tested with it.
-    await migrate(db);
-    const ws = await ensureWorkspace(db, 'default');
-    key = (await createApiKey(db, { workspaceId: ws.id, name: 'three', permissions: [...PERMISSIONS] })).key;
     dataDir = await mkdtemp(join(tmpdir(), 'rivulet-three-'));
     mp = await startEmulator([P]);
   });
@@ -95,6 +91,7 @@ describe.skipIf(TEST_BACKEND !== 'postgres')('three rivulet serve processes on o
     const env = {
       DATABASE_URL: database.url,
       RIVULET_DATA_DIR: dataDir,
+      RIVULET_API_KEY: key,
       RIVULET_MASTER_KEY: 'three-processes-master-key-0123456789abcdef',
       RIVULET_ADMIN_PASSWORD: 'three-processes-admin-password',
       RIVULET_PARTNER_API_KEY_MIXPANEL: PARTNER_KEY,

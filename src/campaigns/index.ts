@@ -7,7 +7,7 @@ import { SmtpTransports } from '../channels/email/index.js';
 import { AddressPolicy, guardedAgent } from '../channels/webhook/index.js';
 import type { Config } from '../config.js';
 import type { CapabilityPlugin } from '../http/app.js';
-import { loadSecretBox } from '../secrets/index.js';
+import type { SecretBox } from '../secrets/index.js';
 import { getSegment, SegmentEvaluator } from '../segments/index.js';
 import type { Db } from '../storage/index.js';
 import { campaignRoutes } from './routes.js';
@@ -23,8 +23,8 @@ export interface Campaigns {
   startWorkers(app: FastifyInstance): () => Promise<void>;
 }
 
-export async function createCampaigns(db: Db, config: Config, opts: { timing?: Partial<WorkerTiming>; now?: () => number } = {}): Promise<Campaigns> {
-  const box = await loadSecretBox(config.masterKey, config.dataDir);
+/** `box`: the deployment's master key (its derived keys sign tracking links, the same in every process). */
+export async function createCampaigns(db: Db, config: Config, box: SecretBox, opts: { timing?: Partial<WorkerTiming>; now?: () => number } = {}): Promise<Campaigns> {
   const secrets = new Map<string, Buffer>();
   const trackingSecret = (workspaceId: string) => {
     let s = secrets.get(workspaceId);

@@ -28,10 +28,9 @@ import { listDeadLetters, deadLettersByIds } from '../currents/delivery/dead-let
 import { resendDeadLetters } from '../currents/delivery/resend.js';
 import { openSecrets } from '../currents/connectors/store.js';
 import { ApiError } from '../http/errors.js';
-import { loadSecretBox } from '../secrets/index.js';
 import type { Db } from '../storage/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, findWorkspace } from '../workspaces/index.js';
-import { CliError, withStore } from './store.js';
+import { CliError, deploymentBox, withStore } from './store.js';
 
 interface CreateOptions {
   workspace: string;
@@ -124,8 +123,8 @@ export function registerCurrentsCommands(program: Command): void {
         asCliError(err);
       }
       const config = loadConfig();
-      const box = await loadSecretBox(config.masterKey, config.dataDir);
       await withStore(async (db) => {
+        const box = await deploymentBox(db, config);
         const ws = await ensureWorkspace(db, opts.workspace);
         const created = await createConnector(db, box, ws.id, input);
         console.error(`created Mixpanel export "${created.name}" in workspace ${ws.name} (${created.eventTypes.length} event types)`);
@@ -196,8 +195,8 @@ export function registerCurrentsCommands(program: Command): void {
     .description('test the connection with a probe Mixpanel rejects on purpose (nothing is imported)')
     .action(async (id: string) => {
       const config = loadConfig();
-      const box = await loadSecretBox(config.masterKey, config.dataDir);
       await withStore(async (db) => {
+        const box = await deploymentBox(db, config);
         const c = await connectorOrFail(db, id);
         const client = importClientFor({ ...c, maxInFlight: 1 }, await openSecrets(db, box, c.id), loadCurrentsConfig());
         try {
@@ -233,8 +232,8 @@ export function registerCurrentsCommands(program: Command): void {
       if (!opts.all && !opts.ids) throw new CliError('give --ids or --all');
       const config = loadConfig();
       const currentsConfig = loadCurrentsConfig();
-      const box = await loadSecretBox(config.masterKey, config.dataDir);
       await withStore(async (db) => {
+        const box = await deploymentBox(db, config);
         const c = await connectorOrFail(db, id);
         const letters = opts.all
           ? await listDeadLetters(db, c.id, { state: 'dead', limit: 1000 })
@@ -268,7 +267,6 @@ export function registerCurrentsCommands(program: Command): void {
       const to = parseTime('--to', opts.to);
       if (from >= to) throw new CliError('--from must be before --to');
       const config = loadConfig();
-      const box = await loadSecretBox(config.masterKey, config.dataDir);
       const controller = new AbortController();
       const onSignal = () => controller.abort();
       process.once('SIGINT', onSignal);
@@ -284,6 +282,7 @@ export function registerCurrentsCommands(program: Command): void {
         process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
       };
       await withStore(async (db) => {
+        const box = await deploymentBox(db, config);
         const c = await connectorOrFail(db, opts.connector);
         try {
           const result = await runBackfill({

@@ -9,13 +9,14 @@ import type { Db } from '../storage/index.js';
 import { cohortAdminRoutes } from './admin-routes.js';
 import { CohortContext } from './context.js';
 import { partnerApiRoutes } from './partner-api.js';
-import { PartnerRegistry, partnerList, resolvePartnerKeys } from './partners.js';
+import { PartnerRegistry, partnerList } from './partners.js';
+import type { SecretBox } from '../secrets/index.js';
 import { createPullMode, type PullTiming } from './pull/index.js';
 import { cohortMergeParticipant, cohortProfileExtension } from './store.js';
 import { expireStagedSessions, webhookRoutes } from './webhook.js';
 
 export { createImportKey, listImportKeys, rotateImportKey, invalidateImportKey, findActiveImportKey, publicImportKey } from './import-keys.js';
-export { MIXPANEL, PartnerRegistry, partnerList, type Partner } from './partners.js';
+export { MIXPANEL, PartnerRegistry, partnerList, resolvePartnerKeys, type Partner } from './partners.js';
 export { listCohorts, getCohort, type Cohort } from './store.js';
 export { expireStagedSessions } from './webhook.js';
 
@@ -36,16 +37,24 @@ export interface CohortImport {
 export interface CohortImportOptions {
   /** Pull mode's clock constants (tests scale them down). */
   pullTiming?: Partial<PullTiming>;
+  /**
+   * The partner keys resolved at start against the database (`resolvePartnerKeys`, in
+   * `prepareStore`); without it, only the keys from the environment are accepted.
+   */
+  partnerKeys?: { hashes: Record<string, Buffer[]>; generated: Array<{ partner: string; key: string }> };
+  /** The deployment's master key (`resolveMasterKey`); without it pull mode reads the key file. */
+  box?: SecretBox;
 }
 
 const EXPIRY_SWEEP_MS = 10 * 60_000;
 
 export async function createCohortImport(config: Config, options: CohortImportOptions = {}): Promise<CohortImport> {
   const partners = partnerList(config);
-  const { keys, generated } = await resolvePartnerKeys(partners, config.partnerApiKeys, config.dataDir);
-  const registry = new PartnerRegistry(partners, keys);
+  const resolved = options.partnerKeys;
+  const registry = resolved ? new PartnerRegistry(partners, {}, resolved.hashes) : new PartnerRegistry(partners, config.partnerApiKeys);
+  const generated = resolved?.generated ?? [];
   const ctx = new CohortContext(registry, config);
-  const pull = createPullMode(ctx, config, options.pullTiming);
+  const pull = createPullMode(ctx, config, options.pullTiming, options.box);
   return {
     capabilities: [partnerApiRoutes(ctx), webhookRoutes(ctx), cohortAdminRoutes(ctx), pull.routes],
     mergeParticipants: [cohortMergeParticipant],

@@ -5,7 +5,7 @@
  * The partner API reads the key, the partner setting and the cohort in one statement
  * (findImportKeyAccess): a cache added there without a cross-process check fails this test.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -29,7 +29,9 @@ describe(`data import keys across two instances on one database (${TEST_BACKEND}
     // The second instance: its own connection pool on PostgreSQL; on PGlite the same in-process store.
     bDb = TEST_BACKEND === 'postgres' ? openPostgres({ connectionString: a.testDb.url! }) : a.testDb.db;
     dataDir = await mkdtemp(join(tmpdir(), 'rivulet-test-b-'));
-    b = await createRivulet(loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_PARTNER_API_KEY_MIXPANEL: TEST_PARTNER_KEY }), {
+    // The deployment's master key, given to the second process as RIVULET_MASTER_KEY (issue 21).
+    const masterKey = (await readFile(join(a.dataDir, 'master.key'), 'utf8')).trim();
+    b = await createRivulet(loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_MASTER_KEY: masterKey, RIVULET_PARTNER_API_KEY_MIXPANEL: TEST_PARTNER_KEY }), {
       db: bDb,
       logger: false,
       workers: false,

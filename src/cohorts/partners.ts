@@ -2,12 +2,14 @@
  * The partner registry: who may push cohorts, under which slug, and with which partner API keys.
  * Mixpanel is built in; more partners (Amplitude-style) come from configuration. A partner's keys
  * come from `RIVULET_PARTNER_API_KEY_<SLUG>` (several, comma-separated, so a key can be rotated), or
- * are generated once into `<data dir>/partner-keys.json` (mode 0600) and printed at start.
+ * are generated once at the deployment's first start, printed once, and kept only as a hash in the
+ * database (`resolvePartnerKeys`).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import type { Queryable } from '../storage/index.js';
 
 export interface Partner {
   slug: string;
@@ -22,10 +24,11 @@ export class PartnerRegistry {
   private readonly partners = new Map<string, Partner>();
   private readonly keyHashes = new Map<string, Buffer[]>();
 
-  constructor(partners: Partner[], keys: Record<string, string[]>) {
+  /** `keys`: a partner's keys in plain text; `hashes`: SHA-256 hashes of more (from the database). */
+  constructor(partners: Partner[], keys: Record<string, string[]>, hashes: Record<string, Buffer[]> = {}) {
     for (const p of partners) {
       this.partners.set(p.slug, p);
-      this.keyHashes.set(p.slug, (keys[p.slug] ?? []).map(digest));
+      this.keyHashes.set(p.slug, [...(keys[p.slug] ?? []).map(digest), ...(hashes[p.slug] ?? [])]);
     }
   }
 
@@ -60,38 +63,59 @@ export function partnerList(config: Pick<Config, 'extraPartners'>): Partner[] {
 }
 
 /**
- * Partner keys from the environment, and for partners without one a key generated once and kept
- * in the data dir. Returns the keys and the partners whose key was generated just now.
+ * The partner keys in force, for one start. A partner with `RIVULET_PARTNER_API_KEY_<SLUG>` uses
+ * those keys, and records their hashes in the database for the processes without one. A partner
+ * without: the hashes in the database (`partner_api_keys`), so every process on one PostgreSQL
+ * accepts the same keys; when there are none yet, the key of a data dir from before keys lived in
+ * the database (`partner-keys.json`), else a key generated now, of which only the hash is stored
+ * and which the caller prints once. Call it under the migration lock (`prepareStore`), so
+ * processes started at once generate one key, not one each.
  */
 export async function resolvePartnerKeys(
+  db: Queryable,
   partners: Partner[],
   configured: Record<string, string[]>,
   dataDir: string,
-): Promise<{ keys: Record<string, string[]>; generated: Array<{ partner: string; key: string }> }> {
-  const keys: Record<string, string[]> = {};
-  const missing = partners.filter((p) => !configured[p.slug]?.length);
-  for (const p of partners) if (configured[p.slug]?.length) keys[p.slug] = configured[p.slug]!;
-  if (!missing.length) return { keys, generated: [] };
-
-  const file = join(dataDir, 'partner-keys.json');
-  let stored: Record<string, string> = {};
-  try {
-    stored = JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+): Promise<{ hashes: Record<string, Buffer[]>; generated: Array<{ partner: string; key: string }> }> {
+  const hashes: Record<string, Buffer[]> = {};
   const generated: Array<{ partner: string; key: string }> = [];
-  for (const p of missing) {
-    if (!stored[p.slug]) {
-      stored[p.slug] = `pk_${p.slug}_${randomBytes(24).toString('base64url')}`;
-      generated.push({ partner: p.slug, key: stored[p.slug]! });
+  let legacy: Record<string, string> | undefined;
+  for (const p of partners) {
+    const fromEnv = configured[p.slug] ?? [];
+    if (fromEnv.length) {
+      hashes[p.slug] = fromEnv.map(digest);
+      await db.query('DELETE FROM partner_api_keys WHERE partner = $1', [p.slug]);
+      for (const h of hashes[p.slug]!) {
+        await db.query(`INSERT INTO partner_api_keys (partner, key_hash, source) VALUES ($1, $2, 'environment') ON CONFLICT DO NOTHING`, [p.slug, h]);
+      }
+      continue;
     }
-    keys[p.slug] = [stored[p.slug]!];
+    const stored = await db.query<{ key_hash: Uint8Array }>('SELECT key_hash FROM partner_api_keys WHERE partner = $1 ORDER BY created_at', [p.slug]);
+    if (stored.rows.length) {
+      hashes[p.slug] = stored.rows.map((r) => Buffer.from(r.key_hash));
+      continue;
+    }
+    legacy ??= await readLegacyKeys(dataDir);
+    const fromFile = legacy[p.slug];
+    const key = fromFile ?? `pk_${p.slug}_${randomBytes(24).toString('base64url')}`;
+    await db.query('INSERT INTO partner_api_keys (partner, key_hash, source) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+      p.slug,
+      digest(key),
+      fromFile ? 'file' : 'generated',
+    ]);
+    hashes[p.slug] = [digest(key)];
+    if (!fromFile) generated.push({ partner: p.slug, key });
   }
-  if (generated.length) {
-    await mkdir(dataDir, { recursive: true });
-    await writeFile(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
-    await chmod(file, 0o600);
+  return { hashes, generated };
+}
+
+/** `<data dir>/partner-keys.json`, where versions before the database kept generated keys. */
+async function readLegacyKeys(dataDir: string): Promise<Record<string, string>> {
+  try {
+    const parsed = JSON.parse(await readFile(join(dataDir, 'partner-keys.json'), 'utf8')) as unknown;
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, string>) : {};
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
   }
-  return { keys, generated };
 }

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { CapabilityPlugin } from '../http/app.js';
-import { loadSecretBox } from '../secrets/index.js';
+import { loadSecretBox, type SecretBox } from '../secrets/index.js';
 import type { Db } from '../storage/index.js';
 import { loadCurrentsConfig, type CurrentsConfig } from './config.js';
 import { connectorRoutes } from './connectors/routes.js';
@@ -35,8 +35,9 @@ export interface Currents {
   startWorkers(db: Db, app: FastifyInstance): () => Promise<void>;
 }
 
-export async function createCurrents(config: Config, currentsConfig: CurrentsConfig = loadCurrentsConfig()): Promise<Currents> {
-  const box = await loadSecretBox(config.masterKey, config.dataDir);
+/** `masterKey`: the deployment's key as resolved at start (`resolveMasterKey`); else read from the config. */
+export async function createCurrents(config: Config, currentsConfig: CurrentsConfig = loadCurrentsConfig(), masterKey?: SecretBox): Promise<Currents> {
+  const box = masterKey ?? (await loadSecretBox(config.masterKey, config.dataDir));
   const context = new CurrentsContext(box, currentsConfig);
   return {
     context,

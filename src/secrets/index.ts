@@ -4,7 +4,7 @@
  * data dir at first start (mode 0600). A sealed value is `v1 | iv(12) | tag(16) | ciphertext`;
  * the version byte leaves room for key rotation.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -47,6 +47,14 @@ export class SecretBox {
   /** A 32-byte key for one purpose (HKDF-SHA256 of the master key): signing secrets kept nowhere. */
   deriveKey(purpose: string): Buffer {
     return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), `rivulet:${purpose}`, 32));
+  }
+
+  /**
+   * What identifies the key without revealing it: an HMAC-SHA-256 of a constant under the key. The
+   * database keeps it (src/secrets/identity.ts) so every process can tell it holds the same key.
+   */
+  checkValue(): Buffer {
+    return createHmac('sha256', this.key).update('rivulet master key check v1').digest();
   }
 }
 

@@ -5,7 +5,7 @@ import { openPostgres } from './postgres.js';
 
 export type { Db, Queryable, QueryResult, BackendKind, NotificationHandlers, Subscription } from './db.js';
 export { isStoreUnavailable, isRetryableConflict, isUniqueViolation, retryReason, retryStats, transactionWithRetry, type RetryReason } from './db.js';
-export { migrate, loadMigrations } from './migrate.js';
+export { migrate, loadMigrations, applyMigrations, withMigrationLock } from './migrate.js';
 export { openPglite } from './pglite.js';
 export { openPostgres } from './postgres.js';
 

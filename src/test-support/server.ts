@@ -27,6 +27,8 @@ export interface TestServer {
   /** A key with every permission in the default workspace. */
   key: string;
   workspaceId: string;
+  /** Its data dir (the master key file is there unless RIVULET_MASTER_KEY was given). */
+  dataDir: string;
   call<T = any>(method: string, path: string, body?: unknown, opts?: { key?: string | null; headers?: Record<string, string>; raw?: string | Buffer }): Promise<CallResult<T>>;
   createKey(permissions: Permission[], workspace?: string): Promise<string>;
   close(): Promise<void>;
@@ -76,6 +78,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     testDb,
     key,
     workspaceId: ws.id,
+    dataDir,
     call,
     createKey,
     async close() {

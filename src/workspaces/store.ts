@@ -60,8 +60,11 @@ export async function createApiKey(
 }
 
 /**
- * Registers a key chosen by the operator (`RIVULET_API_KEY`). Idempotent: the same key seeds once.
- * The prefix of a seeded key is derived from its hash, so nothing of the secret is stored.
+ * Registers a key chosen by the operator (`RIVULET_API_KEY`). An upsert: the same key seeds once,
+ * however many processes start at once. Seeding again re-grants every permission (new ones may
+ * have been added by an upgrade) but never brings back a key that was revoked: the record returned
+ * then has `revoked_at` set, for the start to say so. The prefix of a seeded key is derived from
+ * its hash, so nothing of the secret is stored.
  */
 export async function seedApiKey(
   db: Queryable,
@@ -69,15 +72,15 @@ export async function seedApiKey(
   key: string,
 ): Promise<ApiKeyRecord> {
   const hash = hashKey(key);
-  const existing = await db.query<ApiKeyRecord>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE key_hash = $1`, [hash]);
-  if (existing.rows[0]) {
-    const rec = existing.rows[0];
-    // Seeding again re-grants every permission (new ones may have been added by an upgrade).
-    await db.query('UPDATE api_keys SET permissions = $2, revoked_at = NULL WHERE id = $1', [rec.id, input.permissions]);
-    return { ...rec, permissions: input.permissions, revoked_at: null };
-  }
   const prefix = `seed_${hash.subarray(0, 5).toString('hex')}`;
-  return (await insertKey(db, input, key, prefix, hash)).record;
+  const { rows } = await db.query<ApiKeyRecord>(
+    `INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, permissions)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (key_hash) DO UPDATE SET permissions = EXCLUDED.permissions
+     RETURNING ${KEY_COLUMNS}`,
+    [randomUUID(), input.workspaceId, input.name, prefix, hash, input.permissions],
+  );
+  return rows[0]!;
 }
 
 async function insertKey(

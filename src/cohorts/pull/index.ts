@@ -22,10 +22,11 @@ export interface PullMode {
   start(db: Db, onError: (err: unknown) => void): () => Promise<void>;
 }
 
-export function createPullMode(ctx: CohortContext, config: Config, timing: Partial<PullTiming> = {}): PullMode {
+export function createPullMode(ctx: CohortContext, config: Config, timing: Partial<PullTiming> = {}, masterKey?: SecretBox): PullMode {
   const t: PullTiming = { ...DEFAULT_PULL_TIMING, leaseMs: config.leases.pullRunMs, ...timing };
-  // The master key is read (or generated) only once pull mode is used.
-  let box: Promise<SecretBox> | undefined;
+  // The deployment's master key as resolved at start; without it (tests), read (or generated) only
+  // once pull mode is used.
+  let box: Promise<SecretBox> | undefined = masterKey ? Promise.resolve(masterKey) : undefined;
   const loadBox = () => (box ??= loadSecretBox(config.masterKey, config.dataDir));
   let scheduler: PullScheduler | null = null;
   return {

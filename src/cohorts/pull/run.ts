@@ -156,8 +156,9 @@ class PullRun {
 /** Runs a claimed connection to its end; throws only on abort or an unexpected failure. */
 export async function runConnection(deps: PullDeps, conn: ConnectionRow, signal: AbortSignal): Promise<RunEnd> {
   const { timing } = deps;
-  const authFailed = async (run: PullRun | null, message: string): Promise<RunEnd> => {
-    const error = `Mixpanel refused the credentials (${message}); retrying every ${Math.round(timing.authRetryMs / 60_000)} min until they are fixed`;
+  const authFailed = async (run: PullRun | null, message: string, unreadable = false): Promise<RunEnd> => {
+    const retrying = `retrying every ${Math.round(timing.authRetryMs / 60_000)} min until they are fixed`;
+    const error = unreadable ? `${message}; ${retrying}` : `Mixpanel refused the credentials (${message}); ${retrying}`;
     if (run) for (const id of conn.cohort_ids) await run.recordFailure(id, error);
     deps.notify(`Mixpanel connection ${conn.id} (${conn.name}, project ${conn.project_id}) failed: ${error}`);
     return { state: 'failed', nextRunInMs: timing.authRetryMs, error, succeeded: false };
@@ -166,7 +167,11 @@ export async function runConnection(deps: PullDeps, conn: ConnectionRow, signal:
   try {
     credentials = openCredentials(await deps.box(), conn);
   } catch {
-    return authFailed(null, 'the stored credentials cannot be decrypted; was RIVULET_MASTER_KEY changed?');
+    return authFailed(
+      null,
+      "the stored credentials cannot be decrypted with this deployment's master key (they were sealed under another one): enter them again (PATCH the connection's credentials)",
+      true,
+    );
   }
   const run = new PullRun(deps, conn, credentials, signal);
   const names = await run.cohortNames();

@@ -108,6 +108,8 @@ export class CurrentsSupervisor {
         this.unreadable.add(connector.id);
         this.log.error({ connector: connector.id, err: { message: (err as Error).message } }, 'cannot decrypt the connector credentials (was RIVULET_MASTER_KEY changed?)');
       }
+      // The status shows it: `failed` with the reason, never `active` with no error.
+      await markUnreadable(this.db, connector.id, this.owner).catch((e: unknown) => this.log.warn({ connector: connector.id, err: e }, 'could not record the unreadable credentials'));
       await releaseLease(this.db, connector.id, this.owner);
       return;
     }
@@ -119,4 +121,18 @@ export class CurrentsSupervisor {
       if (this.exports.get(connector.id) === live) this.exports.delete(connector.id);
     });
   }
+}
+
+/** What a connector whose credentials cannot be opened shows in its status (`last_error`). */
+export const UNREADABLE_CREDENTIALS =
+  "the connector's credentials cannot be decrypted with this deployment's master key (they were sealed under another one): start every process with the master key they were sealed with (RIVULET_MASTER_KEY), or create the connector again with its credentials";
+
+/** Marks the connector `failed` with the reason, once (while this process holds its lease). */
+async function markUnreadable(db: Db, id: string, owner: string): Promise<void> {
+  await db.query(
+    `UPDATE currents_connectors SET health = 'failed', incident_started_at = coalesce(incident_started_at, now()),
+            last_error = $3, last_error_at = now(), updated_at = now()
+      WHERE id = $1 AND lease_owner = $2 AND last_error IS DISTINCT FROM $3`,
+    [id, owner, UNREADABLE_CREDENTIALS],
+  );
 }

@@ -12,7 +12,7 @@ import type { ProfileExtension } from '../../identity/index.js';
 import type { Db } from '../../storage/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace } from '../../workspaces/index.js';
 import { sessionCookieName } from './cookies.js';
-import { resolveAdminPassword } from './password.js';
+import { resolveAdminPassword, type AdminPassword } from './password.js';
 import { sessionKey } from './session-auth.js';
 import { sessionAdminRoutes } from './session-admin-routes.js';
 import { sessionRoutes } from './session-routes.js';
@@ -34,6 +34,8 @@ export interface DashboardOptions {
   profileExtensions?: readonly ProfileExtension[];
   /** Where the built app is; default `RIVULET_DASHBOARD_DIR`, else `dist/dashboard`. */
   assetsDir?: string;
+  /** The admin password as resolved at start under the migration lock (`prepareStore`). */
+  password?: AdminPassword;
 }
 
 /** Content-Security-Policy for Vite's build: module scripts and stylesheets from this origin only. */
@@ -52,7 +54,7 @@ export const CSP_DIRECTIVES = {
 };
 
 export async function prepareDashboard(db: Db, config: Config, opts: DashboardOptions = {}): Promise<Dashboard> {
-  const password = await resolveAdminPassword(db, config.adminPassword);
+  const password = opts.password ?? (await resolveAdminPassword(db, config.adminPassword));
   const workspace = await ensureWorkspace(db, DEFAULT_WORKSPACE);
   const secure = config.publicUrl.startsWith('https://');
   const sessions = new SessionStore(db);
