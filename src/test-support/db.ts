@@ -12,7 +12,7 @@
  * RIVULET_TEST_PGLITE_TEMPLATE=0 creates each database from scratch.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -76,35 +76,44 @@ async function makeTemplate(migrated: boolean): Promise<Blob> {
   }
 }
 
-/**
- * The template's tarball: read from the cache, or made and written there (atomically: several
- * test processes may make it at once; the last rename wins and each is whole). Undefined when
- * templates are switched off.
- */
+/** Makes the template file unless the cache has it; returns its path and, when made here, its contents. */
+async function ensureTemplate(migrated: boolean): Promise<{ path: string; made?: Blob }> {
+  const name = await templateKey(migrated);
+  const path = join(CACHE_DIR, name);
+  try {
+    await access(path);
+    return { path };
+  } catch {
+    /* not made yet */
+  }
+  const made = await makeTemplate(migrated);
+  await mkdir(CACHE_DIR, { recursive: true });
+  // Several test processes may make it at once: each writes its own file, the last rename wins, each is whole.
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, Buffer.from(await made.arrayBuffer()));
+  await rename(tmp, path);
+  // Older templates of this kind (other migrations, an earlier day) are never read again.
+  const kind = migrated ? 'migrated' : 'empty';
+  for (const f of await readdir(CACHE_DIR)) {
+    if (f.startsWith(`pglite-${kind}-`) && f !== name && !f.includes('.tar.')) await rm(join(CACHE_DIR, f), { force: true });
+  }
+  return { path, made };
+}
+
+/** Both templates, made before the test processes start (the pglite project's global set-up). */
+export async function ensurePgliteTemplates(): Promise<void> {
+  if (process.env.RIVULET_TEST_PGLITE_TEMPLATE === '0') return;
+  await ensureTemplate(true);
+  await ensureTemplate(false);
+}
+
+/** The template's tarball (read once per process), or undefined when templates are switched off. */
 export function pgliteTemplate(migrated: boolean): Promise<Blob | undefined> {
   if (process.env.RIVULET_TEST_PGLITE_TEMPLATE === '0') return Promise.resolve(undefined);
   const kind = migrated ? 'migrated' : 'empty';
   let found = templates.get(kind);
   if (!found) {
-    found = (async () => {
-      const name = await templateKey(migrated);
-      const path = join(CACHE_DIR, name);
-      try {
-        return new Blob([await readFile(path)]);
-      } catch {
-        /* not made yet */
-      }
-      const blob = await makeTemplate(migrated);
-      await mkdir(CACHE_DIR, { recursive: true });
-      const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-      await writeFile(tmp, Buffer.from(await blob.arrayBuffer()));
-      await rename(tmp, path);
-      // Older templates of this kind (other migrations, an earlier day) are never read again.
-      for (const f of await readdir(CACHE_DIR)) {
-        if (f.startsWith(`pglite-${kind}-`) && f !== name && !f.includes('.tar.')) await rm(join(CACHE_DIR, f), { force: true });
-      }
-      return blob;
-    })();
+    found = ensureTemplate(migrated).then(async ({ path, made }) => made ?? new Blob([await readFile(path)]));
     templates.set(kind, found);
   }
   return found;
