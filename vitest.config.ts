@@ -2,10 +2,20 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects: every test runs on the embedded store (PGlite); the storage-dependent tests
 // (`*.db.test.ts`) run again on the PostgreSQL server. The project name prefixes each line of output.
+// How the suite is organised and how long it takes: docs/testing.md.
+
+// Generous for a busy 2-core machine (docs/testing.md): a test or hook that needs longer is stuck,
+// not slow. Files that need more say so themselves.
+const TIMEOUTS = { testTimeout: 120_000, hookTimeout: 120_000 };
+
 export default defineConfig({
   test: {
     // Most files wait on PostgreSQL, child processes or sockets; three at once keep 2 cores busy.
     maxWorkers: 3,
+    // Forks, not threads: many files set process.env before importing the server (delays,
+    // intervals), and PGlite's WebAssembly heap and child processes are per process.
+    pool: 'forks',
+    teardownTimeout: 60_000,
     reporters: ['default', './src/test-support/summary-reporter.ts'],
     projects: [
       {
@@ -13,8 +23,9 @@ export default defineConfig({
           name: 'pglite',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
           env: { RIVULET_TEST_BACKEND: 'pglite' },
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          // Makes the PGlite templates every test database starts from, once (src/test-support/db.ts).
+          globalSetup: ['./src/test-support/global-setup.ts'],
+          ...TIMEOUTS,
         },
       },
       {
@@ -22,8 +33,7 @@ export default defineConfig({
           name: 'postgres',
           include: ['src/**/*.db.test.ts', 'test/**/*.db.test.ts'],
           env: { RIVULET_TEST_BACKEND: 'postgres' },
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          ...TIMEOUTS,
         },
       },
     ],

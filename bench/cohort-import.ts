@@ -26,6 +26,7 @@ import { machineTicks, postgresCpuMs, procCpuMs } from './proc-cpu.js';
 import { createImportKey } from '../src/cohorts/index.js';
 import { loadConfig } from '../src/config.js';
 import { createRivulet } from '../src/server.js';
+import { printConditions } from './conditions.js';
 import { migrate, openPglite, openPostgres, type Db, type Queryable } from '../src/storage/index.js';
 import { createTestDatabaseUrl } from '../src/test-support/db.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace } from '../src/workspaces/index.js';
@@ -151,6 +152,7 @@ async function bench(kind: string, members: number): Promise<void> {
     await db.exec(kind === 'pglite' ? 'ANALYZE users' : 'VACUUM ANALYZE users');
     log(`[${kind}] ${fmt(members)} users created with generate_series in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
+    const conditions = await printConditions({ title: `cohort import on ${kind}`, db, tables: ['users', 'cohort_members'], settings: { members, clients: opts.clients, per_request: PER_REQUEST } });
     const totals = new Map<string, { ms: number; n: number }>();
     const served = opts.profile ? timed(db, totals) : db;
     const config = loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_PARTNER_API_KEY_MIXPANEL: PARTNER_KEY });
@@ -188,6 +190,7 @@ async function bench(kind: string, members: number): Promise<void> {
     );
     const loadMs = performance.now() - t0;
     const cpu = await cpuLine(db, cpuFrom, members);
+    conditions.end();
     const bulk = rate(members, loadMs);
     const profile = [...totals].sort((a, b) => b[1].ms - a[1].ms);
     if (added !== members) throw new Error(`expected ${members} added, got ${added}`);

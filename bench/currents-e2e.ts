@@ -31,12 +31,19 @@ process.env.RIVULET_CURRENTS_NOTIFICATION_POLL_MS = '1000';
 const { startTestServer } = await import('../src/test-support/server.js');
 const { projectCreds, startEmulator } = await import('../test/currents-support.js');
 const { runExportScenario } = await import('../test/currents-scenario.js');
+const { printConditions } = await import('./conditions.js');
 
 const project = projectCreds('9101');
 const sameCounts = (a: Record<string, number>, b: Record<string, number>) =>
   JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 const emulator = await startEmulator([project], { seed: 2026 });
 const server = await startTestServer({ RIVULET_RATE_LIMIT_TRACK: '1000000', RIVULET_RATE_LIMIT_CURRENTS: '1000000', LOG_LEVEL: 'silent' });
+const conditions = await printConditions({
+  title: `the Currents acceptance run on ${backend}`,
+  db: server.testDb.db,
+  tables: ['users', 'event_batches'],
+  settings: { events, outage_ms: outageMs, delay_scale: delayScale, batch_byte_cap: batchByteCap },
+});
 const t0 = Date.now();
 let lastSay = 0;
 try {
@@ -68,6 +75,7 @@ try {
   console.log(`  answers: ${JSON.stringify(r.statuses)}; retries ${r.status.retries}; skipped ${JSON.stringify(r.skipped)}`);
   console.log(`  ingestion ${(r.timings.ingestMs / 1000).toFixed(1)} s; outage from t+${((r.timings.outageStartedAtMs ?? 0) / 1000).toFixed(1)} s; caught up at t+${(r.timings.totalMs / 1000).toFixed(1)} s`);
   for (const [label, ok] of checks) console.log(`  ${ok ? 'PASS' : 'FAIL'}  ${label}`);
+  conditions.end();
   process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
 } finally {
   await server.close();

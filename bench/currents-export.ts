@@ -47,6 +47,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { machineTicks, postgresCpuMs, procCpuMs } from './proc-cpu.js';
+import { printConditions } from './conditions.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -400,6 +401,12 @@ async function main(): Promise<void> {
       await writeBaselineInput(dbUrl.toString(), file);
     }
 
+    const conditions = await printConditions({
+      title: `the Currents export of ${events.toLocaleString('en-US')} events`,
+      pgUrl: dbUrl.toString(),
+      tables: ['event_batches'],
+      settings: { in_flight: inFlight, targets: targets.join(','), rounds, baseline: !skipBaseline },
+    });
     const oursOnEmulator: number[] = [];
     const baseOnEmulator: number[] = [];
     const oursRss: number[] = [];
@@ -494,6 +501,7 @@ async function main(): Promise<void> {
 
     console.log(`\nCurrents export, event log on PostgreSQL → /import, ${events.toLocaleString('en-US')} events (${cpus().length} CPUs, ${cpus()[0]?.model ?? ''})`);
     for (const line of results) console.log(line);
+    conditions.end();
     if (oursOnEmulator.length > 0) {
       // With several rounds, a goal is met only if every round meets it; the range is printed.
       const range = (xs: number[], f: (x: number) => string) => (xs.length > 1 ? `${f(Math.min(...xs))}–${f(Math.max(...xs))}` : f(xs[0]!));

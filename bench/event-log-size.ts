@@ -16,6 +16,7 @@ import pg from 'pg';
 import { enforceRetention, ensurePartitions } from '../src/events/retention.js';
 import { migrate, openPostgres } from '../src/storage/index.js';
 import { ensureWorkspace } from '../src/workspaces/index.js';
+import { printConditions } from './conditions.js';
 
 function option(name: string, fallback: string): string {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
       `event log size over ${WINDOWS} windows of 7 days (partitions of 1 day), ${PER_WINDOW.toLocaleString('en-US')} events per window in batches of ${BATCH}; ` +
         `no connector behind the window; ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
     );
+    const conditions = await printConditions({ title: 'the event log size bench', db, tables: ['event_batches', 'published_event_ids'], settings: { windows: WINDOWS, per_window: PER_WINDOW, batch: BATCH } });
     console.log('window  events kept  partitions  bytes on disk  bytes per million events kept');
     const start = Math.ceil((Date.now() + 3 * 24 * HOUR) / (24 * HOUR)) * 24 * HOUR; // past the migration's first partition
     const perDay = Math.ceil(PER_WINDOW / 7 / BATCH);
@@ -96,6 +98,7 @@ async function main(): Promise<void> {
         `${String(w).padStart(6)}  ${r.events.toLocaleString('en-US').padStart(11)}  ${String(r.partitions).padStart(10)}  ${r.bytes.toLocaleString('en-US').padStart(13)}  ${Math.round(perMillion).toLocaleString('en-US').padStart(29)}`,
       );
     }
+    conditions.end();
   } finally {
     await db.close();
     await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

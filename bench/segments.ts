@@ -28,6 +28,7 @@ import { SegmentEvaluator, type FilterNode } from '../src/segments/index.js';
 import { migrate, openPostgres, type Db } from '../src/storage/index.js';
 import { createTestDatabaseUrl } from '../src/test-support/db.js';
 import { createApiKey, DEFAULT_WORKSPACE, ensureWorkspace } from '../src/workspaces/index.js';
+import { printConditions } from './conditions.js';
 
 process.env.RIVULET_TEST_PG_URL ??= process.env.RIVULET_BENCH_PG_URL;
 
@@ -138,6 +139,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T 
 async function benchCount(users: number): Promise<void> {
   log(`\n${users.toLocaleString('en')} users`);
   const p = await populate(users);
+  const conditions = await printConditions({ title: `segment counts at ${users.toLocaleString('en')} users`, db: p.db, tables: ['users', 'cohort_members', 'user_aliases', 'user_devices'] });
   try {
     const [a, b] = p.cohorts as [string, string];
     const filter: FilterNode = {
@@ -209,7 +211,9 @@ async function benchCount(users: number): Promise<void> {
     log(`  process RSS ${(process.memoryUsage().rss / MiB).toFixed(0)} MiB`);
     const goal = users <= 1_000_000 ? 20 : users <= 10_000_000 ? 200 : Infinity;
     if (Number.isFinite(goal)) log(`  goal p50 < ${goal} ms: ${p50 < goal ? 'met' : 'MISSED'}`);
+    conditions.end();
   } finally {
+    conditions.stop();
     await p.drop();
   }
 }
@@ -258,6 +262,7 @@ async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
 async function benchExport(users: number): Promise<boolean> {
   log(`\nexport of a ${users.toLocaleString('en')}-member segment (server in its own process)`);
   const p = await populate(users);
+  const conditions = await printConditions({ title: `segment export at ${users.toLocaleString('en')} users`, db: p.db, tables: ['users', 'cohort_members'] });
   let ok = true;
   const { server, base } = await startCompiledServer(p.url);
   try {
@@ -291,7 +296,9 @@ async function benchExport(users: number): Promise<boolean> {
           `at 10 % / 50 % / 90 % of the stream ${tenths} MiB, peak ${after.peak.toFixed(0)} MiB — ${pass ? 'under 200 MiB' : 'FAILED'}`,
       );
     }
+    conditions.end();
   } finally {
+    conditions.stop();
     server.kill('SIGTERM');
     await p.drop();
   }

@@ -48,6 +48,7 @@ import { openPglite, openPostgres, type Db } from '../src/storage/index.js';
 import { createTestDatabaseUrl } from '../src/test-support/db.js';
 import { freePort, ROOT } from '../test/cli-process.js';
 import { connectorBody, projectCreds, startEmulator } from '../test/currents-support.js';
+import { printConditions } from './conditions.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -309,6 +310,13 @@ try {
   const connector = await must('POST', '/admin/currents/mixpanel', connectorBody(mp.url, PROJECT, { name: 'Soak export', event_types: EXPORTED }), 201);
 
   // --- Load ---
+  // PGlite's data directory is the server's own: only PostgreSQL can be looked at from here.
+  const conditions = await printConditions({
+    title: `the soak on ${opts.backend}`,
+    ...(opts.backend === 'postgres' ? { pgUrl: databaseUrl } : {}),
+    tables: ['users', 'cohort_members', 'event_batches'],
+    settings: { seconds: opts.durationMs / 1000, track_rps: opts.trackRps, events_per_request: opts.eventsPerRequest, cohort_rps: opts.cohortRps, segment_rps: opts.segmentRps, users: opts.users },
+  });
   const stats: Record<Kind, Stats> = { track: new Stats(), cohort: new Stats(), webhook: new Stats(), segment: new Stats() };
   const acked: Array<[number, number]> = []; // [first soak_seq, count] of each 2xx /users/track
   let seq = 0;
@@ -533,6 +541,7 @@ try {
   const peak = Math.max(...rssValues);
 
   // --- Report ---
+  conditions.end();
   const mins = loadMs / 60_000;
   console.log(`\nsoak summary (${opts.backend}, ${(loadMs / 1000).toFixed(0)} s of load, then ${(drainMs / 1000).toFixed(1)} s for the export to drain)`);
   for (const k of KINDS) {

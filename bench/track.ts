@@ -32,6 +32,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { printConditions, printStartingRows } from './conditions.js';
 
 const BATCH = 75;
 const TRACK_PATH = '/users/track';
@@ -622,6 +623,7 @@ async function mainProcesses(bodies: string[]): Promise<void> {
       process.stderr.write(`${n} process(es): creating ${opts.users} users … `);
       await createUsers(children[0]!.url, opts.users);
       process.stderr.write('done\n');
+      await printStartingRows({ label: `${n} process(es)`, pgUrl: url.toString(), tables: ['users', 'event_batches', 'user_event_stats'] });
       rows.push(await measureMany(`/users/track, ${n} process${n === 1 ? '' : 'es'} on one postgres`, children, bodies, name));
     } finally {
       await Promise.all(children.map((c) => c.stop()));
@@ -644,8 +646,17 @@ async function main(): Promise<void> {
       `server in a child process; ${cpus().length} CPU cores shared by client, server and PostgreSQL; ` +
       `load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
+  const conditions = await printConditions({
+    title: 'the /users/track bench',
+    pgUrl: opts.pgAdminUrl,
+    settings: { backends: opts.backends.join(','), connections: opts.connections, users: opts.users, warmup_s: opts.warmupS, duration_s: opts.durationS, batch: BATCH },
+  });
   const bodies = buildBodies(512, opts.users);
-  if (opts.processes.length) return mainProcesses(bodies);
+  if (opts.processes.length) {
+    await mainProcesses(bodies);
+    conditions.end();
+    return;
+  }
   const rows: Row[] = [];
 
   const empty = await startChild('empty', {});
@@ -683,6 +694,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       await createUsers(child.url, opts.users);
       process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)}s\n`);
+      if (env.BENCH_DATABASE_URL) await printStartingRows({ label, pgUrl: env.BENCH_DATABASE_URL, tables: ['users', 'event_batches', 'user_event_stats'] });
       rows.push(await measure(`/users/track on ${label}`, child, TRACK_PATH, bodies, database));
     } finally {
       await child?.stop();
@@ -690,6 +702,7 @@ async function main(): Promise<void> {
     }
   }
 
+  conditions.end();
   console.log('');
   printTable(rows, baseline!);
   console.log(

@@ -74,7 +74,9 @@ describe(`connector isolation on ${TEST_BACKEND}`, () => {
     await waitFor(async () => (await s.call('GET', `/admin/currents/${stuck}/status`)).body.state === 'failed', 'the stuck connector to fail', 30_000);
     const beside = await timeToDeliver(3000, 'beside');
     console.log(`[${TEST_BACKEND}] healthy delivery: ${alone} ms alone, ${beside} ms beside a connector stuck on slow 401s`);
-    expect(beside).toBeLessThan(alone * 2 + 1500);
+    // Blocked behind the stuck connector's 2 s answers, the ~40 batches would take over a minute;
+    // the slack absorbs a busy machine's jitter between the two measurements, not such a delay.
+    expect(beside).toBeLessThan(alone * 2 + 5000);
 
     const stuckStatus = (await s.call('GET', `/admin/currents/${stuck}/status`)).body;
     expect(stuckStatus.state).toBe('failed');

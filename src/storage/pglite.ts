@@ -1,14 +1,22 @@
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import type { Db, NotificationHandlers, Queryable, QueryResult, Subscription } from './db.js';
 
+export interface PgliteOptions {
+  /** Start from this data directory tarball (see dumpPglite) instead of an empty cluster: the tests' migrated template. */
+  loadDataDir?: Blob;
+}
+
+const backends = new WeakMap<Db, PGlite>();
+
 /**
  * The embedded store. PGlite runs a single PostgreSQL backend in this process, so it executes one
  * statement (or one transaction) at a time; its own mutex queues the rest.
  * `dataDir` undefined means an in-memory database (tests).
  */
-export async function openPglite(dataDir?: string): Promise<Db> {
+export async function openPglite(dataDir?: string, opts: PgliteOptions = {}): Promise<Db> {
   const db = await PGlite.create({
     dataDir,
+    ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
     parsers: {
       [pgliteTypes.INT8]: (v: string) => Number(v),
       [pgliteTypes.NUMERIC]: (v: string) => Number(v),
@@ -28,7 +36,7 @@ export async function openPglite(dataDir?: string): Promise<Db> {
     },
   });
   const direct = wrap(db);
-  return {
+  const store: Db = {
     kind: 'pglite',
     query: direct.query,
     exec: direct.exec,
@@ -54,4 +62,13 @@ export async function openPglite(dataDir?: string): Promise<Db> {
       await db.close();
     },
   };
+  backends.set(store, db);
+  return store;
+}
+
+/** The whole data directory of a store opened by openPglite, as an uncompressed tarball for `loadDataDir`. */
+export async function dumpPglite(store: Db): Promise<Blob> {
+  const db = backends.get(store);
+  if (!db) throw new Error('dumpPglite: not a store opened by openPglite');
+  return db.dumpDataDir('none');
 }
