@@ -39,6 +39,8 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<string[
   const applied: string[] = [];
   for (const m of all) {
     const done = await db.transaction(async (tx) => {
+      // A migration may wait for another process's and run long: no statement timeout for it.
+      await tx.query(`SELECT set_config('statement_timeout', '0', true)`);
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
       const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
       if (seen.rows.length > 0) return false;
