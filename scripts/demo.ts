@@ -106,7 +106,7 @@ process.on('SIGTERM', () => onSignal());
 async function main(): Promise<void> {
   const started = Date.now();
   if (!process.env.RIVULET_DATA_DIR) temporaryStore = await mkdtemp(join(tmpdir(), 'rivulet-demo-'));
-  const dataDir = process.env.RIVULET_DATA_DIR ?? temporaryStore!;
+  const dataDir = process.env.RIVULET_DATA_DIR || temporaryStore!;
   const port = await freePort(Number(process.env.PORT ?? 3000));
   const publicUrl = `http://127.0.0.1:${port}`;
   const config = loadConfig({ ...process.env, PORT: String(port), HOST: '127.0.0.1', RIVULET_DATA_DIR: dataDir, RIVULET_PUBLIC_URL: publicUrl, DATABASE_URL: '' });
