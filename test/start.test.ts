@@ -162,3 +162,25 @@ describe('npm run demo cleans up its temporary store', { timeout: 240_000 }, () 
     });
   }
 });
+
+/** CLI errors name the command's flags, not the admin API's field names. */
+describe('CLI errors name the flags', { timeout: 120_000 }, () => {
+  it('currents create-mixpanel and keys create', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rivulet-start-cli-'));
+    try {
+      const env = { RIVULET_DATA_DIR: dir, DATABASE_URL: '' };
+      const bad = await runCli(
+        ['currents', 'create-mixpanel', '--name', 'x', '--contact-email', 'not-an-email', '--event-types', 'bogus', '--project-id', '1', '--service-account-username', 'u', '--max-in-flight', '99'],
+        { ...env, MIXPANEL_SERVICE_ACCOUNT_SECRET: '', MIXPANEL_PROJECT_TOKEN: '' },
+      );
+      expect(bad.code).toBe(1);
+      for (const flag of ['--contact-email', '--event-types', '--service-account-secret', '--project-token', '--max-in-flight']) expect(bad.stderr).toContain(flag);
+      expect(bad.stderr).not.toMatch(/contact_email|event_types|credentials\.|project_token|max_in_flight/);
+      const keys = await runCli(['keys', 'create', '--permissions', 'users.fly'], env);
+      expect(keys.code).toBe(1);
+      expect(keys.stderr).toMatch(/^rivulet: --permissions: unknown permission\(s\): users\.fly/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
