@@ -34,7 +34,7 @@ export interface PgliteThreadOptions {
 type Body = { op: 'query'; sql: string; params?: unknown[] } | { op: 'exec'; sql: string } | { op: 'listen'; channel: string; subscription: number } | { op: 'unlisten'; subscription: number } | { op: 'close' };
 
 const READ_ONLY = /^\s*(select|show)\b/i;
-const WRITES_OR_LOCKS = /\b(insert|update|delete|for\s+(no\s+key\s+)?update|for\s+(key\s+)?share|nextval|setval|pg_advisory|pg_notify|set_config)\b|\binto\b/i;
+const WRITES_OR_LOCKS = /\b(insert|update|delete|into|nextval|setval|pg_advisory\w*|pg_notify|set_config)\b|\bfor\s+(no\s+key\s+)?update\b|\bfor\s+(key\s+)?share\b/i;
 
 /** True when `sql` only reads (runs while the disk is full). */
 export function isReadOnlyStatement(sql: string): boolean {
