@@ -13,7 +13,7 @@
  * Everything goes through the public APIs (REST, admin, partner webhook, emulator control), so what
  * the dashboard shows is what a real deployment would.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -87,9 +87,26 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
   }
 }
 
+/**
+ * The demo's own store (unless RIVULET_DATA_DIR names one to keep): removed with its master.key on
+ * Ctrl-C, SIGTERM, a failure or any other exit, so no key is ever left in the temp folder.
+ */
+let temporaryStore: string | undefined;
+function removeTemporaryStore(): void {
+  if (!temporaryStore) return;
+  rmSync(temporaryStore, { recursive: true, force: true });
+  temporaryStore = undefined;
+}
+process.on('exit', removeTemporaryStore);
+// Until the demo is up, a signal just exits (and the exit handler removes the store).
+let onSignal: () => void = () => process.exit(130);
+process.on('SIGINT', () => onSignal());
+process.on('SIGTERM', () => onSignal());
+
 async function main(): Promise<void> {
   const started = Date.now();
-  const dataDir = process.env.RIVULET_DATA_DIR ?? (await mkdtemp(join(tmpdir(), 'rivulet-demo-')));
+  if (!process.env.RIVULET_DATA_DIR) temporaryStore = await mkdtemp(join(tmpdir(), 'rivulet-demo-'));
+  const dataDir = process.env.RIVULET_DATA_DIR || temporaryStore!;
   const port = await freePort(Number(process.env.PORT ?? 3000));
   const publicUrl = `http://127.0.0.1:${port}`;
   const config = loadConfig({ ...process.env, PORT: String(port), HOST: '127.0.0.1', RIVULET_DATA_DIR: dataDir, RIVULET_PUBLIC_URL: publicUrl, DATABASE_URL: '' });
@@ -113,14 +130,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write('\nStopping the demo…\n');
+    // Whatever hangs, the process ends within 10 s (and the exit handler removes the store).
+    setTimeout(() => process.exit(1), 10_000).unref();
     for (const t of timers) clearInterval(t);
-    await emulator.app.close();
-    await rivulet.close();
-    if (!process.env.RIVULET_DATA_DIR) await rm(dataDir, { recursive: true, force: true });
+    await emulator.app.close().catch(() => {});
+    await rivulet.close().catch(() => {});
+    if (temporaryStore) await rm(temporaryStore, { recursive: true, force: true });
+    temporaryStore = undefined;
     process.exit(0);
   };
-  process.once('SIGINT', () => void shutdown());
-  process.once('SIGTERM', () => void shutdown());
+  onSignal = () => void shutdown();
 
   const workspace = await ensureWorkspace(rivulet.db, DEFAULT_WORKSPACE);
   const { key } = await createApiKey(rivulet.db, { workspaceId: workspace.id, name: 'npm run demo', permissions: [...PERMISSIONS] });

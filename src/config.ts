@@ -84,6 +84,15 @@ export interface Config {
     sendPollMs: number;
     sendConcurrency: number;
   };
+  /** The store's failure handling (docs/administration.md#a-full-disk). */
+  store: {
+    /** A call of the embedded store, or a PostgreSQL statement, that takes longer fails with 503 (RIVULET_STORE_TIMEOUT_MS). */
+    timeoutMs: number;
+    /** The embedded store refuses writes while its disk has less free space (RIVULET_STORE_MIN_FREE_BYTES; 0: never). */
+    minFreeBytes: number;
+  };
+  /** SIGTERM/SIGINT: how long in-flight work may take before the process exits anyway (RIVULET_SHUTDOWN_TIMEOUT_MS). */
+  shutdownTimeoutMs: number;
   /** Leases on background work shared by processes (src/leases, docs/scaling.md). */
   leases: {
     /** A pull run's lease; renewed every third of it. A process that paused longer loses the run. */
@@ -164,6 +173,11 @@ export function loadConfig(env: Env = process.env): Config {
       sendPollMs: int(env, 'RIVULET_SEND_POLL_MS', 500, 10, 60_000),
       sendConcurrency: int(env, 'RIVULET_SEND_CONCURRENCY', 16, 1, 1000),
     },
+    store: {
+      timeoutMs: int(env, 'RIVULET_STORE_TIMEOUT_MS', 10_000, 100, 3_600_000),
+      minFreeBytes: int(env, 'RIVULET_STORE_MIN_FREE_BYTES', 64 * 1024 * 1024, 0),
+    },
+    shutdownTimeoutMs: int(env, 'RIVULET_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     leases: {
       pullRunMs: int(env, 'RIVULET_PULL_LEASE_MS', 60_000, 300, 3_600_000),
     },

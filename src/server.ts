@@ -94,7 +94,9 @@ export async function prepareDeployment(db: Db, config: Config): Promise<Prepare
 }
 
 export async function createRivulet(config: Config, opts: CreateOptions = {}): Promise<Rivulet> {
-  const db = opts.db ?? (await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const db =
+    opts.db ??
+    (await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, timeoutMs: config.store.timeoutMs, minFreeBytes: config.store.minFreeBytes }));
   try {
     const prepared = await prepareDeployment(db, config);
     const logWindow = { windowMs: config.eventLog.retentionMs, partitionMs: config.eventLog.partitionMs };
@@ -116,6 +118,11 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
         'the API key configured in RIVULET_API_KEY is revoked and stays revoked: it is not accepted (set RIVULET_API_KEY to a new key, or unset it)',
       );
     }
+    const stopHealthLog = db.health?.onChange((change) => {
+      if (change.ready) app.log.info({ store: db.kind }, 'store ready again: writes are accepted');
+      else app.log.error({ store: db.kind, conditions: change.conditions }, `store not ready: ${change.reason}; writes answer 503 and /readyz 503 until it recovers`);
+    });
+    if (db.health && !db.health.ready) app.log.error({ store: db.kind }, `store not ready: ${db.health.reason}; writes answer 503 and /readyz 503 until it recovers`);
     retryStats.listener = (reason, attempt, err) =>
       app.log.warn({ reason, attempt, code: (err as { code?: unknown }).code }, 'transaction conflicted; running it again after a back-off');
     const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
@@ -144,6 +151,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
         await stopSends();
         await stopRetention();
         await app.close();
+        stopHealthLog?.();
         if (!opts.db) await db.close();
       },
     };
@@ -153,7 +161,10 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
   }
 }
 
-/** Runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
+/**
+ * Runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store;
+ * gives up on stuck work (a store that no longer answers) after `config.shutdownTimeoutMs` and exits 1.
+ */
 export async function startServer(config: Config): Promise<Rivulet> {
   let rivulet: Rivulet;
   try {
@@ -186,11 +197,14 @@ export async function startServer(config: Config): Promise<Rivulet> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    rivulet.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    rivulet.app.log.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: finishing in-flight requests');
     const force = setTimeout(() => {
-      rivulet.app.log.error('graceful shutdown timed out; exiting');
+      rivulet.app.log.error(
+        { deadlineMs: config.shutdownTimeoutMs },
+        'graceful shutdown did not finish within RIVULET_SHUTDOWN_TIMEOUT_MS; exiting without waiting for stuck work (acknowledged writes are in the WAL and are recovered at the next start)',
+      );
       process.exit(1);
-    }, 30_000);
+    }, config.shutdownTimeoutMs);
     force.unref();
     try {
       await rivulet.close();

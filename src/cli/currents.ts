@@ -54,10 +54,29 @@ function fromEnv(flag: string | undefined, name: string): string | undefined {
   return flag ?? (process.env[name] || undefined);
 }
 
+/** The API's field names in validation messages, as this command's flags (and variables). */
+const FLAG_OF_FIELD: Array<[RegExp, string]> = [
+  [/\bcredentials\.username\b/g, '--service-account-username'],
+  [/\bcredentials\.secret\b/g, '--service-account-secret (or MIXPANEL_SERVICE_ACCOUNT_SECRET)'],
+  [/\bcredentials\.project_id\b/g, '--project-id'],
+  [/\bcredentials\.api_secret\b/g, '--api-secret (or MIXPANEL_API_SECRET)'],
+  [/\bproject_token\b/g, '--project-token (or MIXPANEL_PROJECT_TOKEN)'],
+  [/\bevent_types(\[\d+\])?/g, '--event-types'],
+  [/\b(contact_email|base_url|partner_id|batch_byte_cap|max_in_flight|start_from)\b/g, ''],
+  [/^(name|region)\b/g, ''],
+];
+
+export function withCliFlags(text: string): string {
+  let out = text;
+  for (const [pattern, flag] of FLAG_OF_FIELD) out = out.replace(pattern, (field) => flag || `--${field.replace(/_/g, '-')}`);
+  return out;
+}
+
 function asCliError(err: unknown): never {
   if (err instanceof ApiError) {
-    const details = err.errors.map((e) => `  ${e.path ? `${e.path}: ` : ''}${e.type}`).join('\n');
-    throw new CliError(`${err.message}${err.errors.length > 1 || err.errors[0]?.type !== err.message ? `\n${details}` : ''}`);
+    // One line per problem, each naming the flag: "--contact-email must be an email address".
+    const problems = [...new Set(err.errors.map((e) => withCliFlags(e.type)))];
+    throw new CliError(problems.length > 1 ? `${problems.length} problems with the options:\n  ${problems.join('\n  ')}` : (problems[0] ?? withCliFlags(err.message)));
   }
   throw err;
 }

@@ -25,7 +25,7 @@ export function registerKeyCommands(program: Command): void {
       try {
         permissions = parsePermissions(opts.permissions);
       } catch (err) {
-        throw new CliError((err as Error).message);
+        throw new CliError(`--permissions: ${(err as Error).message}`);
       }
       await withStore(async (db) => {
         const ws = await ensureWorkspace(db, opts.workspace);

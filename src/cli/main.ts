@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `rivulet <command>`: one entry point for the server and the operator commands (docs/reference/operations.md). */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { registerImportKeyCommands } from './import-keys.js';
@@ -9,8 +10,14 @@ import { registerMixpanelEmulatorCommand } from './mixpanel-emulator.js';
 import { withStore } from './store.js';
 import { startServer } from '../server.js';
 import { migrate } from '../storage/index.js';
+import { explainStartupError } from '../startup-errors.js';
 
-const program = new Command('rivulet').description('Self-hosted engagement-data platform with a Mixpanel integration');
+// package.json is two levels up from both src/cli/ and dist/cli/.
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const program = new Command('rivulet')
+  .description('Self-hosted engagement-data platform with a Mixpanel integration')
+  .version(VERSION, '-v, --version', 'print the version');
 
 program
   .command('serve')
@@ -35,11 +42,12 @@ registerMixpanelEmulatorCommand(program);
 registerMailSinkCommand(program, process.env);
 (await import('./currents.js')).registerCurrentsCommands(program);
 
+// One line naming the cause and the fix; the stack trace only with LOG_LEVEL=debug.
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError || (err instanceof Error && err.name === 'CliError')) {
-    console.error(`rivulet: ${err.message}`);
-  } else {
-    console.error(err);
-  }
+  const known = explainStartupError(err);
+  if (known) console.error(`rivulet: ${known}`);
+  else if (err instanceof ConfigError || (err instanceof Error && err.name === 'CliError')) console.error(`rivulet: ${err.message}`);
+  else console.error(`rivulet: ${err instanceof Error ? err.message : String(err)}${process.env.LOG_LEVEL === 'debug' ? '' : ' (LOG_LEVEL=debug shows the stack trace)'}`);
+  if (process.env.LOG_LEVEL === 'debug') console.error(err);
   process.exit(1);
 });

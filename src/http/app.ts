@@ -147,12 +147,23 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  // Not ready while the store cannot take writes (a full disk, a WAL that cannot grow, a lost
+  // connection: db.health) or does not answer a SELECT within the store timeout.
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    const notReady = (type: string) =>
+      reply.status(503).header('retry-after', '1').send({ message: 'Service temporarily unavailable', errors: [{ type }], store: db.kind });
+    if (db.health && !db.health.ready) return notReady(`store not ready: ${db.health.reason}`);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await db.query('SELECT 1');
+      await Promise.race([
+        db.query('SELECT 1'),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), config.store.timeoutMs))),
+      ]);
       return { status: 'ready', store: db.kind };
-    } catch {
-      return reply.status(503).send({ message: 'Service temporarily unavailable', errors: [{ type: 'store unreachable' }] });
+    } catch (err) {
+      return notReady(err instanceof Error && err.name === 'StoreUnavailableError' ? err.message : 'store unreachable');
+    } finally {
+      clearTimeout(timer);
     }
   });
 
@@ -205,7 +216,7 @@ function answerClientError(err: Error & { code?: string }, socket: import('node:
 
 function toApiError(err: FastifyError | ApiError | Error, invalidBodyMessage?: string): ApiError {
   if (err instanceof ApiError) return err;
-  if (isStoreUnavailable(err)) return Errors.unavailable();
+  if (isStoreUnavailable(err)) return storeUnavailable(err);
   const fe = err as FastifyError & { validation?: unknown; validationContext?: string };
   switch (fe.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -234,6 +245,21 @@ function toApiError(err: FastifyError | ApiError | Error, invalidBodyMessage?: s
     return new ApiError(fe.statusCode, fe.message);
   }
   return new ApiError(500, 'Internal server error');
+}
+
+/** 503 with the reason when it is one the operator can act on (disk full, store not answering). */
+function storeUnavailable(err: Error): ApiError {
+  const code = (err as { code?: unknown }).code;
+  const reason =
+    err.name === 'StoreUnavailableError'
+      ? err.message
+      : code === '53100'
+        ? 'the store is out of disk space'
+        : code === '57014'
+          ? 'the store did not answer in time (statement timeout)'
+          : undefined;
+  if (!reason) return Errors.unavailable();
+  return new ApiError(503, 'Service temporarily unavailable', [{ type: `${reason}; retry later` }], { 'retry-after': '1' });
 }
 
 function invalidBody(message: string | undefined, detail: string): ApiError {

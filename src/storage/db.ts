@@ -4,6 +4,8 @@
  * Every capability writes plain PostgreSQL against `Queryable`; nothing above this folder knows
  * which backend it talks to.
  */
+import type { StoreHealth } from './health.js';
+
 export interface QueryResult<Row> {
   rows: Row[];
   rowCount: number;
@@ -41,22 +43,30 @@ export interface Db extends Queryable {
    * its fallback (caches that expire).
    */
   listen?(channel: string, handlers: NotificationHandlers): Promise<Subscription>;
+  /**
+   * Whether the store takes writes (`/readyz`); set by the stores `openStorage` opens, absent on
+   * in-memory test stores and wrappers.
+   */
+  readonly health?: StoreHealth;
   close(): Promise<void>;
 }
 
 /**
  * Errors that mean "the store is unreachable or going away", answered as 503 so the client retries.
- * SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (operator
- * intervention: shutdown, crash), plus Node socket errors from the pg driver.
+ * SQLSTATE classes 08 (connection exception), 53 (insufficient resources: disk full), 58 (I/O
+ * error), 57P0x (operator intervention: shutdown, crash), 57014 (statement timeout), plus Node
+ * socket errors from the pg driver and the embedded store's own refusals (`StoreUnavailableError`:
+ * disk full, a call that did not return in time).
  */
 export function isStoreUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
-  if (code.startsWith('08') || code.startsWith('53') || /^57P0[1-4]$/.test(code)) return true;
+  if (code.startsWith('08') || code.startsWith('53') || code.startsWith('58') || /^57P0[1-4]$/.test(code) || code === '57014') return true;
+  if (code === 'RIVULET_STORE_UNAVAILABLE') return true;
   if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
   const message = typeof e.message === 'string' ? e.message : '';
-  return /Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed/i.test(
     message,
   );
 }

@@ -41,6 +41,8 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 export async function withMigrationLock<T>(db: Db, work: () => Promise<T>): Promise<T> {
   if (db.kind === 'pglite') return work();
   return db.transaction(async (holder) => {
+    // Another process may hold the lock for as long as its migrations take: wait without a timeout.
+    await holder.query(`SELECT set_config('statement_timeout', '0', true)`);
     await holder.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
     return work();
   });
@@ -68,6 +70,8 @@ export async function applyMigrations(db: Db, migrations?: Migration[]): Promise
   for (const m of all) {
     if (seen.has(m.version)) continue;
     await db.transaction(async (tx) => {
+      // A migration may run long: no statement timeout for it (RIVULET_STORE_TIMEOUT_MS bounds requests).
+      await tx.query(`SELECT set_config('statement_timeout', '0', true)`);
       await tx.exec(m.sql);
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
     });

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Db, NotificationHandlers, Queryable, QueryResult, Subscription } from './db.js';
+import { StoreHealth } from './health.js';
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -17,6 +18,11 @@ export interface PostgresOptions {
   connectionString: string;
   maxConnections?: number;
   applicationName?: string;
+  /**
+   * PostgreSQL's statement_timeout for every connection (0 or unset: the server's). A statement
+   * cut by it fails with 57014, answered as 503. Migrations lift it for themselves.
+   */
+  statementTimeoutMs?: number;
 }
 
 export function openPostgres(opts: PostgresOptions): Db {
@@ -26,19 +32,31 @@ export function openPostgres(opts: PostgresOptions): Db {
     application_name: opts.applicationName ?? 'rivulet',
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
     types,
   });
+  const health = new StoreHealth();
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // Node would crash the process. The next query will see the failure and answer 503.
   pool.on('error', () => {});
 
   const wrap = (client: pg.PoolClient | pg.Pool): Queryable => ({
     async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
-      const res = await client.query(sql, params as unknown[] | undefined);
-      return { rows: res.rows as Row[], rowCount: res.rowCount ?? 0 };
+      try {
+        const res = await client.query(sql, params as unknown[] | undefined);
+        return { rows: res.rows as Row[], rowCount: res.rowCount ?? 0 };
+      } catch (err) {
+        health.noteError(err);
+        throw err;
+      }
     },
     async exec(sql: string): Promise<void> {
-      await client.query(sql);
+      try {
+        await client.query(sql);
+      } catch (err) {
+        health.noteError(err);
+        throw err;
+      }
     },
   });
   const direct = wrap(pool);
@@ -46,10 +64,14 @@ export function openPostgres(opts: PostgresOptions): Db {
 
   return {
     kind: 'postgres',
+    health,
     query: direct.query,
     exec: direct.exec,
     async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((err: unknown) => {
+        health.noteError(err);
+        throw err;
+      });
       let broken = false;
       // A connection lost while this client is checked out is emitted as 'error' on the client;
       // unheard, Node would crash the process. The pending or next query fails instead (503).
