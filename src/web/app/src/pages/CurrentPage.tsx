@@ -69,6 +69,7 @@ export function CurrentPage({ id }: { id: string }) {
   };
   const skippedTotal = status.skipped.reduce((n, r) => n + r.count, 0);
   const deadTotal = status.dead_lettered.reduce((n, r) => n + r.count, 0);
+  const fittedTotal = status.fitted.reduce((n, r) => n + r.count, 0);
   const labels = samples.map((s) => new Date(s.at).toISOString().slice(11, 19));
   const throughput = samples.map((s, i) => (i === 0 ? 0 : Math.max(0, (s.sent - samples[i - 1]!.sent) / ((s.at - samples[i - 1]!.at) / 1000))));
 
@@ -90,6 +91,7 @@ export function CurrentPage({ id }: { id: string }) {
           <Stat label="Delivered" value={<span data-testid="current-sent">{count(status.sent)}</span>} />
           <Stat label="Skipped" value={count(skippedTotal)} />
           <Stat label="Dead-lettered" value={count(deadTotal)} />
+          <Stat label="Fitted to limits" value={<span data-testid="current-fitted">{count(fittedTotal)}</span>} />
           <Stat label="Lag" value={`${count(status.lag_events)} events · ${duration(status.lag_seconds)}`} />
           <Stat label="Retries" value={count(status.retries)} />
           <Stat label="Region" value={status.region} />
@@ -137,6 +139,12 @@ export function CurrentPage({ id }: { id: string }) {
           <ReasonTable rows={status.dead_lettered} empty="No dead letters." />
         </Section>
       </div>
+      {fittedTotal > 0 ? (
+        <Section title="Fitted to Mixpanel's limits, by reason">
+          <p className="muted small">Sent, with a name or value cut or a part dropped so that Mixpanel accepts the event. Counts are changes, not events.</p>
+          <ReasonTable rows={status.fitted} empty="Nothing changed." />
+        </Section>
+      ) : null}
       <Section title="Dead letters">
         <DeadLetters id={id} />
       </Section>
