@@ -11,13 +11,14 @@ import { applyWithFallback } from '../storage/group-commit.js';
 import { isRetryableConflict, isStoreUnavailable, isUniqueViolation, transactionWithRetry, type Db, type Queryable } from '../storage/index.js';
 import { planDeltas, writeGroup, type MembershipOutcome } from './apply.js';
 import type { RateLimits } from '../http/rate-limit.js';
-import type { CohortContext } from './context.js';
+import { partnerEnabled as partnerIsEnabled, type CohortContext } from './context.js';
 import { findImportKeyAccess, type DataImportKey } from './import-keys.js';
 import { checkCohortChanges, checkCohortName, Messages, readCredentials, type CohortChangesInput } from './partner-payload.js';
 import type { Batch, Turn } from './queue.js';
 import { matchGroup, reduceGroup, type ResolvedChanges } from './resolve.js';
 import { findCohort, lockCohortMembers, upsertCohort, type Cohort } from './store.js';
 import { recordSync, type SyncRecord } from './sync-history.js';
+import { classifyRefusedKey, recordRejection, type RejectionReason } from './sync-rejections.js';
 
 interface Client {
   request: FastifyRequest;
@@ -39,20 +40,45 @@ interface Authorized {
  * cohort is only looked at once the rest has passed.
  */
 export async function authorizePartner(db: Db, ctx: CohortContext, partner: string, body: unknown, client: Client): Promise<Authorized> {
-  const creds = readCredentials(body);
+  let creds: ReturnType<typeof readCredentials>;
+  try {
+    creds = readCredentials(body);
+  } catch (err) {
+    if (err instanceof ApiError && err.statusCode === 401 && ctx.partners.get(partner)) {
+      await recordRejection(db, { workspaceId: null, partner, source: 'partner_api', keyPrefix: null, reason: 'no_credentials', status: 401, message: err.message }, (e) =>
+        client.request.log.warn({ err: e }, 'recording a rejected partner request'),
+      );
+    }
+    throw err;
+  }
   // A failure slot of (address, the client secret's prefix), given back once both secrets are valid.
   const slot = await client.throttle.reserve(client.request.ip, credentialPrefix(creds.clientSecret));
+  // Every refusal is recorded (sync-rejections.ts), for the partner page; recording never changes the answer.
+  const refuse = async (message: string, known?: { workspaceId: string; keyPrefix: string; reason: RejectionReason }): Promise<never> => {
+    if (ctx.partners.get(partner)) {
+      const refused = known ?? (await classifyRefusedKey(db, creds.clientSecret, partner, (ws) => partnerIsEnabled(db, ws, partner)).catch(() => null));
+      if (refused) {
+        const reason: RejectionReason = message === Messages.invalidPartnerKey ? 'invalid_partner_key' : refused.reason;
+        await recordRejection(db, { ...refused, reason, partner, source: 'partner_api', status: 401, message }, (err) => client.request.log.warn({ err }, 'recording a rejected partner request'));
+      }
+    }
+    throw new ApiError(401, message);
+  };
   if (!ctx.partners.get(partner) || !ctx.partners.verifyPartnerKey(partner, creds.partnerApiKey)) {
-    throw new ApiError(401, Messages.invalidPartnerKey);
+    return refuse(Messages.invalidPartnerKey);
   }
   const named = (body as Record<string, unknown>).cohort_id;
   const partnerCohortId = typeof named === 'string' && named.length >= 1 && named.length <= 255 ? named : null;
   const access = await findImportKeyAccess(db, creds.clientSecret, partner, partnerCohortId);
-  if (!access) throw new ApiError(401, Messages.invalidClientSecret);
+  if (!access) return refuse(Messages.invalidClientSecret);
   await slot.release();
   const key = access.key;
   if (key.partner !== partner || !access.partnerEnabled) {
-    throw new ApiError(401, `Partner not enabled for client with client secret: ${key.prefix}…`);
+    return refuse(`Partner not enabled for client with client secret: ${key.prefix}…`, {
+      workspaceId: key.workspace_id,
+      keyPrefix: key.prefix,
+      reason: key.partner !== partner ? 'wrong_partner' : 'partner_disabled',
+    });
   }
   const rateHeaders = await ctx.rateLimit(client.limits, client.request, key.workspace_id, partner);
   return { key, body: body as Record<string, unknown>, rateHeaders, cohort: { partnerCohortId, found: access.cohort } };
