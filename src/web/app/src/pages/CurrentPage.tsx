@@ -4,14 +4,15 @@
  * route every few seconds while the page is open, so the charts show the recent minutes live.
  */
 import { useEffect, useState } from 'react';
-import { ApiFailure, get, post } from '../api';
+import { ApiFailure, del, get, post } from '../api';
+import { EditCurrent, TestResult, testExisting, type ConnectionTestResult } from '../currents/EditCurrent';
 import { LineChart } from '../components/charts';
 import { EmptyState, ErrorMessage, Loaded, Loading, Unavailable } from '../components/feedback';
 import { Badge, ConfirmButton, PageHeader, Section, Stat } from '../components/ui';
 import { CURRENTS_ROUTES, toStatus, type ConnectorStatus, type DeadLetter, type ReasonCount } from '../currents/api';
 import { count, duration, when } from '../format';
 import { useResource } from '../hooks';
-import { Link } from '../router';
+import { Link, navigate } from '../router';
 
 const SAMPLE_MS = 3000;
 const KEEP = 60;
@@ -54,10 +55,33 @@ function useStatusSamples(id: string) {
 export function CurrentPage({ id }: { id: string }) {
   const { status, error, samples, reload } = useStatusSamples(id);
   const [acting, setActing] = useState<ApiFailure | undefined>(undefined);
+  const [editing, setEditing] = useState(false);
+  const [tested, setTested] = useState<ConnectionTestResult | undefined>(undefined);
+  const [testing, setTesting] = useState(false);
+  const [saved, setSaved] = useState<string[] | undefined>(undefined);
   if (error?.unavailable) return <Unavailable feature="Connector status" needs={`GET ${CURRENTS_ROUTES.status(':id')}`} />;
   if (error && !status) return <ErrorMessage error={error} action="load the connector" />;
   if (!status) return <Loading what="the connector" />;
 
+  const runTest = async () => {
+    setTesting(true);
+    setActing(undefined);
+    try {
+      setTested(await testExisting(id));
+    } catch (e) {
+      setActing(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
+    } finally {
+      setTesting(false);
+    }
+  };
+  const remove = async () => {
+    try {
+      await del(CURRENTS_ROUTES.one(id));
+      navigate('/currents');
+    } catch (e) {
+      setActing(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
+    }
+  };
   const toggle = async () => {
     setActing(undefined);
     try {
@@ -79,12 +103,41 @@ export function CurrentPage({ id }: { id: string }) {
         title={status.name}
         subtitle={<><Link to="/currents">Currents</Link> › Mixpanel Export</>}
         actions={
-          <button type="button" className="button" onClick={() => void toggle()}>
-            {status.state === 'paused' ? 'Resume' : 'Pause'}
-          </button>
+          <>
+            <button type="button" className="button" onClick={() => void toggle()}>
+              {status.state === 'paused' ? 'Resume' : 'Pause'}
+            </button>{' '}
+            <button type="button" className="button" onClick={() => void runTest()} disabled={testing}>
+              {testing ? 'Testing…' : 'Test connection'}
+            </button>{' '}
+            <button type="button" className="button" onClick={() => setEditing(!editing)}>
+              Edit
+            </button>{' '}
+            <ConfirmButton confirm="Delete this Current, its counters and dead letters?" onConfirm={() => void remove()}>
+              Delete
+            </ConfirmButton>
+          </>
         }
       />
-      {acting ? <ErrorMessage error={acting} action="change the state" /> : null}
+      {acting ? <ErrorMessage error={acting} action="change the Current" /> : null}
+      {tested ? <TestResult result={tested} /> : null}
+      {saved ? (
+        <div className="notice notice-info" role="status">
+          Saved ({saved.join(', ')}); the export picks the change up within seconds.
+        </div>
+      ) : null}
+      {editing ? (
+        <EditCurrent
+          status={status}
+          onCancel={() => setEditing(false)}
+          onSaved={(changed) => {
+            setEditing(false);
+            setSaved(changed);
+            setTested(undefined);
+            reload();
+          }}
+        />
+      ) : null}
       <Section title="Status">
         <dl className="stats">
           <Stat label="State" value={<Badge value={status.state} />} />
@@ -108,6 +161,14 @@ export function CurrentPage({ id }: { id: string }) {
         {status.last_error ? (
           <div className="notice notice-error" role="status">
             <strong>Last failure{status.last_error_at ? ` (${when(status.last_error_at)})` : ''}:</strong> {status.last_error}
+            {status.state === 'failed' && !editing ? (
+              <>
+                {' '}
+                <button type="button" className="button button-small" onClick={() => setEditing(true)}>
+                  Fix the settings
+                </button>
+              </>
+            ) : null}
           </div>
         ) : null}
       </Section>
