@@ -137,16 +137,18 @@ function CurrentForm({ groups }: { groups: EventTypeGroup[] }) {
           <Field id="base-url" label="Ingestion base URL (optional)" value={baseUrl} onChange={setBaseUrl} hint="Leave empty for Mixpanel's host; set it for a proxy or the Mixpanel emulator." />
         </div>
         <p className="muted small">Credentials are encrypted at rest and never shown again; the connector page shows their last four characters.</p>
+        <p>
+          <button type="button" className="button button-small" disabled={busy} onClick={() => void test()}>
+            Test connection
+          </button>
+        </p>
+        {tested ? <TestResult result={tested} /> : null}
       </Section>
       <Section title="Event types">
         <EventTypePicker groups={groups} selected={selected} onChange={setSelected} />
       </Section>
       {error ? <ErrorMessage error={error} action="launch the Current" /> : null}
-      {tested ? <TestResult result={tested} /> : null}
       <div className="form-actions">
-        <button type="button" className="button" disabled={busy} onClick={() => void test()}>
-          Test connection
-        </button>
         <button type="submit" className="button button-primary" disabled={busy}>
           {busy ? 'Launching…' : 'Launch Current'}
         </button>
