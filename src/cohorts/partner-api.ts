@@ -86,6 +86,15 @@ export async function authorizePartner(db: Db, ctx: CohortContext, partner: stri
 
 const routeConfig = { invalidBodyMessage: Messages.notAnObject };
 
+/** An authenticated request refused for its body, recorded with the key that sent it (sync-rejections.ts). */
+function payloadRejected(db: Db, auth: Authorized, partner: string, reason: RejectionReason, err: ApiError, request: FastifyRequest): Promise<void> {
+  return recordRejection(
+    db,
+    { workspaceId: auth.key.workspace_id, partner, source: 'partner_api', keyPrefix: auth.key.prefix, reason, status: err.statusCode, message: err.message },
+    (e) => request.log.warn({ err: e }, 'recording a rejected partner request'),
+  );
+}
+
 export function partnerApiRoutes(ctx: CohortContext) {
   return async function routes(app: FastifyInstance, { db, authThrottle, limits }: AppServices): Promise<void> {
     const bodyLimit = ctx.config.limits.cohortBodyBytes;
@@ -106,7 +115,13 @@ export function partnerApiRoutes(ctx: CohortContext) {
       async (request, reply) => {
         const { partner } = request.params as { partner: string };
         const auth = await authorizePartner(db, ctx, partner, request.body, { request, throttle: authThrottle, limits });
-        const input = checkCohortName(auth.body);
+        let input;
+        try {
+          input = checkCohortName(auth.body);
+        } catch (err) {
+          if (err instanceof ApiError) await payloadRejected(db, auth, partner, 'invalid_payload', err, request);
+          throw err;
+        }
         const ws = auth.key.workspace_id;
         const named = await transactionWithRetry(db, async (tx) => {
           const result = await upsertCohort(tx, { workspaceId: ws, partner, partnerCohortId: input.cohortId, name: input.name, createdAt: input.createdAt });
@@ -150,6 +165,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
           if (err instanceof ApiError) {
             const cohortId = typeof auth.body.cohort_id === 'string' ? auth.body.cohort_id.slice(0, 255) : null;
             await recordSync(db, { workspaceId: ws, partner, source: 'partner_api', partnerCohortId: cohortId, action: 'delta', status: 'rejected', error: err.message });
+            await payloadRejected(db, auth, partner, 'invalid_payload', err, request);
           }
           throw err;
         }
@@ -159,7 +175,9 @@ export function partnerApiRoutes(ctx: CohortContext) {
             return send(reply, auth, 201, emptyResult(input.cohortId));
           }
           await recordSync(db, { workspaceId: ws, partner, source: 'partner_api', partnerCohortId: input.cohortId, action: 'delta', status: 'rejected', error: Messages.unknownCohort });
-          throw new ApiError(400, Messages.unknownCohort, [{ type: Messages.unknownCohort, path: 'cohort_id' }]);
+          const unknown = new ApiError(400, Messages.unknownCohort, [{ type: Messages.unknownCohort, path: 'cohort_id' }]);
+          await payloadRejected(db, auth, partner, 'unknown_cohort', unknown, request);
+          throw unknown;
         }
         const result = await ctx.queue.runBatched(cohort.id, deltas, { workspaceId: ws, partner, cohort, input });
         const applied = result.outcome.added + result.outcome.removed;

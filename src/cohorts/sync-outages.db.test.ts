@@ -88,6 +88,19 @@ describe(`cohort sync outages on ${TEST_BACKEND}`, () => {
     expect(JSON.stringify(rows)).not.toContain(secret);
   });
 
+  it('records partner API requests refused for their body, with the key that sent them', async () => {
+    const partner = (path: string, body: Record<string, unknown>) => s.call('POST', `/partners/mixpanel/${path}`, { partner_api_key: TEST_PARTNER_KEY, client_secret: secret, ...body }, { key: null });
+    expect((await partner('cohorts/users', { cohort_id: 'never-named', cohort_changes: [{ user_ids: ['u1'] }] })).status).toBe(400);
+    expect((await partner('cohorts/users', { cohort_id: 'x', cohort_changes: 'nope' })).status).toBe(400);
+    expect((await partner('cohorts', { cohort_id: 'x' })).status).toBe(400);
+    const rows = (await rejections()).rejections.slice(0, 3).reverse();
+    expect(rows.map((r: any) => [r.source, r.reason, r.key_prefix, r.status])).toEqual([
+      ['partner_api', 'unknown_cohort', prefixOf(secret), 400],
+      ['partner_api', 'invalid_payload', prefixOf(secret), 400],
+      ['partner_api', 'invalid_payload', prefixOf(secret), 400],
+    ]);
+  });
+
   it(`keeps the newest ${KEEP_PER_WORKSPACE} per workspace, and pages back`, { timeout: 120_000 }, async () => {
     const { rows } = await s.testDb.db.query<{ workspace_id: string }>(`SELECT workspace_id FROM data_import_keys LIMIT 1`);
     const workspaceId = rows[0]!.workspace_id;

@@ -18,7 +18,8 @@ export type RejectionSource = 'partner_api' | 'webhook';
  * `no_credentials` (none or malformed), `unknown_key` (no key has its prefix), `wrong_secret` (the
  * prefix of a key, the rest wrong), `key_rotated`, `key_invalidated`, `wrong_partner` (a key of
  * another partner), `partner_disabled`, `invalid_partner_key` (partner API: the partner's own key);
- * and `invalid_payload` for a body that failed validation.
+ * `invalid_payload` for a body that failed validation, and `unknown_cohort` (partner API: members for
+ * a cohort that was never named).
  */
 export type RejectionReason =
   | 'no_credentials'
@@ -29,7 +30,8 @@ export type RejectionReason =
   | 'wrong_partner'
   | 'partner_disabled'
   | 'invalid_partner_key'
-  | 'invalid_payload';
+  | 'invalid_payload'
+  | 'unknown_cohort';
 
 export interface Rejection {
   workspaceId: string | null;
