@@ -119,7 +119,7 @@ describe(`rivulet currents backfill on ${TEST_BACKEND}`, () => {
     mp.emulator.setFaults({});
   });
 
-  it.skipIf(TEST_BACKEND !== 'postgres')('manages connectors from the CLI: create, list, status, pause, resume, test, delete', { timeout: 120_000 }, async () => {
+  it.skipIf(TEST_BACKEND !== 'postgres')('manages connectors from the CLI: create, list, status, pause, resume, test, update, delete', { timeout: 240_000 }, async () => {
     const cliEnv = { DATABASE_URL: s.testDb.url!, RIVULET_MASTER_KEY: MASTER_KEY, MIXPANEL_SERVICE_ACCOUNT_SECRET: P.secret, MIXPANEL_PROJECT_TOKEN: P.token };
     const bad = await runCli(['currents', 'create-mixpanel', '--name', 'X', '--contact-email', 'nope', '--event-types', 'users.nope'], cliEnv);
     expect(bad.code).toBe(1);
@@ -141,7 +141,17 @@ describe(`rivulet currents backfill on ${TEST_BACKEND}`, () => {
     expect((await runCli(['currents', 'resume', id], cliEnv)).stdout).toContain(`resumed ${id}`);
     const tested = await runCli(['currents', 'test', id], cliEnv);
     expect(tested.stdout).toContain('ok: Credentials accepted');
-    for (const out of [created, list, status, tested]) for (const secret of [P.secret, P.token]) expect(out.stdout + out.stderr).not.toContain(secret);
+    // Changed in place: only the options given; a bad one names the field and changes nothing.
+    const renamed = await runCli(['currents', 'update', id, '--name', 'Renamed', '--event-types', 'users.behaviors.Purchase'], cliEnv);
+    expect(renamed.stdout).toContain(`updated ${id}: name, event_types`);
+    const badUpdate = await runCli(['currents', 'update', id, '--contact-email', 'nope'], cliEnv);
+    expect([badUpdate.code, badUpdate.stderr.includes('contact_email')]).toEqual([1, true]);
+    const broken = await runCli(['currents', 'update', id, '--service-account-secret', 'WRONG-secret-0000'], cliEnv);
+    expect(broken.stdout).toContain(`updated ${id}: credentials`);
+    expect((await runCli(['currents', 'test', id], cliEnv)).stdout).toContain('FAILED: Mixpanel rejected the credentials');
+    expect((await runCli(['currents', 'update', id, '--service-account-secret', P.secret], cliEnv)).stdout).toContain('credentials');
+    expect((await runCli(['currents', 'list'], cliEnv)).stdout).toContain(`${id}\tactive\tUS\tRenamed`);
+    for (const out of [created, list, status, tested, renamed, broken]) for (const secret of [P.secret, P.token]) expect(out.stdout + out.stderr).not.toContain(secret);
     // The server picks up connectors made elsewhere.
     await waitFor(async () => (await s.call('GET', `/admin/currents/${id}/status`)).body.delivering_here, 'the server to start the CLI-made connector', 10_000);
     expect((await runCli(['currents', 'delete', id], cliEnv)).stdout).toContain(`deleted ${id}`);

@@ -154,7 +154,7 @@ describe(`connector admin API on ${TEST_BACKEND}`, () => {
     await s.call('DELETE', `/admin/currents/${id}`);
   });
 
-  it('delivers what the core and the publish API log, skipping and dead-lettering by reason, and re-sends dead letters with their $insert_id', async () => {
+  it('delivers what the core and the publish API log, skipping, fitting and dead-lettering by reason, and re-sends dead letters with their $insert_id', async () => {
     mp.emulator.reset();
     // Mixpanel's clock 30 min behind ours: an event 50 min ahead passes Rivulet (≤ 1 h) and fails at Mixpanel (> 1 h).
     clockOffsetMs = -30 * 60_000;
@@ -174,12 +174,14 @@ describe(`connector admin API on ${TEST_BACKEND}`, () => {
       purchases: [{ external_id: 'carol', product_id: 'sku-1', currency: 'USD', price: 9.5, quantity: 2, time: iso }],
     });
     expect(track.status).toBe(201);
-    const tooMany = Object.fromEntries(Array.from({ length: 260 }, (_, i) => [`p${i}`, i]));
+    // The two events an independent strict validator caught (issue 17 §3): a 276-character event name and a 274-character property name.
+    const longName = 'w'.repeat(255);
     const ahead = randomUUID();
     const publish = await s.call('POST', '/currents/events', {
       events: [
         { event_type: 'users.behaviors.CustomEvent', id: randomUUID(), time: 1_000_000_000, user: { external_user_id: 'carol' }, properties: { name: 'ancient' } },
-        { event_type: 'users.behaviors.CustomEvent', id: 'evt:wide/1', time: NOW - 3600, user: { external_user_id: 'carol' }, properties: { name: 'wide', custom_properties: tooMany } },
+        { event_type: 'users.behaviors.CustomEvent', id: 'evt:long/1', time: NOW - 3600, user: { external_user_id: 'carol' }, properties: { name: longName } },
+        { event_type: 'users.behaviors.CustomEvent', id: 'evt:long/2', time: NOW - 3600, user: { external_user_id: 'carol' }, properties: { name: 'keyed', custom_properties: { ['k'.repeat(250)]: 1, s: 'v'.repeat(300) } } },
         { event_type: 'users.behaviors.CustomEvent', id: ahead, time: NOW + 50 * 60, user: { external_user_id: 'carol' }, properties: { name: 'ahead' } },
         { event_type: 'users.behaviors.CustomEvent', id: 'evt:big/1', time: NOW - 3600, user: { external_user_id: 'carol' }, properties: { name: 'big', custom_properties: { blob: 'x'.repeat(200), more: 'y'.repeat(250), list: Array.from({ length: 200 }, (_, i) => `item-${i}-zzzzzzzzzz`) } } },
       ],
@@ -202,7 +204,13 @@ describe(`connector admin API on ${TEST_BACKEND}`, () => {
     expect(delivered).toEqual(expected.events.filter((e) => !notDelivered.has(String(e.properties['$insert_id'])) && e.properties['$insert_id'] !== '').filter((e) => deliveredIds.has(e.properties['$insert_id'])).sort(byInsertId));
     expect(delivered).toHaveLength(expected.events.length - 2);
     expect(final.skipped_by_reason).toEqual({ before_2010: 1, invalid_distinct_id: 1, not_selected: 1 });
-    expect(final.dead_lettered_by_reason).toEqual({ 'invalid_for_mixpanel: too_many_properties': 1, failed_record: 1, too_large: 1 });
+    expect(final.dead_lettered_by_reason).toEqual({ failed_record: 1, too_large: 1 });
+    // Both are sent, fitted to Mixpanel's limits (docs/reference/currents.md §2.4), and counted.
+    expect(expected.fitted).toEqual({ event_name_truncated: 1, property_name_truncated: 1, string_truncated: 1 });
+    expect(final.fitted_by_reason).toEqual(expected.fitted);
+    expect(final.fitted_total).toBe(3);
+    expect(delivered.find((e) => e.properties['name'] === longName)!.event).toHaveLength(255);
+    expect(Object.keys(delivered.find((e) => e.properties['name'] === 'keyed')!.properties).filter((k) => k.length === 255)).toHaveLength(1);
     expect(final.sent).toBe(expected.events.length - 2);
     expect(final.read).toBe(final.sent + final.skipped_total + final.dead_lettered_total);
     expect(mp.emulator.stats().requests.by_status['413']).toBeGreaterThan(0);
@@ -210,29 +218,30 @@ describe(`connector admin API on ${TEST_BACKEND}`, () => {
     const letters = (await s.call('GET', `/admin/currents/${id}/dead-letters`)).body.dead_letters;
     expect(letters).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ event_id: 'evt:wide/1', reason: 'invalid_for_mixpanel: too_many_properties', state: 'dead', origin: 'live' }),
         expect.objectContaining({ event_id: ahead, insert_id: ahead, reason: 'failed_record', field: 'properties.time', state: 'dead' }),
         expect.objectContaining({ event_id: 'evt:big/1', reason: 'too_large', state: 'dead' }),
       ]),
     );
-    expect(letters).toHaveLength(3);
+    expect(letters).toHaveLength(2);
     expect(JSON.stringify(letters)).not.toContain(P1.token);
 
-    // Mixpanel's clock catches up and its body limit is restored: the re-send goes through, with the same $insert_id.
-    clockOffsetMs = 0;
+    // Mixpanel's body limit is restored but its clock is still behind: the big one goes through, the
+    // early one fails again and stays dead.
     mp.emulator.updateSettings({ maxBodyBytes: 10_485_760 });
     const aheadLetter = letters.find((l: { event_id: string }) => l.event_id === ahead);
     const bigLetter = letters.find((l: { event_id: string }) => l.event_id === 'evt:big/1');
     const resent = await s.call('POST', `/admin/currents/${id}/dead-letters/resend`, { ids: [aheadLetter.id, bigLetter.id] });
-    expect(resent.body).toMatchObject({ resent: 2, failed_again: 0, not_attempted: 0 });
+    expect(resent.body).toMatchObject({ resent: 1, failed_again: 1, not_attempted: 0 });
+    expect((await status(id)).dead_lettered_by_reason).toEqual({ failed_record: 1 });
+    // Mixpanel's clock catches up: the re-send goes through, with the same $insert_id.
+    clockOffsetMs = 0;
+    const again = await s.call('POST', `/admin/currents/${id}/dead-letters/resend`, { all: true });
+    expect(again.body).toMatchObject({ resent: 1, failed_again: 0, not_attempted: 0 });
     const landed = mp.emulator.events(P1.projectId).filter((e) => e.properties['$insert_id'] === ahead || e.properties['name'] === 'big');
     expect(landed).toHaveLength(2);
     expect(landed.map((e) => e.properties['$insert_id']).sort()).toEqual(expected.events.filter((e) => e.properties['$insert_id'] === ahead || e.properties['name'] === 'big').map((e) => e.properties['$insert_id']).sort());
-    // The wide one fails again at Mixpanel too: still dead, now for Mixpanel's reason.
-    const again = await s.call('POST', `/admin/currents/${id}/dead-letters/resend`, { all: true });
-    expect(again.body).toMatchObject({ resent: 0, failed_again: 1, not_attempted: 0 });
     const after = await status(id);
-    expect(after.dead_lettered_by_reason).toEqual({ failed_record: 1 });
+    expect(after.dead_lettered_by_reason).toEqual({});
     expect(after.sent).toBe(expected.events.length);
     expect(after.read).toBe(final.read);
     expect((await s.call('GET', `/admin/currents/${id}/dead-letters?state=resent`)).body.dead_letters).toHaveLength(2);
@@ -241,6 +250,7 @@ describe(`connector admin API on ${TEST_BACKEND}`, () => {
     const metrics = await s.call('GET', '/metrics');
     expect(metrics.body).toContain(`rivulet_currents_skipped_total{connector="${id}",event_type="users.behaviors.CustomEvent",reason="before_2010"} 1`);
     expect(metrics.body).toContain(`rivulet_currents_state{connector="${id}",state="active"} 1`);
+    expect(metrics.body).toContain(`rivulet_currents_fitted_total{connector="${id}",event_type="users.behaviors.CustomEvent",reason="event_name_truncated"} 1`);
     await s.call('DELETE', `/admin/currents/${id}`);
   });
 });

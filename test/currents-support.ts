@@ -83,15 +83,20 @@ export interface Expectation {
   events: MixpanelEvent[];
   skipped: Record<string, number>;
   deadLettered: Record<string, number>;
+  /** Changes made to fit Mixpanel's limits, by reason. */
+  fitted: Record<string, number>;
 }
 
 /** What the connector must deliver for these log events, by the pure mapping (its golden tests pin it). */
 export function expectedFor(events: readonly StoredEvent[], selected: readonly string[], token: string): Expectation {
-  const out: Expectation = { events: [], skipped: {}, deadLettered: {} };
+  const out: Expectation = { events: [], skipped: {}, deadLettered: {}, fitted: {} };
   const settings = { selectedTypes: new Set(selected), token };
   for (const e of events) {
     const m = mapCurrentsEvent(e, settings);
-    if (m.outcome === 'send') out.events.push(m.event);
+    if (m.outcome === 'send') {
+      out.events.push(m.event);
+      for (const [reason, n] of Object.entries(m.changes ?? {})) out.fitted[reason] = (out.fitted[reason] ?? 0) + n;
+    }
     else if (m.outcome === 'skip') out.skipped[m.reason] = (out.skipped[m.reason] ?? 0) + 1;
     else out.deadLettered[m.reason] = (out.deadLettered[m.reason] ?? 0) + 1;
   }

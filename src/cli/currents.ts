@@ -26,7 +26,8 @@ import {
 import { formatProgress } from '../currents/backfill/progress.js';
 import { listDeadLetters, deadLettersByIds } from '../currents/delivery/dead-letters.js';
 import { resendDeadLetters } from '../currents/delivery/resend.js';
-import { openSecrets } from '../currents/connectors/store.js';
+import { openSecrets, updateConnector } from '../currents/connectors/store.js';
+import { parseMixpanelExportUpdate, settingsAsBody } from '../currents/connectors/settings.js';
 import { ApiError } from '../http/errors.js';
 import type { Db } from '../storage/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, findWorkspace } from '../workspaces/index.js';
@@ -198,6 +199,64 @@ export function registerCurrentsCommands(program: Command): void {
         });
       });
   }
+
+  cmd
+    .command('update <id>')
+    .description('change a Mixpanel export in place (only the options given); a running export picks it up within seconds, from its cursor')
+    .option('--name <name>', 'connector name')
+    .option('--contact-email <email>', 'contact for notices')
+    .option('--region <region>', 'US, EU or IN')
+    .option('--project-token <token>', 'Mixpanel project token')
+    .option('--service-account-username <username>', 'service account username (the other service-account parts are kept unless given)')
+    .option('--service-account-secret <secret>', 'service account secret')
+    .option('--project-id <id>', 'Mixpanel project id (with a service account)')
+    .option('--api-secret <secret>', 'legacy project API secret (replaces the credentials)')
+    .option('--event-types <list>', 'comma-separated event types, or "all"')
+    .option('--base-url <url>', 'ingestion base URL; "default" for the region\'s Mixpanel host')
+    .option('--partner-id <id>', '$partner_id')
+    .option('--batch-byte-cap <bytes>', 'uncompressed bytes per request')
+    .option('--max-in-flight <n>', 'requests in flight')
+    .action(async (id: string, opts: Omit<CreateOptions, 'workspace' | 'name' | 'contactEmail' | 'region' | 'eventTypes'> & { name?: string; contactEmail?: string; region?: string; eventTypes?: string }) => {
+      const config = loadConfig();
+      await withStore(async (db) => {
+        const box = await deploymentBox(db, config);
+        const c = await connectorOrFail(db, id);
+        const secrets = await openSecrets(db, box, c.id);
+        const current = settingsAsBody(c, secrets);
+        const patch: Record<string, unknown> = {};
+        if (opts.name !== undefined) patch['name'] = opts.name;
+        if (opts.contactEmail !== undefined) patch['contact_email'] = opts.contactEmail;
+        if (opts.region !== undefined) patch['region'] = opts.region;
+        if (opts.projectToken !== undefined) patch['project_token'] = opts.projectToken;
+        if (opts.apiSecret !== undefined) patch['credentials'] = { kind: 'api_secret', api_secret: opts.apiSecret };
+        else if (opts.serviceAccountUsername !== undefined || opts.serviceAccountSecret !== undefined || opts.projectId !== undefined) {
+          const was = secrets.credentials.kind === 'service_account' ? secrets.credentials : undefined;
+          patch['credentials'] = {
+            kind: 'service_account',
+            username: opts.serviceAccountUsername ?? was?.username,
+            secret: opts.serviceAccountSecret ?? was?.secret,
+            project_id: opts.projectId ?? was?.projectId,
+          };
+        }
+        if (opts.eventTypes !== undefined) {
+          patch['event_types'] = opts.eventTypes.trim() === 'all' ? (await import('../events/catalogue.js')).SELECTABLE_EVENT_TYPES : opts.eventTypes.split(',').map((t) => t.trim()).filter(Boolean);
+        }
+        if (opts.baseUrl !== undefined) patch['base_url'] = opts.baseUrl === 'default' ? null : opts.baseUrl;
+        if (opts.partnerId !== undefined) patch['partner_id'] = opts.partnerId;
+        if (opts.batchByteCap !== undefined) patch['batch_byte_cap'] = Number(opts.batchByteCap);
+        if (opts.maxInFlight !== undefined) patch['max_in_flight'] = Number(opts.maxInFlight);
+        let parsed;
+        try {
+          parsed = parseMixpanelExportUpdate(JSON.parse(JSON.stringify(patch)), current);
+        } catch (err) {
+          asCliError(err);
+        }
+        const reset = parsed.changed.some((k) => ['credentials', 'project_token', 'region', 'base_url'].includes(k));
+        const updated = await updateConnector(db, c.id, c.workspaceId, { ...parsed.input, sealed: box.sealJson(parsed.input.secrets) }, reset);
+        if (!updated) throw new CliError(`no connector ${id}`);
+        console.log(`updated ${id}: ${parsed.changed.join(', ') || 'nothing changed'}`);
+      });
+    });
 
   cmd
     .command('delete <id>')

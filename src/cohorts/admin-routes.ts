@@ -13,7 +13,9 @@ import type { CohortContext } from './context.js';
 import { createImportKey, invalidateImportKey, listImportKeysPage, publicImportKey, rotateImportKey } from './import-keys.js';
 import { MIXPANEL } from './partners.js';
 import { getCohort, listCohortsPage, type Cohort } from './store.js';
-import { listSyncs, listSyncsPage } from './sync-history.js';
+import { Gauge } from 'prom-client';
+import { listSyncs, listSyncsPage, staleSyncs, SYNC_STATUSES } from './sync-history.js';
+import { listRejections } from './sync-rejections.js';
 import { WEBHOOK_PATH } from './webhook.js';
 import { formatMatchKey, parseMatchKey } from './webhook-payload.js';
 
@@ -180,14 +182,65 @@ export function cohortAdminRoutes(ctx: CohortContext) {
       '/admin/cohort-syncs',
       {
         config: admin,
-        schema: { tags: ['admin'], summary: 'A page of the sync history, newest first', querystring: PageQuery },
+        schema: {
+          tags: ['admin'],
+          summary: 'A page of the sync history, newest first, filtered by cohort and status',
+          querystring: Type.Object(
+            { ...PageQuery.properties, cohort_id: Type.Optional(Type.String({ maxLength: 64 })), status: Type.Optional(Type.String({ maxLength: 32 })) },
+            { additionalProperties: false },
+          ),
+        },
       },
       async (request) => {
         const key = requireKey(request);
-        const page = await listSyncsPage(db, key.workspace_id, pageRequest(request.query));
+        const { cohort_id: cohortId, status, ...paging } = request.query as { cohort_id?: string; status?: string };
+        if (status !== undefined && !(SYNC_STATUSES as readonly string[]).includes(status)) throw Errors.badRequest(`status must be one of ${SYNC_STATUSES.join(', ')}`, 'status');
+        if (cohortId !== undefined && !(await getCohort(db, key.workspace_id, cohortId))) throw Errors.notFound(`cohort ${cohortId}`);
+        const page = await listSyncsPage(db, key.workspace_id, pageRequest(paging), { cohortId, status });
         return { syncs: page.items, next_cursor: page.next_cursor };
       },
     );
+
+    app.get(
+      '/admin/cohort-sync-rejections',
+      {
+        config: admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Rejected webhook pushes and partner API requests, newest first (when, key prefix, why)',
+          querystring: Type.Object({ limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })), before: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })) }),
+        },
+      },
+      async (request) => {
+        const key = requireKey(request);
+        const q = request.query as { limit?: string; before?: string };
+        const limit = Math.min(1000, Number(q.limit ?? 100));
+        const rejections = await listRejections(db, key.workspace_id, { limit, before: q.before === undefined ? undefined : Number(q.before) });
+        const since = new Date(Date.now() - 24 * 3600_000);
+        return {
+          rejections,
+          last_24h: rejections.filter((r) => new Date(r.at) >= since).length,
+          next_before: rejections.length === limit && rejections.length > 0 ? String(rejections.at(-1)!.id) : null,
+        };
+      },
+    );
+
+    app.get('/admin/cohort-syncs/stale', { config: admin, schema: { tags: ['admin'], summary: 'Dynamic syncs whose last good sync is older than two intervals' } }, async (request) => {
+      const key = requireKey(request);
+      return { stale: await staleSyncs(db, key.workspace_id) };
+    });
+
+    // Scraped from the database, so every process reports the same and a restart loses nothing.
+    new Gauge({
+      name: 'rivulet_cohort_sync_stale',
+      help: 'Dynamic cohort syncs whose last good sync is older than two intervals (docs/reference/cohort-import.md §8), 1 each',
+      labelNames: ['workspace', 'kind', 'id'],
+      registers: [app.metrics],
+      async collect() {
+        this.reset();
+        for (const s of await staleSyncs(db).catch(() => [])) this.set({ workspace: s.workspace_id, kind: s.kind, id: s.id }, 1);
+      },
+    });
 
     app.get(
       '/admin/usage/data-points',

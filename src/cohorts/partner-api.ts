@@ -11,13 +11,14 @@ import { applyWithFallback } from '../storage/group-commit.js';
 import { isRetryableConflict, isStoreUnavailable, isUniqueViolation, transactionWithRetry, type Db, type Queryable } from '../storage/index.js';
 import { planDeltas, writeGroup, type MembershipOutcome } from './apply.js';
 import type { RateLimits } from '../http/rate-limit.js';
-import type { CohortContext } from './context.js';
+import { partnerEnabled as partnerIsEnabled, type CohortContext } from './context.js';
 import { findImportKeyAccess, type DataImportKey } from './import-keys.js';
 import { checkCohortChanges, checkCohortName, Messages, readCredentials, type CohortChangesInput } from './partner-payload.js';
 import type { Batch, Turn } from './queue.js';
 import { matchGroup, reduceGroup, type ResolvedChanges } from './resolve.js';
 import { findCohort, lockCohortMembers, upsertCohort, type Cohort } from './store.js';
 import { recordSync, type SyncRecord } from './sync-history.js';
+import { classifyRefusedKey, recordRejection, type RejectionReason } from './sync-rejections.js';
 
 interface Client {
   request: FastifyRequest;
@@ -39,26 +40,60 @@ interface Authorized {
  * cohort is only looked at once the rest has passed.
  */
 export async function authorizePartner(db: Db, ctx: CohortContext, partner: string, body: unknown, client: Client): Promise<Authorized> {
-  const creds = readCredentials(body);
+  let creds: ReturnType<typeof readCredentials>;
+  try {
+    creds = readCredentials(body);
+  } catch (err) {
+    if (err instanceof ApiError && err.statusCode === 401 && ctx.partners.get(partner)) {
+      await recordRejection(db, { workspaceId: null, partner, source: 'partner_api', keyPrefix: null, reason: 'no_credentials', status: 401, message: err.message }, (e) =>
+        client.request.log.warn({ err: e }, 'recording a rejected partner request'),
+      );
+    }
+    throw err;
+  }
   // A failure slot of (address, the client secret's prefix), given back once both secrets are valid.
   const slot = await client.throttle.reserve(client.request.ip, credentialPrefix(creds.clientSecret));
+  // Every refusal is recorded (sync-rejections.ts), for the partner page; recording never changes the answer.
+  const refuse = async (message: string, known?: { workspaceId: string; keyPrefix: string; reason: RejectionReason }): Promise<never> => {
+    if (ctx.partners.get(partner)) {
+      const refused = known ?? (await classifyRefusedKey(db, creds.clientSecret, partner, (ws) => partnerIsEnabled(db, ws, partner)).catch(() => null));
+      if (refused) {
+        const reason: RejectionReason = message === Messages.invalidPartnerKey ? 'invalid_partner_key' : refused.reason;
+        await recordRejection(db, { ...refused, reason, partner, source: 'partner_api', status: 401, message }, (err) => client.request.log.warn({ err }, 'recording a rejected partner request'));
+      }
+    }
+    throw new ApiError(401, message);
+  };
   if (!ctx.partners.get(partner) || !ctx.partners.verifyPartnerKey(partner, creds.partnerApiKey)) {
-    throw new ApiError(401, Messages.invalidPartnerKey);
+    return refuse(Messages.invalidPartnerKey);
   }
   const named = (body as Record<string, unknown>).cohort_id;
   const partnerCohortId = typeof named === 'string' && named.length >= 1 && named.length <= 255 ? named : null;
   const access = await findImportKeyAccess(db, creds.clientSecret, partner, partnerCohortId);
-  if (!access) throw new ApiError(401, Messages.invalidClientSecret);
+  if (!access) return refuse(Messages.invalidClientSecret);
   await slot.release();
   const key = access.key;
   if (key.partner !== partner || !access.partnerEnabled) {
-    throw new ApiError(401, `Partner not enabled for client with client secret: ${key.prefix}…`);
+    return refuse(`Partner not enabled for client with client secret: ${key.prefix}…`, {
+      workspaceId: key.workspace_id,
+      keyPrefix: key.prefix,
+      reason: key.partner !== partner ? 'wrong_partner' : 'partner_disabled',
+    });
   }
   const rateHeaders = await ctx.rateLimit(client.limits, client.request, key.workspace_id, partner);
   return { key, body: body as Record<string, unknown>, rateHeaders, cohort: { partnerCohortId, found: access.cohort } };
 }
 
 const routeConfig = { invalidBodyMessage: Messages.notAnObject };
+
+/** An authenticated request refused for its body, recorded with the key that sent it (sync-rejections.ts). */
+function payloadRejected(db: Db, auth: Authorized, partner: string, reason: RejectionReason, err: ApiError, request: FastifyRequest): Promise<void> {
+  return recordRejection(
+    db,
+    { workspaceId: auth.key.workspace_id, partner, source: 'partner_api', keyPrefix: auth.key.prefix, reason, status: err.statusCode, message: err.message },
+    (e) => request.log.warn({ err: e }, 'recording a rejected partner request'),
+  );
+}
 
 export function partnerApiRoutes(ctx: CohortContext) {
   return async function routes(app: FastifyInstance, { db, authThrottle, limits }: AppServices): Promise<void> {
@@ -80,7 +115,13 @@ export function partnerApiRoutes(ctx: CohortContext) {
       async (request, reply) => {
         const { partner } = request.params as { partner: string };
         const auth = await authorizePartner(db, ctx, partner, request.body, { request, throttle: authThrottle, limits });
-        const input = checkCohortName(auth.body);
+        let input;
+        try {
+          input = checkCohortName(auth.body);
+        } catch (err) {
+          if (err instanceof ApiError) await payloadRejected(db, auth, partner, 'invalid_payload', err, request);
+          throw err;
+        }
         const ws = auth.key.workspace_id;
         const named = await transactionWithRetry(db, async (tx) => {
           const result = await upsertCohort(tx, {
@@ -131,6 +172,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
           if (err instanceof ApiError) {
             const cohortId = typeof auth.body.cohort_id === 'string' ? auth.body.cohort_id.slice(0, 255) : null;
             await recordSync(db, { workspaceId: ws, partner, source: 'partner_api', partnerCohortId: cohortId, action: 'delta', status: 'rejected', error: err.message });
+            await payloadRejected(db, auth, partner, 'invalid_payload', err, request);
           }
           throw err;
         }
@@ -140,7 +182,9 @@ export function partnerApiRoutes(ctx: CohortContext) {
             return send(reply, auth, 201, emptyResult(input.cohortId));
           }
           await recordSync(db, { workspaceId: ws, partner, source: 'partner_api', partnerCohortId: input.cohortId, action: 'delta', status: 'rejected', error: Messages.unknownCohort });
-          throw new ApiError(400, Messages.unknownCohort, [{ type: Messages.unknownCohort, path: 'cohort_id' }]);
+          const unknown = new ApiError(400, Messages.unknownCohort, [{ type: Messages.unknownCohort, path: 'cohort_id' }]);
+          await payloadRejected(db, auth, partner, 'unknown_cohort', unknown, request);
+          throw unknown;
         }
         const result = await ctx.queue.runBatched(cohort.id, deltas, { workspaceId: ws, partner, cohort, input });
         const applied = result.outcome.added + result.outcome.removed;

@@ -17,6 +17,7 @@ import { resolveMembers, type ResolvedMembers } from './match-members.js';
 import { MIXPANEL } from './partners.js';
 import { lockCohort, upsertCohort, type Cohort } from './store.js';
 import { recordSync } from './sync-history.js';
+import { classifyRefusedKey, recordRejection } from './sync-rejections.js';
 import { checkWebhookMessage, memberIdentifier, parseMatchKey, WebhookInvalid, type MatchKey, type WebhookMessage } from './webhook-payload.js';
 
 export const WEBHOOK_PATH = '/partners/mixpanel/webhook';
@@ -71,7 +72,11 @@ export function webhookRoutes(ctx: CohortContext) {
         const slot = await authThrottle.reserve(request.ip, credentialPrefix(secret));
         const key = secret ? await findActiveImportKey(db, secret) : undefined;
         if (!key || key.partner !== MIXPANEL.slug || !(await partnerEnabled(db, key.workspace_id, MIXPANEL.slug))) {
-          throw new WebhookFailure(401, 'missing or invalid credentials: use the Mixpanel data import key as the Basic auth password');
+          const message = 'missing or invalid credentials: use the Mixpanel data import key as the Basic auth password';
+          // Recorded so that a rotated key shows on the partner page instead of a sync that silently stops.
+          const refused = await classifyRefusedKey(db, secret, MIXPANEL.slug, (ws) => partnerEnabled(db, ws, MIXPANEL.slug)).catch(() => null);
+          if (refused) await recordRejection(db, { ...refused, partner: MIXPANEL.slug, source: 'webhook', status: 401, message }, (err) => request.log.warn({ err }, 'recording a rejected webhook'));
+          throw new WebhookFailure(401, message);
         }
         await slot.release();
         const rateHeaders = await ctx.rateLimit(limits, request, key.workspace_id, MIXPANEL.slug);
@@ -79,7 +84,14 @@ export function webhookRoutes(ctx: CohortContext) {
         try {
           message = checkWebhookMessage(request.body);
         } catch (err) {
-          if (err instanceof WebhookInvalid) throw new WebhookFailure(400, err.message, rateHeaders);
+          if (err instanceof WebhookInvalid) {
+            await recordRejection(
+              db,
+              { workspaceId: key.workspace_id, partner: MIXPANEL.slug, source: 'webhook', keyPrefix: key.prefix, reason: 'invalid_payload', status: 400, message: err.message },
+              (e) => request.log.warn({ err: e }, 'recording a rejected webhook'),
+            );
+            throw new WebhookFailure(400, err.message, rateHeaders);
+          }
           throw err;
         }
         const matchKey = parseMatchKey((await partnerSettings(db, key.workspace_id, MIXPANEL.slug)).match_key) ?? { kind: 'distinct_id' };

@@ -226,6 +226,73 @@ describe('the dashboard in Chromium', () => {
     expect(tab.errors).toEqual([]);
   }, 110_000);
 
+  it('fixes a failed Current in place, deletes it, and shows rejected webhook pushes on the Mixpanel page', async () => {
+    const { page } = tab;
+    // Create with a wrong secret: the connection test says why before anything is created.
+    await go(page, '/currents/new');
+    await page.getByLabel('Integration name').fill('Broken export');
+    await page.getByLabel('Contact email').fill('ops@example.com');
+    await page.getByLabel('Service account username').fill(SERVICE_ACCOUNT.username);
+    await page.getByLabel('Service account secret').fill('a-wrong-secret');
+    await page.getByLabel('Project id').fill(PROJECT);
+    await page.getByLabel('Project token').fill(TOKEN);
+    await page.getByLabel('Ingestion base URL (optional)').fill(emulator.url);
+    await page.getByLabel(/^Behaviors \(/).check();
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await expect(page.getByTestId('connection-test').textContent()).resolves.toMatch(/rejected the credentials/);
+    await tab.shot('19-create-current-test-failed');
+    tab.errors.length = 0; // the probe's 401 is reported as a result, not thrown; nothing else expected
+    await page.getByRole('button', { name: 'Launch Current' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Broken export' }).waitFor();
+    const now = new Date().toISOString();
+    expect((await server.call('POST', '/users/track', { events: [{ external_id: 'u03', name: 'waited_for_fix', time: now }] })).status).toBe(201);
+    // It fails; the banner offers the fix.
+    await page.getByRole('button', { name: 'Fix the settings' }).waitFor({ timeout: 30_000 });
+    await tab.shot('20-current-failed');
+    await page.getByRole('button', { name: 'Fix the settings' }).click();
+    await page.getByLabel('New service account').check();
+    await page.getByLabel('Service account username').fill(SERVICE_ACCOUNT.username);
+    await page.getByLabel('Service account secret').fill(SERVICE_ACCOUNT.secret);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText(/Saved \(credentials\)/).waitFor();
+    await until(
+      'the waiting event to arrive',
+      async () => {
+        const got = await emulatorCall<{ events: Array<{ event: string }> }>('GET', `/_emulator/events?project_id=${PROJECT}&limit=1000`);
+        return got.events.some((e) => e.event === '[Braze Custom Event] waited_for_fix');
+      },
+      30_000,
+    );
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await expect(page.getByTestId('connection-test').textContent()).resolves.toMatch(/Connection works/);
+    await tab.shot('21-current-fixed');
+    // Delete.
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: /Delete this Current/ }).click();
+    await page.getByRole('heading', { level: 1, name: 'Currents' }).waitFor();
+    await expect(page.getByRole('row', { name: /Broken export/ }).count()).resolves.toBe(0);
+
+    // A webhook push with a wrong secret for a real key's prefix is listed on the Mixpanel page.
+    const prefix = (await server.call('GET', '/admin/import-keys')).body.keys[0].prefix as string;
+    const bad = await emulatorCall<{ id: string }>('POST', '/_emulator/webhook-syncs', {
+      project_id: PROJECT,
+      url: `${server.url}/partners/mixpanel/webhook`,
+      username: 'mixpanel',
+      password: `${prefix}_${'0'.repeat(40)}`,
+      cohort_ids: [COHORT.id],
+      start: false,
+    });
+    await emulatorCall('POST', `/_emulator/webhook-syncs/${bad.id}/run`);
+    await nav(page, 'Mixpanel');
+    const rejections = page.getByTestId('sync-rejections');
+    await rejections.waitFor();
+    await rejections.getByText('wrong_secret').first().waitFor();
+    await expect(rejections.textContent()).resolves.toContain(prefix);
+    await page.getByTestId('rejections-24h').waitFor();
+    await tab.shot('22-mixpanel-rejections');
+    expect(tab.errors.filter((e) => !/40[01]/.test(e))).toEqual([]);
+  }, 110_000);
+
   it('stays usable at 400 px wide', async () => {
     const narrow = await openPage(browser, { width: 400, height: 800 });
     await narrow.context.addCookies(await tab.context.cookies());

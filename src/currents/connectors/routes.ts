@@ -15,9 +15,9 @@ import { importClientFor } from '../delivery/live-export.js';
 import { resendDeadLetters } from '../delivery/resend.js';
 import { listNotificationsPage } from '../notifications/outbox.js';
 import { testConnection } from './connection-test.js';
-import { parseMixpanelExportInput, type SealedSecrets } from './settings.js';
+import { parseMixpanelExportInput, parseMixpanelExportUpdate, settingsAsBody, type SealedSecrets } from './settings.js';
 import { connectorStatus, publicConnector } from './status.js';
-import { createConnector, deleteConnector, getConnector, listConnectorsPage, openSecrets, setPaused, type Connector } from './store.js';
+import { createConnector, deleteConnector, getConnector, listConnectorsPage, openSecrets, setPaused, updateConnector, type Connector } from './store.js';
 
 const admin = { permission: 'admin' as const };
 const documented = (description: string) => ({ type: 'object', description, additionalProperties: true }) as const;
@@ -95,6 +95,31 @@ export function connectorRoutes(ctx: CurrentsContext) {
         },
       );
     }
+
+    app.patch(
+      '/admin/currents/:id',
+      {
+        config: admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'Change a Mixpanel export in place: credentials, project token, region, base URL, event types, name, contact email, partner id, batch cap, requests in flight',
+          params: IdParams,
+          body: documented('any fields of the create body but start_from; credentials are replaced as a whole'),
+        },
+      },
+      async (request) => {
+        const key = requireKey(request);
+        const c = await find(request, key.workspace_id);
+        const secrets = await openSecrets(db, ctx.box, c.id);
+        const { input, changed } = parseMixpanelExportUpdate(request.body, settingsAsBody(c, secrets));
+        // A fixed credential, token or destination is tried at once, not after the failed state's back-off.
+        const reset = changed.some((k) => ['credentials', 'project_token', 'region', 'base_url'].includes(k));
+        const updated = await updateConnector(db, c.id, key.workspace_id, { ...input, sealed: ctx.box.sealJson(input.secrets) }, reset);
+        if (!updated) throw Errors.notFound(`connector ${c.id}`);
+        await ctx.changed();
+        return { ...publicConnector(updated), changed };
+      },
+    );
 
     app.delete(
       '/admin/currents/:id',

@@ -220,3 +220,43 @@ export function parseMixpanelExportInput(raw: unknown): MixpanelExportInput {
 export function ingestionBaseUrl(c: { region: Region; baseUrl: string | null }): string {
   return c.baseUrl ?? INGESTION_HOSTS[c.region];
 }
+
+/** Fields a PATCH may change: every setting but `start_from` (the cursor stays where it is). */
+const UPDATABLE_KEYS = new Set([...KNOWN_KEYS].filter((k) => k !== 'start_from'));
+
+/** A connector's current settings in the shape of a create body, so an update can be checked as a whole. */
+export function settingsAsBody(
+  current: { name: string; contactEmail: string; region: Region; baseUrl: string | null; eventTypes: string[]; partnerId: string; batchByteCap: number; maxInFlight: number },
+  secrets: SealedSecrets,
+): Json {
+  const c = secrets.credentials;
+  return {
+    name: current.name,
+    contact_email: current.contactEmail,
+    credentials: c.kind === 'service_account' ? { kind: c.kind, username: c.username, secret: c.secret, project_id: c.projectId } : { kind: c.kind, api_secret: c.apiSecret },
+    project_token: secrets.projectToken,
+    region: current.region,
+    base_url: current.baseUrl,
+    event_types: current.eventTypes,
+    partner_id: current.partnerId,
+    batch_byte_cap: current.batchByteCap,
+    max_in_flight: current.maxInFlight,
+  };
+}
+
+/**
+ * Reads and checks an update (`PATCH /admin/currents/{id}`, docs/reference/currents.md §3): the given
+ * fields replace the current ones (`credentials` as a whole; `base_url: null` goes back to the
+ * region's host), and the result is checked like a create body. Throws a 400 naming every bad field.
+ */
+export function parseMixpanelExportUpdate(raw: unknown, current: Json): { input: MixpanelExportInput; changed: string[] } {
+  if (!isObject(raw)) throw new ApiError(400, 'the body must be a JSON object');
+  const problems = new Problems();
+  for (const key of Object.keys(raw)) if (!UPDATABLE_KEYS.has(key)) problems.add(key, key === 'start_from' ? 'start_from cannot be changed: the export goes on from its cursor' : `unknown field ${key}`);
+  if (Object.keys(raw).length === 0) problems.add('', 'the body must name at least one field to change');
+  problems.throwIfAny();
+  const merged: Json = { ...current, ...raw };
+  const input = parseMixpanelExportInput(merged);
+  const changed = Object.keys(raw).filter((k) => JSON.stringify(raw[k]) !== JSON.stringify(current[k]));
+  return { input, changed };
+}

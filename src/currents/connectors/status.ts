@@ -78,6 +78,7 @@ export async function connectorStatus(db: Queryable, c: Connector, live: { runni
   const sent = counters.filter((r) => r.outcome === 'sent');
   const skipped = counters.filter((r) => r.outcome === 'skipped');
   const deadLettered = counters.filter((r) => r.outcome === 'dead_lettered');
+  const fitted = counters.filter((r) => r.outcome === 'fitted');
   const inFlight = live.inFlightEvents ?? 0;
   const sentByType: Record<string, number> = {};
   for (const r of sent) sentByType[r.event_type] = r.count;
@@ -93,6 +94,10 @@ export async function connectorStatus(db: Queryable, c: Connector, live: { runni
     dead_lettered: listed(deadLettered),
     dead_lettered_by_reason: byReason(deadLettered),
     dead_lettered_total: total(deadLettered),
+    /** Changes made to sent events to fit Mixpanel's limits (docs/reference/currents.md §2.4): counts of changes, not events. */
+    fitted: listed(fitted),
+    fitted_by_reason: byReason(fitted),
+    fitted_total: total(fitted),
     in_flight: inFlight,
     retries: c.retries,
     incident_started_at: c.incidentStartedAt,

@@ -192,6 +192,42 @@ export async function setPaused(db: Queryable, id: string, workspaceId: string |
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
+/**
+ * Replaces a connector's settings and sealed secrets (an operator's update); bumps `version`, so the
+ * exporter running it restarts with them at once, from its cursor. When the credentials, token,
+ * region or base URL change, a failed or degraded connector is set back to `ok`, so it retries now
+ * instead of after its back-off (a wrong setting fixed in place).
+ */
+export async function updateConnector(db: Queryable, id: string, workspaceId: string, input: MixpanelExportInput & { sealed: Buffer }, reset: boolean): Promise<Connector | undefined> {
+  if (!isUuid(id)) return undefined;
+  const { rows } = await db.query<ConnectorRow>(
+    `UPDATE currents_connectors SET name = $3, contact_email = $4, credential_kind = $5, credentials = $6, credential_hints = $7,
+        project_id = $8, region = $9, base_url = $10, event_types = $11, partner_id = $12, batch_byte_cap = $13, max_in_flight = $14,
+        health = CASE WHEN $15::boolean THEN 'ok' ELSE health END,
+        incident_started_at = CASE WHEN $15::boolean THEN NULL ELSE incident_started_at END,
+        version = version + 1, updated_at = now()
+      WHERE id = $1 AND workspace_id = $2 RETURNING ${COLUMNS}`,
+    [
+      id,
+      workspaceId,
+      input.name,
+      input.contactEmail,
+      input.secrets.credentials.kind,
+      input.sealed,
+      JSON.stringify(credentialHints(input.secrets)),
+      input.secrets.credentials.kind === 'service_account' ? input.secrets.credentials.projectId : null,
+      input.region,
+      input.baseUrl,
+      input.eventTypes,
+      input.partnerId,
+      input.batchByteCap,
+      input.maxInFlight,
+      reset,
+    ],
+  );
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
 export async function deleteConnector(db: Queryable, id: string, workspaceId?: string): Promise<boolean> {
   if (!isUuid(id)) return false;
   const { rowCount } = await db.query(

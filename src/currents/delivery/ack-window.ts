@@ -6,7 +6,12 @@
  * `read = sent + skipped + dead_lettered + in_flight` holds at every instant.
  */
 
-export type Outcome = 'sent' | 'skipped' | 'dead_lettered';
+/**
+ * What became of an event, plus `fitted`: not an outcome of its own but the count of changes made to
+ * sent events to fit Mixpanel's limits, by reason (docs/reference/currents.md §2.4). A `fitted` tally
+ * counts changes, not events, and is left out of `read`.
+ */
+export type Outcome = 'sent' | 'skipped' | 'dead_lettered' | 'fitted';
 
 export interface Tally {
   outcome: Outcome;

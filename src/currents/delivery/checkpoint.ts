@@ -161,7 +161,8 @@ export async function commitDeadLetters(db: Db, connectorId: string, owner: stri
 }
 
 export interface CounterRow {
-  outcome: 'sent' | 'skipped' | 'dead_lettered';
+  /** `fitted` counts changes made to fit Mixpanel's limits, not events (ack-window.ts, `Outcome`). */
+  outcome: 'sent' | 'skipped' | 'dead_lettered' | 'fitted';
   event_type: string;
   reason: string;
   count: number;

@@ -53,6 +53,7 @@ export function registerCurrentsMetrics(registry: Registry, db: Queryable, live:
   outcomeCounter('rivulet_currents_skipped_total', 'Events a connector skipped, by reason (docs/reference/currents.md §2.1)', 'skipped', true);
   outcomeCounter('rivulet_currents_sent_total', 'Events a connector delivered to Mixpanel', 'sent', false);
   outcomeCounter('rivulet_currents_dead_lettered_total', 'Events a connector dead-lettered, by reason', 'dead_lettered', true);
+  outcomeCounter('rivulet_currents_fitted_total', "Changes made to sent events to fit Mixpanel's limits, by reason (docs/reference/currents.md §2.4)", 'fitted', true);
 
   new Counter({
     name: 'rivulet_currents_retries_total',

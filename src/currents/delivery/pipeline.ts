@@ -7,6 +7,7 @@
  */
 import type { StoredEvent } from '../../events/log.js';
 import { batchSerialized, type BatchLimits } from '../mixpanel/batching.js';
+import type { FitChanges } from '../mixpanel/limits.js';
 import { mapForImport, type MixpanelMappingSettings } from '../mixpanel/mapping.js';
 import { AckWindow, type Segment, type SettledRun } from './ack-window.js';
 import type { DeadLetterInput } from './dead-letters.js';
@@ -157,6 +158,8 @@ export class DeliveryPipeline<P> {
     const sends: PackedDeliverable[] = [];
     const sendIndex: number[] = [];
     const outcomes: Array<{ outcome: 'skipped' | 'dead_lettered'; reason: string } | null> = [];
+    /** Changes made to fit Mixpanel's limits, by the index of the event. */
+    const fits = new Map<number, FitChanges>();
     const deadLetters: DeadLetterInput[] = [];
     for (let index = 0; index < events.length; index++) {
       const e = events[index]!;
@@ -167,6 +170,7 @@ export class DeliveryPipeline<P> {
         sends.push(new PackedDeliverable(e.id, this.typeName(e.event_type), m.insertId, m.json, m.bytes));
         sendIndex.push(index);
         outcomes.push(null);
+        if (m.changes) fits.set(index, m.changes);
       } else {
         deadLetters.push({ eventId: e.id, eventType: e.event_type, insertId: m.insertId, reason: m.reason, field: null, message: null, event: m.event });
         outcomes.push({ outcome: 'dead_lettered', reason: m.reason });
@@ -182,6 +186,8 @@ export class DeliveryPipeline<P> {
       for (let i = from; i < to; i++) {
         const o = outcomes[i];
         if (o) segment.tallies.add(o.outcome, events[i]!.event_type, o.reason);
+        const fit = fits.get(i);
+        if (fit) for (const [reason, n] of Object.entries(fit)) segment.tallies.add('fitted', events[i]!.event_type, reason, n);
       }
       from = to;
       return segment;

@@ -7,6 +7,7 @@
  */
 import type { Db } from '../../storage/index.js';
 import { batchSerialized, MAX_EVENTS_PER_BATCH } from '../mixpanel/batching.js';
+import { fitToMixpanelLimits } from '../mixpanel/limits.js';
 import type { Tally } from './ack-window.js';
 import { upsertCounters } from './checkpoint.js';
 import { recordDeadLetters, resendPayload, type DeadLetter } from './dead-letters.js';
@@ -32,7 +33,8 @@ export interface ResendReport {
 
 export async function resendDeadLetters(db: Db, connectorId: string, letters: readonly DeadLetter[], opts: ResendOptions): Promise<ResendReport> {
   const byEventId = new Map(letters.map((l) => [l.event_id, l]));
-  const items: Deliverable[] = letters.map((l) => deliverable(l.event_id, l.event_type, resendPayload(l.payload, opts.token)));
+  // Fitted to Mixpanel's limits: a letter stored before fitting existed (reason `invalid_for_mixpanel: …`) goes through now.
+  const items: Deliverable[] = letters.map((l) => deliverable(l.event_id, l.event_type, fitToMixpanelLimits(resendPayload(l.payload, opts.token)).event));
   const signal = AbortSignal.timeout(opts.budgetMs);
   const health = new HealthTracker({ initial: 'ok', degradedAfterMs: Number.POSITIVE_INFINITY, persist: async () => {} });
   const report: ResendReport = { resent: 0, failed_again: 0, not_attempted: 0, results: [] };

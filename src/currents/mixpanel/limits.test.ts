@@ -42,7 +42,7 @@ describe('Mixpanel per-event limits (docs/reference/currents.md §2.4)', () => {
     expect(mixpanelLimitViolation(withProps({ p: { q: Array(300).fill('x') } }))).toBe('array_too_long');
   });
 
-  it('dead-letters a mapped event that breaks a limit, with the payload', () => {
+  it('sends a mapped event that broke a limit, fitted, instead of dead-lettering it', () => {
     const outcome = mapCurrentsEvent(
       {
         event_type: 'users.behaviors.CustomEvent',
@@ -54,12 +54,12 @@ describe('Mixpanel per-event limits (docs/reference/currents.md §2.4)', () => {
       { selectedTypes: new Set(['users.behaviors.CustomEvent']), token: 'tok' },
     );
     expect(outcome).toEqual({
-      outcome: 'dead_letter',
-      reason: 'invalid_for_mixpanel: array_too_long',
+      outcome: 'send',
       event: {
         event: '[Braze Custom Event] deep',
-        properties: { ...HEAD, name: 'deep', '[Custom event property] tags': Array(255).fill('t') },
+        properties: { ...HEAD, name: 'deep', '[Custom event property] tags': Array(254).fill('t') },
       },
+      changes: { array_elements_dropped: 1 },
     });
   });
 });

@@ -5,7 +5,17 @@
  */
 import { isSelectableType, mixpanelEventName, type CurrentsEvent } from '../../events/catalogue.js';
 import { insertIdFor, isDisallowedIdValue } from './insert-id.js';
-import { EVENT_BYTES_LIMIT, mixpanelLimitViolation, PROPERTY_COUNT_LIMIT, valueRule, type MixpanelLimitRule } from './limits.js';
+import {
+  EVENT_BYTES_LIMIT,
+  fitToMixpanelLimits,
+  listTooLarge,
+  mixpanelLimitViolation,
+  PROPERTY_COUNT_LIMIT,
+  textTooLong,
+  valueNeedsFit,
+  type FitChanges,
+  type MixpanelLimitRule,
+} from './limits.js';
 
 export interface MixpanelEvent {
   event: string;
@@ -29,7 +39,8 @@ export type SkipReason = 'not_selected' | 'no_external_user_id' | 'invalid_disti
 export type DeadLetterReason = `invalid_for_mixpanel: ${MixpanelLimitRule}`;
 
 export type MappingOutcome =
-  | { outcome: 'send'; event: MixpanelEvent }
+  /** `changes`: what was cut or dropped to fit Mixpanel's limits, by reason; absent when nothing was. */
+  | { outcome: 'send'; event: MixpanelEvent; changes?: FitChanges }
   | { outcome: 'skip'; reason: SkipReason }
   | { outcome: 'dead_letter'; reason: DeadLetterReason; event: MixpanelEvent };
 
@@ -83,47 +94,49 @@ export function toMixpanelEvent(event: CurrentsEvent, settings: Pick<MixpanelMap
   return { event: name, properties };
 }
 
-/** Skip, map and pre-validate one event: what the export does with it. */
+const hasChanges = (changes: FitChanges): boolean => Object.keys(changes).length > 0;
+
+/**
+ * Skip, map and fit one event to Mixpanel's limits: what the export does with it. Fitting leaves
+ * every event within the limits; the dead-letter outcome remains only as a guard, should a fitted
+ * event still break one.
+ */
 export function mapCurrentsEvent(event: CurrentsEvent, settings: MixpanelMappingSettings): MappingOutcome {
   const reason = skipReason(event, settings);
   if (reason) return { outcome: 'skip', reason };
-  const mapped = toMixpanelEvent(event, settings);
+  const { event: mapped, changes } = fitToMixpanelLimits(toMixpanelEvent(event, settings));
   const rule = mixpanelLimitViolation(mapped);
   if (rule) return { outcome: 'dead_letter', reason: `invalid_for_mixpanel: ${rule}`, event: mapped };
-  return { outcome: 'send', event: mapped };
+  return hasChanges(changes) ? { outcome: 'send', event: mapped, changes } : { outcome: 'send', event: mapped };
 }
 
 export type SerializedOutcome =
-  | { outcome: 'send'; insertId: string; json: string; bytes: number }
+  | { outcome: 'send'; insertId: string; json: string; bytes: number; changes?: FitChanges }
   | { outcome: 'skip'; reason: SkipReason }
   | { outcome: 'dead_letter'; reason: DeadLetterReason; event: MixpanelEvent; insertId: string; json: string; bytes: number };
 
 /**
  * `mapCurrentsEvent` for the export's hot path: the same outcome, with the event serialized once.
- * The text is exactly `JSON.stringify(toMixpanelEvent(event, settings))` (mapping.test.ts checks it
- * against that over the golden events and generated ones); for almost every event it is written
- * directly (`serializeDirect`), without building the object.
+ * The text is exactly `JSON.stringify` of `mapCurrentsEvent`'s event (mapping.test.ts checks it
+ * against that over the golden events and generated ones); for almost every event, one that needs
+ * no fitting, it is written directly (`serializeDirect`), without building the object.
  */
 export function mapForImport(event: CurrentsEvent, settings: MixpanelMappingSettings): SerializedOutcome {
   const reason = skipReason(event, settings);
   if (reason) return { outcome: 'skip', reason };
   const direct = serializeDirect(event, settings);
-  if (direct === null) {
-    const mapped = toMixpanelEvent(event, settings);
-    const json = JSON.stringify(mapped);
-    const bytes = Buffer.byteLength(json);
-    const insertId = mapped.properties['$insert_id'] as string;
-    const rule = mixpanelLimitViolation(mapped, bytes);
-    if (rule) return { outcome: 'dead_letter', reason: `invalid_for_mixpanel: ${rule}`, event: mapped, insertId, json, bytes };
-    return { outcome: 'send', insertId, json, bytes };
+  if (direct !== null) {
+    const bytes = Buffer.byteLength(direct.json);
+    // The writer vouched for every other limit; these two it could only count.
+    if (direct.properties < PROPERTY_COUNT_LIMIT && bytes < EVENT_BYTES_LIMIT) return { outcome: 'send', insertId: direct.insertId, json: direct.json, bytes };
   }
-  const { json, insertId } = direct;
+  const { event: mapped, changes } = fitToMixpanelLimits(toMixpanelEvent(event, settings));
+  const json = JSON.stringify(mapped);
   const bytes = Buffer.byteLength(json);
-  // The rules of mixpanelLimitViolation, in its order, from what the writer counted.
-  const rule: MixpanelLimitRule | null =
-    direct.properties >= PROPERTY_COUNT_LIMIT ? 'too_many_properties' : bytes >= EVENT_BYTES_LIMIT ? 'event_too_large' : direct.nested;
-  if (rule) return { outcome: 'dead_letter', reason: `invalid_for_mixpanel: ${rule}`, event: toMixpanelEvent(event, settings), insertId, json, bytes };
-  return { outcome: 'send', insertId, json, bytes };
+  const insertId = mapped.properties['$insert_id'] as string;
+  const rule = mixpanelLimitViolation(mapped, bytes);
+  if (rule) return { outcome: 'dead_letter', reason: `invalid_for_mixpanel: ${rule}`, event: mapped, insertId, json, bytes };
+  return hasChanges(changes) ? { outcome: 'send', insertId, json, bytes, changes } : { outcome: 'send', insertId, json, bytes };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,8 +182,6 @@ interface DirectText {
   insertId: string;
   /** Keys of `properties`. */
   properties: number;
-  /** The first nesting rule a property value breaks, in key order. */
-  nested: MixpanelLimitRule | null;
 }
 
 /**
@@ -178,16 +189,19 @@ interface DirectText {
  * whose object form would not simply list its keys in the order written: a field named like one of
  * the head keys (it would overwrite it in place), an integer-like name (objects list those first),
  * `__proto__`, a name that could equal a prefixed one, or values that are not plain data. Such
- * events (none that the catalogue's validation lets in) take the general path.
+ * events (none that the catalogue's validation lets in) take the general path, and so does an event
+ * that needs fitting to a limit other than the property count and size (`fitToMixpanelLimits`):
+ * a long name or string, a list too long or too large, nesting too deep.
  */
 function serializeDirect(event: CurrentsEvent, settings: Pick<MixpanelMappingSettings, 'token' | 'partnerId'>): DirectText | null {
   const name = mixpanelEventName(event);
   if (name === null) throw new Error(`event type ${event.event_type} is never exported`);
+  if (textTooLong(name)) return null;
   const { user, properties: source, id, time } = event;
   const externalId = user.external_user_id;
   if (typeof externalId !== 'string' || typeof id !== 'string' || typeof time !== 'number' || !Number.isFinite(time)) return null;
   const partnerId = settings.partnerId ?? DEFAULT_PARTNER_ID;
-  if (typeof settings.token !== 'string' || typeof partnerId !== 'string') return null;
+  if (typeof settings.token !== 'string' || typeof partnerId !== 'string' || textTooLong(partnerId)) return null;
   let cached = settingsText.get(settings);
   if (cached === undefined || cached.token !== settings.token || cached.partnerId !== partnerId) {
     cached = { token: settings.token, partnerId, text: `,"token":${JSON.stringify(settings.token)},"$partner_id":${JSON.stringify(partnerId)}` };
@@ -198,13 +212,13 @@ function serializeDirect(event: CurrentsEvent, settings: Pick<MixpanelMappingSet
   const insertId = insertIdFor(id);
   let json = `${openingFor(name)}${JSON.stringify(externalId)},"$insert_id":"${insertId}","time":${String(time)}${tail}`;
   let count = 5;
-  let nested: MixpanelLimitRule | null = null;
+  /** Writes one property; `false` when the value is not plain data or needs fitting. */
   const add = (quotedKey: string, value: unknown): boolean => {
     const text = JSON.stringify(value);
     if (text === undefined) return false;
+    if (typeof value === 'string' ? textTooLong(value) : typeof value === 'object' && value !== null && (valueNeedsFit(value) || listTooLarge(value, text))) return false;
     json += `,${quotedKey}${text}`;
     count += 1;
-    if (nested === null && typeof value === 'object' && value !== null) nested = valueRule(value);
     return true;
   };
   const deviceModel = source['device_model'];
@@ -220,14 +234,14 @@ function serializeDirect(event: CurrentsEvent, settings: Pick<MixpanelMappingSet
     if (HEAD_KEYS.has(key) || (key === 'device_id' && userDevice != null) || key === '__proto__' || (first >= 48 && first <= 57) || first === 91) return null;
     const prefix = PREFIXED_CONTAINERS[key];
     if (prefix === undefined) {
-      if (!add(topKeys.get(key), value)) return null;
+      if (textTooLong(key) || !add(topKeys.get(key), value)) return null;
     } else if (typeof prefix !== 'string') {
       return null;
     } else if (isPlainObject(value)) {
       const keys = prefixedKeys.get(key)!;
-      for (const inner of Object.keys(value)) if (!add(keys.get(inner), value[inner])) return null;
+      for (const inner of Object.keys(value)) if (((prefix.length + inner.length) * 3 > 255 && textTooLong(prefix + inner)) || !add(keys.get(inner), value[inner])) return null;
     }
   }
-  return { json: `${json}}}`, insertId, properties: count, nested };
+  return { json: `${json}}}`, insertId, properties: count };
 }
 

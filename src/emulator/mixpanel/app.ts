@@ -11,6 +11,7 @@ import { controlRoutes } from './control-routes.js';
 import { MixpanelEmulator, type MixpanelEmulatorOptions } from './emulator.js';
 import { engageRoutes } from './engage-route.js';
 import { importRoutes } from './import-route.js';
+import { importError } from './responses.js';
 
 export interface MixpanelEmulatorAppOptions extends MixpanelEmulatorOptions {
   /** Fastify logging; off by default. */
@@ -31,5 +32,8 @@ export function buildMixpanelEmulator(options: MixpanelEmulatorAppOptions = {}):
   void app.register(engageRoutes, { engage: cohorts.engage });
   void app.register(cohortControlRoutes, { cohorts });
   app.addHook('onClose', async () => cohorts.close());
+  // An unknown route says only that: Fastify's default names the method and URL, whose query may
+  // hold a credential (`api_key`) or events with the project token (`data`).
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(importError(404, 'not found')));
   return { app, emulator, cohorts };
 }

@@ -16,7 +16,8 @@ export type BodyFailure = { ok: false; status: 400 | 413 | 415; error: string };
 export type Inflated = { ok: true; body: Buffer } | BodyFailure;
 /** `surrogates`: whether the text can hold a lone surrogate once parsed (validation.ts). */
 export type Parsed = { ok: true; records: unknown[]; surrogates: boolean } | BodyFailure;
-export type BodyFormat = 'json' | 'ndjson';
+/** `form`: `application/x-www-form-urlencoded` with the events in a `data` field (§2, "other request forms"). */
+export type BodyFormat = 'json' | 'ndjson' | 'form';
 
 /**
  * The body as text, or `null` when it is not valid UTF-8: what `new TextDecoder('utf-8', { fatal:
@@ -58,16 +59,61 @@ export async function inflateBody(raw: Buffer, encoding: string | undefined, max
   }
 }
 
-/** `application/json` or `application/x-ndjson`, parameters ignored; `null` for anything else. */
+/** `application/json`, `application/x-ndjson` or a form, parameters ignored; `null` for anything else. */
 export function bodyFormat(contentType: string | undefined): BodyFormat | null {
   const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (mediaType === 'application/json') return 'json';
   if (mediaType === 'application/x-ndjson') return 'ndjson';
+  if (mediaType === 'application/x-www-form-urlencoded') return 'form';
   return null;
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/**
+ * The JSON text of a `data` parameter: JSON as it is (it starts with `[` or `{`), or base64 of it,
+ * standard or URL-safe. A `+` that form or query decoding turned into a space is put back (clients
+ * write base64 into a form body without escaping it). `null` when it is neither.
+ */
+export function decodeDataParam(value: string): string | null {
+  const trimmed = value.trim();
+  if (trimmed.startsWith('[') || trimmed.startsWith('{')) return trimmed;
+  const b64 = trimmed.replace(/ /g, '+').replace(/[\r\n]/g, '');
+  if (b64 === '' || !BASE64.test(b64)) return null;
+  return decodeUtf8(Buffer.from(b64, b64.includes('-') || b64.includes('_') ? 'base64url' : 'base64'));
+}
+
+/** The records of a `data` parameter: a JSON array of events, or a single event object. */
+export function parseDataParam(value: string | null | undefined, maxEvents: number): Parsed {
+  const bad = (error: string): BodyFailure => ({ ok: false, status: 400, error });
+  if (value === null || value === undefined || value === '') return bad("'data' is required: the events as JSON or base64-encoded JSON");
+  const text = decodeDataParam(value);
+  if (text === null) return bad("'data' is not valid base64-encoded JSON");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return bad("'data' is not valid JSON");
+  }
+  const records = Array.isArray(parsed) ? parsed : [parsed];
+  if (records.length === 0) return bad('request contains no events');
+  if (records.length > maxEvents) return bad(`request contains ${records.length} events; the limit is ${maxEvents}`);
+  return { ok: true, records, surrogates: mayHoldLoneSurrogates(text) };
+}
+
+/** A form body's fields; `null` when it is not valid UTF-8. */
+export function formFields(body: Buffer): URLSearchParams | null {
+  const text = decodeUtf8(body);
+  return text === null ? null : new URLSearchParams(text);
 }
 
 export function parseRecords(body: Buffer, format: BodyFormat, maxEvents: number): Parsed {
   const bad = (error: string): BodyFailure => ({ ok: false, status: 400, error });
+  if (format === 'form') {
+    const fields = formFields(body);
+    if (fields === null) return bad('request body is not valid UTF-8');
+    return parseDataParam(fields.get('data'), maxEvents);
+  }
   const text = decodeUtf8(body);
   if (text === null) return bad('request body is not valid UTF-8');
   let records: unknown[];

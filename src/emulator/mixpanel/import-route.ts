@@ -9,12 +9,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate } from './auth.js';
 import { maxWireBytes } from './body.js';
 import type { MixpanelEmulator } from './emulator.js';
-import { handleImport, isStrict } from './import-handler.js';
+import { handleImport, isStrict, legacyReply } from './import-handler.js';
 import { importError, MESSAGES } from './responses.js';
 
 interface ImportQuery {
   project_id?: string;
   strict?: string;
+  /** The events of a `GET /import` (JSON or base64 of it). */
+  data?: string;
+  verbose?: string;
+  /** The legacy way to pass a project's API secret (or token), used by the official Node client over plain HTTP. */
+  api_key?: string;
 }
 
 const projectOf = new WeakMap<FastifyRequest, string>();
@@ -79,29 +84,51 @@ export async function importRoutes(app: FastifyInstance, opts: { emulator: Mixpa
     return reply.code(status).send(importError(status, error));
   };
 
-  app.post<{ Querystring: ImportQuery }>(
-    '/import',
-    {
-      onRequest: async (request, reply) => {
-        const now = emulator.now();
-        const auth = authenticate(emulator.registry, request.headers.authorization, request.query.project_id, now);
-        if (auth.ok) projectOf.set(request, auth.projectId);
-        const fault = emulator.faults.decide(auth.ok ? auth.projectId : null, now);
-        if (fault.latencyMs > 0) await sleep(fault.latencyMs);
-        if (fault.status !== null) return refuse(reply, fault.status, faultMessage(fault.status, emulator.settings.maxBodyBytes), fault.retryAfter);
-        if (!auth.ok) return refuse(reply, auth.status, auth.status === 401 ? MESSAGES.unauthorized : MESSAGES.forbidden);
-        if (emulator.rateLimit.exceeded(auth.projectId, emulator.now())) return refuse(reply, 429, MESSAGES.rateLimited);
-      },
+  /** The Basic header, or one made from `?api_key=` when there is none (the key as username). */
+  const authorizationOf = (request: FastifyRequest<{ Querystring: ImportQuery }>): string | undefined => {
+    const header = request.headers.authorization;
+    const key = request.query.api_key;
+    if (header !== undefined || typeof key !== 'string' || key === '') return header;
+    return `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+  };
+
+  const isOn = (value: unknown) => value === '1' || value === 'true';
+
+  const options = {
+    onRequest: async (request: FastifyRequest<{ Querystring: ImportQuery }>, reply: FastifyReply) => {
+      const now = emulator.now();
+      const auth = authenticate(emulator.registry, authorizationOf(request), request.query.project_id, now);
+      if (auth.ok) projectOf.set(request, auth.projectId);
+      const fault = emulator.faults.decide(auth.ok ? auth.projectId : null, now);
+      if (fault.latencyMs > 0) await sleep(fault.latencyMs);
+      if (fault.status !== null) return refuse(reply, fault.status, faultMessage(fault.status, emulator.settings.maxBodyBytes), fault.retryAfter);
+      if (!auth.ok) return refuse(reply, auth.status, auth.status === 401 ? MESSAGES.unauthorized : MESSAGES.forbidden);
+      if (emulator.rateLimit.exceeded(auth.projectId, emulator.now())) return refuse(reply, 429, MESSAGES.rateLimited);
     },
-    async (request, reply) => {
-      const result = await handleImport(emulator, {
-        projectId: projectOf.get(request)!,
-        body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
-        contentType: request.headers['content-type'],
-        contentEncoding: request.headers['content-encoding'],
-        strict: isStrict(request.query.strict),
-      });
-      return reply.code(result.status).send(result.body);
-    },
-  );
+  };
+
+  app.post<{ Querystring: ImportQuery }>('/import', options, async (request, reply) => {
+    const result = await handleImport(emulator, {
+      projectId: projectOf.get(request)!,
+      body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+      contentType: request.headers['content-type'],
+      contentEncoding: request.headers['content-encoding'],
+      strict: isStrict(request.query.strict),
+    });
+    if (result.form) return reply.code(result.status).send(legacyReply(result, isOn(request.query.verbose ?? result.form.get('verbose'))));
+    return reply.code(result.status).send(result.body);
+  });
+
+  // The older form: the events, JSON or base64 of it, in `?data=`.
+  app.get<{ Querystring: ImportQuery }>('/import', options, async (request, reply) => {
+    const result = await handleImport(emulator, {
+      projectId: projectOf.get(request)!,
+      body: Buffer.alloc(0),
+      contentType: undefined,
+      contentEncoding: undefined,
+      strict: isStrict(request.query.strict),
+      queryData: typeof request.query.data === 'string' ? request.query.data : '',
+    });
+    return reply.code(result.status).send(legacyReply(result, isOn(request.query.verbose)));
+  });
 }

@@ -27,6 +27,10 @@ export interface NewImportKey extends ImportKey {
 export interface SyncRow {
   id: string;
   cohort_id: string | null;
+  /** The cohort's name (newer servers); the dashboard falls back to the cohort list. */
+  cohort_name?: string | null;
+  /** A run that received, added and removed nothing. */
+  empty?: boolean;
   partner_cohort_id: string | null;
   partner: string;
   source: string;
@@ -83,4 +87,26 @@ export interface UsageDay {
   day: string;
   data_points: number;
   by_source: Record<string, number>;
+}
+
+/** A rejected webhook push or partner API request (GET /admin/cohort-sync-rejections). */
+export interface SyncRejection {
+  id: number;
+  attributed: boolean;
+  partner: string;
+  source: string;
+  key_prefix: string | null;
+  reason: string;
+  status: number;
+  message: string | null;
+  at: string;
+}
+
+/** A dynamic sync whose last good sync is older than two intervals (GET /admin/cohort-syncs/stale). */
+export interface StaleSync {
+  kind: 'pull_connection' | 'webhook_cohort';
+  id: string;
+  name: string;
+  interval_seconds: number;
+  last_success_at: string | null;
 }

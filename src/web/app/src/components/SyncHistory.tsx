@@ -53,8 +53,8 @@ export function SyncHistory({ syncs, showCohort = true, cohortNames }: { syncs: 
                 <td className="nowrap">{when(s.at)}</td>
                 {showCohort ? (
                   <td>
-                    {s.cohort_id ? <Link to={`/cohorts/${s.cohort_id}`}>{cohortNames?.get(s.cohort_id) ?? s.partner_cohort_id ?? s.cohort_id}</Link> : (s.partner_cohort_id ?? '—')}
-                    {s.cohort_id && cohortNames?.has(s.cohort_id) ? <div className="muted small">{s.partner_cohort_id}</div> : null}
+                    {s.cohort_id ? <Link to={`/cohorts/${s.cohort_id}`}>{s.cohort_name ?? cohortNames?.get(s.cohort_id) ?? s.partner_cohort_id ?? s.cohort_id}</Link> : (s.partner_cohort_id ?? '—')}
+                    {s.cohort_id && (s.cohort_name || cohortNames?.has(s.cohort_id)) ? <div className="muted small">{s.partner_cohort_id}</div> : null}
                   </td>
                 ) : null}
                 <td>
@@ -63,6 +63,17 @@ export function SyncHistory({ syncs, showCohort = true, cohortNames }: { syncs: 
                 </td>
                 <td>
                   <Badge value={s.status} />
+                  {s.empty ? (
+                    <span className="muted small" title="Nothing received, added or removed: an empty page or an empty cohort">
+                      {' '}
+                      empty
+                    </span>
+                  ) : null}
+                  {s.status === 'staged' ? (
+                    <div className="muted small" title="A page of a webhook members run, kept until every page has arrived; dropped 72 hours after its latest page if the run never completes">
+                      waiting for the run's other pages
+                    </div>
+                  ) : null}
                 </td>
                 <td className="num">{count(s.received)}</td>
                 <td className="num">{count(s.matched)}</td>

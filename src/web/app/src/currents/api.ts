@@ -37,6 +37,8 @@ export interface ConnectorStatus extends ConnectorSummary {
   sent: number;
   skipped: ReasonCount[];
   dead_lettered: ReasonCount[];
+  /** Changes made to sent events to fit Mixpanel's limits, by reason (counts of changes). */
+  fitted: ReasonCount[];
   retries: number;
   lag_events: number | null;
   lag_seconds: number | null;
@@ -104,6 +106,7 @@ export function toStatus(raw: Json): ConnectorStatus {
     sent: num(counts.sent),
     skipped: reasonCounts(counts.skipped),
     dead_lettered: reasonCounts(counts.dead_lettered),
+    fitted: reasonCounts(counts.fitted),
     retries: num(raw.retries ?? counts.retries),
     lag_events: lag.events !== undefined ? num(lag.events) : raw.lag_events !== undefined ? num(raw.lag_events) : null,
     lag_seconds: lag.seconds !== undefined ? num(lag.seconds) : raw.lag_seconds !== undefined ? num(raw.lag_seconds) : null,

@@ -7,6 +7,7 @@
 import { useState, type FormEvent } from 'react';
 import { ApiFailure, post } from '../api';
 import { EventTypePicker } from '../currents/EventTypePicker';
+import { TestResult, type ConnectionTestResult } from '../currents/EditCurrent';
 import { CURRENTS_ROUTES, type EventTypeGroup } from '../currents/api';
 import { ErrorMessage, Loaded } from '../components/feedback';
 import { PageHeader, Section } from '../components/ui';
@@ -41,6 +42,32 @@ function CurrentForm({ groups }: { groups: EventTypeGroup[] }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiFailure | undefined>(undefined);
+  const [tested, setTested] = useState<ConnectionTestResult | undefined>(undefined);
+
+  /** Tests the credentials, token, region and host before anything is created (nothing is imported). */
+  const test = async () => {
+    setBusy(true);
+    setError(undefined);
+    setTested(undefined);
+    const credentials = kind === 'service_account' ? { kind, username, secret, project_id: projectId } : { kind, api_secret: apiSecret };
+    try {
+      setTested(
+        await post<ConnectionTestResult>(`${CURRENTS_ROUTES.createMixpanel}/test`, {
+          name: name.trim() || 'connection test',
+          contact_email: email.trim() || 'test@example.com',
+          credentials,
+          project_token: token,
+          region,
+          event_types: selected.size ? [...selected] : ['users.behaviors.CustomEvent'],
+          ...(baseUrl.trim() ? { base_url: baseUrl.trim() } : {}),
+        }),
+      );
+    } catch (err) {
+      setError(err instanceof ApiFailure ? err : new ApiFailure(0, String(err)));
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const launch = async (e: FormEvent) => {
     e.preventDefault();
@@ -110,6 +137,12 @@ function CurrentForm({ groups }: { groups: EventTypeGroup[] }) {
           <Field id="base-url" label="Ingestion base URL (optional)" value={baseUrl} onChange={setBaseUrl} hint="Leave empty for Mixpanel's host; set it for a proxy or the Mixpanel emulator." />
         </div>
         <p className="muted small">Credentials are encrypted at rest and never shown again; the connector page shows their last four characters.</p>
+        <p>
+          <button type="button" className="button button-small" disabled={busy} onClick={() => void test()}>
+            Test connection
+          </button>
+        </p>
+        {tested ? <TestResult result={tested} /> : null}
       </Section>
       <Section title="Event types">
         <EventTypePicker groups={groups} selected={selected} onChange={setSelected} />

@@ -4,14 +4,15 @@
  * route every few seconds while the page is open, so the charts show the recent minutes live.
  */
 import { useEffect, useState } from 'react';
-import { ApiFailure, get, post } from '../api';
+import { ApiFailure, del, get, post } from '../api';
+import { EditCurrent, TestResult, testExisting, type ConnectionTestResult } from '../currents/EditCurrent';
 import { LineChart } from '../components/charts';
 import { EmptyState, ErrorMessage, Loaded, Loading, Unavailable } from '../components/feedback';
 import { Badge, ConfirmButton, PageHeader, Section, Stat } from '../components/ui';
 import { CURRENTS_ROUTES, toStatus, type ConnectorStatus, type DeadLetter, type ReasonCount } from '../currents/api';
 import { count, duration, when } from '../format';
 import { useResource } from '../hooks';
-import { Link } from '../router';
+import { Link, navigate } from '../router';
 
 const SAMPLE_MS = 3000;
 const KEEP = 60;
@@ -54,10 +55,33 @@ function useStatusSamples(id: string) {
 export function CurrentPage({ id }: { id: string }) {
   const { status, error, samples, reload } = useStatusSamples(id);
   const [acting, setActing] = useState<ApiFailure | undefined>(undefined);
+  const [editing, setEditing] = useState(false);
+  const [tested, setTested] = useState<ConnectionTestResult | undefined>(undefined);
+  const [testing, setTesting] = useState(false);
+  const [saved, setSaved] = useState<string[] | undefined>(undefined);
   if (error?.unavailable) return <Unavailable feature="Connector status" needs={`GET ${CURRENTS_ROUTES.status(':id')}`} />;
   if (error && !status) return <ErrorMessage error={error} action="load the connector" />;
   if (!status) return <Loading what="the connector" />;
 
+  const runTest = async () => {
+    setTesting(true);
+    setActing(undefined);
+    try {
+      setTested(await testExisting(id));
+    } catch (e) {
+      setActing(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
+    } finally {
+      setTesting(false);
+    }
+  };
+  const remove = async () => {
+    try {
+      await del(CURRENTS_ROUTES.one(id));
+      navigate('/currents');
+    } catch (e) {
+      setActing(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
+    }
+  };
   const toggle = async () => {
     setActing(undefined);
     try {
@@ -69,6 +93,7 @@ export function CurrentPage({ id }: { id: string }) {
   };
   const skippedTotal = status.skipped.reduce((n, r) => n + r.count, 0);
   const deadTotal = status.dead_lettered.reduce((n, r) => n + r.count, 0);
+  const fittedTotal = status.fitted.reduce((n, r) => n + r.count, 0);
   const labels = samples.map((s) => new Date(s.at).toISOString().slice(11, 19));
   const throughput = samples.map((s, i) => (i === 0 ? 0 : Math.max(0, (s.sent - samples[i - 1]!.sent) / ((s.at - samples[i - 1]!.at) / 1000))));
 
@@ -78,18 +103,48 @@ export function CurrentPage({ id }: { id: string }) {
         title={status.name}
         subtitle={<><Link to="/currents">Currents</Link> › Mixpanel Export</>}
         actions={
-          <button type="button" className="button" onClick={() => void toggle()}>
-            {status.state === 'paused' ? 'Resume' : 'Pause'}
-          </button>
+          <>
+            <button type="button" className="button" onClick={() => void toggle()}>
+              {status.state === 'paused' ? 'Resume' : 'Pause'}
+            </button>{' '}
+            <button type="button" className="button" onClick={() => void runTest()} disabled={testing}>
+              {testing ? 'Testing…' : 'Test connection'}
+            </button>{' '}
+            <button type="button" className="button" onClick={() => setEditing(!editing)}>
+              Edit
+            </button>{' '}
+            <ConfirmButton confirm="Delete this Current, its counters and dead letters?" onConfirm={() => void remove()}>
+              Delete
+            </ConfirmButton>
+          </>
         }
       />
-      {acting ? <ErrorMessage error={acting} action="change the state" /> : null}
+      {acting ? <ErrorMessage error={acting} action="change the Current" /> : null}
+      {tested ? <TestResult result={tested} /> : null}
+      {saved ? (
+        <div className="notice notice-info" role="status">
+          Saved ({saved.join(', ')}); the export picks the change up within seconds.
+        </div>
+      ) : null}
+      {editing ? (
+        <EditCurrent
+          status={status}
+          onCancel={() => setEditing(false)}
+          onSaved={(changed) => {
+            setEditing(false);
+            setSaved(changed);
+            setTested(undefined);
+            reload();
+          }}
+        />
+      ) : null}
       <Section title="Status">
         <dl className="stats">
           <Stat label="State" value={<Badge value={status.state} />} />
           <Stat label="Delivered" value={<span data-testid="current-sent">{count(status.sent)}</span>} />
           <Stat label="Skipped" value={count(skippedTotal)} />
           <Stat label="Dead-lettered" value={count(deadTotal)} />
+          <Stat label="Fitted to limits" value={<span data-testid="current-fitted">{count(fittedTotal)}</span>} />
           <Stat label="Lag" value={`${count(status.lag_events)} events · ${duration(status.lag_seconds)}`} />
           <Stat label="Retries" value={count(status.retries)} />
           <Stat label="Region" value={status.region} />
@@ -106,6 +161,14 @@ export function CurrentPage({ id }: { id: string }) {
         {status.last_error ? (
           <div className="notice notice-error" role="status">
             <strong>Last failure{status.last_error_at ? ` (${when(status.last_error_at)})` : ''}:</strong> {status.last_error}
+            {status.state === 'failed' && !editing ? (
+              <>
+                {' '}
+                <button type="button" className="button button-small" onClick={() => setEditing(true)}>
+                  Fix the settings
+                </button>
+              </>
+            ) : null}
           </div>
         ) : null}
       </Section>
@@ -137,6 +200,12 @@ export function CurrentPage({ id }: { id: string }) {
           <ReasonTable rows={status.dead_lettered} empty="No dead letters." />
         </Section>
       </div>
+      {fittedTotal > 0 ? (
+        <Section title="Fitted to Mixpanel's limits, by reason">
+          <p className="muted small">Sent, with a name or value cut or a part dropped so that Mixpanel accepts the event. Counts are changes, not events.</p>
+          <ReasonTable rows={status.fitted} empty="Nothing changed." />
+        </Section>
+      ) : null}
       <Section title="Dead letters">
         <DeadLetters id={id} />
       </Section>

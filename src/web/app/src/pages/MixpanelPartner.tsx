@@ -11,13 +11,21 @@ import { SyncHistory } from '../components/SyncHistory';
 import { Badge, ConfirmButton, CopyField, PageHeader, Section } from '../components/ui';
 import { when } from '../format';
 import { useResource } from '../hooks';
-import type { Cohort, ImportKey, NewImportKey, PartnerInfo, SyncRow } from '../types';
+import type { Cohort, ImportKey, NewImportKey, PartnerInfo, StaleSync, SyncRejection, SyncRow } from '../types';
 
 export function MixpanelPartner() {
   const partners = useResource<{ rest_endpoint: string; partners: PartnerInfo[] }>('/admin/partners');
-  const syncs = useResource<{ syncs: SyncRow[] }>('/admin/cohort-syncs?limit=50', { refreshMs: 10_000 });
+  const [filter, setFilter] = useState<{ cohort: string; status: string }>({ cohort: '', status: '' });
+  const [pages, setPages] = useState<string[]>([]);
+  const query = new URLSearchParams({ limit: '50', ...(filter.cohort ? { cohort_id: filter.cohort } : {}), ...(filter.status ? { status: filter.status } : {}) });
+  if (pages.length > 0) query.set('cursor', pages[pages.length - 1]!);
+  const syncs = useResource<{ syncs: SyncRow[]; next_cursor?: string | null }>(`/admin/cohort-syncs?${query.toString()}`, { refreshMs: pages.length ? undefined : 10_000 });
   const cohorts = useResource<{ cohorts: Cohort[] }>('/admin/cohorts?limit=1000', { refreshMs: 10_000 });
   const cohortNames = new Map((cohorts.data?.cohorts ?? []).map((c) => [c.id, c.name]));
+  const setFilterTo = (next: { cohort: string; status: string }) => {
+    setPages([]);
+    setFilter(next);
+  };
   return (
     <>
       <PageHeader title="Mixpanel" subtitle="Technology Partners › Mixpanel: cohorts from Mixpanel become cohorts here, usable in segments as Mixpanel_Cohorts." />
@@ -37,9 +45,50 @@ export function MixpanelPartner() {
       <Section title="Pull sync (engage API)">
         <PullConnections />
       </Section>
+      <SyncProblems />
       <Section title="Sync history" actions={<button type="button" className="button button-small" onClick={() => (syncs.reload(), cohorts.reload())}>Refresh</button>}>
+        <div className="inline-form">
+          <label>
+            Cohort{' '}
+            <select value={filter.cohort} onChange={(e) => setFilterTo({ ...filter, cohort: e.target.value })} data-testid="sync-filter-cohort">
+              <option value="">All cohorts</option>
+              {(cohorts.data?.cohorts ?? []).map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name}
+                </option>
+              ))}
+            </select>
+          </label>{' '}
+          <label>
+            Result{' '}
+            <select value={filter.status} onChange={(e) => setFilterTo({ ...filter, status: e.target.value })} data-testid="sync-filter-status">
+              <option value="">All results</option>
+              {['applied', 'staged', 'incomplete', 'failed', 'rejected'].map((st) => (
+                <option key={st} value={st}>
+                  {st}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
         <Loaded resource={syncs} what="the sync history">
-          {(data) => <SyncHistory syncs={data.syncs} cohortNames={cohortNames} />}
+          {(data) => (
+            <>
+              <SyncHistory syncs={data.syncs} cohortNames={cohortNames} />
+              <p className="small">
+                {pages.length > 0 ? (
+                  <button type="button" className="button button-small" onClick={() => setPages(pages.slice(0, -1))}>
+                    Newer
+                  </button>
+                ) : null}{' '}
+                {data.next_cursor ? (
+                  <button type="button" className="button button-small" onClick={() => setPages([...pages, data.next_cursor!])}>
+                    Older
+                  </button>
+                ) : null}
+              </p>
+            </>
+          )}
         </Loaded>
       </Section>
     </>
@@ -241,6 +290,70 @@ function Webhook({ partner, onSaved }: { partner: PartnerInfo; onSaved: () => vo
         ) : null}
       </form>
       {state.error ? <ErrorMessage error={state.error} action="save the match key" /> : null}
+    </Section>
+  );
+}
+
+/** Rejected pushes and requests, and stale dynamic syncs: what a silent outage looks like. */
+function SyncProblems() {
+  const rejected = useResource<{ rejections: SyncRejection[]; last_24h: number }>('/admin/cohort-sync-rejections?limit=50', { refreshMs: 10_000 });
+  const stale = useResource<{ stale: StaleSync[] }>('/admin/cohort-syncs/stale', { refreshMs: 30_000 });
+  return (
+    <Section title="Rejected attempts and stale syncs" actions={<button type="button" className="button button-small" onClick={() => (rejected.reload(), stale.reload())}>Refresh</button>}>
+      <Loaded resource={stale} what="the stale syncs">
+        {(data) =>
+          data.stale.length > 0 ? (
+            <div className="notice notice-error" role="status" data-testid="stale-syncs">
+              <strong>Stale:</strong> no good sync for more than two intervals —{' '}
+              {data.stale.map((x) => `${x.name} (${x.kind === 'pull_connection' ? 'pull' : 'webhook'}, every ${Math.round(x.interval_seconds / 60)} min, last good ${x.last_success_at ? when(x.last_success_at) : 'never'})`).join('; ')}
+            </div>
+          ) : null
+        }
+      </Loaded>
+      <Loaded resource={rejected} what="the rejected attempts">
+        {(data) =>
+          data.rejections.length === 0 ? (
+            <p className="muted">No rejected webhook pushes or partner requests. A push refused for its key (rotated, invalidated, wrong) would be listed here.</p>
+          ) : (
+            <>
+              {data.last_24h > 0 ? (
+                <div className="notice notice-error" role="status" data-testid="rejections-24h">
+                  {data.last_24h} rejected in the last 24 hours{data.rejections[0] ? `; latest: ${data.rejections[0].reason.replace(/_/g, ' ')} ${when(data.rejections[0].at)}` : ''}.
+                </div>
+              ) : null}
+              <div className="table-wrap">
+                <table className="data" data-testid="sync-rejections">
+                  <caption className="offscreen">Rejected cohort sync attempts, newest first</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">When</th>
+                      <th scope="col">Via</th>
+                      <th scope="col">Key</th>
+                      <th scope="col">Why</th>
+                      <th scope="col">Answer</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {data.rejections.map((r) => (
+                      <tr key={r.id}>
+                        <td className="nowrap">{when(r.at)}</td>
+                        <td>{r.source === 'webhook' ? 'webhook' : 'partner API'}</td>
+                        <td>{r.key_prefix ? <code>{r.key_prefix}…</code> : <span className="muted">none{r.attributed ? '' : ' (no key of this instance)'}</span>}</td>
+                        <td>
+                          <Badge value={r.reason} />
+                        </td>
+                        <td className="error-cell">
+                          {r.status} {r.message ?? ''}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </>
+          )
+        }
+      </Loaded>
     </Section>
   );
 }
