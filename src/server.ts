@@ -2,6 +2,7 @@
  * The composition root: configuration → storage → migrations → seeded key → HTTP app with every
  * capability. `startServer` adds listening and graceful shutdown for the `serve` command.
  */
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
@@ -185,8 +186,10 @@ export async function startServer(config: Config): Promise<Rivulet> {
     );
   }
   if (rivulet.generatedMasterKey && rivulet.db.kind === 'postgres') {
+    // How to give it to the others, never the key itself: terminal output ends up in log stores.
+    const file = join(config.dataDir, 'master.key');
     process.stderr.write(
-      `\nGenerated the deployment's master key (kept in ${config.dataDir}/master.key). Every other process on this database must be started with it:\n  RIVULET_MASTER_KEY=${rivulet.generatedMasterKey}\n\n`,
+      `\nGenerated the deployment's master key into ${file} (mode 0600). Every other process on this database must be started with the same key:\n  RIVULET_MASTER_KEY=$(cat ${file})\n\n`,
     );
   }
   process.stderr.write(`\nDashboard: ${config.publicUrl}/dashboard/\n`);

@@ -2,7 +2,7 @@
  * One identity for a deployment on one PostgreSQL (issue 21, items 3 and 4), with real
  * `rivulet serve` processes:
  * - the first process, started without a master key, generates it and prints how to give it to
- *   the others (`RIVULET_MASTER_KEY=…`); it generates the partner key, prints it once and stores
+ *   the others (`RIVULET_MASTER_KEY=$(cat …/master.key)`, never the key); it generates the partner key, prints it once and stores
  *   only its hash;
  * - a process with another master key, and a process with none on a database that has one, exit
  *   non-zero at start with one line that names the fix;
@@ -64,9 +64,11 @@ describe.skipIf(TEST_BACKEND !== 'postgres')('one master key and one set of part
   it('the first generates and prints; a wrong or missing key exits with the fix; the printed key joins; a revoked seeded key stays revoked', async () => {
     const a = await serve({ ...BLANK, DATABASE_URL: database.url, RIVULET_DATA_DIR: dirA, RIVULET_API_KEY: SEED });
     procs.push(a);
-    const printed = /RIVULET_MASTER_KEY=(\S+)/.exec(a.output())?.[1];
-    expect(printed).toBeTruthy();
-    expect((await readFile(join(dirA, 'master.key'), 'utf8')).trim()).toBe(printed);
+    // It says how to give the key to the others, and never prints the key itself.
+    expect(a.output()).toContain(`RIVULET_MASTER_KEY=$(cat ${join(dirA, 'master.key')})`);
+    const printed = (await readFile(join(dirA, 'master.key'), 'utf8')).trim();
+    expect(printed.length).toBeGreaterThan(30);
+    expect(a.output()).not.toContain(printed);
     const partnerKey = /Generated the mixpanel partner API key[^\n]*\n\s+(\S+)/.exec(a.output())?.[1];
     expect(partnerKey).toMatch(/^pk_mixpanel_/);
 
@@ -92,7 +94,7 @@ describe.skipIf(TEST_BACKEND !== 'postgres')('one master key and one set of part
     expect((await call(a, 'POST', `/admin/keys/${seeded.prefix}/revoke`, other.body.key)).status).toBe(200);
 
     // The printed key joins: it starts, with RIVULET_API_KEY still configured.
-    const b = await serve({ ...BLANK, DATABASE_URL: database.url, RIVULET_DATA_DIR: dirB, RIVULET_MASTER_KEY: printed!, RIVULET_API_KEY: SEED });
+    const b = await serve({ ...BLANK, DATABASE_URL: database.url, RIVULET_DATA_DIR: dirB, RIVULET_MASTER_KEY: printed, RIVULET_API_KEY: SEED });
     procs.push(b);
     expect(b.output()).not.toContain('Generated the mixpanel partner API key');
     expect(b.output()).not.toContain('RIVULET_MASTER_KEY=');

@@ -153,7 +153,7 @@ const OWNED_THROUGH: Record<string, string> = {
   workspaces: 'id = $1',
 };
 /** Tables that hold no workspace's data (process-wide state). */
-const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions', 'rate_limit_counters', 'worker_heartbeats', 'event_log_partitions', 'store_probe']);
+const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions', 'rate_limit_counters', 'worker_heartbeats', 'event_log_partitions', 'store_probe', 'deployment_identity', 'partner_api_keys']);
 
 async function snapshot(workspaceId: string): Promise<Record<string, string>> {
   const db = s.testDb.db;

@@ -6,7 +6,7 @@
  *
  * Where a process's key comes from: `RIVULET_MASTER_KEY`, else the key file under its data dir,
  * else (only when the database has no check value yet: the first start of a deployment) a key
- * generated into that file, which the caller prints once with how to give it to the others.
+ * generated into that file; the caller then prints how to give it to the others (never the key).
  * Call it under the migration lock (`prepareStore`), so processes started at once agree.
  */
 import { timingSafeEqual } from 'node:crypto';
