@@ -5,9 +5,10 @@
  * are generated once into `<data dir>/partner-keys.json` (mode 0600) and printed at start.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { DataDirError, writeFileAtomic } from '../storage/data-dir.js';
 
 export interface Partner {
   slug: string;
@@ -74,12 +75,7 @@ export async function resolvePartnerKeys(
   if (!missing.length) return { keys, generated: [] };
 
   const file = join(dataDir, 'partner-keys.json');
-  let stored: Record<string, string> = {};
-  try {
-    stored = JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const stored = await readPartnerKeys(file);
   const generated: Array<{ partner: string; key: string }> = [];
   for (const p of missing) {
     if (!stored[p.slug]) {
@@ -89,9 +85,42 @@ export async function resolvePartnerKeys(
     keys[p.slug] = [stored[p.slug]!];
   }
   if (generated.length) {
-    await mkdir(dataDir, { recursive: true });
-    await writeFile(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
-    await chmod(file, 0o600);
+    // Atomic (temp file, fsync, rename): a crash or a full disk leaves the old file or the new one.
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(file, `${JSON.stringify(stored, null, 2)}\n`);
   }
   return { keys, generated };
+}
+
+/**
+ * The generated keys kept in the data dir: absent is none yet; empty or corrupt stops the start
+ * with the fix, rather than generating new keys the partner does not have.
+ */
+async function readPartnerKeys(file: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new DataDirError(`cannot read ${file}: ${(err as Error).message}. Fix its owner or mode (0600, owned by the user running Rivulet).`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const valid =
+    parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.entries(parsed as object).every(([slug, key]) => typeof key === 'string' && key.startsWith(`pk_${slug}_`) && key.length >= 20);
+  if (!valid) {
+    throw new DataDirError(
+      `the partner API keys file ${file} is ${text.trim() ? 'corrupt (not the JSON object of generated keys Rivulet writes)' : 'empty'}. ` +
+        'Restore it from your backup, or set each partner\'s key with RIVULET_PARTNER_API_KEY_<PARTNER>; ' +
+        'or delete the file to generate new keys at the next start (the partners must then be given the new keys).',
+    );
+  }
+  return parsed as Record<string, string>;
 }

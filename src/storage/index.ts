@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { Db } from './db.js';
+import { acquireDataDirLock, preparePrivateDir, type AcquireOptions } from './data-dir.js';
 import { openPglite } from './pglite.js';
 import { openPostgres } from './postgres.js';
 
@@ -8,16 +9,41 @@ export { isStoreUnavailable, isRetryableConflict, isUniqueViolation, retryReason
 export { migrate, loadMigrations } from './migrate.js';
 export { openPglite } from './pglite.js';
 export { openPostgres } from './postgres.js';
+export { DataDirError, DataDirLockedError, heldLock, readLock, type DataDirLock, type LockOwner } from './data-dir.js';
 
 export interface StorageConfig {
   databaseUrl?: string | undefined;
   dataDir: string;
+  /** Who takes the embedded store's lock (default: a server, failing at once when it is held). */
+  lock?: AcquireOptions;
 }
 
 /** `DATABASE_URL` selects a PostgreSQL server; otherwise the embedded store lives under the data dir. */
 export async function openStorage(cfg: StorageConfig): Promise<Db> {
   if (cfg.databaseUrl) return openPostgres({ connectionString: cfg.databaseUrl });
-  const dir = `${cfg.dataDir.replace(/\/$/, '')}/pglite`;
-  await mkdir(dir, { recursive: true });
-  return openPglite(dir);
+  // One writer per embedded store: the data dir's lock is taken before PGlite opens its files,
+  // and given back when the store is closed (src/storage/data-dir.ts).
+  await preparePrivateDir(cfg.dataDir);
+  const lock = await acquireDataDirLock(cfg.dataDir, cfg.lock ?? { kind: 'server' });
+  if (lock.tookOver) {
+    process.stderr.write(`rivulet: took over the lock of ${cfg.dataDir} left by pid ${lock.tookOver.pid} (${lock.tookOver.command || lock.tookOver.kind}), which is no longer running\n`);
+  }
+  let db: Db;
+  try {
+    const dir = `${cfg.dataDir.replace(/\/$/, '')}/pglite`;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    db = await openPglite(dir);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  const close = db.close.bind(db);
+  db.close = async () => {
+    try {
+      await close();
+    } finally {
+      await lock.release();
+    }
+  };
+  return db;
 }
