@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
 import { ensurePartitions, startRetention } from './events/retention.js';
-import { migrate, openStorage, retryStats, type Db } from './storage/index.js';
+import { heldLock, migrate, openStorage, retryStats, type Db } from './storage/index.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
 import { createCurrents } from './currents/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
@@ -55,6 +55,8 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     capabilities.push((await import('./segments/index.js')).segmentRoutes);
     const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions });
     capabilities.push(dashboard.routes);
+    // The embedded store is this process's alone: the CLI beside it sends its commands here.
+    if (!opts.db && !config.databaseUrl) capabilities.push(await (await import('./cli/local-admin.js')).localAdminRoutes(config.dataDir));
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
     retryStats.listener = (reason, attempt, err) =>
       app.log.warn({ reason, attempt, code: (err as { code?: unknown }).code }, 'transaction conflicted; running it again after a back-off');
@@ -88,10 +90,19 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
   }
 }
 
+/** Where a local client reaches this server: its address, or loopback when it listens on every address. */
+function loopbackUrl(app: FastifyInstance): string {
+  const addr = app.server.address();
+  if (!addr || typeof addr === 'string') return '';
+  const host = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '::1' : addr.address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+}
+
 /** Runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
 export async function startServer(config: Config): Promise<Rivulet> {
   const rivulet = await createRivulet(config);
   await rivulet.app.listen({ port: config.port, host: config.host });
+  await heldLock(config.dataDir)?.update({ url: loopbackUrl(rivulet.app) });
   rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');
   for (const { partner, key } of rivulet.generatedPartnerKeys) {
     process.stderr.write(`\nGenerated the ${partner} partner API key (kept in ${config.dataDir}/partner-keys.json):\n  ${key}\n\n`);

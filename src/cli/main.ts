@@ -5,9 +5,12 @@ import { ConfigError, loadConfig } from '../config.js';
 import { registerImportKeyCommands } from './import-keys.js';
 import { registerKeyCommands } from './keys.js';
 import { registerMixpanelEmulatorCommand } from './mixpanel-emulator.js';
-import { withStore } from './store.js';
+import { runOperation } from './store.js';
 import { startServer } from '../server.js';
-import { migrate } from '../storage/index.js';
+import { usePrivateUmask } from '../storage/data-dir.js';
+
+// Whatever this process writes under the data dir (PGlite's files, key files, the lock) is private.
+usePrivateUmask();
 
 const program = new Command('rivulet').description('Self-hosted engagement-data platform with a Mixpanel integration');
 
@@ -22,10 +25,7 @@ program
   .command('migrate')
   .description('apply database migrations and exit')
   .action(async () => {
-    await withStore(async (db) => {
-      const applied = await migrate(db);
-      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'up to date');
-    }, { migrate: false });
+    await runOperation('migrate', {}, { migrate: false });
   });
 
 registerKeyCommands(program);

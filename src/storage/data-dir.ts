@@ -53,8 +53,8 @@ export async function preparePrivateDir(dir: string, log: (line: string) => void
     if (!st || st.isSymbolicLink()) return;
     const want = isDir ? 0o700 : 0o600;
     if ((st.mode & 0o077) !== 0) {
-      await chmod(path, (st.mode & 0o700) | want);
-      tightened++;
+      // A file PGlite removed meanwhile is no longer anyone's concern.
+      if (await chmod(path, (st.mode & 0o700) | want).then(() => true, () => false)) tightened++;
     }
     if (!isDir) return;
     for (const entry of await readdir(path, { withFileTypes: true }).catch(() => [])) {
