@@ -20,6 +20,10 @@ export interface Rivulet {
   generatedPartnerKeys: Array<{ partner: string; key: string }>;
   /** The dashboard's admin password when generated at this start: printed once, never logged. */
   generatedAdminPassword: string | undefined;
+  /** A line to print with (or instead of) the generated password (src/web/server/index.ts). */
+  adminPasswordNotice: string | undefined;
+  /** Records that the generated password was printed. */
+  adminPasswordShown(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,6 +80,8 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
       db,
       generatedPartnerKeys: cohorts.generatedPartnerKeys,
       generatedAdminPassword: dashboard.generatedPassword,
+      adminPasswordNotice: dashboard.passwordNotice,
+      adminPasswordShown: dashboard.passwordShown,
       async close() {
         await stopWorkers();
         await stopCurrents();
@@ -101,16 +107,26 @@ function loopbackUrl(app: FastifyInstance): string {
 /** Runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
 export async function startServer(config: Config): Promise<Rivulet> {
   const rivulet = await createRivulet(config);
-  await rivulet.app.listen({ port: config.port, host: config.host });
+  // The generated password is stored (hashed) already; it is printed before listening, so that a
+  // start failing from here on (port in use) has shown it, and marked shown once printed: one
+  // stored but never shown is replaced, with a line saying so, at the next start.
+  if (rivulet.adminPasswordNotice) process.stderr.write(`\n${rivulet.adminPasswordNotice}\n`);
+  if (rivulet.generatedAdminPassword) {
+    process.stderr.write(`\nGenerated the dashboard admin password (stored hashed; shown only now; set RIVULET_ADMIN_PASSWORD to replace it):\n  ${rivulet.generatedAdminPassword}\n\n`);
+    await rivulet.adminPasswordShown();
+  }
+  try {
+    await rivulet.app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await rivulet.close().catch(() => {});
+    throw err;
+  }
   await heldLock(config.dataDir)?.update({ url: loopbackUrl(rivulet.app) });
   rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');
   for (const { partner, key } of rivulet.generatedPartnerKeys) {
     process.stderr.write(`\nGenerated the ${partner} partner API key (kept in ${config.dataDir}/partner-keys.json):\n  ${key}\n\n`);
   }
   process.stderr.write(`\nDashboard: ${config.publicUrl}/dashboard/\n`);
-  if (rivulet.generatedAdminPassword) {
-    process.stderr.write(`Generated the dashboard admin password (stored hashed; shown only now; set RIVULET_ADMIN_PASSWORD to replace it):\n  ${rivulet.generatedAdminPassword}\n\n`);
-  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
