@@ -121,7 +121,6 @@ export async function startServer(config: Config): Promise<Rivulet> {
     await rivulet.close().catch(() => {});
     throw err;
   }
-  await heldLock(config.dataDir)?.update({ url: loopbackUrl(rivulet.app) });
   rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');
   for (const { partner, key } of rivulet.generatedPartnerKeys) {
     process.stderr.write(`\nGenerated the ${partner} partner API key (kept in ${config.dataDir}/partner-keys.json):\n  ${key}\n\n`);
@@ -147,5 +146,7 @@ export async function startServer(config: Config): Promise<Rivulet> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  // The CLI beside this server finds it here (src/cli/store.ts).
+  await heldLock(config.dataDir)?.update({ url: loopbackUrl(rivulet.app) });
   return rivulet;
 }

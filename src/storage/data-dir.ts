@@ -279,6 +279,8 @@ export async function acquireDataDirLock(dataDir: string, opts: AcquireOptions):
       if (released) return;
       current = { ...current, ...more };
       await writeFileAtomic(file, `${JSON.stringify(current)}\n`);
+      // Released while this was written (the process is stopping): do not leave it behind.
+      if (released) await removeIfUnchanged(file, `${JSON.stringify(current)}\n`);
     },
     async release() {
       if (released) return;
