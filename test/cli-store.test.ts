@@ -145,11 +145,28 @@ describe('one writer per embedded store', { timeout: 300_000 }, () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no key with prefix rvk_missing');
 
+    // The other commands that use the store go through the server too: data import keys, a
+    // connector whose secret comes on stdin, its pause, and migrate.
+    const importKey = await runCli(['import-keys', 'create', '--partner', 'mixpanel'], envFor(dir));
+    expect(importKey.code, importKey.stderr).toBe(0);
+    expect(lastLine(importKey.stdout)).toMatch(/^dik_/);
+    const connector = await runCli(
+      ['currents', 'create-mixpanel', '--name', 'Beside', '--contact-email', 'ops@example.com', '--event-types', 'all', '--project-token', 'tok', '--base-url', 'http://127.0.0.1:9', '--api-secret-stdin'],
+      envFor(dir),
+      'beside-secret-4321\n',
+    );
+    expect(connector.code, connector.stderr).toBe(0);
+    const connectorId = lastLine(connector.stdout);
+    expect((await runCli(['currents', 'pause', connectorId], envFor(dir))).stdout).toContain(`paused ${connectorId}`);
+    expect((await runCli(['currents', 'status', connectorId], envFor(dir))).stdout).toContain('api_secret …4321');
+    expect((await runCli(['migrate'], envFor(dir))).stdout).toContain('up to date');
+
     // After a restart everything is still there, and the CLI opens the store itself when no server runs.
     await stop(server);
     const offline = await runCli(['keys', 'list'], envFor(dir));
     expect(offline.stdout).toMatch(new RegExp(`${prefixOf(keyA)}\\trevoked`));
     expect(offline.stdout).toMatch(new RegExp(`${prefixOf(keyB)}\\tactive`));
+    expect((await runCli(['currents', 'list'], envFor(dir))).stdout).toContain(`${connectorId}\tpaused`);
     const again = await start(dir);
     expect(await count(again.url, keyB)).toBe(1000);
     expect((await post(again.url, '/users/track', { attributes: [{ external_id: 'a-check' }] }, keyA)).status).toBe(401);
