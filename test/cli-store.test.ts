@@ -5,7 +5,7 @@
  * left by `kill -9` (or by a pid now reused by another process) is taken over; every file is
  * private after a first start.
  */
-import { chmod, lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,10 +64,12 @@ async function modesUnder(dir: string): Promise<{ wide: string[]; files: number 
   const wide: string[] = [];
   let files = 0;
   const walk = async (p: string) => {
-    const st = await lstat(p);
+    // The server runs meanwhile: a file it removed between readdir and lstat is skipped.
+    const st = await lstat(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+    if (!st) return;
     if (st.isDirectory()) {
       if ((st.mode & 0o777) !== 0o700) wide.push(`${p} ${(st.mode & 0o777).toString(8)}`);
-      for (const e of await readdir(p)) await walk(join(p, e));
+      for (const e of await readdir(p).catch(() => [])) await walk(join(p, e));
     } else if (st.isFile()) {
       files++;
       if ((st.mode & 0o777) !== 0o600) wide.push(`${p} ${(st.mode & 0o777).toString(8)}`);
@@ -139,6 +141,17 @@ describe('one writer per embedded store', { timeout: 300_000 }, () => {
       return body.users.reduce((sum, u) => sum + (u.custom_events?.find((e) => e.name === 'load')?.count ?? 0), 0);
     };
     expect(await count(server.url, keyB)).toBe(1000);
+
+    // The local admin endpoint takes nothing without the credential of the data dir, and the
+    // credential never reaches the server's output.
+    const token = (await readFile(join(dir, 'local-admin.token'), 'utf8')).trim();
+    const local = (headers: Record<string, string>) =>
+      fetch(`${server.url}/admin/local/cli`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ operation: 'keys.list', args: {} }) });
+    expect((await local({})).status).toBe(401);
+    expect((await local({ 'x-rivulet-local-admin': `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}` })).status).toBe(401);
+    expect((await local({ authorization: `Bearer ${KEY}` })).status).toBe(401);
+    expect((await local({ 'x-rivulet-local-admin': token })).status).toBe(200);
+    expect(server.output()).not.toContain(token);
 
     // A CLI error through the server is the same one-line error with exit code 1.
     const missing = await runCli(['keys', 'revoke', 'rvk_missing'], envFor(dir));

@@ -40,8 +40,10 @@ export const LOCAL_ADMIN_TOKEN_FILE = 'local-admin.token';
 export const LOCAL_ADMIN_PATH = '/admin/local/cli';
 export const LOCAL_ADMIN_HEADER = 'x-rivulet-local-admin';
 
-/** How long the CLI waits for another CLI command holding the store, or a starting server's URL. */
+/** How long the CLI waits for another CLI command holding the store. */
 const WAIT_MS = 30_000;
+/** How long it waits for a starting server to listen (a first start creates the store: slow on a busy machine). */
+const SERVER_START_WAIT_MS = 120_000;
 
 /** Opens the configured store for a one-shot piece of work, migrated, and closes it afterwards. */
 export async function withStore<T>(work: (db: Db) => Promise<T>, opts: { migrate?: boolean } = {}): Promise<T> {
@@ -122,11 +124,11 @@ export type StreamLine = { out: string } | { err: string } | { exit: number } | 
 
 async function forward(config: Config, owner: LockOwner, name: string, args: unknown, signal: AbortSignal): Promise<number> {
   let url = owner.url;
-  const deadline = Date.now() + WAIT_MS;
+  const deadline = Date.now() + SERVER_START_WAIT_MS;
   while (!url) {
     // The server has the lock but does not listen yet: wait for it to say where.
     if (Date.now() > deadline) {
-      throw new CliError(`the data dir ${config.dataDir} is held by pid ${owner.pid} (${owner.command}), which has not started serving within ${WAIT_MS / 1000} s; try again once it serves`);
+      throw new CliError(`the data dir ${config.dataDir} is held by pid ${owner.pid} (${owner.command}), which has not started serving within ${SERVER_START_WAIT_MS / 1000} s; try again once it serves`);
     }
     await new Promise((r) => setTimeout(r, 200));
     const now = await readLock(config.dataDir);
