@@ -45,18 +45,6 @@ const WAIT_MS = 30_000;
 /** How long it waits for a starting server to listen (a first start creates the store: slow on a busy machine). */
 const SERVER_START_WAIT_MS = 120_000;
 
-/** Opens the configured store for a one-shot piece of work, migrated, and closes it afterwards. */
-export async function withStore<T>(work: (db: Db) => Promise<T>, opts: { migrate?: boolean } = {}): Promise<T> {
-  const config = loadConfig();
-  const db = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, lock: { kind: 'cli', waitForCliMs: WAIT_MS } });
-  try {
-    if (opts.migrate !== false) await prepareStore(db, config);
-    return await work(db);
-  } finally {
-    await db.close();
-  }
-}
-
 function terminalIo(signal: AbortSignal): Io {
   return {
     out: (line) => void process.stdout.write(`${line}\n`),
