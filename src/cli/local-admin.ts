@@ -35,7 +35,8 @@ export async function localAdminRoutes(dataDir: string): Promise<CapabilityPlugi
 
   return async (app: FastifyInstance, { db }) => {
     const running = new Set<AbortController>();
-    app.addHook('onClose', async () => {
+    // Shutdown stops a running command (a backfill) first, rather than waiting for it to end.
+    app.addHook('preClose', async () => {
       for (const c of running) c.abort();
     });
     app.post(
