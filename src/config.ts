@@ -68,6 +68,18 @@ export interface Config {
     /** How often partitions are prepared and expired ones dropped. */
     maintenanceMs: number;
   };
+  /** Campaign sends (docs/reference/campaigns.md §6). */
+  messaging: {
+    /** The default SMTP server of email campaigns (SMTP_URL); unset: email campaigns cannot send. */
+    smtpUrl: string | undefined;
+    /** SMTP connections kept open per server. */
+    smtpConnections: number;
+    /** IP addresses webhooks may reach despite the address policy (RIVULET_WEBHOOK_ALLOW, comma-separated). */
+    webhookAllow: string[];
+    /** How often send workers look for due work, ms, and how many sends one process attempts at once. */
+    sendPollMs: number;
+    sendConcurrency: number;
+  };
   /** Leases on background work shared by processes (src/leases, docs/scaling.md). */
   leases: {
     /** A pull run's lease; renewed every third of it. A process that paused longer loses the run. */
@@ -78,6 +90,8 @@ export interface Config {
     identifyAndAlias: RateLimitRule;
     exportIds: RateLimitRule;
     currentsPublish: RateLimitRule;
+    /** The send endpoints (`/campaigns/trigger/send`), Braze's 250,000 per hour. */
+    messagingSends: RateLimitRule;
     sdk: RateLimitRule;
     /** Per (workspace, partner) on the partner cohort API and the webhook. */
     partnerCohorts: RateLimitRule;
@@ -137,6 +151,13 @@ export function loadConfig(env: Env = process.env): Config {
       windowMs: int(env, 'RIVULET_SIGNIN_WINDOW_MS', 15 * 60_000, 1000),
     },
     eventLog: eventLogConfig(env),
+    messaging: {
+      smtpUrl: env.SMTP_URL || undefined,
+      smtpConnections: int(env, 'RIVULET_SMTP_CONNECTIONS', 5, 1, 100),
+      webhookAllow: (env.RIVULET_WEBHOOK_ALLOW ?? '').split(',').map((a) => a.trim()).filter((a) => a.length > 0),
+      sendPollMs: int(env, 'RIVULET_SEND_POLL_MS', 500, 10, 60_000),
+      sendConcurrency: int(env, 'RIVULET_SEND_CONCURRENCY', 16, 1, 1000),
+    },
     leases: {
       pullRunMs: int(env, 'RIVULET_PULL_LEASE_MS', 60_000, 300, 3_600_000),
     },
@@ -145,6 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
       identifyAndAlias: rule(env, 'IDENTIFY', 20_000, 60_000),
       exportIds: rule(env, 'EXPORT_IDS', 250, 60_000),
       currentsPublish: rule(env, 'CURRENTS', 3000, 3000),
+      messagingSends: rule(env, 'SENDS', 250_000, 3_600_000),
       sdk: rule(env, 'SDK', 3000, 3000),
       partnerCohorts: rule(env, 'PARTNER_COHORTS', 250_000, 3_600_000),
     },

@@ -9,6 +9,7 @@ import { ensurePartitions, startRetention } from './events/retention.js';
 import { heldLock, migrate, openStorage, retryStats, type Db } from './storage/index.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
 import { createCurrents } from './currents/index.js';
+import { createCampaigns } from './campaigns/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
 import { prepareDashboard } from './web/server/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes } from './workspaces/index.js';
@@ -35,6 +36,8 @@ export interface CreateOptions {
   workers?: boolean;
   /** Cohort import options (tests scale pull mode's clock down). */
   cohortImport?: CohortImportOptions;
+  /** Send worker timing (tests poll faster). */
+  campaigns?: Parameters<typeof createCampaigns>[2];
 }
 
 export async function prepareStore(db: Db, config: Config): Promise<void> {
@@ -57,6 +60,8 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     const currents = await createCurrents(config);
     capabilities.push(...currents.capabilities);
     capabilities.push((await import('./segments/index.js')).segmentRoutes);
+    const campaigns = await createCampaigns(db, config, opts.campaigns);
+    capabilities.push(...campaigns.routes);
     const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions });
     capabilities.push(dashboard.routes);
     // The embedded store is this process's alone: the CLI beside it sends its commands here.
@@ -66,6 +71,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
       app.log.warn({ reason, attempt, code: (err as { code?: unknown }).code }, 'transaction conflicted; running it again after a back-off');
     const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
     const stopCurrents = opts.workers === false ? async () => {} : currents.startWorkers(db, app);
+    const stopSends = opts.workers === false ? async () => {} : campaigns.startWorkers(app);
     const stopRetention =
       opts.workers === false
         ? async () => {}
@@ -85,6 +91,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
       async close() {
         await stopWorkers();
         await stopCurrents();
+        await stopSends();
         await stopRetention();
         await app.close();
         if (!opts.db) await db.close();

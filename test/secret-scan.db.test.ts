@@ -85,7 +85,7 @@ beforeAll(async () => {
     RIVULET_ADMIN_PASSWORD: S.adminPassword,
     RIVULET_PARTNER_API_KEY_MIXPANEL: S.partnerKey,
     RIVULET_MASTER_KEY: S.masterKey,
-    SMTP_URL: `smtp://${SMTP_USER}:${S.smtpPassword}@127.0.0.1:${smtpPort}?starttls=off`,
+    SMTP_URL: `smtp://${SMTP_USER}:${S.smtpPassword}@127.0.0.1:${smtpPort}`,
     LOG_LEVEL: 'trace',
     RIVULET_CURRENTS_DELAY_SCALE: '0.002',
     RIVULET_CURRENTS_RECONCILE_MS: '200',

@@ -50,6 +50,7 @@ interface Tenant {
   deadLetterId: string;
   connectionId: string;
   eventId: string;
+  campaignId: string;
 }
 const A = {} as Tenant;
 const B = {} as Tenant;
@@ -111,7 +112,13 @@ async function seed(t: Tenant, project: typeof PA): Promise<void> {
   // Disabled: its first run (at once, asynchronous) would write sync history while B's tables are compared.
   const connection = await ok(call('POST', '/admin/mixpanel/connections', { name: `${p}-pull`, project_id: project.projectId, base_url: mp.url, service_account: { username: project.username, secret: project.secret }, cohort_ids: [9], mode: 'dynamic', interval_minutes: 1440, enabled: false }));
   t.connectionId = connection.id;
+  // A campaign over the segment, left a draft (a launch would send while B's tables are compared).
+  t.campaignId = (await ok(call('POST', '/admin/campaigns', campaignBody(`${p}-campaign`, t.segmentId)))).id;
   t.secondKeyPrefix = (await ok(call('POST', '/admin/keys', { name: `${p}-second-key`, permissions: ['users.track'] }))).prefix;
+}
+
+function campaignBody(name: string, segmentId: string) {
+  return { name, channel: 'email', audience: { segment_id: segmentId }, from: { address: 'news@example.com' }, variants: [{ id: 'a', percent: 100, email: { subject: 'Hi', html: '<p>Hi</p>' } }] };
 }
 
 /**
@@ -302,6 +309,37 @@ const CASES: Record<string, Case> = {
   'GET /admin/segments/:id/membership': () => notFound('GET', `/admin/segments/${B.segmentId}/membership?external_id=iso-b-user-1`),
   'GET /admin/segments/:id/export': () => notFound('GET', `/admin/segments/${B.segmentId}/export`),
   'DELETE /admin/segments/:id': () => notFound('DELETE', `/admin/segments/${B.segmentId}`),
+  // Campaigns.
+  'GET /admin/campaigns': async () => void (await listed('/admin/campaigns')),
+  'POST /admin/campaigns': async () => {
+    // A campaign over B's segment is refused: A may not send to B's users.
+    const r = await a('POST', '/admin/campaigns', campaignBody('iso-a-over-b', B.segmentId));
+    expect(r.status).toBe(400);
+    expect((await a('POST', '/admin/campaigns', campaignBody('iso-a-second-campaign', A.segmentId))).status).toBe(201);
+  },
+  'GET /admin/campaigns/:id': () => notFound('GET', `/admin/campaigns/${B.campaignId}`),
+  'PUT /admin/campaigns/:id': () => notFound('PUT', `/admin/campaigns/${B.campaignId}`, campaignBody('taken over', A.segmentId)),
+  'GET /admin/campaigns/:id/stats': () => notFound('GET', `/admin/campaigns/${B.campaignId}/stats`),
+  'POST /admin/campaigns/:id/launch': () => notFound('POST', `/admin/campaigns/${B.campaignId}/launch`),
+  'POST /admin/campaigns/:id/pause': () => notFound('POST', `/admin/campaigns/${B.campaignId}/pause`),
+  'POST /admin/campaigns/:id/resume': () => notFound('POST', `/admin/campaigns/${B.campaignId}/resume`),
+  'POST /admin/campaigns/:id/stop': () => notFound('POST', `/admin/campaigns/${B.campaignId}/stop`),
+  'POST /admin/campaigns/:id/archive': () => notFound('POST', `/admin/campaigns/${B.campaignId}/archive`),
+  'POST /campaigns/trigger/send': async () => {
+    // B's campaign is not A's to trigger; B's users are nobody A can name.
+    const r = await a('POST', '/campaigns/trigger/send', { campaign_id: B.campaignId, recipients: [{ external_user_id: 'iso-b-user-1' }] });
+    expect(r.status).toBe(400);
+    expect(r.body.message).toBe('Invalid Campaign ID');
+  },
+  // The email recipient's routes (/t/o/*, /t/c/*, /u/*): a token that does not verify reaches nothing.
+  'GET /*': async () => {
+    for (const path of ['/t/o/', '/t/c/', '/u/']) {
+      const token = `${Buffer.from(JSON.stringify({ k: 'open', w: B.workspaceId, s: B.campaignId })).toString('base64url')}.AAAA`;
+      const r = await s.call('GET', `${path}${token}`, undefined, { key: null });
+      expect(r.status, path).toBe(404);
+      expect(r.headers.location).toBeUndefined();
+    }
+  },
   // Users: B's identifiers reach nothing of B; a write with them makes A's own user.
   'GET /admin/users/lookup': async () => {
     for (const q of ['external_id=iso-b-user-1', `braze_id=${B.brazeId}`, 'email=iso-b-user-1@example.com', 'device_id=iso-b-device', 'alias_name=iso-b-alias&alias_label=mixpanel_id']) {

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { registerImportKeyCommands } from './import-keys.js';
 import { registerKeyCommands } from './keys.js';
+import { registerMailSinkCommand } from './mail-sink.js';
 import { registerMixpanelEmulatorCommand } from './mixpanel-emulator.js';
 import { runOperation } from './store.js';
 import { startServer } from '../server.js';
@@ -31,6 +32,7 @@ program
 registerKeyCommands(program);
 registerImportKeyCommands(program);
 registerMixpanelEmulatorCommand(program);
+registerMailSinkCommand(program, process.env);
 (await import('./currents.js')).registerCurrentsCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

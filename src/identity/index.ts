@@ -9,3 +9,4 @@ export { recordEventStats, type StatOccurrence } from './event-stats.js';
 export * from './store.js';
 export { buildProfiles, renderCustomAttributes, CORE_PROFILE_FIELDS, type ProfileExtension } from './profile.js';
 export { aliasKey, isMatchableExternalId, matchAliases, matchDeviceIds, matchEmails, matchExternalIds, type Match, type Unmatched } from './match.js';
+export { setEmailSubscribe, userOrdinals, type EmailSubscribeState } from './subscriptions.js';

@@ -4,7 +4,7 @@
  * data dir at first start (mode 0600). A sealed value is `v1 | iv(12) | tag(16) | ciphertext`;
  * the version byte leaves room for key rotation.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileAtomic, DataDirError } from '../storage/data-dir.js';
@@ -43,6 +43,11 @@ export class SecretBox {
 
   openJson<T>(sealed: Buffer): T {
     return JSON.parse(this.open(sealed)) as T;
+  }
+
+  /** A 32-byte key for one purpose (HKDF-SHA256 of the master key): signing secrets kept nowhere. */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), `rivulet:${purpose}`, 32));
   }
 }
 

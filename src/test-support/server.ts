@@ -37,7 +37,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-test-'));
   const config: Config = loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_PARTNER_API_KEY_MIXPANEL: TEST_PARTNER_KEY, ...env });
   const rivulet = await createRivulet(config, { db: testDb.db, logger: false });
-  await rivulet.app.listen({ port: 0, host: '127.0.0.1' });
+  // A PORT given in `env` is listened on (a test that needs RIVULET_PUBLIC_URL before start picks one).
+  await rivulet.app.listen({ port: env.PORT ? Number(env.PORT) : 0, host: '127.0.0.1' });
   const address = rivulet.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   const url = `http://127.0.0.1:${port}`;

@@ -15,6 +15,7 @@ export const PERMISSIONS = [
   'users.export.ids',
   'sdk.sessions',
   'currents.publish',
+  'campaigns.trigger.send',
   'admin',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];

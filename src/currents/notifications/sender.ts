@@ -1,11 +1,13 @@
 /**
  * Drains the notification outbox on a timer: by SMTP when `SMTP_URL` is set, otherwise into the
  * log, so an operator without a mail server still sees every notice (docs/reference/operations.md).
+ * Mail goes through nodemailer, the transport email campaigns use too (STARTTLS when offered;
+ * `smtps://` for implicit TLS); credentials stay in the URL and out of logs and errors.
  */
 import type { Queryable } from '../../storage/index.js';
 import type { CurrentsLog } from '../log.js';
 import { drainDue, type OutboxMessage } from './outbox.js';
-import { parseSmtpUrl, sendMail } from './smtp.js';
+import nodemailer from 'nodemailer';
 
 export interface NotificationSenderOptions {
   smtpUrl: string | undefined;
@@ -20,9 +22,15 @@ export function notificationTransport(opts: NotificationSenderOptions, log: Curr
       return 'log';
     };
   }
-  const target = parseSmtpUrl(opts.smtpUrl);
+  const transport = nodemailer.createTransport({ url: opts.smtpUrl, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 30_000, logger: false } as Parameters<typeof nodemailer.createTransport>[0]);
   return async (m) => {
-    await sendMail(target, { from: opts.smtpFrom, to: m.recipient, subject: m.subject, text: m.body });
+    try {
+      await transport.sendMail({ from: opts.smtpFrom, to: m.recipient, subject: m.subject, text: m.body });
+    } catch (err) {
+      // nodemailer's errors carry the server's reply, never the URL's password; keep only that.
+      const e = err as { responseCode?: number; response?: string; code?: string; message?: string };
+      throw new Error(`SMTP delivery failed: ${e.response ?? e.code ?? e.message ?? 'unknown error'}`);
+    }
     log.info({ notification: { id: m.id, kind: m.kind, to: m.recipient } }, 'notification mailed');
     return 'smtp';
   };

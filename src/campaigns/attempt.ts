@@ -1,0 +1,201 @@
+/**
+ * One attempt of one send (docs/reference/campaigns.md §3): recheck the user, render, deliver,
+ * record. Every write is fenced by the send's lease, so a worker that lost it commits nothing; the
+ * channel's Send event is appended when the first attempt starts, and every outcome appends its
+ * event with an id derived from the send key, so nothing is recorded twice.
+ */
+import { composeEmail, nextEmailAttempt, type SmtpOutcome, type SmtpSettings } from '../channels/email/index.js';
+import { attemptWebhook, nextWebhookAttempt, type AddressPolicy, type AttemptRecord, type WebhookOutcome } from '../channels/webhook/index.js';
+import { appendEvents, type LogEvent } from '../events/log.js';
+import { usersByIds, type User } from '../identity/index.js';
+import { buildRenderScope, compileTemplate, renderTemplate, type CompiledTemplate, type RenderOutcome } from '../personalization/index.js';
+import type { Db, Queryable } from '../storage/index.js';
+import type { Dispatcher } from 'undici';
+import type { Variant } from './definition.js';
+import { campaignEvent, type SendContext } from './events.js';
+import { emailSkipReason } from './resolve.js';
+import { flagHardBounce, flagsOf, getDispatch, holdsSend, type Dispatch, type SendRow } from './store.js';
+import { signToken } from '../channels/email/index.js';
+
+export interface AttemptDeps {
+  db: Db;
+  owner: string;
+  publicUrl: string;
+  smtp: SmtpSettings;
+  sendEmail(settings: SmtpSettings, email: ReturnType<typeof composeEmail>): Promise<SmtpOutcome>;
+  webhookAgent: Dispatcher;
+  webhookPolicy: AddressPolicy;
+  trackingSecret(workspaceId: string): Buffer;
+  campaignName(campaignId: string): Promise<string>;
+  now(): number;
+}
+
+const compiled = new Map<string, CompiledTemplate>();
+function template(key: string, source: string): CompiledTemplate {
+  let t = compiled.get(key);
+  if (!t) {
+    const c = compileTemplate(source);
+    if (!c.template) throw new Error(`template ${key} does not compile: ${c.problems[0]?.message}`);
+    if (compiled.size > 2000) compiled.clear();
+    compiled.set(key, (t = c.template));
+  }
+  return t;
+}
+
+const dispatches = new Map<string, Dispatch>();
+async function dispatchOf(db: Db, id: string): Promise<Dispatch> {
+  let d = dispatches.get(id);
+  if (!d) {
+    d = await getDispatch(db, id);
+    if (!d) throw new Error(`dispatch ${id} is gone`);
+    if (dispatches.size > 1000) dispatches.clear();
+    dispatches.set(id, d);
+  }
+  return d;
+}
+
+/** Runs `work` in a transaction only while this worker still holds the send; false if it does not. */
+async function fenced(deps: AttemptDeps, row: SendRow, work: (tx: Queryable) => Promise<void>): Promise<boolean> {
+  return deps.db.transaction(async (tx) => {
+    if (!(await holdsSend(tx, row.send_key, deps.owner))) return false;
+    await work(tx);
+    return true;
+  });
+}
+
+async function finish(deps: AttemptDeps, row: SendRow, state: string, reason: string | null, events: LogEvent[], extra: { attempt?: AttemptRecord; delivered?: boolean } = {}): Promise<void> {
+  await fenced(deps, row, async (tx) => {
+    await tx.query(
+      `UPDATE campaign_sends SET state = $2, reason = $3, lease_owner = NULL, lease_until = NULL,
+              attempt_log = CASE WHEN $4::jsonb IS NULL THEN attempt_log ELSE attempt_log || $4::jsonb END,
+              delivered_at = CASE WHEN $5 THEN now() ELSE delivered_at END
+        WHERE send_key = $1`,
+      [row.send_key, state, reason, extra.attempt ? JSON.stringify([extra.attempt]) : null, extra.delivered === true],
+    );
+    await appendEvents(tx, row.workspace_id, events);
+  });
+}
+
+async function retryLater(deps: AttemptDeps, row: SendRow, at: number, events: LogEvent[], attempt?: AttemptRecord): Promise<void> {
+  await fenced(deps, row, async (tx) => {
+    await tx.query(
+      `UPDATE campaign_sends SET next_attempt_at = to_timestamp($2::float8 / 1000), lease_owner = NULL, lease_until = NULL,
+              attempt_log = CASE WHEN $3::jsonb IS NULL THEN attempt_log ELSE attempt_log || $3::jsonb END
+        WHERE send_key = $1`,
+      [row.send_key, at, attempt ? JSON.stringify([attempt]) : null],
+    );
+    await appendEvents(tx, row.workspace_id, events);
+  });
+}
+
+/** Marks the attempt as started (the Send event on the first); false if the lease is gone. */
+async function start(deps: AttemptDeps, row: SendRow, sendEvent: LogEvent | undefined): Promise<boolean> {
+  return fenced(deps, row, async (tx) => {
+    await tx.query(`UPDATE campaign_sends SET attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, now()) WHERE send_key = $1`, [row.send_key]);
+    if (sendEvent && row.attempts === 0) await appendEvents(tx, row.workspace_id, [sendEvent]);
+  });
+}
+
+async function render(key: string, source: string | undefined, scope: Record<string, unknown>): Promise<RenderOutcome> {
+  if (source === undefined) return { ok: true, text: '' };
+  return renderTemplate(template(key, source), scope);
+}
+
+export async function attemptSend(deps: AttemptDeps, row: SendRow): Promise<void> {
+  const dispatch = await dispatchOf(deps.db, row.dispatch_id);
+  const variant = dispatch.definition.variants.find((v) => v.id === row.variant_id);
+  const [user] = await usersByIds(deps.db, row.workspace_id, [row.user_id]);
+  if (!variant || !user) return finish(deps, row, 'skipped', user ? 'not_eligible' : 'user_deleted', []);
+  const ctx: SendContext = {
+    workspaceId: row.workspace_id,
+    sendKey: row.send_key,
+    dispatchId: row.dispatch_id,
+    campaign: { id: row.campaign_id, name: await deps.campaignName(row.campaign_id) },
+    variant: { id: variant.id, name: variant.name },
+    user,
+  };
+  const secret = deps.trackingSecret(row.workspace_id);
+  const unsubscribeUrl = `${deps.publicUrl}/u/${signToken({ k: 'unsubscribe', w: row.workspace_id, s: row.send_key }, secret)}`;
+  const scope = buildRenderScope({
+    profile: { ...user, dob: user.dob },
+    campaign: { api_id: row.campaign_id, dispatch_id: row.dispatch_id, name: ctx.campaign.name, message_name: variant.name, message_api_id: variant.id },
+    links: { unsubscribe: unsubscribeUrl },
+    apiTriggerProperties: row.trigger_properties ?? {},
+  });
+  if (variant.email) return attemptEmail(deps, row, dispatch, variant, user, ctx, scope, secret);
+  if (variant.webhook) return attemptHook(deps, row, variant, ctx, scope);
+  return finish(deps, row, 'skipped', 'not_eligible', []);
+}
+
+async function attemptEmail(deps: AttemptDeps, row: SendRow, dispatch: Dispatch, variant: Variant, user: User, ctx: SendContext, scope: Record<string, unknown>, secret: Buffer): Promise<void> {
+  const email = variant.email!;
+  const now = deps.now();
+  const ev = (type: string, fields: Record<string, unknown> = {}, discriminator = '') => campaignEvent(`users.messages.email.${type}`, ctx, { email_address: user.email ?? '', ...fields }, deps.now(), discriminator);
+  // A send that waited is checked again: a user may have unsubscribed or bounced meanwhile.
+  if (!user.email) return finish(deps, row, 'aborted', 'missing_email', [ev('Abort', { abort_type: 'missing_email', abort_log: 'the user has no email address' })]);
+  const flags = (await flagsOf(deps.db, row.workspace_id, [user.email])).get(user.email.toLowerCase());
+  const skip = emailSkipReason(dispatch.definition, user, flags);
+  if (skip) return finish(deps, row, 'skipped', skip, []);
+
+  const base = `${row.dispatch_id}:${variant.id}`;
+  const parts = await Promise.all([
+    render(`${base}:subject`, email.subject, scope),
+    render(`${base}:html`, email.html, scope),
+    render(`${base}:text`, email.text, scope),
+    render(`${base}:preheader`, email.preheader, scope),
+  ]);
+  const failed = parts.find((p): p is Extract<RenderOutcome, { ok: false }> => !p.ok);
+  if (failed) return finish(deps, row, 'aborted', failed.abortType, [ev('Abort', { abort_type: failed.abortType, abort_log: failed.abortLog })]);
+  const [subject, html, text, preheader] = parts.map((p) => (p.ok ? p.text : ''));
+  const from = dispatch.definition.from!;
+  const composed = composeEmail({
+    email: { subject: subject!, html: html!, ...(email.text !== undefined ? { text } : {}), ...(email.preheader !== undefined ? { preheader } : {}) },
+    to: user.email,
+    from,
+    replyTo: dispatch.definition.reply_to,
+    sendKey: row.send_key,
+    workspaceId: row.workspace_id,
+    publicUrl: deps.publicUrl,
+    secret,
+    listUnsubscribe: dispatch.definition.send_to !== 'all',
+  });
+  const fromDomain = from.address.slice(from.address.lastIndexOf('@') + 1);
+  if (!(await start(deps, row, ev('Send', { from_domain: fromDomain })))) return;
+  const outcome = await deps.sendEmail(deps.smtp, composed);
+  const attempt = { at: new Date(now).toISOString(), status: outcome.kind === 'delivered' ? 250 : outcome.code, duration_ms: deps.now() - now, reply: outcome.kind === 'delivered' ? outcome.response : outcome.reason };
+  const esp = { esp: 'smtp', from_domain: fromDomain };
+  if (outcome.kind === 'delivered') return finish(deps, row, 'delivered', null, [ev('Delivery', esp)], { attempt, delivered: true });
+  if (outcome.kind === 'bounce') {
+    await finish(deps, row, 'bounced', outcome.reason.slice(0, 200), [ev('Bounce', { ...esp, bounce_reason: outcome.reason, is_drop: false })], { attempt });
+    return flagHardBounce(deps.db, row.workspace_id, user.email);
+  }
+  const attempts = row.attempts + 1;
+  const next = nextEmailAttempt({ attempts, firstAttemptAt: row.first_attempt_at?.getTime() ?? now, now: deps.now() });
+  if (next === 'soft_bounce') return finish(deps, row, 'soft_bounced', outcome.reason.slice(0, 200), [ev('SoftBounce', { ...esp, bounce_reason: outcome.reason })], { attempt });
+  const domain = user.email.slice(user.email.lastIndexOf('@') + 1);
+  return retryLater(deps, row, next.at, [ev('Deferral', { ...esp, deferral_reason: outcome.reason, attempt_count: attempts, recipient_domain: domain }, String(attempts))], attempt);
+}
+
+async function attemptHook(deps: AttemptDeps, row: SendRow, variant: Variant, ctx: SendContext, scope: Record<string, unknown>): Promise<void> {
+  const hook = variant.webhook!;
+  const ev = (type: string, fields: Record<string, unknown> = {}) => campaignEvent(`users.messages.webhook.${type}`, ctx, fields, deps.now());
+  const base = `${row.dispatch_id}:${variant.id}`;
+  const headerNames = Object.keys(hook.headers);
+  const parts = await Promise.all([render(`${base}:url`, hook.url, scope), render(`${base}:body`, hook.body, scope), ...headerNames.map((h) => render(`${base}:h:${h}`, hook.headers[h], scope))]);
+  const failed = parts.find((p): p is Extract<RenderOutcome, { ok: false }> => !p.ok);
+  if (failed) return finish(deps, row, 'aborted', failed.abortType, [ev('Abort', { abort_type: failed.abortType, abort_log: failed.abortLog })]);
+  const [url, body, ...values] = parts.map((p) => (p.ok ? p.text : ''));
+  if (!(await start(deps, row, undefined))) return;
+  const outcome: WebhookOutcome = await attemptWebhook(
+    { url: url!.trim(), method: hook.method, headers: Object.fromEntries(headerNames.map((h, i) => [h, values[i]!])), body, sendKey: row.send_key },
+    deps.webhookAgent,
+    deps.webhookPolicy,
+    deps.now,
+  );
+  if (outcome.kind === 'sent') return finish(deps, row, 'sent', null, [ev('Send')], { attempt: outcome.attempt, delivered: true });
+  if (outcome.kind === 'aborted') return finish(deps, row, 'aborted', outcome.abortType, [ev('Abort', { abort_type: outcome.abortType, abort_log: outcome.abortLog })], { attempt: outcome.attempt });
+  const first = row.first_attempt_at?.getTime() ?? Date.parse(outcome.attempt.at);
+  const next = nextWebhookAttempt({ attempts: row.attempts + 1, firstAttemptAt: first, now: deps.now(), retryAfterMs: outcome.retryAfterMs });
+  if (next === 'exhausted') return finish(deps, row, 'aborted', 'exhausted_retries', [ev('Abort', { abort_type: 'exhausted_retries', abort_log: `no success within 24 hours; last: ${outcome.attempt.status ?? outcome.attempt.error}` })], { attempt: outcome.attempt });
+  return retryLater(deps, row, next.at, [], outcome.attempt);
+}

@@ -1,0 +1,87 @@
+/**
+ * Campaigns: target a segment, send email and webhooks through the durable send pipeline, and put
+ * every moment of a message on the event log (docs/reference/campaigns.md).
+ */
+import type { FastifyInstance } from 'fastify';
+import { SmtpTransports } from '../channels/email/index.js';
+import { AddressPolicy, guardedAgent } from '../channels/webhook/index.js';
+import type { Config } from '../config.js';
+import type { CapabilityPlugin } from '../http/app.js';
+import { loadSecretBox } from '../secrets/index.js';
+import { getSegment, SegmentEvaluator } from '../segments/index.js';
+import type { Db } from '../storage/index.js';
+import { campaignRoutes } from './routes.js';
+import { triggerSendRoute } from './trigger-route.js';
+import { getCampaignById } from './store.js';
+import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
+
+export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
+
+export interface Campaigns {
+  routes: CapabilityPlugin[];
+  /** Starts this process's send workers; returns their stop. */
+  startWorkers(app: FastifyInstance): () => Promise<void>;
+}
+
+export async function createCampaigns(db: Db, config: Config, opts: { timing?: Partial<WorkerTiming>; now?: () => number } = {}): Promise<Campaigns> {
+  const box = await loadSecretBox(config.masterKey, config.dataDir);
+  const secrets = new Map<string, Buffer>();
+  const trackingSecret = (workspaceId: string) => {
+    let s = secrets.get(workspaceId);
+    if (!s) secrets.set(workspaceId, (s = box.deriveKey(`email-tracking:${workspaceId}`)));
+    return s;
+  };
+  // Its own cache: audiences are resolved once per dispatch, away from the dashboard's counts.
+  const evaluator = new SegmentEvaluator(db, { cacheBytes: 64 * 1024 * 1024 });
+  const transports = new SmtpTransports();
+  const policy = new AddressPolicy(config.messaging.webhookAllow);
+  const agent = guardedAgent(policy);
+  const timing = { ...DEFAULT_WORKER_TIMING, pollMs: config.messaging.sendPollMs, concurrency: config.messaging.sendConcurrency, ...opts.timing };
+  const names = new Map<string, string>();
+  const channelOf = async (campaignId: string) => {
+    const c = await getCampaignById(db, campaignId);
+    return c ? { channel: c.channel, name: c.name } : undefined;
+  };
+  let worker: SendWorker | undefined;
+
+  return {
+    routes: [triggerSendRoute({ db, wake: () => worker?.wake() }), campaignRoutes({
+      db,
+      wake: () => worker?.wake(),
+      trackingSecret,
+      audienceSize: async (ws, segmentId) => {
+        const segment = await getSegment(db, ws, segmentId);
+        return segment ? evaluator.count(ws, segment.filter) : 0;
+      },
+    })],
+    startWorkers(app) {
+      worker = new SendWorker(
+        {
+          db,
+          publicUrl: config.publicUrl,
+          smtp: { url: config.messaging.smtpUrl ?? 'smtp://127.0.0.1:25', maxConnections: config.messaging.smtpConnections },
+          sendEmail: (settings, email) => transports.send(settings, email),
+          webhookAgent: agent,
+          webhookPolicy: policy,
+          trackingSecret,
+          campaignName: async (id) => {
+            let n = names.get(id);
+            if (n === undefined) names.set(id, (n = (await channelOf(id))?.name ?? id));
+            return n;
+          },
+          now: opts.now ?? Date.now,
+        },
+        evaluator,
+        channelOf,
+        timing,
+        (err) => app.log.error({ err }, 'campaign send failed'),
+      );
+      worker.start();
+      return async () => {
+        await worker?.stop();
+        transports.close();
+        await agent.close();
+      };
+    },
+  };
+}
