@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { buildMixpanelEmulator } from '../src/emulator/mixpanel/index.js';
 import { createRivulet } from '../src/server.js';
+import { heldLock } from '../src/storage/index.js';
 import { DASHBOARD_DIR } from '../src/web/server/index.js';
 import { createApiKey, DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS } from '../src/workspaces/index.js';
 
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
   step(`Starting Rivulet on the embedded store in ${dataDir}`);
   const rivulet = await createRivulet(config, { logger: Boolean(process.env.LOG_LEVEL) });
   await rivulet.app.listen({ port, host: '127.0.0.1' });
+  await heldLock(dataDir)?.update({ url: `http://127.0.0.1:${port}` }); // the CLI beside the demo goes through it
   const emulator = buildMixpanelEmulator();
   await emulator.app.listen({ port: 0, host: '127.0.0.1' });
   const emulatorUrl = `http://127.0.0.1:${(emulator.app.server.address() as { port: number }).port}`;
@@ -279,6 +281,7 @@ async function main(): Promise<void> {
 
   const password = process.env.RIVULET_ADMIN_PASSWORD ?? rivulet.generatedAdminPassword ?? '(the one printed when this data dir was first used)';
   const line = '─'.repeat(78);
+  await rivulet.adminPasswordShown();
   process.stdout.write(
     [
       '',

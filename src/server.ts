@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
 import { ensurePartitions, startRetention } from './events/retention.js';
-import { applyMigrations, openStorage, retryStats, withMigrationLock, type Db } from './storage/index.js';
+import { applyMigrations, heldLock, openStorage, retryStats, withMigrationLock, type Db } from './storage/index.js';
 import { partnerList, resolvePartnerKeys, type PartnerRegistry } from './cohorts/index.js';
 import { MasterKeyError, resolveMasterKey, type ResolvedMasterKey } from './secrets/identity.js';
 import { resolveAdminPassword, type AdminPassword } from './web/server/password.js';
@@ -31,6 +31,10 @@ export interface Rivulet {
   generatedMasterKey: string | undefined;
   /** The key from `RIVULET_API_KEY` is revoked (and stays so): the start said so in the log. */
   seededKeyRevoked: boolean;
+  /** A line to print with (or instead of) the generated password (src/web/server/index.ts). */
+  adminPasswordNotice: string | undefined;
+  /** Records that the generated password was printed. */
+  adminPasswordShown(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,6 +116,8 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     capabilities.push(...campaigns.routes);
     const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions, password: prepared.adminPassword });
     capabilities.push(dashboard.routes);
+    // The embedded store is this process's alone: the CLI beside it sends its commands here.
+    if (!opts.db && !config.databaseUrl) capabilities.push(await (await import('./cli/local-admin.js')).localAdminRoutes(config.dataDir));
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
     if (prepared.seededKey?.revoked_at) {
       app.log.warn(
@@ -146,6 +152,8 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
       generatedMasterKey: prepared.masterKey.generated,
       seededKeyRevoked: Boolean(prepared.seededKey?.revoked_at),
       generatedAdminPassword: dashboard.generatedPassword,
+      adminPasswordNotice: dashboard.passwordNotice,
+      adminPasswordShown: dashboard.passwordShown,
       async close() {
         await stopWorkers();
         await stopCurrents();
@@ -160,6 +168,14 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     if (!opts.db) await db.close();
     throw err;
   }
+}
+
+/** Where a local client reaches this server: its address, or loopback when it listens on every address. */
+function loopbackUrl(app: FastifyInstance): string {
+  const addr = app.server.address();
+  if (!addr || typeof addr === 'string') return '';
+  const host = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '::1' : addr.address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
 }
 
 /**
@@ -178,7 +194,20 @@ export async function startServer(config: Config): Promise<Rivulet> {
     }
     throw err;
   }
-  await rivulet.app.listen({ port: config.port, host: config.host });
+  // The generated password is stored (hashed) already; it is printed before listening, so that a
+  // start failing from here on (port in use) has shown it, and marked shown once printed: one
+  // stored but never shown is replaced, with a line saying so, at the next start.
+  if (rivulet.adminPasswordNotice) process.stderr.write(`\n${rivulet.adminPasswordNotice}\n`);
+  if (rivulet.generatedAdminPassword) {
+    process.stderr.write(`\nGenerated the dashboard admin password (stored hashed; shown only now; set RIVULET_ADMIN_PASSWORD to replace it):\n  ${rivulet.generatedAdminPassword}\n\n`);
+    await rivulet.adminPasswordShown();
+  }
+  try {
+    await rivulet.app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await rivulet.close().catch(() => {});
+    throw err;
+  }
   rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');
   for (const { partner, key } of rivulet.generatedPartnerKeys) {
     process.stderr.write(
@@ -193,9 +222,6 @@ export async function startServer(config: Config): Promise<Rivulet> {
     );
   }
   process.stderr.write(`\nDashboard: ${config.publicUrl}/dashboard/\n`);
-  if (rivulet.generatedAdminPassword) {
-    process.stderr.write(`Generated the dashboard admin password (stored hashed; shown only now; set RIVULET_ADMIN_PASSWORD to replace it):\n  ${rivulet.generatedAdminPassword}\n\n`);
-  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -219,5 +245,7 @@ export async function startServer(config: Config): Promise<Rivulet> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  // The CLI beside this server finds it here (src/cli/store.ts).
+  await heldLock(config.dataDir)?.update({ url: loopbackUrl(rivulet.app) });
   return rivulet;
 }

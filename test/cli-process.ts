@@ -94,10 +94,12 @@ export function freePort(): Promise<number> {
  */
 const ONE_SHOT_FLAGS = ['--liftoff-only'];
 
-export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `rivulet <args>`; `stdin` is written to its stdin (then closed), else stdin is closed at once. */
+export async function runCli(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const cli = await cliArgs();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...ONE_SHOT_FLAGS, ...cli, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
+    child.stdin.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

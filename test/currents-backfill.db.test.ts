@@ -145,11 +145,12 @@ describe(`rivulet currents backfill on ${TEST_BACKEND}`, () => {
     const renamed = await runCli(['currents', 'update', id, '--name', 'Renamed', '--event-types', 'users.behaviors.Purchase'], cliEnv);
     expect(renamed.stdout).toContain(`updated ${id}: name, event_types`);
     const badUpdate = await runCli(['currents', 'update', id, '--contact-email', 'nope'], cliEnv);
-    expect([badUpdate.code, badUpdate.stderr.includes('contact_email')]).toEqual([1, true]);
-    const broken = await runCli(['currents', 'update', id, '--service-account-secret', 'WRONG-secret-0000'], cliEnv);
+    expect([badUpdate.code, badUpdate.stderr.includes('--contact-email')]).toEqual([1, true]);
+    const broken = await runCli(['currents', 'update', id, '--service-account-secret-stdin'], cliEnv, 'WRONG-secret-0000\n');
     expect(broken.stdout).toContain(`updated ${id}: credentials`);
     expect((await runCli(['currents', 'test', id], cliEnv)).stdout).toContain('FAILED: Mixpanel rejected the credentials');
-    expect((await runCli(['currents', 'update', id, '--service-account-secret', P.secret], cliEnv)).stdout).toContain('credentials');
+    expect((await runCli(['currents', 'update', id], { ...cliEnv, MIXPANEL_SERVICE_ACCOUNT_SECRET: P.secret })).stdout).toContain('credentials');
+    expect((await runCli(['currents', 'update', id, '--service-account-secret', P.secret], cliEnv)).stderr).toContain('--service-account-secret is refused');
     expect((await runCli(['currents', 'list'], cliEnv)).stdout).toContain(`${id}\tactive\tUS\tRenamed`);
     for (const out of [created, list, status, tested, renamed, broken]) for (const secret of [P.secret, P.token]) expect(out.stdout + out.stderr).not.toContain(secret);
     // The server picks up connectors made elsewhere.

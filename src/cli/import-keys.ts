@@ -3,7 +3,37 @@ import type { Command } from 'commander';
 import { createImportKey, invalidateImportKey, listImportKeys, partnerList, rotateImportKey } from '../cohorts/index.js';
 import { loadConfig } from '../config.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, findWorkspace } from '../workspaces/index.js';
-import { CliError, withStore } from './store.js';
+import { CliError, runOperation, type Operation } from './store.js';
+
+const iso = (d: Date | string) => new Date(d).toISOString();
+
+/** What each command does with the store (run here, or by the server holding it: src/cli/store.ts). */
+export const importKeyOperations: Record<string, Operation> = {
+  async 'import-keys.create'(db, args: { partner: string; workspace: string }, io) {
+    const ws = await ensureWorkspace(db, args.workspace);
+    const { key, record } = await createImportKey(db, ws.id, args.partner);
+    io.err(`created data import key ${record.prefix} for ${args.partner} in workspace ${ws.name}\n`);
+    io.out(key);
+  },
+  async 'import-keys.list'(db, args: { workspace?: string }, io) {
+    const ws = args.workspace ? await findWorkspace(db, args.workspace) : undefined;
+    if (args.workspace && !ws) throw new CliError(`no workspace named ${args.workspace}`);
+    for (const k of await listImportKeys(db, ws?.id)) {
+      io.out(`${k.prefix}\t${k.partner}\t${k.state}\tcreated ${iso(k.created_at)}\tlast used ${k.last_used_at ? iso(k.last_used_at) : 'never'}`);
+    }
+  },
+  async 'import-keys.rotate'(db, args: { prefix: string }, io) {
+    const rotated = await db.transaction((tx) => rotateImportKey(tx, args.prefix));
+    if (!rotated) throw new CliError(`no active data import key with prefix ${args.prefix}`);
+    io.err(`rotated ${args.prefix} → ${rotated.record.prefix}\n`);
+    io.out(rotated.key);
+  },
+  async 'import-keys.invalidate'(db, args: { prefix: string }, io) {
+    const ended = await invalidateImportKey(db, args.prefix);
+    if (!ended) throw new CliError(`no active data import key with prefix ${args.prefix}`);
+    io.out(`invalidated ${args.prefix}`);
+  },
+};
 
 export function registerImportKeyCommands(program: Command): void {
   const cmd = program.command('import-keys').description("manage partners' data import keys");
@@ -16,12 +46,7 @@ export function registerImportKeyCommands(program: Command): void {
     .action(async (opts: { partner: string; workspace: string }) => {
       const known = partnerList(loadConfig()).map((p) => p.slug);
       if (!known.includes(opts.partner)) throw new CliError(`unknown partner ${opts.partner}; known: ${known.join(', ')}`);
-      await withStore(async (db) => {
-        const ws = await ensureWorkspace(db, opts.workspace);
-        const { key, record } = await createImportKey(db, ws.id, opts.partner);
-        console.error(`created data import key ${record.prefix} for ${opts.partner} in workspace ${ws.name}`);
-        console.log(key);
-      });
+      await runOperation('import-keys.create', { partner: opts.partner, workspace: opts.workspace });
     });
 
   cmd
@@ -29,35 +54,20 @@ export function registerImportKeyCommands(program: Command): void {
     .description('list data import keys (prefixes only)')
     .option('--workspace <name>', 'only this workspace')
     .action(async (opts: { workspace?: string }) => {
-      await withStore(async (db) => {
-        const ws = opts.workspace ? await findWorkspace(db, opts.workspace) : undefined;
-        if (opts.workspace && !ws) throw new CliError(`no workspace named ${opts.workspace}`);
-        for (const k of await listImportKeys(db, ws?.id)) {
-          console.log(`${k.prefix}\t${k.partner}\t${k.state}\tcreated ${k.created_at.toISOString()}\tlast used ${k.last_used_at?.toISOString() ?? 'never'}`);
-        }
-      });
+      await runOperation('import-keys.list', { workspace: opts.workspace });
     });
 
   cmd
     .command('rotate <prefix>')
     .description('replace an active key; the new key is the last line of stdout; the old one stops at once')
     .action(async (prefix: string) => {
-      await withStore(async (db) => {
-        const rotated = await db.transaction((tx) => rotateImportKey(tx, prefix));
-        if (!rotated) throw new CliError(`no active data import key with prefix ${prefix}`);
-        console.error(`rotated ${prefix} → ${rotated.record.prefix}`);
-        console.log(rotated.key);
-      });
+      await runOperation('import-keys.rotate', { prefix });
     });
 
   cmd
     .command('invalidate <prefix>')
     .description('invalidate an active key at once')
     .action(async (prefix: string) => {
-      await withStore(async (db) => {
-        const ended = await invalidateImportKey(db, prefix);
-        if (!ended) throw new CliError(`no active data import key with prefix ${prefix}`);
-        console.log(`invalidated ${prefix}`);
-      });
+      await runOperation('import-keys.invalidate', { prefix });
     });
 }

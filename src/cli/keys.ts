@@ -8,8 +8,34 @@ import {
   listApiKeys,
   parsePermissions,
   revokeApiKey,
+  type Permission,
 } from '../workspaces/index.js';
-import { CliError, withStore } from './store.js';
+import { CliError, runOperation, type Operation } from './store.js';
+
+/** What each command does with the store (run here, or by the server holding it: src/cli/store.ts). */
+export const keyOperations: Record<string, Operation> = {
+  async 'keys.create'(db, args: { workspace: string; name: string; permissions: Permission[] }, io) {
+    const ws = await ensureWorkspace(db, args.workspace);
+    const created = await createApiKey(db, { workspaceId: ws.id, name: args.name, permissions: args.permissions });
+    io.err(`created key ${created.record.prefix} in workspace ${ws.name} with ${args.permissions.join(', ')}\n`);
+    io.out(created.key);
+  },
+  async 'keys.list'(db, args: { workspace?: string; json?: boolean }, io) {
+    const ws = args.workspace ? await findWorkspace(db, args.workspace) : undefined;
+    if (args.workspace && !ws) throw new CliError(`no workspace named ${args.workspace}`);
+    const list = await listApiKeys(db, ws?.id);
+    if (args.json) return io.out(JSON.stringify(list, null, 2));
+    for (const k of list) {
+      const state = k.revoked_at ? 'revoked' : 'active';
+      io.out(`${k.prefix}\t${state}\t${k.name}\t${k.permissions.join(',')}\tcreated ${new Date(k.created_at).toISOString()}`);
+    }
+  },
+  async 'keys.revoke'(db, args: { prefix: string }, io) {
+    const rec = await revokeApiKey(db, args.prefix);
+    if (!rec) throw new CliError(`no key with prefix ${args.prefix}`);
+    io.out(`revoked ${rec.prefix}`);
+  },
+};
 
 export function registerKeyCommands(program: Command): void {
   const keys = program.command('keys').description('manage REST API keys');
@@ -27,12 +53,7 @@ export function registerKeyCommands(program: Command): void {
       } catch (err) {
         throw new CliError(`--permissions: ${(err as Error).message}`);
       }
-      await withStore(async (db) => {
-        const ws = await ensureWorkspace(db, opts.workspace);
-        const created = await createApiKey(db, { workspaceId: ws.id, name: opts.name, permissions });
-        console.error(`created key ${created.record.prefix} in workspace ${ws.name} with ${permissions.join(', ')}`);
-        console.log(created.key);
-      });
+      await runOperation('keys.create', { workspace: opts.workspace, name: opts.name, permissions });
     });
 
   keys
@@ -41,29 +62,13 @@ export function registerKeyCommands(program: Command): void {
     .option('--workspace <name>', 'only this workspace')
     .option('--json', 'print JSON')
     .action(async (opts: { workspace?: string; json?: boolean }) => {
-      await withStore(async (db) => {
-        const ws = opts.workspace ? await findWorkspace(db, opts.workspace) : undefined;
-        if (opts.workspace && !ws) throw new CliError(`no workspace named ${opts.workspace}`);
-        const list = await listApiKeys(db, ws?.id);
-        if (opts.json) {
-          console.log(JSON.stringify(list, null, 2));
-          return;
-        }
-        for (const k of list) {
-          const state = k.revoked_at ? 'revoked' : 'active';
-          console.log(`${k.prefix}\t${state}\t${k.name}\t${k.permissions.join(',')}\tcreated ${k.created_at.toISOString()}`);
-        }
-      });
+      await runOperation('keys.list', { workspace: opts.workspace, json: opts.json === true });
     });
 
   keys
     .command('revoke <prefix>')
     .description('revoke a REST API key by its prefix')
     .action(async (prefix: string) => {
-      await withStore(async (db) => {
-        const rec = await revokeApiKey(db, prefix);
-        if (!rec) throw new CliError(`no key with prefix ${prefix}`);
-        console.log(`revoked ${rec.prefix}`);
-      });
+      await runOperation('keys.revoke', { prefix });
     });
 }

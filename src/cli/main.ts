@@ -7,10 +7,13 @@ import { registerImportKeyCommands } from './import-keys.js';
 import { registerKeyCommands } from './keys.js';
 import { registerMailSinkCommand } from './mail-sink.js';
 import { registerMixpanelEmulatorCommand } from './mixpanel-emulator.js';
-import { withStore } from './store.js';
+import { runOperation } from './store.js';
 import { startServer } from '../server.js';
-import { migrate } from '../storage/index.js';
 import { explainStartupError } from '../startup-errors.js';
+import { usePrivateUmask } from '../storage/data-dir.js';
+
+// Whatever this process writes under the data dir (PGlite's files, key files, the lock) is private.
+usePrivateUmask();
 
 // package.json is two levels up from both src/cli/ and dist/cli/.
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -30,10 +33,7 @@ program
   .command('migrate')
   .description('apply database migrations and exit')
   .action(async () => {
-    await withStore(async (db) => {
-      const applied = await migrate(db);
-      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'up to date');
-    }, { migrate: false });
+    await runOperation('migrate', {}, { migrate: false });
   });
 
 registerKeyCommands(program);

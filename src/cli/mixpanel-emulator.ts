@@ -1,10 +1,11 @@
 /**
- * `rivulet mixpanel-emulator [--port N] [--host H]`: runs the whole Mixpanel emulator (ingestion,
+ * `rivulet mixpanel-emulator [--port N] [--host H] [--project ID [--service-account USER]]`: runs the whole Mixpanel emulator (ingestion,
  * engage query API, webhook sender, `/_emulator/` control endpoints) until SIGINT or SIGTERM. The
  * base URL is the last line of stdout, so scripts can read it.
  */
 import type { Command } from 'commander';
 import { startMixpanelEmulator } from '../emulator/mixpanel/index.js';
+import { readSecretFromStdin } from './secrets.js';
 import { CliError } from './store.js';
 
 interface Options {
@@ -12,6 +13,7 @@ interface Options {
   host: string;
   project?: string;
   serviceAccount?: string;
+  serviceAccountSecretStdin?: boolean;
 }
 
 export function registerMixpanelEmulatorCommand(program: Command): void {
@@ -21,16 +23,21 @@ export function registerMixpanelEmulatorCommand(program: Command): void {
     .option('--port <n>', 'port to listen on (0 picks a free one)', '4000')
     .option('--host <h>', 'address to listen on', '127.0.0.1')
     .option('--project <id>', 'create a project with this id at start')
-    .option('--service-account <user:secret>', 'with --project: a service account with the owner role on it')
+    .option('--service-account <user>', 'with --project: a service account with the owner role on it; its secret from MIXPANEL_SERVICE_ACCOUNT_SECRET or stdin')
+    .option('--service-account-secret-stdin', "read the service account's secret from stdin")
     .action(async (opts: Options) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be an integer between 0 and 65535, got ${opts.port}`);
       let serviceAccounts: Array<{ username: string; secret: string; role: 'owner' }> = [];
       if (opts.serviceAccount) {
         if (!opts.project) throw new CliError('--service-account needs --project');
-        const colon = opts.serviceAccount.indexOf(':');
-        if (colon < 1 || colon === opts.serviceAccount.length - 1) throw new CliError('--service-account must be user:secret');
-        serviceAccounts = [{ username: opts.serviceAccount.slice(0, colon), secret: opts.serviceAccount.slice(colon + 1), role: 'owner' }];
+        // Secrets never on the command line (ps shows it to every local user), even the emulator's.
+        if (opts.serviceAccount.includes(':')) {
+          throw new CliError('--service-account user:secret is refused: a secret on the command line is visible to every local user. Give --service-account <user> and the secret in MIXPANEL_SERVICE_ACCOUNT_SECRET or on stdin with --service-account-secret-stdin.');
+        }
+        const secret = opts.serviceAccountSecretStdin ? await readSecretFromStdin('--service-account-secret-stdin') : process.env.MIXPANEL_SERVICE_ACCOUNT_SECRET;
+        if (!secret) throw new CliError('--service-account needs its secret: set MIXPANEL_SERVICE_ACCOUNT_SECRET or pass --service-account-secret-stdin');
+        serviceAccounts = [{ username: opts.serviceAccount, secret, role: 'owner' }];
       }
       const running = await startMixpanelEmulator({
         port,

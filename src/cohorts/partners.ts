@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Queryable } from '../storage/index.js';
+import { DataDirError } from '../storage/data-dir.js';
 
 export interface Partner {
   slug: string;
@@ -109,13 +110,40 @@ export async function resolvePartnerKeys(
   return { hashes, generated };
 }
 
-/** `<data dir>/partner-keys.json`, where versions before the database kept generated keys. */
-async function readLegacyKeys(dataDir: string): Promise<Record<string, string>> {
+/** `<data dir>/partner-keys.json`, where versions before the database kept generated keys (validated). */
+function readLegacyKeys(dataDir: string): Promise<Record<string, string>> {
+  return readPartnerKeys(join(dataDir, 'partner-keys.json'));
+}
+
+/**
+ * The keys an older version kept in the data dir: absent is none; empty or corrupt stops the start
+ * with the fix, rather than generating new keys the partner does not have.
+ */
+async function readPartnerKeys(file: string): Promise<Record<string, string>> {
+  let text: string;
   try {
-    const parsed = JSON.parse(await readFile(join(dataDir, 'partner-keys.json'), 'utf8')) as unknown;
-    return parsed && typeof parsed === 'object' ? (parsed as Record<string, string>) : {};
+    text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw err;
+    throw new DataDirError(`cannot read ${file}: ${(err as Error).message}. Fix its owner or mode (0600, owned by the user running Rivulet).`);
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const valid =
+    parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.entries(parsed as object).every(([slug, key]) => typeof key === 'string' && key.startsWith(`pk_${slug}_`) && key.length >= 20);
+  if (!valid) {
+    throw new DataDirError(
+      `the partner API keys file ${file} is ${text.trim() ? 'corrupt (not the JSON object of generated keys Rivulet writes)' : 'empty'}. ` +
+        'Restore it from your backup, or set each partner\'s key with RIVULET_PARTNER_API_KEY_<PARTNER>; ' +
+        'or delete the file to generate new keys at the next start (the partners must then be given the new keys).',
+    );
+  }
+  return parsed as Record<string, string>;
 }

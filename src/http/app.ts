@@ -49,6 +49,7 @@ export const LOG_REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-api-key"]',
+  'req.headers["x-rivulet-local-admin"]',
   'res.headers["set-cookie"]',
   '*.client_secret',
   '*.partner_api_key',

@@ -5,8 +5,9 @@
  * the version byte leaves room for key rotation.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createFileAtomic, DataDirError } from '../storage/data-dir.js';
 
 const VERSION = 1;
 
@@ -58,26 +59,45 @@ export class SecretBox {
   }
 }
 
-/** The master key: from the environment, else the key file under the data dir (created if absent). */
+/** What a generated key file holds: 32 random bytes, base64 (44 characters), and a newline. */
+const KEY_FILE_SHAPE = /^[A-Za-z0-9+/]{43}=$/;
+
+/**
+ * The master key: from the environment, else the key file under the data dir, created at first
+ * start atomically (temp file, fsync, link into place: never half-written, never replacing one
+ * another process created first). A key file that is there but empty or not a generated key stops
+ * the start: a key is never derived from an empty file (a full disk at first start left one).
+ */
 export async function loadSecretBox(masterKey: string | undefined, dataDir: string): Promise<SecretBox> {
   if (masterKey) return SecretBox.fromString(masterKey);
   const file = join(dataDir, 'master.key');
-  try {
-    return SecretBox.fromString(await readFile(file, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  await mkdir(dataDir, { recursive: true });
+  const existing = await readKeyFile(file);
+  if (existing !== undefined) return SecretBox.fromString(existing);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const material = randomBytes(32).toString('base64');
-  try {
-    await writeFile(file, `${material}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    // Another process created it first: use theirs.
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return SecretBox.fromString(await readFile(file, 'utf8'));
-  }
-  await chmod(file, 0o600);
+  // Another process created it first: use theirs.
+  if (!(await createFileAtomic(file, `${material}\n`))) return SecretBox.fromString((await readKeyFile(file))!);
   return SecretBox.fromString(material);
+}
+
+async function readKeyFile(file: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new DataDirError(`cannot read the master key ${file}: ${(err as Error).message}. Fix its owner or mode (0600, owned by the user running Rivulet).`);
+  }
+  const material = text.trim();
+  if (!KEY_FILE_SHAPE.test(material) && !/^[0-9a-f]{64}$/i.test(material)) {
+    throw new DataDirError(
+      `the master key ${file} is ${material ? 'corrupt (not the 44-character base64 key Rivulet writes)' : 'empty'}. ` +
+        'Restore it from your backup: the stored Mixpanel credentials are encrypted with it. ' +
+        'If no credential was ever stored (a first start that failed), delete the file and start again to generate a new one. ' +
+        'Or set RIVULET_MASTER_KEY.',
+    );
+  }
+  return material;
 }
 
 /** The last four characters, for display; never more. */

@@ -8,8 +8,9 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 describe('rivulet mixpanel-emulator', () => {
   it('starts the whole emulator on the requested host and port and prints its URL', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'mixpanel-emulator', '--port', '0', '--host', '127.0.0.1', '--project', '42', '--service-account', 'sa:pw'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'mixpanel-emulator', '--port', '0', '--host', '127.0.0.1', '--project', '42', '--service-account', 'sa'], {
       cwd: ROOT,
+      env: { ...process.env, MIXPANEL_SERVICE_ACCOUNT_SECRET: 'pw' },
     });
     let out = '';
     let err = '';
@@ -35,5 +36,15 @@ describe('rivulet mixpanel-emulator', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+  });
+
+  it('refuses a secret on the command line, naming where it goes instead', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'mixpanel-emulator', '--port', '0', '--project', '42', '--service-account', 'sa:pw'], { cwd: ROOT });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(err).toContain('--service-account user:secret is refused');
+    expect(err).toContain('MIXPANEL_SERVICE_ACCOUNT_SECRET');
   });
 });

@@ -12,7 +12,7 @@ import type { ProfileExtension } from '../../identity/index.js';
 import type { Db } from '../../storage/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace } from '../../workspaces/index.js';
 import { sessionCookieName } from './cookies.js';
-import { resolveAdminPassword, type AdminPassword } from './password.js';
+import { markAdminPasswordShown, resolveAdminPassword, type AdminPassword } from './password.js';
 import { sessionKey } from './session-auth.js';
 import { sessionAdminRoutes } from './session-admin-routes.js';
 import { sessionRoutes } from './session-routes.js';
@@ -26,8 +26,12 @@ export { hashPassword, verifyPassword } from './password.js';
 
 export interface Dashboard {
   routes: CapabilityPlugin;
-  /** The admin password when it was generated at this start: print it once to the terminal. */
+  /** The admin password when it was generated at this start: print it once to the terminal, then call passwordShown. */
   generatedPassword: string | undefined;
+  /** Why a password was generated again, or why none is shown: a line for the terminal. */
+  passwordNotice: string | undefined;
+  /** Records that the generated password was printed (a start that fails before this replaces it next time). */
+  passwordShown(): Promise<void>;
 }
 
 export interface DashboardOptions {
@@ -77,5 +81,17 @@ export async function prepareDashboard(db: Db, config: Config, opts: DashboardOp
       await dashboardStatic(web, root ? { root: root.endsWith('/') ? root : `${root}/` } : {});
     });
   };
-  return { routes, generatedPassword: password.generated };
+  const notice = password.replacedUnshown
+    ? 'The admin password generated at an earlier start was never shown (that start failed before printing it), so nobody knows it: it is replaced by this new one.'
+    : password.pendingElsewhere
+      ? `An admin password was generated at ${password.pendingElsewhere.toISOString()} by another process starting on this database, which prints it. If that start failed, restart this one in two minutes to generate a new one, or set RIVULET_ADMIN_PASSWORD.`
+      : undefined;
+  return {
+    routes,
+    generatedPassword: password.generated,
+    passwordNotice: notice,
+    passwordShown: async () => {
+      if (password.generated) await markAdminPasswordShown(db, password.hash);
+    },
+  };
 }

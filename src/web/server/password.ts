@@ -51,32 +51,72 @@ export interface AdminPassword {
   /** Set only when the password was generated at this start: print it once, then forget it. */
   generated: string | undefined;
   source: 'environment' | 'store';
+  /**
+   * Set with `generated` when it replaces a generated password that was stored but never shown
+   * (the start that generated it failed before printing it): say so when printing the new one.
+   */
+  replacedUnshown?: boolean;
+  /** A generated password another process is starting with has not been shown yet (several processes on PostgreSQL). */
+  pendingElsewhere?: Date;
 }
+
+/** How long a generated, unshown password is left to the process that generated it (PostgreSQL only). */
+const UNSHOWN_GRACE_MS = 120_000;
 
 /**
  * The password in force: the environment's when set (stored as its hash when the stored one is
  * another password: a change, which ends every session); else the stored hash; else a new one,
- * generated, stored (first writer wins when several processes start at once) and returned.
+ * generated, stored (first writer wins when several processes start at once) and returned. The
+ * caller prints it, then calls markAdminPasswordShown; one stored but never shown is replaced.
  */
-export async function resolveAdminPassword(db: Db, fromEnv: string | undefined): Promise<AdminPassword & { sessionsEnded?: number }> {
-  const existing = await db.query<{ password_hash: string }>('SELECT password_hash FROM dashboard_admin');
-  const stored = existing.rows[0]?.password_hash;
+export async function resolveAdminPassword(
+  db: Db,
+  fromEnv: string | undefined,
+  opts: { exclusive?: boolean } = {},
+): Promise<AdminPassword & { sessionsEnded?: number }> {
+  const exclusive = opts.exclusive ?? db.kind === 'pglite';
+  const existing = await db.query<{ password_hash: string; generated_at: Date | null; shown_at: Date | null }>(
+    'SELECT password_hash, generated_at, shown_at FROM dashboard_admin',
+  );
+  const row = existing.rows[0];
+  const stored = row?.password_hash;
   if (fromEnv) {
     if (stored && (await verifyPassword(fromEnv, stored))) return { hash: stored, generated: undefined, source: 'environment' };
     const hash = await hashPassword(fromEnv);
     const sessionsEnded = await setAdminPassword(db, hash, undefined);
     return { hash, generated: undefined, source: 'environment', sessionsEnded };
   }
+  if (stored && row.generated_at && !row.shown_at) {
+    // Generated and stored, never shown: nobody knows it. The process holding the embedded store
+    // is the only one, so that start failed; on PostgreSQL another process may be starting now,
+    // and gets a grace period to print it.
+    const age = Date.now() - new Date(row.generated_at).getTime();
+    if (!exclusive && age < UNSHOWN_GRACE_MS) return { hash: stored, generated: undefined, source: 'store', pendingElsewhere: new Date(row.generated_at) };
+    const generated = generatePassword();
+    const hash = await hashPassword(generated);
+    const replaced = await db.query(
+      `UPDATE dashboard_admin SET password_hash = $1, generated_at = now(), shown_at = NULL, changed_at = now()
+        WHERE password_hash = $2 AND shown_at IS NULL RETURNING 1`,
+      [hash, stored],
+    );
+    if (replaced.rows.length) return { hash, generated, source: 'store', replacedUnshown: true };
+    return resolveAdminPassword(db, fromEnv, opts);
+  }
   if (stored) return { hash: stored, generated: undefined, source: 'store' };
   const generated = generatePassword();
   const hash = await hashPassword(generated);
   const inserted = await db.query<{ password_hash: string }>(
-    'INSERT INTO dashboard_admin (password_hash) VALUES ($1) ON CONFLICT (singleton) DO NOTHING RETURNING password_hash',
+    'INSERT INTO dashboard_admin (password_hash, generated_at) VALUES ($1, now()) ON CONFLICT (singleton) DO NOTHING RETURNING password_hash',
     [hash],
   );
   if (inserted.rows[0]) return { hash, generated, source: 'store' };
   const winner = await db.query<{ password_hash: string }>('SELECT password_hash FROM dashboard_admin');
   return { hash: winner.rows[0]!.password_hash, generated: undefined, source: 'store' };
+}
+
+/** Records that the generated password was printed: from now on it is the admin's to keep. */
+export async function markAdminPasswordShown(db: Queryable, hash: string): Promise<void> {
+  await db.query('UPDATE dashboard_admin SET shown_at = now() WHERE password_hash = $1 AND shown_at IS NULL', [hash]);
 }
 
 /** The stored hash every sign-in is checked against: a change by any process counts at once. */
@@ -93,7 +133,7 @@ export async function setAdminPassword(db: Db, hash: string, keepSession: string
   return db.transaction(async (tx) => {
     await tx.query(
       `INSERT INTO dashboard_admin (password_hash, changed_at) VALUES ($1, now())
-       ON CONFLICT (singleton) DO UPDATE SET password_hash = EXCLUDED.password_hash, changed_at = now()`,
+       ON CONFLICT (singleton) DO UPDATE SET password_hash = EXCLUDED.password_hash, changed_at = now(), generated_at = NULL, shown_at = NULL`,
       [hash],
     );
     return revokeOtherSessions(tx, keepSession);
