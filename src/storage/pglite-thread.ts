@@ -210,8 +210,8 @@ export async function openPgliteThread(dataDir: string, opts: PgliteThreadOption
         }
       }
       if (free < opts.minFreeBytes) {
+        // Calls already waiting are checked when their turn comes: reads among them still run.
         health.set('lowSpace', `the disk under ${dataDir} is full (${Math.floor(free / 1048576)} MiB free, at least ${Math.ceil(opts.minFreeBytes / 1048576)} MiB needed)`);
-        gate.failWaiters(health.refusal());
       } else health.clear('lowSpace');
     };
     await check();
