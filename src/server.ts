@@ -102,7 +102,13 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
  */
 export async function startServer(config: Config): Promise<Rivulet> {
   const rivulet = await createRivulet(config);
-  await rivulet.app.listen({ port: config.port, host: config.host });
+  try {
+    await rivulet.app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    // Port in use and the like: close the store cleanly, then report (src/startup-errors.ts).
+    await Promise.race([rivulet.close().catch(() => {}), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs).unref())]);
+    throw err;
+  }
   rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');
   for (const { partner, key } of rivulet.generatedPartnerKeys) {
     process.stderr.write(`\nGenerated the ${partner} partner API key (kept in ${config.dataDir}/partner-keys.json):\n  ${key}\n\n`);

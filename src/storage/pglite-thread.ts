@@ -127,6 +127,7 @@ export async function openPgliteThread(dataDir: string, opts: PgliteThreadOption
   worker.on('error', () => {});
   worker.on('exit', () => {
     exited = true;
+    if (closed) return;
     health.set('stuck', "the embedded store's thread ended");
     gate.failWaiters(health.refusal());
   });
