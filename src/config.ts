@@ -24,6 +24,15 @@ export interface Config {
   seedApiKey: string | undefined;
   publicUrl: string;
   logLevel: string;
+  /** The store's failure handling (docs/administration.md#a-full-disk). */
+  store: {
+    /** A call of the embedded store, or a PostgreSQL statement, that takes longer fails with 503 (RIVULET_STORE_TIMEOUT_MS). */
+    timeoutMs: number;
+    /** The embedded store refuses writes while its disk has less free space (RIVULET_STORE_MIN_FREE_BYTES; 0: never). */
+    minFreeBytes: number;
+  };
+  /** SIGTERM/SIGINT: how long in-flight work may take before the process exits anyway (RIVULET_SHUTDOWN_TIMEOUT_MS). */
+  shutdownTimeoutMs: number;
   masterKey: string | undefined;
   /** The dashboard's admin password (RIVULET_ADMIN_PASSWORD); generated at first start when unset. */
   adminPassword: string | undefined;
@@ -84,15 +93,6 @@ export interface Config {
     sendPollMs: number;
     sendConcurrency: number;
   };
-  /** The store's failure handling (docs/administration.md#a-full-disk). */
-  store: {
-    /** A call of the embedded store, or a PostgreSQL statement, that takes longer fails with 503 (RIVULET_STORE_TIMEOUT_MS). */
-    timeoutMs: number;
-    /** The embedded store refuses writes while its disk has less free space (RIVULET_STORE_MIN_FREE_BYTES; 0: never). */
-    minFreeBytes: number;
-  };
-  /** SIGTERM/SIGINT: how long in-flight work may take before the process exits anyway (RIVULET_SHUTDOWN_TIMEOUT_MS). */
-  shutdownTimeoutMs: number;
   /** Leases on background work shared by processes (src/leases, docs/scaling.md). */
   leases: {
     /** A pull run's lease; renewed every third of it. A process that paused longer loses the run. */
@@ -142,6 +142,11 @@ export function loadConfig(env: Env = process.env): Config {
     seedApiKey: env.RIVULET_API_KEY || undefined,
     publicUrl: (env.RIVULET_PUBLIC_URL || `http://${urlHost}:${port}`).replace(/\/+$/, ''),
     logLevel: env.LOG_LEVEL || 'info',
+    store: {
+      timeoutMs: int(env, 'RIVULET_STORE_TIMEOUT_MS', 10_000, 100, 3_600_000),
+      minFreeBytes: int(env, 'RIVULET_STORE_MIN_FREE_BYTES', 64 * 1024 * 1024, 0),
+    },
+    shutdownTimeoutMs: int(env, 'RIVULET_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     masterKey: env.RIVULET_MASTER_KEY || undefined,
     adminPassword: env.RIVULET_ADMIN_PASSWORD || undefined,
     extraPartners: parsePartners(env.RIVULET_PARTNERS),
@@ -173,11 +178,6 @@ export function loadConfig(env: Env = process.env): Config {
       sendPollMs: int(env, 'RIVULET_SEND_POLL_MS', 500, 10, 60_000),
       sendConcurrency: int(env, 'RIVULET_SEND_CONCURRENCY', 16, 1, 1000),
     },
-    store: {
-      timeoutMs: int(env, 'RIVULET_STORE_TIMEOUT_MS', 10_000, 100, 3_600_000),
-      minFreeBytes: int(env, 'RIVULET_STORE_MIN_FREE_BYTES', 64 * 1024 * 1024, 0),
-    },
-    shutdownTimeoutMs: int(env, 'RIVULET_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     leases: {
       pullRunMs: int(env, 'RIVULET_PULL_LEASE_MS', 60_000, 300, 3_600_000),
     },

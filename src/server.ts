@@ -205,7 +205,8 @@ export async function startServer(config: Config): Promise<Rivulet> {
   try {
     await rivulet.app.listen({ port: config.port, host: config.host });
   } catch (err) {
-    await rivulet.close().catch(() => {});
+    // Port in use and the like: close the store cleanly, then report (src/startup-errors.ts).
+    await Promise.race([rivulet.close().catch(() => {}), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs).unref())]);
     throw err;
   }
   rivulet.app.log.info({ store: rivulet.db.kind, url: config.publicUrl }, 'Rivulet is serving');

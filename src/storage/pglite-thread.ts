@@ -127,6 +127,7 @@ export async function openPgliteThread(dataDir: string, opts: PgliteThreadOption
   worker.on('error', () => {});
   worker.on('exit', () => {
     exited = true;
+    if (closed) return;
     health.set('stuck', "the embedded store's thread ended");
     gate.failWaiters(health.refusal());
   });
@@ -210,8 +211,8 @@ export async function openPgliteThread(dataDir: string, opts: PgliteThreadOption
         }
       }
       if (free < opts.minFreeBytes) {
+        // Calls already waiting are checked when their turn comes: reads among them still run.
         health.set('lowSpace', `the disk under ${dataDir} is full (${Math.floor(free / 1048576)} MiB free, at least ${Math.ceil(opts.minFreeBytes / 1048576)} MiB needed)`);
-        gate.failWaiters(health.refusal());
       } else health.clear('lowSpace');
     };
     await check();

@@ -180,9 +180,11 @@ describe.skipIf(Boolean(cannotMount))('a full disk under the embedded store', { 
 
       fill(join(disk, 'filler'));
       // Within seconds: writes refused with a 503 whose body names the cause; not ready; alive.
+      let attempt = 0;
       const refused = await until('a write refused with 503', async () => {
-        const r = await track(server.url, 'during', 20);
-        if (r.status === 201) acknowledged.set('during', (acknowledged.get('during') ?? 0) + 20);
+        const user = `during-${attempt++}`;
+        const r = await track(server.url, user, 20);
+        if (r.status === 201) acknowledged.set(user, 20);
         return r.status === 503 ? r : undefined;
       }, 15_000);
       expect(refused.ms).toBeLessThan(STORE_TIMEOUT_MS + 5_000);
@@ -191,6 +193,10 @@ describe.skipIf(Boolean(cannotMount))('a full disk under the embedded store', { 
       expect(ready).toBe(true);
       expect((await status(`${server.url}/readyz`)).body.errors[0].type).toMatch(/disk under .* is full/);
       expect((await status(`${server.url}/healthz`)).status).toBe(200);
+      // Reads that write nothing still work: the admin API lists the keys.
+      const read = await fetch(`${server.url}/admin/keys`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(20_000) });
+      expect(read.status, await read.clone().text()).toBe(200);
+      expect(((await read.json()) as { keys: unknown[] }).keys.length).toBeGreaterThan(0);
       // More writes while full: each answered quickly, never acknowledged without being stored.
       for (let i = 0; i < 5; i++) {
         const r = await track(server.url, `full-${i}`, 20);
