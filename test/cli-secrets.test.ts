@@ -51,8 +51,9 @@ describe('key files', { timeout: 240_000 }, () => {
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
     expect((await readFile(join(dir, 'master.key'), 'utf8')).trim()).toMatch(/^[A-Za-z0-9+/]{43}=$/);
-    expect(JSON.parse(await readFile(join(dir, 'partner-keys.json'), 'utf8'))).toMatchObject({ mixpanel: expect.stringMatching(/^pk_mixpanel_/) });
-    for (const f of ['master.key', 'partner-keys.json', 'local-admin.token']) expect(((await stat(join(dir, f))).mode & 0o777).toString(8), f).toBe('600');
+    // Generated partner keys live in the database (their hashes); no partner-keys.json is written.
+    expect((await readdir(dir)).includes('partner-keys.json')).toBe(false);
+    for (const f of ['master.key', 'local-admin.token']) expect(((await stat(join(dir, f))).mode & 0o777).toString(8), f).toBe('600');
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
     const masterKey = await readFile(join(dir, 'master.key'), 'utf8');
@@ -69,13 +70,17 @@ describe('key files', { timeout: 240_000 }, () => {
     expect(corrupt.output).toContain('is corrupt');
     await writeFile(join(dir, 'master.key'), masterKey);
 
-    await writeFile(join(dir, 'partner-keys.json'), '{"mixpanel": "pk_mixp');
-    const partners = await runServe(envFor(dir));
+    // An older version's partner-keys.json is carried into a new database: a corrupt or empty one
+    // stops that start rather than generating keys the partner does not have.
+    const old = await dataDir();
+    await writeFile(join(old, 'partner-keys.json'), '{"mixpanel": "pk_mixp');
+    const partners = await runServe(envFor(old));
     expect(partners.code).not.toBe(0);
-    expect(partners.output).toContain(`the partner API keys file ${join(dir, 'partner-keys.json')} is corrupt`);
+    expect(partners.output).toContain(`the partner API keys file ${join(old, 'partner-keys.json')} is corrupt`);
     expect(partners.output).toContain('RIVULET_PARTNER_API_KEY_<PARTNER>');
-    await writeFile(join(dir, 'partner-keys.json'), '');
-    expect((await runServe(envFor(dir))).output).toContain('partner-keys.json is empty');
+    const older = await dataDir();
+    await writeFile(join(older, 'partner-keys.json'), '');
+    expect((await runServe(envFor(older))).output).toContain('partner-keys.json is empty');
   });
 
   it('master.key: processes creating it at once all end up with the same key', async () => {

@@ -76,10 +76,11 @@ describe('start-up failures an operator can act on', { timeout: 120_000 }, () =>
     const port = await new Promise<number>((r) => holder.listen(0, '127.0.0.1', () => r((holder.address() as { port: number }).port)));
     try {
       const dir = await mkdtemp(join(tmpdir(), 'rivulet-start-port-'));
-      const res = await runCli(['serve'], { RIVULET_DATA_DIR: dir, DATABASE_URL: '', PORT: String(port), HOST: '127.0.0.1' });
+      // The admin password is given: a generated one is printed before listening (so a failed start
+      // has shown it: test/cli-secrets.test.ts), which would be a second stderr line here.
+      const res = await runCli(['serve'], { RIVULET_DATA_DIR: dir, DATABASE_URL: '', PORT: String(port), HOST: '127.0.0.1', RIVULET_ADMIN_PASSWORD: 'start-test-admin-password-0123' });
       await rm(dir, { recursive: true, force: true });
       expect(res.code).toBe(1);
-      // The first start prints its generated secrets on stderr only once serving; nothing else here.
       expect(oneLine(res.stderr)).toMatch(new RegExp(`^rivulet: port ${port} on 127\\.0\\.0\\.1 is already in use .*set PORT to a free port$`));
     } finally {
       holder.close();
