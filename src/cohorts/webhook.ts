@@ -5,7 +5,7 @@
  * every page has arrived; `add_members` / `remove_members` apply at once. Every reply has the
  * shape Mixpanel expects, failures included.
  */
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AppServices } from '../http/app.js';
 import { credentialPrefix } from '../http/auth-throttle.js';
 import { ApiError } from '../http/errors.js';
@@ -15,7 +15,7 @@ import { partnerEnabled, partnerSettings, type CohortContext } from './context.j
 import { findActiveImportKey } from './import-keys.js';
 import { resolveMembers, type ResolvedMembers } from './match-members.js';
 import { MIXPANEL } from './partners.js';
-import { lockCohort, upsertCohort, type Cohort } from './store.js';
+import { lockCohort, upsertCohort } from './store.js';
 import { recordSync } from './sync-history.js';
 import { checkWebhookMessage, memberIdentifier, parseMatchKey, WebhookInvalid, type MatchKey, type WebhookMessage } from './webhook-payload.js';
 
