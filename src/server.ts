@@ -4,14 +4,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
-import { ensurePartitions, startRetention } from './events/retention.js';
+import { buildApp, loggerOptions, workspaceRoutes, type CapabilityPlugin } from './http/index.js';
+import { ensurePartitions, startRetention } from './events/index.js';
 import { migrate, openStorage, retryStats, type Db } from './storage/index.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
 import { createCurrents } from './currents/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
-import { prepareDashboard } from './web/server/index.js';
-import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes } from './workspaces/index.js';
+import { prepareDashboard } from './web/index.js';
+import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey } from './workspaces/index.js';
 
 export interface Rivulet {
   app: FastifyInstance;

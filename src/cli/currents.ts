@@ -6,7 +6,7 @@
  * shell history; they are never printed.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
+import { cliSecret, loadConfig, type CliSecretVariable } from '../config.js';
 import {
   connectorStatus,
   createConnector,
@@ -23,11 +23,11 @@ import {
   testConnection,
   type BackfillProgress,
 } from '../currents/index.js';
-import { formatProgress } from '../currents/backfill/progress.js';
-import { listDeadLetters, deadLettersByIds } from '../currents/delivery/dead-letters.js';
-import { resendDeadLetters } from '../currents/delivery/resend.js';
-import { openSecrets } from '../currents/connectors/store.js';
-import { ApiError } from '../http/errors.js';
+import { formatProgress } from '../currents/index.js';
+import { listDeadLetters, deadLettersByIds } from '../currents/index.js';
+import { resendDeadLetters } from '../currents/index.js';
+import { openSecrets } from '../currents/index.js';
+import { ApiError } from '../http/index.js';
 import { loadSecretBox } from '../secrets/index.js';
 import type { Db } from '../storage/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, findWorkspace } from '../workspaces/index.js';
@@ -51,8 +51,8 @@ interface CreateOptions {
   startFrom?: string;
 }
 
-function fromEnv(flag: string | undefined, name: string): string | undefined {
-  return flag ?? (process.env[name] || undefined);
+function fromEnv(flag: string | undefined, name: CliSecretVariable): string | undefined {
+  return flag ?? cliSecret(name);
 }
 
 function asCliError(err: unknown): never {
@@ -110,7 +110,7 @@ export function registerCurrentsCommands(program: Command): void {
         credentials,
         project_token: fromEnv(opts.projectToken, 'MIXPANEL_PROJECT_TOKEN'),
         region: opts.region,
-        event_types: opts.eventTypes.trim() === 'all' ? (await import('../events/catalogue.js')).SELECTABLE_EVENT_TYPES : opts.eventTypes.split(',').map((t) => t.trim()).filter(Boolean),
+        event_types: opts.eventTypes.trim() === 'all' ? (await import('../events/index.js')).SELECTABLE_EVENT_TYPES : opts.eventTypes.split(',').map((t) => t.trim()).filter(Boolean),
         base_url: opts.baseUrl,
         partner_id: opts.partnerId,
         batch_byte_cap: int(opts.batchByteCap),

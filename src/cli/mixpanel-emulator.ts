@@ -4,7 +4,7 @@
  * base URL is the last line of stdout, so scripts can read it.
  */
 import type { Command } from 'commander';
-import { startMixpanelEmulator } from '../emulator/mixpanel/index.js';
+import { startMixpanelEmulator } from '../emulator/index.js';
 import { CliError } from './store.js';
 
 interface Options {

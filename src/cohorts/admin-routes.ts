@@ -4,10 +4,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../http/app.js';
-import { requireKey } from '../http/auth.js';
-import { ApiError, Errors } from '../http/errors.js';
-import { isCalendarDate } from '../tracking/time.js';
+import type { AppServices } from '../http/index.js';
+import { requireKey } from '../http/index.js';
+import { ApiError, Errors } from '../http/index.js';
+import { isCalendarDate } from '../tracking/index.js';
 import type { CohortContext } from './context.js';
 import { createImportKey, invalidateImportKey, listImportKeys, publicImportKey, rotateImportKey } from './import-keys.js';
 import { MIXPANEL } from './partners.js';

@@ -4,13 +4,13 @@
  * travel in the body. Checks run in the documented order; any failure leaves state unchanged.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppServices } from '../http/app.js';
-import { credentialPrefix, type AuthFailureThrottle } from '../http/auth-throttle.js';
-import { ApiError } from '../http/errors.js';
-import { applyWithFallback } from '../storage/group-commit.js';
+import type { AppServices } from '../http/index.js';
+import { credentialPrefix, type AuthFailureThrottle } from '../http/index.js';
+import { ApiError } from '../http/index.js';
+import { applyWithFallback } from '../storage/index.js';
 import { isRetryableConflict, isStoreUnavailable, isUniqueViolation, transactionWithRetry, type Db, type Queryable } from '../storage/index.js';
 import { planDeltas, writeGroup, type MembershipOutcome } from './apply.js';
-import type { RateLimits } from '../http/rate-limit.js';
+import type { RateLimits } from '../http/index.js';
 import type { CohortContext } from './context.js';
 import { findImportKeyAccess, type DataImportKey } from './import-keys.js';
 import { checkCohortChanges, checkCohortName, Messages, readCredentials, type CohortChangesInput } from './partner-payload.js';

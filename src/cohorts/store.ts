@@ -1,6 +1,6 @@
 /** Cohorts and their members in the database; the per-cohort lock; the profile and merge hooks. */
 import { randomUUID } from 'node:crypto';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../http/index.js';
 import type { MergeParticipant, ProfileExtension } from '../identity/index.js';
 import type { Queryable } from '../storage/index.js';
 

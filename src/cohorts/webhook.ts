@@ -6,9 +6,9 @@
  * shape Mixpanel expects, failures included.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import type { AppServices } from '../http/app.js';
-import { credentialPrefix } from '../http/auth-throttle.js';
-import { ApiError } from '../http/errors.js';
+import type { AppServices } from '../http/index.js';
+import { credentialPrefix } from '../http/index.js';
+import { ApiError } from '../http/index.js';
 import { isStoreUnavailable, transactionWithRetry, type Db } from '../storage/index.js';
 import { applyDelta, applyReplacement, type MembershipOutcome } from './apply.js';
 import { partnerEnabled, partnerSettings, type CohortContext } from './context.js';

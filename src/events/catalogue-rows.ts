@@ -4,7 +4,8 @@
  * line; test/docs-catalogue.test.ts checks them too. `catalogue.ts` parses them once at load;
  * nothing else reads them.
  */
-import type { EventCategory, MessageChannel } from './catalogue.js';
+export type EventCategory = 'behaviors' | 'campaigns' | 'canvas' | 'messages';
+export type MessageChannel = 'contentcard' | 'email' | 'inappmessage' | 'pushnotification' | 'sms' | 'webhook' | 'newsfeedcard';
 
 export const FIELD_GROUPS: Record<string, string> = {
   BASE: 'id:string, user_id:string, external_user_id:string?, time:int',

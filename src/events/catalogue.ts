@@ -5,7 +5,7 @@
  * field exists here or nowhere.
  * The rows themselves live in `catalogue-rows.ts`, in the reference's notation.
  */
-import { CATALOGUE_TABLES, FIELD_GROUPS, type CatalogueRow, type CatalogueTable } from './catalogue-rows.js';
+import { CATALOGUE_TABLES, FIELD_GROUPS, type CatalogueRow, type CatalogueTable, type EventCategory, type MessageChannel } from './catalogue-rows.js';
 
 export type FieldType = 'string' | 'int' | 'float' | 'boolean' | 'object' | 'array<string>' | 'array<string?>';
 
@@ -18,8 +18,7 @@ export interface FieldSpec {
   placement: FieldPlacement;
 }
 
-export type EventCategory = 'behaviors' | 'campaigns' | 'canvas' | 'messages';
-export type MessageChannel = 'contentcard' | 'email' | 'inappmessage' | 'pushnotification' | 'sms' | 'webhook' | 'newsfeedcard';
+export type { EventCategory, MessageChannel } from './catalogue-rows.js';
 
 export interface EventTypeSpec {
   /** The full type string, e.g. `users.messages.email.Send`. */

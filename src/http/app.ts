@@ -8,7 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { isStoreUnavailable, type Db } from '../storage/index.js';
-import { KeyAuthenticator } from '../workspaces/authenticator.js';
+import { KeyAuthenticator } from '../workspaces/index.js';
 import { ApiError, Errors, type ErrorEntry } from './errors.js';
 import { authPlugin } from './auth.js';
 import { AuthFailureThrottle } from './auth-throttle.js';

@@ -1,5 +1,5 @@
 /** The segment API's entries in the error catalogue: each names the field at fault. */
-import { ApiError, Errors } from '../http/errors.js';
+import { ApiError, Errors } from '../http/index.js';
 import type { Problem } from './validate.js';
 
 export const SegmentErrors = {

@@ -6,8 +6,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../http/app.js';
-import { requireKey } from '../http/auth.js';
+import type { AppServices } from '../http/index.js';
+import { requireKey } from '../http/index.js';
 import type { Queryable } from '../storage/index.js';
 import { filterCatalogue } from './catalogue.js';
 import { ChangeLogPruner } from './change-log.js';

@@ -8,6 +8,7 @@ export { isStoreUnavailable, isRetryableConflict, isUniqueViolation, retryReason
 export { migrate, loadMigrations } from './migrate.js';
 export { openPglite } from './pglite.js';
 export { openPostgres } from './postgres.js';
+export { GroupCommitter, applyWithFallback, type GroupCommitOptions, type GroupCommitStats, type Settled } from './group-commit.js';
 
 export interface StorageConfig {
   databaseUrl?: string | undefined;

@@ -3,8 +3,8 @@
  * A device seen for the first time creates an anonymous user; sessions and locations are logged
  * as Currents events; a change of user identifies the device's profile (docs/reference/rest-api.md §3, rules 3–4).
  */
-import { Errors } from '../http/errors.js';
-import { appendEvents, type LogEvent } from '../events/log.js';
+import { Errors } from '../http/index.js';
+import { appendEvents, type LogEvent } from '../events/index.js';
 import {
   createUsers,
   identityKey,

@@ -6,7 +6,7 @@
  * so a restart finds due and interrupted runs where they were.
  */
 import { randomUUID } from 'node:crypto';
-import { ApiError, Errors } from '../../http/errors.js';
+import { ApiError, Errors } from '../../http/index.js';
 import { hint, type SecretBox } from '../../secrets/index.js';
 import { leaseStore } from '../../leases/index.js';
 import type { Db, Queryable } from '../../storage/index.js';

@@ -8,7 +8,7 @@
  * applying nothing more.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiError } from '../../http/errors.js';
+import { ApiError } from '../../http/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
 import type { CohortContext } from '../context.js';

@@ -4,7 +4,6 @@
  * instead of failing a batch. Deliberately independent of the emulator's own validation: the
  * emulator checks the exporter, so the two must not share code.
  */
-import type { MixpanelEvent } from './mapping.js';
 
 /** Each limit is the first value that fails: "255 or more properties", "1 MiB or more". */
 export const PROPERTY_COUNT_LIMIT = 255;
@@ -39,7 +38,7 @@ export function valueRule(value: object): MixpanelLimitRule | null {
  * The first Mixpanel limit the event breaks, or `null` when it may be sent. A caller that has
  * already serialized the event passes its UTF-8 length, so it is not serialized twice.
  */
-export function mixpanelLimitViolation(event: MixpanelEvent, serializedBytes?: number): MixpanelLimitRule | null {
+export function mixpanelLimitViolation(event: { event: string; properties: Record<string, unknown> }, serializedBytes?: number): MixpanelLimitRule | null {
   if (Object.keys(event.properties).length >= PROPERTY_COUNT_LIMIT) return 'too_many_properties';
   if ((serializedBytes ?? Buffer.byteLength(JSON.stringify(event))) >= EVENT_BYTES_LIMIT) return 'event_too_large';
   for (const value of Object.values(event.properties)) {

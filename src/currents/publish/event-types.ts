@@ -4,7 +4,7 @@
  * listed for sub-grouping), with Mixpanel names and fields; legacy types apart, since no connector
  * may select them. A view over `events/catalogue.ts`, which stays the one source.
  */
-import { CURRENTS_EVENT_TYPES, eventTypeSpec, type EventCategory, type EventTypeSpec, type MessageChannel } from '../../events/catalogue.js';
+import { CURRENTS_EVENT_TYPES, eventTypeSpec, type EventCategory, type EventTypeSpec, type MessageChannel } from '../../events/index.js';
 
 export interface EventTypeView {
   type: string;

@@ -6,9 +6,9 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../../http/app.js';
-import { requireKey } from '../../http/auth.js';
-import { ApiError, Errors } from '../../http/errors.js';
+import type { AppServices } from '../../http/index.js';
+import { requireKey } from '../../http/index.js';
+import { ApiError, Errors } from '../../http/index.js';
 import type { ApiKeyRecord } from '../../workspaces/index.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, setAdminPassword } from './password.js';
 import { checkAdminPassword } from './session-routes.js';
