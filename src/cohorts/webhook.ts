@@ -8,7 +8,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AppServices } from '../http/index.js';
 import { credentialPrefix } from '../http/index.js';
-import { ApiError } from '../http/index.js';
+import { ApiError, apiErrorOf } from '../http/index.js';
+import { DomainError } from '../errors/index.js';
 import { isStoreUnavailable, transactionWithRetry, type Db } from '../storage/index.js';
 import { applyDelta, applyReplacement, type MembershipOutcome } from './apply.js';
 import { partnerEnabled, partnerSettings, type CohortContext } from './context.js';
@@ -50,7 +51,7 @@ export function webhookRoutes(ctx: CohortContext) {
       let message = 'internal error';
       let headers: Record<string, string> = {};
       if (err instanceof WebhookFailure) ({ code, message, headers } = err);
-      else if (err instanceof ApiError) ({ statusCode: code, message, headers } = err);
+      else if (err instanceof ApiError || err instanceof DomainError) ({ statusCode: code, message, headers } = apiErrorOf(err));
       else if (isStoreUnavailable(err)) [code, message] = [503, 'Service temporarily unavailable'];
       else if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') [code, message] = [413, 'Request body too large'];
       else if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') [code, message] = [415, 'Content-Type must be application/json'];
