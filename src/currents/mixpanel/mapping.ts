@@ -3,7 +3,8 @@
  * skip rules in their fixed order, the payload shape, and the dead-letter pre-check. Pure, so the
  * delivery loop, backfill, dead-letter re-send and the dashboard preview all produce the same bytes.
  */
-import { isSelectableType, mixpanelEventName, type CurrentsEvent } from '../../events/index.js';
+import { isSelectableType, type CurrentsEvent } from '../../events/index.js';
+import { mixpanelEventName } from './event-names.js';
 import { insertIdFor, isDisallowedIdValue } from './insert-id.js';
 import { EVENT_BYTES_LIMIT, mixpanelLimitViolation, PROPERTY_COUNT_LIMIT, valueRule, type MixpanelLimitRule } from './limits.js';
 
