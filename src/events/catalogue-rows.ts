@@ -1,7 +1,8 @@
 /**
  * The rows of the Currents event catalogue, in the notation of docs/reference/currents.md §1
- * (`name:type?`, group names) so that a reviewer can check them against it line by line; test/docs-catalogue.test.ts checks them too. `catalogue.ts` parses them once at load;
- * nothing else reads them.
+ * (`name:type?`, group names) so that a reviewer can check them against it line by line;
+ * test/docs-catalogue.test.ts checks them too. `catalogue.ts` parses them once at load; nothing
+ * else reads them.
  */
 export type EventCategory = 'behaviors' | 'campaigns' | 'canvas' | 'messages';
 export type MessageChannel = 'contentcard' | 'email' | 'inappmessage' | 'pushnotification' | 'sms' | 'webhook' | 'newsfeedcard';
