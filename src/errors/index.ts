@@ -19,6 +19,8 @@ export interface DomainErrorParams {
   segment_name_taken: { name: string };
   /** No user in the workspace for the identifier at `path`. */
   unknown_user: { path: string };
+  /** No profile holds the device id (SDK session end, change of user). */
+  unknown_device: Record<string, never>;
   unknown_pull_connection: { id: string };
   pull_connection_paused: Record<string, never>;
 }
@@ -66,6 +68,12 @@ export class SegmentNameTaken extends DomainError<'segment_name_taken'> {
 export class UnknownUser extends DomainError<'unknown_user'> {
   constructor(path: string) {
     super('unknown_user', { path });
+  }
+}
+
+export class UnknownDevice extends DomainError<'unknown_device'> {
+  constructor() {
+    super('unknown_device', {});
   }
 }
 

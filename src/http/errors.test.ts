@@ -5,6 +5,7 @@ import {
   PullConnectionPaused,
   SegmentNameTaken,
   UnknownCohort,
+  UnknownDevice,
   UnknownPullConnection,
   UnknownSegment,
   UnknownUser,
@@ -26,6 +27,7 @@ const CASES: Array<[DomainError, number, { message: string; errors: unknown[] }]
   [new UnknownSegment('s1'), 404, { message: 'Segment s1 not found', errors: [{ type: 'Segment s1 not found' }] }],
   [new SegmentNameTaken('VIP'), 409, { message: 'A segment named "VIP" already exists', errors: [{ type: 'name is taken', path: 'name' }] }],
   [new UnknownUser('user.external_id'), 404, { message: 'User not found', errors: [{ type: 'no such user in this workspace', path: 'user.external_id' }] }],
+  [new UnknownDevice(), 404, { message: 'device_id not found', errors: [{ type: 'device_id not found' }] }],
   [new UnknownPullConnection('c1'), 404, { message: 'Mixpanel connection c1 not found', errors: [{ type: 'Mixpanel connection c1 not found' }] }],
   [
     new PullConnectionPaused(),

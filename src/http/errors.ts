@@ -53,6 +53,7 @@ export const DOMAIN_ERROR_CATALOGUE: { readonly [C in DomainErrorCode]: { status
   unknown_segment: { status: 404, body: ({ id }) => ({ message: `Segment ${id} not found` }) },
   segment_name_taken: { status: 409, body: ({ name }) => ({ message: `A segment named "${name}" already exists`, errors: [{ type: 'name is taken', path: 'name' }] }) },
   unknown_user: { status: 404, body: ({ path }) => ({ message: 'User not found', errors: [{ type: 'no such user in this workspace', path }] }) },
+  unknown_device: { status: 404, body: () => ({ message: 'device_id not found' }) },
   unknown_pull_connection: { status: 404, body: ({ id }) => ({ message: `Mixpanel connection ${id} not found` }) },
   pull_connection_paused: {
     status: 409,

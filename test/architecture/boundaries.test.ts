@@ -6,8 +6,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { checkImports, type Violation } from './import-rules.js';
+import { checkImports, isHarness, type Violation } from './import-rules.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -94,5 +95,20 @@ describe('src/', () => {
   it('keeps the import boundaries', () => {
     const found = checkImports(sourcesUnder('src')).map(show).sort();
     expect(found).toEqual([]);
+  });
+});
+
+describe('the build (tsconfig.build.json)', () => {
+  it('ships no test harness and no test in dist/', () => {
+    const configPath = join(ROOT, 'tsconfig.build.json');
+    const parsed = ts.getParsedCommandLineOfConfigFile(configPath, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
+    // The files the compiler would emit: the roots and everything they import, transitively.
+    const program = ts.createProgram({ rootNames: parsed.fileNames, options: { ...parsed.options, noEmit: true } });
+    const emitted = program
+      .getSourceFiles()
+      .map((f) => relative(ROOT, f.fileName))
+      .filter((f) => f.startsWith('src/'));
+    expect(emitted.length).toBeGreaterThan(100);
+    expect(emitted.filter((f) => isHarness(f) || /\.test\.tsx?$/.test(f))).toEqual([]);
   });
 });
