@@ -269,8 +269,8 @@ export function loadCurrentsConfig(env: Env = process.env): CurrentsConfig {
   };
 }
 
-/** Secrets the `rivulet currents` commands take from the environment when no flag gives them. */
-export type CliSecretVariable = 'MIXPANEL_API_SECRET' | 'MIXPANEL_SERVICE_ACCOUNT_SECRET' | 'MIXPANEL_PROJECT_TOKEN';
+/** Secrets commands take from the environment (`rivulet currents` when no flag gives them; `rivulet mail-sink --auth`). */
+export type CliSecretVariable = 'MIXPANEL_API_SECRET' | 'MIXPANEL_SERVICE_ACCOUNT_SECRET' | 'MIXPANEL_PROJECT_TOKEN' | 'RIVULET_MAIL_SINK_AUTH';
 
 export function cliSecret(name: CliSecretVariable, env: Env = process.env): string | undefined {
   return env[name] || undefined;

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /** `rivulet <command>`: one entry point for the server and the operator commands (docs/reference/operations.md). */
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config.js';
+import { cliSecret, ConfigError, loadConfig } from '../config.js';
 import { registerImportKeyCommands } from './import-keys.js';
 import { registerKeyCommands } from './keys.js';
+import { registerMailSinkCommand } from './mail-sink.js';
 import { registerMixpanelEmulatorCommand } from './mixpanel-emulator.js';
 import { withStore } from './store.js';
 import { startServer } from '../server.js';
@@ -31,6 +32,7 @@ program
 registerKeyCommands(program);
 registerImportKeyCommands(program);
 registerMixpanelEmulatorCommand(program);
+registerMailSinkCommand(program, { RIVULET_MAIL_SINK_AUTH: cliSecret('RIVULET_MAIL_SINK_AUTH') });
 (await import('./currents.js')).registerCurrentsCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
