@@ -5,18 +5,19 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { buildApp, loggerOptions, type CapabilityPlugin } from './http/app.js';
-import { ensurePartitions, startRetention } from './events/retention.js';
+import { buildApp, loggerOptions, workspaceRoutes, type CapabilityPlugin } from './http/index.js';
+import { ensurePartitions, startRetention } from './events/index.js';
 import { applyMigrations, heldLock, openStorage, retryStats, withMigrationLock, type Db } from './storage/index.js';
 import { partnerList, resolvePartnerKeys, type PartnerRegistry } from './cohorts/index.js';
-import { MasterKeyError, resolveMasterKey, type ResolvedMasterKey } from './secrets/identity.js';
-import { resolveAdminPassword, type AdminPassword } from './web/server/password.js';
+import { MasterKeyError, resolveMasterKey, type ResolvedMasterKey } from './secrets/index.js';
+import { resolveAdminPassword, type AdminPassword } from './web/index.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
 import { createCurrents } from './currents/index.js';
 import { createCampaigns } from './campaigns/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
-import { prepareDashboard } from './web/server/index.js';
-import { DEFAULT_WORKSPACE, ensureWorkspace, PERMISSIONS, seedApiKey, workspaceRoutes, type ApiKeyRecord } from './workspaces/index.js';
+import { prepareDashboard } from './web/index.js';
+import { seedStore, type PreparedStore } from './workspaces/index.js';
+export { prepareStore, type PreparedStore } from './workspaces/index.js';
 
 export interface Rivulet {
   app: FastifyInstance;
@@ -50,35 +51,10 @@ export interface CreateOptions {
   campaigns?: Parameters<typeof createCampaigns>[3];
 }
 
-export interface PreparedStore {
-  /** The key seeded from `RIVULET_API_KEY`, when set; `revoked_at` set means it stays revoked. */
-  seededKey: ApiKeyRecord | undefined;
-}
-
 export interface PreparedDeployment extends PreparedStore {
   masterKey: ResolvedMasterKey;
   partnerKeys: { hashes: Record<string, Buffer[]>; generated: Array<{ partner: string; key: string }> };
   adminPassword: AdminPassword;
-}
-
-async function seedStore(db: Db, config: Config): Promise<PreparedStore> {
-  const workspace = await ensureWorkspace(db, DEFAULT_WORKSPACE);
-  const seededKey = config.seedApiKey
-    ? await seedApiKey(db, { workspaceId: workspace.id, name: 'RIVULET_API_KEY', permissions: [...PERMISSIONS] }, config.seedApiKey)
-    : undefined;
-  return { seededKey };
-}
-
-/**
- * Migrations and the seeds a one-shot command needs (the default workspace, the key from
- * `RIVULET_API_KEY`), under the migration lock taken before anything else: any number of processes
- * can run it at once on an empty or an old database. Every seed is an upsert.
- */
-export async function prepareStore(db: Db, config: Config): Promise<PreparedStore> {
-  return withMigrationLock(db, async () => {
-    await applyMigrations(db);
-    return seedStore(db, config);
-  });
 }
 
 /**
@@ -117,7 +93,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions, password: prepared.adminPassword });
     capabilities.push(dashboard.routes);
     // The embedded store is this process's alone: the CLI beside it sends its commands here.
-    if (!opts.db && !config.databaseUrl) capabilities.push(await (await import('./cli/local-admin.js')).localAdminRoutes(config.dataDir));
+    if (!opts.db && !config.databaseUrl) capabilities.push(await (await import('./cli/index.js')).localAdminRoutes(config.dataDir));
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
     if (prepared.seededKey?.revoked_at) {
       app.log.warn(

@@ -3,7 +3,7 @@
  * (docs/administration.md#when-rivulet-does-not-start). Anything not recognised is printed as its
  * message; the stack trace only with LOG_LEVEL=debug (src/cli/main.ts).
  */
-import { ConfigError } from './config.js';
+import { ConfigError, startupEnv } from './config.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -18,7 +18,7 @@ function redactUrl(raw: string): string {
 }
 
 /** One line for `err`, or undefined when it is not a known start-up failure. */
-export function explainStartupError(err: unknown, env: Env = process.env): string | undefined {
+export function explainStartupError(err: unknown, env: Env = startupEnv()): string | undefined {
   if (err instanceof ConfigError) return `${err.message}: fix or unset the variable (docs/reference/operations.md lists every one)`;
   if (!err || typeof err !== 'object') return undefined;
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };

@@ -4,9 +4,9 @@
  * channel's Send event is appended when the first attempt starts, and every outcome appends its
  * event with an id derived from the send key, so nothing is recorded twice.
  */
-import { composeEmail, nextEmailAttempt, type SmtpOutcome, type SmtpSettings } from '../channels/email/index.js';
-import { attemptWebhook, nextWebhookAttempt, type AddressPolicy, type AttemptRecord, type WebhookOutcome } from '../channels/webhook/index.js';
-import { appendEvents, type LogEvent } from '../events/log.js';
+import { composeEmail, nextEmailAttempt, type SmtpOutcome, type SmtpSettings } from '../channels/index.js';
+import { attemptWebhook, nextWebhookAttempt, type AddressPolicy, type AttemptRecord, type WebhookOutcome } from '../channels/index.js';
+import { appendEvents, type LogEvent } from '../events/index.js';
 import { usersByIds, type User } from '../identity/index.js';
 import { buildRenderScope, compileTemplate, renderTemplate, type CompiledTemplate, type RenderOutcome } from '../personalization/index.js';
 import type { Db, Queryable } from '../storage/index.js';
@@ -15,7 +15,7 @@ import type { Variant } from './definition.js';
 import { campaignEvent, type SendContext } from './events.js';
 import { emailSkipReason } from './resolve.js';
 import { flagHardBounce, flagsOf, getDispatch, holdsSend, type Dispatch, type SendRow } from './store.js';
-import { signToken } from '../channels/email/index.js';
+import { signToken } from '../channels/index.js';
 
 export interface AttemptDeps {
   db: Db;

@@ -4,7 +4,7 @@
  * compiled here, so a Liquid error names the field, line and column.
  */
 import { compileTemplate } from '../personalization/index.js';
-import { WEBHOOK_METHODS, type WebhookMethod } from '../channels/webhook/index.js';
+import { WEBHOOK_METHODS, type WebhookMethod } from '../channels/index.js';
 
 export type Channel = 'email' | 'webhook';
 export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';

@@ -4,8 +4,8 @@
  * attempt, a repeated worker step) produces the same id. Only the fields the catalogue lists for the
  * type are kept.
  */
-import { eventTypeSpec } from '../events/catalogue.js';
-import type { LogEvent } from '../events/log.js';
+import { eventTypeSpec } from '../events/index.js';
+import type { LogEvent } from '../events/index.js';
 import { uuidV5 } from './assignment.js';
 
 export interface SendContext {

@@ -3,10 +3,10 @@
  * every moment of a message on the event log (docs/reference/campaigns.md).
  */
 import type { FastifyInstance } from 'fastify';
-import { SmtpTransports } from '../channels/email/index.js';
-import { AddressPolicy, guardedAgent } from '../channels/webhook/index.js';
+import { SmtpTransports } from '../channels/index.js';
+import { AddressPolicy, guardedAgent } from '../channels/index.js';
 import type { Config } from '../config.js';
-import type { CapabilityPlugin } from '../http/app.js';
+import type { CapabilityPlugin } from '../http/index.js';
 import type { SecretBox } from '../secrets/index.js';
 import { getSegment, SegmentEvaluator } from '../segments/index.js';
 import type { Db } from '../storage/index.js';

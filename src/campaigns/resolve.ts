@@ -4,7 +4,7 @@
  * EnrollInControl event) or skipped with a reason. Rows are keyed by UUIDv5(dispatch, user,
  * channel), so a resolution that another process takes over after a crash writes nothing twice.
  */
-import { appendEvents } from '../events/log.js';
+import { appendEvents } from '../events/index.js';
 import { userOrdinals, usersByIds, type User } from '../identity/index.js';
 import { getSegment, membersByOrdinal, type FilterNode, type OrdinalBitmap } from '../segments/index.js';
 import type { Db } from '../storage/index.js';

@@ -5,11 +5,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { trackingRoutes, type TrackingPayload } from '../channels/email/index.js';
-import { appendEvents } from '../events/log.js';
-import type { AppServices } from '../http/app.js';
-import { requireKey } from '../http/auth.js';
-import { ApiError, Errors } from '../http/errors.js';
+import { trackingRoutes, type TrackingPayload } from '../channels/index.js';
+import { appendEvents } from '../events/index.js';
+import type { AppServices } from '../http/index.js';
+import { requireKey } from '../http/index.js';
+import { ApiError, Errors } from '../http/index.js';
 import { setEmailSubscribe, usersByIds } from '../identity/index.js';
 import { getSegment } from '../segments/index.js';
 import type { Db } from '../storage/index.js';

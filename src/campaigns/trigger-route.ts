@@ -5,9 +5,9 @@
  * follows. A 400 sends nothing.
  */
 import type { FastifyInstance } from 'fastify';
-import type { AppServices } from '../http/app.js';
-import { requireKey } from '../http/auth.js';
-import { ApiError } from '../http/errors.js';
+import type { AppServices } from '../http/index.js';
+import { requireKey } from '../http/index.js';
+import { ApiError } from '../http/index.js';
 import { findUsers, identifierKey, type Identifier } from '../identity/index.js';
 import type { Db } from '../storage/index.js';
 import { getCampaign, insertDispatch, type DispatchTrigger } from './store.js';

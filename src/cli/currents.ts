@@ -8,7 +8,7 @@
  * printed.
  */
 import { Option, type Command } from 'commander';
-import { loadConfig } from '../config.js';
+import { cliSecret, loadConfig, type CliSecretVariable } from '../config.js';
 import {
   connectorStatus,
   createConnector,
@@ -25,12 +25,12 @@ import {
   testConnection,
   type BackfillProgress,
 } from '../currents/index.js';
-import { formatProgress } from '../currents/backfill/progress.js';
-import { listDeadLetters, deadLettersByIds } from '../currents/delivery/dead-letters.js';
-import { resendDeadLetters } from '../currents/delivery/resend.js';
-import { openSecrets, updateConnector } from '../currents/connectors/store.js';
-import { parseMixpanelExportUpdate, settingsAsBody } from '../currents/connectors/settings.js';
-import { ApiError } from '../http/errors.js';
+import { formatProgress } from '../currents/index.js';
+import { listDeadLetters, deadLettersByIds } from '../currents/index.js';
+import { resendDeadLetters } from '../currents/index.js';
+import { openSecrets, updateConnector } from '../currents/index.js';
+import { parseMixpanelExportUpdate, settingsAsBody } from '../currents/index.js';
+import { ApiError } from '../http/index.js';
 import type { Db } from '../storage/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace, findWorkspace } from '../workspaces/index.js';
 import { CliError, deploymentBox, runOperation, type Io, type Operation } from './store.js';
@@ -56,8 +56,8 @@ interface CreateOptions {
   startFrom?: string;
 }
 
-function fromEnv(flag: string | undefined, name: string): string | undefined {
-  return flag ?? (process.env[name] || undefined);
+function fromEnv(flag: string | undefined, name: CliSecretVariable): string | undefined {
+  return flag ?? cliSecret(name);
 }
 
 /** The API's field names in validation messages, as this command's flags (and variables). */
@@ -182,7 +182,7 @@ export const currentsOperations: Record<string, Operation> = {
       const was = secrets.credentials.kind === 'service_account' ? secrets.credentials : undefined;
       patch['credentials'] = { kind: 'service_account', username: cred?.username ?? was?.username, secret: args.secrets.saSecret ?? was?.secret, project_id: cred?.project_id ?? was?.projectId };
     }
-    if (patch['event_types'] === 'all') patch['event_types'] = (await import('../events/catalogue.js')).SELECTABLE_EVENT_TYPES;
+    if (patch['event_types'] === 'all') patch['event_types'] = (await import('../events/index.js')).SELECTABLE_EVENT_TYPES;
     let parsed;
     try {
       parsed = parseMixpanelExportUpdate(JSON.parse(JSON.stringify(patch)), current);
@@ -258,12 +258,12 @@ export const currentsOperations: Record<string, Operation> = {
 };
 
 /** A secret from stdin (`--…-stdin`) or its environment variable; argv forms are refused (ps shows them). */
-async function secretFrom(opts: { argv: string | undefined; argvFlag: string; stdin: boolean | undefined; stdinFlag: string; env: string }): Promise<string | undefined> {
+async function secretFrom(opts: { argv: string | undefined; argvFlag: string; stdin: boolean | undefined; stdinFlag: string; env: CliSecretVariable }): Promise<string | undefined> {
   if (opts.argv !== undefined) {
     throw new CliError(`${opts.argvFlag} is refused: a secret on the command line is visible to every local user (ps, /proc, shell history). Set ${opts.env}, or pass ${opts.stdinFlag} and write the secret to stdin.`);
   }
   if (opts.stdin) return readSecretFromStdin(opts.stdinFlag);
-  return process.env[opts.env] || undefined;
+  return cliSecret(opts.env);
 }
 
 export function registerCurrentsCommands(program: Command): void {
@@ -310,9 +310,9 @@ export function registerCurrentsCommands(program: Command): void {
           name: opts.name,
           contact_email: opts.contactEmail,
           credentials,
-          project_token: opts.projectToken ?? (process.env.MIXPANEL_PROJECT_TOKEN || undefined),
+          project_token: fromEnv(opts.projectToken, 'MIXPANEL_PROJECT_TOKEN'),
           region: opts.region,
-          event_types: opts.eventTypes.trim() === 'all' ? (await import('../events/catalogue.js')).SELECTABLE_EVENT_TYPES : opts.eventTypes.split(',').map((t) => t.trim()).filter(Boolean),
+          event_types: opts.eventTypes.trim() === 'all' ? (await import('../events/index.js')).SELECTABLE_EVENT_TYPES : opts.eventTypes.split(',').map((t) => t.trim()).filter(Boolean),
           base_url: opts.baseUrl,
           partner_id: opts.partnerId,
           batch_byte_cap: int(opts.batchByteCap),

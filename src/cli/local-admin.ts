@@ -13,9 +13,9 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { CapabilityPlugin } from '../http/app.js';
-import { ApiError } from '../http/errors.js';
-import { writeFileAtomic } from '../storage/data-dir.js';
+import type { CapabilityPlugin } from '../http/index.js';
+import { ApiError } from '../http/index.js';
+import { writeFileAtomic } from '../storage/index.js';
 import { LOCAL_ADMIN_HEADER, LOCAL_ADMIN_PATH, LOCAL_ADMIN_TOKEN_FILE, type Io, type StreamLine } from './store.js';
 
 const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();

@@ -5,7 +5,7 @@
  * RIVULET_MAIL_SINK_AUTH (`user:password`), never from the command line.
  */
 import type { Command } from 'commander';
-import { startMailSink } from '../emulator/mail-sink/index.js';
+import { startMailSink } from '../emulator/index.js';
 import { CliError } from './store.js';
 
 interface Options {

@@ -2,18 +2,20 @@
 /** `rivulet <command>`: one entry point for the server and the operator commands (docs/reference/operations.md). */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config.js';
+import { cliSecret, ConfigError, debugRequested, loadConfig } from '../config.js';
 import { registerImportKeyCommands } from './import-keys.js';
 import { registerKeyCommands } from './keys.js';
 import { registerMailSinkCommand } from './mail-sink.js';
 import { registerMixpanelEmulatorCommand } from './mixpanel-emulator.js';
-import { runOperation } from './store.js';
+import { OPERATIONS } from './operations.js';
+import { registerOperations, runOperation } from './store.js';
 import { startServer } from '../server.js';
 import { explainStartupError } from '../startup-errors.js';
-import { usePrivateUmask } from '../storage/data-dir.js';
+import { usePrivateUmask } from '../storage/index.js';
 
 // Whatever this process writes under the data dir (PGlite's files, key files, the lock) is private.
 usePrivateUmask();
+registerOperations(OPERATIONS);
 
 // package.json is two levels up from both src/cli/ and dist/cli/.
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -39,7 +41,7 @@ program
 registerKeyCommands(program);
 registerImportKeyCommands(program);
 registerMixpanelEmulatorCommand(program);
-registerMailSinkCommand(program, process.env);
+registerMailSinkCommand(program, { RIVULET_MAIL_SINK_AUTH: cliSecret('RIVULET_MAIL_SINK_AUTH') });
 (await import('./currents.js')).registerCurrentsCommands(program);
 
 // One line naming the cause and the fix; the stack trace only with LOG_LEVEL=debug.
@@ -47,7 +49,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   const known = explainStartupError(err);
   if (known) console.error(`rivulet: ${known}`);
   else if (err instanceof ConfigError || (err instanceof Error && err.name === 'CliError')) console.error(`rivulet: ${err.message}`);
-  else console.error(`rivulet: ${err instanceof Error ? err.message : String(err)}${process.env.LOG_LEVEL === 'debug' ? '' : ' (LOG_LEVEL=debug shows the stack trace)'}`);
-  if (process.env.LOG_LEVEL === 'debug') console.error(err);
+  else console.error(`rivulet: ${err instanceof Error ? err.message : String(err)}${debugRequested() ? '' : ' (LOG_LEVEL=debug shows the stack trace)'}`);
+  if (debugRequested()) console.error(err);
   process.exit(1);
 });

@@ -4,7 +4,8 @@
  * base URL is the last line of stdout, so scripts can read it.
  */
 import type { Command } from 'commander';
-import { startMixpanelEmulator } from '../emulator/mixpanel/index.js';
+import { cliSecret } from '../config.js';
+import { startMixpanelEmulator } from '../emulator/index.js';
 import { readSecretFromStdin } from './secrets.js';
 import { CliError } from './store.js';
 
@@ -35,7 +36,7 @@ export function registerMixpanelEmulatorCommand(program: Command): void {
         if (opts.serviceAccount.includes(':')) {
           throw new CliError('--service-account user:secret is refused: a secret on the command line is visible to every local user. Give --service-account <user> and the secret in MIXPANEL_SERVICE_ACCOUNT_SECRET or on stdin with --service-account-secret-stdin.');
         }
-        const secret = opts.serviceAccountSecretStdin ? await readSecretFromStdin('--service-account-secret-stdin') : process.env.MIXPANEL_SERVICE_ACCOUNT_SECRET;
+        const secret = opts.serviceAccountSecretStdin ? await readSecretFromStdin('--service-account-secret-stdin') : cliSecret('MIXPANEL_SERVICE_ACCOUNT_SECRET');
         if (!secret) throw new CliError('--service-account needs its secret: set MIXPANEL_SERVICE_ACCOUNT_SECRET or pass --service-account-secret-stdin');
         serviceAccounts = [{ username: opts.serviceAccount, secret, role: 'owner' }];
       }

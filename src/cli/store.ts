@@ -15,9 +15,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../config.js';
-import { MasterKeyError, resolveMasterKey } from '../secrets/identity.js';
+import { MasterKeyError, resolveMasterKey } from '../secrets/index.js';
 import type { SecretBox } from '../secrets/index.js';
-import { prepareStore } from '../server.js';
+import { prepareStore } from '../workspaces/index.js';
 import { DataDirLockedError, openStorage, readLock, type Db, type LockOwner } from '../storage/index.js';
 
 export class CliError extends Error {
@@ -75,13 +75,22 @@ function interrupts(): { signal: AbortSignal; dispose(): void } {
   };
 }
 
+let registered: Record<string, Operation> = {};
+
+/**
+ * The operations this process can run: `rivulet` registers src/cli/operations.ts at start (here
+ * rather than imported, since every command module imports this one).
+ */
+export function registerOperations(operations: Record<string, Operation>): void {
+  registered = operations;
+}
+
 /**
  * Runs a registered operation (src/cli/operations.ts) here, or through the server holding the
  * embedded store. Sets the process's exit code from the operation's.
  */
 export async function runOperation(name: string, args: unknown, opts: { migrate?: boolean } = {}): Promise<void> {
-  const { OPERATIONS } = await import('./operations.js');
-  const op = OPERATIONS[name];
+  const op = registered[name];
   if (!op) throw new Error(`unknown operation ${name}`);
   const config = loadConfig();
   const stop = interrupts();

@@ -4,11 +4,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../http/app.js';
-import { requireKey } from '../http/auth.js';
-import { ApiError, Errors } from '../http/errors.js';
-import { PageQuery, pageRequest } from '../http/pagination.js';
-import { isCalendarDate } from '../tracking/time.js';
+import type { AppServices } from '../http/index.js';
+import { requireKey } from '../http/index.js';
+import { ApiError, Errors } from '../http/index.js';
+import { PageQuery, pageRequest } from '../http/index.js';
+import { isCalendarDate } from '../tracking/index.js';
 import type { CohortContext } from './context.js';
 import { createImportKey, invalidateImportKey, listImportKeysPage, publicImportKey, rotateImportKey } from './import-keys.js';
 import { MIXPANEL } from './partners.js';

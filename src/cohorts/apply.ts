@@ -6,7 +6,7 @@
 import { lockUsersKeyShare } from '../identity/index.js';
 import type { Queryable } from '../storage/index.js';
 import type { Cohort } from './store.js';
-import { INSERT_SYNCS_FROM_JSON, syncsJson, type SyncRecord } from './sync-history.js';
+import { INSERT_SYNCS_FROM_JSON, syncsJson, type SyncRecord, type SyncSource } from './sync-history.js';
 
 /**
  * The rows of cohort $1 for the users in $2, found user by user through the primary key (user_id,
@@ -18,7 +18,7 @@ const MEMBER_LOOKUP = `unnest($2::uuid[]) AS q(u)
   CROSS JOIN LATERAL (SELECT m.ctid AS row FROM cohort_members m WHERE m.user_id = q.u AND m.cohort_id = $1 LIMIT 1) x`;
 const MEMBER_ROWS = `ctid = ANY(ARRAY(SELECT x.row FROM ${MEMBER_LOOKUP}))`;
 
-export type SyncSource = 'partner_api' | 'webhook' | 'pull';
+export type { SyncSource } from './sync-history.js';
 
 export interface MembershipOutcome {
   added: number;

@@ -1,8 +1,8 @@
 /** What the cohort routes share: the partner registry, the per-cohort queue and the partner rate limit. */
 import type { Config } from '../config.js';
 import type { FastifyRequest } from 'fastify';
-import type { RateLimits } from '../http/rate-limit.js';
-import { Errors } from '../http/errors.js';
+import type { RateLimits } from '../http/index.js';
+import { Errors } from '../http/index.js';
 import type { Queryable } from '../storage/index.js';
 import type { PartnerRegistry } from './partners.js';
 import { KeyedQueue } from './queue.js';

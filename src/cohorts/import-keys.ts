@@ -4,7 +4,7 @@
  * invalidated key fails on the very next request.
  */
 import { randomUUID } from 'node:crypto';
-import { millis, millisKey, queryPage, type Page, type PageRequest } from '../http/pagination.js';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../storage/index.js';
 import type { Queryable } from '../storage/index.js';
 import { generateSecretKey, hashKey } from '../workspaces/index.js';
 import type { Cohort } from './store.js';

@@ -3,7 +3,7 @@
  * matching, membership, data points and sync history. `createCohortImport` wires it for the server.
  */
 import type { Config } from '../config.js';
-import type { CapabilityPlugin } from '../http/app.js';
+import type { CapabilityPlugin } from '../http/index.js';
 import type { MergeParticipant, ProfileExtension } from '../identity/index.js';
 import type { Db } from '../storage/index.js';
 import { cohortAdminRoutes } from './admin-routes.js';

@@ -4,13 +4,14 @@
  * travel in the body. Checks run in the documented order; any failure leaves state unchanged.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppServices } from '../http/app.js';
-import { credentialPrefix, type AuthFailureThrottle } from '../http/auth-throttle.js';
-import { ApiError } from '../http/errors.js';
-import { applyWithFallback } from '../storage/group-commit.js';
+import type { AppServices } from '../http/index.js';
+import { credentialPrefix, type AuthFailureThrottle } from '../http/index.js';
+import { ApiError } from '../http/index.js';
+import { CohortLocked, DomainError } from '../errors/index.js';
+import { applyWithFallback } from '../storage/index.js';
 import { isRetryableConflict, isStoreUnavailable, isUniqueViolation, transactionWithRetry, type Db, type Queryable } from '../storage/index.js';
 import { planDeltas, writeGroup, type MembershipOutcome } from './apply.js';
-import type { RateLimits } from '../http/rate-limit.js';
+import type { RateLimits } from '../http/index.js';
 import { partnerEnabled as partnerIsEnabled, type CohortContext } from './context.js';
 import { findImportKeyAccess, type DataImportKey } from './import-keys.js';
 import { checkCohortChanges, checkCohortName, Messages, readCredentials, type CohortChangesInput } from './partner-payload.js';
@@ -278,7 +279,7 @@ function deltaBatch(db: Db, lockTimeoutMs: number): Batch<DeltaRequest, DeltaRes
   };
   // A unique violation means a membership appeared under the transaction: re-run it whole.
   const retryOn = (err: unknown) => isRetryableConflict(err) || isUniqueViolation(err);
-  const failsEachAlone = (err: unknown) => err instanceof ApiError || isStoreUnavailable(err);
+  const failsEachAlone = (err: unknown) => err instanceof ApiError || err instanceof DomainError || isStoreUnavailable(err);
   const applyGroup = (items: DeltaRequest[]) => transactionWithRetry(db, (tx) => applyOnce(tx, items), { retryOn });
   // PGlite runs one transaction at a time: a group started early would only wait, and be smaller.
   const pipelines = db.kind !== 'pglite';
@@ -295,7 +296,7 @@ function deltaBatch(db: Db, lockTimeoutMs: number): Batch<DeltaRequest, DeltaRes
         // Nothing below may overtake the group before this one.
         await turn.previousSettled();
         // Waiting for the lock behind the group before this one is not "locked elsewhere".
-        const behindPrevious = err instanceof PreviousGroupFailed || (turn.pipelined && err instanceof ApiError && err.statusCode === 423);
+        const behindPrevious = err instanceof PreviousGroupFailed || (turn.pipelined && err instanceof CohortLocked);
         if (!behindPrevious && !retryOn(err) && failsEachAlone(err)) return items.map(() => ({ ok: false as const, error: err }));
       }
       return applyWithFallback(items, applyGroup, failsEachAlone);

@@ -2,9 +2,9 @@
  * Pure validation of the partner cohort API bodies (docs/reference/cohort-import.md §1.2–§1.4): the documented
  * messages, every problem with its JSON path, and the 1,000-identifier cap.
  */
-import { ApiError, type ErrorEntry } from '../http/errors.js';
-import { isPlainObject } from '../tracking/json-shape.js';
-import { parseTime } from '../tracking/time.js';
+import { ApiError, type ErrorEntry } from '../http/index.js';
+import { isPlainObject } from '../tracking/index.js';
+import { parseTime } from '../tracking/index.js';
 import type { UserAlias } from '../identity/index.js';
 
 export const MAX_IDENTIFIERS_PER_REQUEST = 1000;

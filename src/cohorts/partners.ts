@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Queryable } from '../storage/index.js';
-import { DataDirError } from '../storage/data-dir.js';
+import { DataDirError } from '../storage/index.js';
 
 export interface Partner {
   slug: string;

@@ -14,7 +14,7 @@
  * queues behind it for the lock. At most two groups of a key are under way at once; single work
  * waits for every group before it to settle.
  */
-import { applyWithFallback, type Settled } from '../storage/group-commit.js';
+import { applyWithFallback, type Settled } from '../storage/index.js';
 
 export type { Settled };
 

@@ -1,8 +1,9 @@
 /** Cohorts and their members in the database; the per-cohort lock; the profile and merge hooks. */
 import { randomUUID } from 'node:crypto';
-import { ApiError } from '../http/errors.js';
+import { CohortLocked, UnknownCohort } from '../errors/index.js';
 import type { MergeParticipant, ProfileExtension } from '../identity/index.js';
-import { queryPage, type Page, type PageRequest } from '../http/pagination.js';
+import { ApiError } from '../http/index.js';
+import { queryPage, type Page, type PageRequest } from '../storage/index.js';
 import type { Queryable } from '../storage/index.js';
 
 export interface Cohort {
@@ -99,13 +100,7 @@ export async function upsertCohort(
 }
 
 /** The cohort to lock no longer exists (deleted since it was read). Nothing was applied. */
-export class CohortGone extends ApiError {
-  constructor() {
-    super(400, 'cohort_id does not name a known cohort; create it with the cohort name endpoint first', [
-      { type: 'cohort_id does not name a known cohort; create it with the cohort name endpoint first', path: 'cohort_id' },
-    ]);
-  }
-}
+export { UnknownCohort as CohortGone } from '../errors/index.js';
 
 /**
  * Takes the cohort's row lock, the lock that orders changes to one cohort across processes, in one
@@ -118,8 +113,8 @@ export async function lockCohort(tx: Queryable, cohortId: string, timeoutMs: num
     await tx.query('SELECT cohorts_lock($1, $2)', [cohortId, Math.max(1, Math.round(timeoutMs))]);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === '55P03') throw new ApiError(423, 'Resource locked');
-    if (code === 'P0002') throw new CohortGone();
+    if (code === '55P03') throw new CohortLocked();
+    if (code === 'P0002') throw new UnknownCohort();
     throw err;
   }
 }
@@ -139,8 +134,8 @@ export async function lockCohortMembers(tx: Queryable, cohortId: string, timeout
     return new Set(found ? found.split(',') : []);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === '55P03') throw new ApiError(423, 'Resource locked');
-    if (code === 'P0002') throw new CohortGone();
+    if (code === '55P03') throw new CohortLocked();
+    if (code === 'P0002') throw new UnknownCohort();
     throw err;
   }
 }

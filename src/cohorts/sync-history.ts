@@ -1,8 +1,10 @@
 /** The sync history: one row per partner request, webhook message and pull run (docs/reference/cohort-import.md §3). */
 import { randomUUID } from 'node:crypto';
-import { millis, millisKey, queryPage, type Page, type PageRequest } from '../http/pagination.js';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../storage/index.js';
 import type { Queryable } from '../storage/index.js';
-import type { SyncSource } from './apply.js';
+
+/** Where a membership change came from. */
+export type SyncSource = 'partner_api' | 'webhook' | 'pull';
 
 export interface SyncRecord {
   workspaceId: string;

@@ -5,7 +5,7 @@
  * instead of a sync that silently stops. Bounded: the newest `KEEP_PER_WORKSPACE` per workspace,
  * none older than `KEEP_DAYS`. Recording is best effort: it never changes the answer to the request.
  */
-import { credentialPrefix } from '../http/auth-throttle.js';
+import { credentialPrefix } from '../http/index.js';
 import type { Queryable } from '../storage/index.js';
 
 export const KEEP_PER_WORKSPACE = 1000;

@@ -2,7 +2,7 @@
  * Pure validation of Mixpanel's custom-webhook messages (docs/reference/cohort-import.md §4.1) and extraction of
  * the match identifiers from members (§4.2).
  */
-import { isPlainObject } from '../tracking/json-shape.js';
+import { isPlainObject } from '../tracking/index.js';
 
 export const WEBHOOK_ACTIONS = ['members', 'add_members', 'remove_members'] as const;
 export type WebhookAction = (typeof WEBHOOK_ACTIONS)[number];

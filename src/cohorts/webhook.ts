@@ -5,17 +5,18 @@
  * every page has arrived; `add_members` / `remove_members` apply at once. Every reply has the
  * shape Mixpanel expects, failures included.
  */
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import type { AppServices } from '../http/app.js';
-import { credentialPrefix } from '../http/auth-throttle.js';
-import { ApiError } from '../http/errors.js';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { AppServices } from '../http/index.js';
+import { credentialPrefix } from '../http/index.js';
+import { ApiError, apiErrorOf } from '../http/index.js';
+import { DomainError } from '../errors/index.js';
 import { isStoreUnavailable, transactionWithRetry, type Db } from '../storage/index.js';
 import { applyDelta, applyReplacement, type MembershipOutcome } from './apply.js';
 import { partnerEnabled, partnerSettings, type CohortContext } from './context.js';
 import { findActiveImportKey } from './import-keys.js';
 import { resolveMembers, type ResolvedMembers } from './match-members.js';
 import { MIXPANEL } from './partners.js';
-import { lockCohort, upsertCohort, type Cohort } from './store.js';
+import { lockCohort, upsertCohort } from './store.js';
 import { recordSync } from './sync-history.js';
 import { classifyRefusedKey, recordRejection } from './sync-rejections.js';
 import { checkWebhookMessage, memberIdentifier, parseMatchKey, WebhookInvalid, type MatchKey, type WebhookMessage } from './webhook-payload.js';
@@ -51,7 +52,7 @@ export function webhookRoutes(ctx: CohortContext) {
       let message = 'internal error';
       let headers: Record<string, string> = {};
       if (err instanceof WebhookFailure) ({ code, message, headers } = err);
-      else if (err instanceof ApiError) ({ statusCode: code, message, headers } = err);
+      else if (err instanceof ApiError || err instanceof DomainError) ({ statusCode: code, message, headers } = apiErrorOf(err));
       else if (isStoreUnavailable(err)) [code, message] = [503, 'Service temporarily unavailable'];
       else if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') [code, message] = [413, 'Request body too large'];
       else if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') [code, message] = [415, 'Content-Type must be application/json'];

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import type { CapabilityPlugin } from '../http/app.js';
+import type { CapabilityPlugin } from '../http/index.js';
 import { loadSecretBox, type SecretBox } from '../secrets/index.js';
 import type { Db } from '../storage/index.js';
 import { loadCurrentsConfig, type CurrentsConfig } from './config.js';
@@ -25,6 +25,10 @@ export { testConnection } from './connectors/connection-test.js';
 export { importClientFor, LiveExport } from './delivery/live-export.js';
 export { CurrentsSupervisor } from './delivery/supervisor.js';
 export { runBackfill, BackfillError, type BackfillProgress } from './backfill/backfill.js';
+export { formatProgress } from './backfill/progress.js';
+export { deadLettersByIds, listDeadLetters } from './delivery/dead-letters.js';
+export { resendDeadLetters } from './delivery/resend.js';
+export { openSecrets } from './connectors/store.js';
 export { publishEvents } from './publish/publish.js';
 export { silentLog, type CurrentsLog } from './log.js';
 
@@ -61,3 +65,5 @@ export async function createCurrents(config: Config, currentsConfig: CurrentsCon
     },
   };
 }
+export { updateConnector } from './connectors/store.js';
+export { parseMixpanelExportUpdate, settingsAsBody } from './connectors/settings.js';

@@ -1,10 +1,11 @@
 /**
  * The rows of the Currents event catalogue, in the notation of docs/reference/currents.md §1
- * (`name:type?`, group names, "(inferred)") so that a reviewer can check them against it line by
- * line; test/docs-catalogue.test.ts checks them too. `catalogue.ts` parses them once at load;
- * nothing else reads them.
+ * (`name:type?`, group names) so that a reviewer can check them against it line by line;
+ * test/docs-catalogue.test.ts checks them too. `catalogue.ts` parses them once at load; nothing
+ * else reads them.
  */
-import type { EventCategory, MessageChannel } from './catalogue.js';
+export type EventCategory = 'behaviors' | 'campaigns' | 'canvas' | 'messages';
+export type MessageChannel = 'contentcard' | 'email' | 'inappmessage' | 'pushnotification' | 'sms' | 'webhook' | 'newsfeedcard';
 
 export const FIELD_GROUPS: Record<string, string> = {
   BASE: 'id:string, user_id:string, external_user_id:string?, time:int',
@@ -22,8 +23,11 @@ export const FIELD_GROUPS: Record<string, string> = {
   CONV: 'conversion_behavior_index:int?, conversion_behavior:string?',
 };
 
-/** [type suffix, Mixpanel event, groups, other fields] — one row of a §1 table. */
-export type CatalogueRow = readonly [string, string | null, string, string];
+/**
+ * [type suffix, groups, other fields] — one row of a §1 table. The Mixpanel name column of the
+ * reference belongs to the Mixpanel destination (src/currents/mixpanel/event-names.ts).
+ */
+export type CatalogueRow = readonly [string, string, string];
 
 const CANVAS_EXIT =
   'app_group_id:string, app_group_api_id:string?, canvas_id:string, canvas_variation_id:string, canvas_step_id:string?, canvas_name:string?, canvas_variation_name:string?, canvas_step_name:string?, canvas_api_id:string?, canvas_variation_api_id:string?, canvas_step_api_id:string?';
@@ -43,38 +47,33 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     category: 'behaviors',
     channel: null,
     rows: [
-      ['CustomEvent', '[Braze Custom Event] <name>', 'BASE CTX DEVICE AD', 'app_id:string?, name:string, custom_properties:object?'],
-      ['InstallAttribution', 'Install Attribution', 'BASE', 'source:string, app_group_id:string?'],
+      ['CustomEvent', 'BASE CTX DEVICE AD', 'app_id:string?, name:string, custom_properties:object?'],
+      ['InstallAttribution', 'BASE', 'source:string, app_group_id:string?'],
       [
-        'Location',
         'Location',
         'BASE DEVICE AD',
         'app_id:string, latitude:float, longitude:float, altitude:float?, ll_accuracy:float?, alt_accuracy:float?, app_group_id:string?',
       ],
       [
         'Purchase',
-        'Purchase',
         'BASE DEVICE AD',
         'app_id:string?, product_id:string, price:float, currency:string, purchase_properties:object?, app_group_id:string?',
       ],
-      ['Uninstall', 'Uninstall', 'BASE', 'device_id:string?, app_id:string, app_group_id:string?'],
+      ['Uninstall', 'BASE', 'device_id:string?, app_id:string, app_group_id:string?'],
       [
         'app.FirstSession',
-        'First Session',
         'BASE CTX DEVICE',
         'app_id:string, session_id:string, gender:string?, country:string?, language:string?, sdk_version:string?',
       ],
-      ['app.SessionEnd', 'Session End', 'BASE DEVICE', 'app_id:string, duration:float?, session_id:string, app_group_id:string?'],
-      ['app.SessionStart', 'Session Start', 'BASE DEVICE', 'app_id:string, session_id:string, app_group_id:string?'],
+      ['app.SessionEnd', 'BASE DEVICE', 'app_id:string, duration:float?, session_id:string, app_group_id:string?'],
+      ['app.SessionStart', 'BASE DEVICE', 'app_id:string, session_id:string, app_group_id:string?'],
       [
         'subscription.GlobalStateChange',
-        'Global Subscription State Change',
         'BASE CTX CANVAS',
         'email_address:string?, state_change_source:string?, subscription_status:string, channel:string?, app_id:string?, campaign_id:string?, campaign_name:string?, message_variation_id:string?, send_id:string?, channel_identifier:string?',
       ],
       [
         'subscriptiongroup.StateChange',
-        'Subscription Group State Change',
         'BASE CTX CAMPAIGN CANVAS SEND',
         'email_address:string?, phone_number:string?, app_id:string?, subscription_group_id:string, subscription_status:string, channel:string?, state_change_source:string?, channel_identifier:string?',
       ],
@@ -85,16 +84,14 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     category: 'campaigns',
     channel: null,
     rows: [
-      ['Abort', 'Campaign Abort (inferred)', 'BASE CTX CAMPAIGN SEND ABORT', 'canvas_id:string?, device_id:string?'],
+      ['Abort', 'BASE CTX CAMPAIGN SEND ABORT', 'canvas_id:string?, device_id:string?'],
       [
         'Conversion',
-        'Campaign Conversion',
         'BASE CTX CONV',
         'app_id:string?, campaign_id:string, campaign_name:string?, message_variation_id:string?, message_variation_name:string?, send_id:string?',
       ],
       [
         'EnrollInControl',
-        'Campaign Control Group Enrollment',
         'BASE CTX',
         'app_id:string?, campaign_id:string, campaign_name:string?, message_variation_id:string?, message_variation_name:string?, send_id:string?',
       ],
@@ -105,30 +102,26 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     category: 'canvas',
     channel: null,
     rows: [
-      ['Abort', 'Canvas Abort (inferred)', 'BASE CTX CANVAS ABORT', 'canvas_step_message_variation_id:string?, device_id:string?'],
+      ['Abort', 'BASE CTX CANVAS ABORT', 'canvas_step_message_variation_id:string?, device_id:string?'],
       [
         'Conversion',
-        'Canvas Conversion',
         'BASE CTX CONV',
         'app_id:string?, canvas_id:string, canvas_name:string?, canvas_variation_id:string, canvas_variation_name:string?, canvas_step_id:string?, canvas_step_name:string?',
       ],
       [
         'Entry',
-        'Canvas Entry',
         'BASE CTX',
         'canvas_id:string, canvas_name:string?, canvas_variation_id:string, canvas_variation_name:string?, canvas_step_id:string?, canvas_step_name:string?, in_control_group:boolean',
       ],
-      ['exit.MatchedAudience', 'Exit Match Audience', 'BASE', CANVAS_EXIT],
-      ['exit.PerformedEvent', 'Exit Perform Event', 'BASE', CANVAS_EXIT],
+      ['exit.MatchedAudience', 'BASE', CANVAS_EXIT],
+      ['exit.PerformedEvent', 'BASE', CANVAS_EXIT],
       [
         'experimentstep.Conversion',
-        'Experiment Step Conversion',
         'BASE CANVAS CONV',
         'app_id:string?, experiment_step_id:string?, experiment_split_id:string?, experiment_split_name:string?',
       ],
       [
         'experimentstep.SplitEntry',
-        'Experiment Split Entry',
         'BASE CANVAS',
         'experiment_step_id:string?, experiment_split_id:string?, experiment_split_name:string?, in_control_group:boolean',
       ],
@@ -139,13 +132,12 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     category: 'messages',
     channel: 'contentcard',
     rows: [
-      ['Abort', 'Content Card Abort', 'BASE CTX CAMPAIGN CANVAS SEND ABORT', 'canvas_step_message_variation_id:string?, device_id:string?'],
-      ['Click', 'Content Card Click', 'BASE CTX CAMPAIGN CANVAS DEVICE AD', 'content_card_id:string, app_id:string, send_id:string?'],
-      ['Dismiss', 'Content Card Dismiss', 'BASE CTX CAMPAIGN CANVAS DEVICE AD', 'content_card_id:string, app_id:string, send_id:string?'],
-      ['Impression', 'Content Card Impression', 'BASE CTX CAMPAIGN CANVAS DEVICE AD', 'content_card_id:string, app_id:string, send_id:string?'],
+      ['Abort', 'BASE CTX CAMPAIGN CANVAS SEND ABORT', 'canvas_step_message_variation_id:string?, device_id:string?'],
+      ['Click', 'BASE CTX CAMPAIGN CANVAS DEVICE AD', 'content_card_id:string, app_id:string, send_id:string?'],
+      ['Dismiss', 'BASE CTX CAMPAIGN CANVAS DEVICE AD', 'content_card_id:string, app_id:string, send_id:string?'],
+      ['Impression', 'BASE CTX CAMPAIGN CANVAS DEVICE AD', 'content_card_id:string, app_id:string, send_id:string?'],
       [
         'Send',
-        'Content Card Send',
         'BASE CTX CAMPAIGN CANVAS',
         'content_card_id:string, send_id:string?, device_id:string?, message_extras:string?',
       ],
@@ -156,31 +148,28 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     category: 'messages',
     channel: 'email',
     rows: [
-      ['Abort', 'Email Abort', 'BASE CTX CAMPAIGN CANVAS SEND ABORT EMAIL', 'canvas_step_message_variation_id:string?, device_id:string?'],
-      ['Bounce', 'Email Bounce', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP', 'sending_ip:string?, bounce_reason:string?, is_drop:boolean?'],
+      ['Abort', 'BASE CTX CAMPAIGN CANVAS SEND ABORT EMAIL', 'canvas_step_message_variation_id:string?, device_id:string?'],
+      ['Bounce', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP', 'sending_ip:string?, bounce_reason:string?, is_drop:boolean?'],
       [
         'Click',
-        'Email Click',
         'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP',
         `url:string?, user_agent:string?, link_id:string?, link_alias:string?, is_amp:boolean?, device_class:string?, device_os:string?, device_model:string?, browser:string?, mailbox_provider:string?, ${BOT_CLICK}`,
       ],
       [
         'Deferral',
-        'Email Deferral',
         'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP',
         'canvas_step_message_variation_id:string?, recipient_domain:string?, sending_ip:string?, deferral_reason:string?, attempt_count:int?',
       ],
-      ['Delivery', 'Email Delivery', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP', 'sending_ip:string?'],
-      ['MarkAsSpam', 'Email Mark As Spam', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP', 'user_agent:string?'],
+      ['Delivery', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP', 'sending_ip:string?'],
+      ['MarkAsSpam', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP', 'user_agent:string?'],
       [
         'Open',
-        'Email Open',
         'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP',
         'user_agent:string?, machine_open:string?, is_amp:boolean?, device_class:string?, device_os:string?, device_model:string?, browser:string?, mailbox_provider:string?',
       ],
-      ['Send', 'Email Send', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL', 'message_extras:string?, from_domain:string?'],
-      ['SoftBounce', 'Email Soft Bounce', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP', 'sending_ip:string?, bounce_reason:string?'],
-      ['Unsubscribe', 'Email Unsubscribe', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL', ''],
+      ['Send', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL', 'message_extras:string?, from_domain:string?'],
+      ['SoftBounce', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL ESP', 'sending_ip:string?, bounce_reason:string?'],
+      ['Unsubscribe', 'BASE CTX CAMPAIGN CANVAS SEND EMAIL', ''],
     ],
   },
   {
@@ -190,14 +179,12 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     rows: [
       [
         'Abort',
-        'In-App Message Abort (inferred)',
         'BASE CTX CAMPAIGN CANVAS DEVICE AD SEND ABORT',
         'app_id:string?, browser:string?, canvas_step_message_variation_id:string?, card_id:string?, carrier:string?, resolution:string?, version:string',
       ],
-      ['Click', 'In-App Message Click', 'BASE CTX CAMPAIGN CANVAS DEVICE AD', 'app_id:string, card_id:string?, button_id:string?, send_id:string?'],
+      ['Click', 'BASE CTX CAMPAIGN CANVAS DEVICE AD', 'app_id:string, card_id:string?, button_id:string?, send_id:string?'],
       [
         'Impression',
-        'In-App Message Impression',
         'BASE CTX CAMPAIGN CANVAS DEVICE AD',
         'app_id:string, card_id:string?, send_id:string?, message_extras:string?, locale_key:string?',
       ],
@@ -210,21 +197,18 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     rows: [
       [
         'Abort',
-        'Push Notification Abort',
         'BASE CTX CAMPAIGN CANVAS SEND ABORT',
         'app_id:string?, canvas_step_message_variation_id:string?, device_id:string?, platform:string',
       ],
-      ['Bounce', 'Push Notification Bounce', 'BASE CTX CAMPAIGN CANVAS AD SEND', 'app_id:string, platform:string?, device_id:string?, push_token:string?'],
-      ['IosForeground', 'Push Notification iOS Foreground (inferred)', 'BASE CTX CAMPAIGN CANVAS AD SEND', 'app_id:string, platform:string, device_id:string?'],
+      ['Bounce', 'BASE CTX CAMPAIGN CANVAS AD SEND', 'app_id:string, platform:string?, device_id:string?, push_token:string?'],
+      ['IosForeground', 'BASE CTX CAMPAIGN CANVAS AD SEND', 'app_id:string, platform:string, device_id:string?'],
       [
         'Open',
-        'Push Notification Open',
         'BASE CTX CAMPAIGN CANVAS DEVICE AD SEND',
         'app_id:string, canvas_step_message_variation_id:string?, button_action_type:string?, button_string:string?',
       ],
       [
         'Send',
-        'Push Notification Send',
         'BASE CTX CAMPAIGN CANVAS AD SEND',
         'app_id:string, platform:string, device_id:string?, message_extras:string?, push_token:string?, locale_key:string?',
       ],
@@ -235,31 +219,27 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     category: 'messages',
     channel: 'sms',
     rows: [
-      ['Abort', 'SMS Abort', 'BASE CAMPAIGN CANVAS ABORT', 'app_group_id:string?, canvas_step_message_variation_id:string?, subscription_group_id:string?'],
-      ['CarrierSend', 'SMS Carrier Send', 'BASE CTX CAMPAIGN CANVAS SEND PHONE', 'from_phone_number:string?'],
-      ['Delivery', 'SMS Delivery (inferred)', 'BASE CTX CAMPAIGN CANVAS SEND PHONE', 'from_phone_number:string?, is_sms_fallback:boolean?'],
+      ['Abort', 'BASE CAMPAIGN CANVAS ABORT', 'app_group_id:string?, canvas_step_message_variation_id:string?, subscription_group_id:string?'],
+      ['CarrierSend', 'BASE CTX CAMPAIGN CANVAS SEND PHONE', 'from_phone_number:string?'],
+      ['Delivery', 'BASE CTX CAMPAIGN CANVAS SEND PHONE', 'from_phone_number:string?, is_sms_fallback:boolean?'],
       [
         'DeliveryFailure',
-        'SMS Delivery Failure (inferred)',
         'BASE CTX CAMPAIGN CANVAS SEND PHONE',
         'error:string?, provider_error_code:string?, is_sms_fallback:boolean?',
       ],
       [
         'InboundReceive',
-        'SMS Inbound Received',
         'CAMPAIGN CANVAS',
         'id:string, user_id:string?, external_user_id:string?, app_group_id:string, time:int, user_phone_number:string, subscription_group_id:string?, inbound_phone_number:string, action:string, message_body:string, media_urls:array<string?>?',
       ],
       [
         'Rejection',
-        'SMS Rejection',
         'BASE CTX CAMPAIGN CANVAS SEND PHONE',
         'from_phone_number:string?, error:string?, provider_error_code:string?, is_sms_fallback:boolean?',
       ],
-      ['Send', 'SMS Send', 'BASE CTX CAMPAIGN CANVAS SEND PHONE', 'category:string?, message_extras:string?'],
+      ['Send', 'BASE CTX CAMPAIGN CANVAS SEND PHONE', 'category:string?, message_extras:string?'],
       [
         'ShortLinkClick',
-        'SMS Short Link Click (inferred)',
         'BASE CTX CAMPAIGN CANVAS',
         `url:string, short_url:string, user_agent:string?, user_phone_number:string?, ${BOT_CLICK}`,
       ],
@@ -270,8 +250,8 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     category: 'messages',
     channel: 'webhook',
     rows: [
-      ['Abort', 'Webhook Abort (inferred)', 'BASE CTX CAMPAIGN CANVAS SEND ABORT', 'canvas_step_message_variation_id:string?, device_id:string?'],
-      ['Send', 'Webhook Send', 'BASE CTX CAMPAIGN CANVAS SEND', 'message_extras:string?'],
+      ['Abort', 'BASE CTX CAMPAIGN CANVAS SEND ABORT', 'canvas_step_message_variation_id:string?, device_id:string?'],
+      ['Send', 'BASE CTX CAMPAIGN CANVAS SEND', 'message_extras:string?'],
     ],
   },
   {
@@ -282,12 +262,11 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
     rows: [
       [
         'Abort',
-        null,
         'BASE CTX DEVICE ABORT',
         'app_id:string?, browser:string?, campaign_name:string?, canvas_name:string?, canvas_step_name:string?, canvas_variation_name:string?, card_id:string?, carrier:string?, message_variation_name:string?, resolution:string?',
       ],
-      ['Click', null, 'BASE DEVICE', 'app_id:string, timezone:string?, card_id:string'],
-      ['Impression', null, 'BASE DEVICE', 'app_id:string, timezone:string?, card_id:string'],
+      ['Click', 'BASE DEVICE', 'app_id:string, timezone:string?, card_id:string'],
+      ['Impression', 'BASE DEVICE', 'app_id:string, timezone:string?, card_id:string'],
     ],
   },
 ];

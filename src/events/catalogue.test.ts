@@ -6,7 +6,6 @@ import {
   fieldPlacement,
   isKnownEventType,
   isSelectableType,
-  mixpanelEventName,
   validateCurrentsEvent,
   type CurrentsEvent,
 } from './catalogue.js';
@@ -91,18 +90,6 @@ describe('catalogue contents', () => {
     expect(['user_id', 'external_user_id', 'device_id', 'timezone'].map(fieldPlacement)).toEqual(['user', 'user', 'user', 'user']);
     expect(fieldPlacement('app_group_id')).toBe('properties');
     expect(eventTypeSpec('users.messages.newsfeedcard.Click')!.fields['timezone']!.placement).toBe('user');
-  });
-
-  it('names Mixpanel events, inferred flags and legacy types', () => {
-    const ev = (event_type: string, properties: Record<string, unknown> = {}) => ({ event_type, properties });
-    expect(mixpanelEventName(ev('users.behaviors.CustomEvent', { name: 'rented_movie' }))).toBe('[Braze Custom Event] rented_movie');
-    expect(mixpanelEventName(ev('users.messages.email.Send'))).toBe('Email Send');
-    expect(mixpanelEventName(ev('users.messages.sms.CarrierSend'))).toBe('SMS Carrier Send');
-    expect(mixpanelEventName(ev('users.campaigns.Abort'))).toBe('Campaign Abort');
-    expect(eventTypeSpec('users.campaigns.Abort')!.mixpanelNameInferred).toBe(true);
-    expect(eventTypeSpec('users.messages.email.Send')!.mixpanelNameInferred).toBe(false);
-    expect(mixpanelEventName(ev('users.messages.newsfeedcard.Impression'))).toBeNull();
-    expect(mixpanelEventName(ev('users.nope.Thing'))).toBeNull();
   });
 
   it('makes every type but the legacy ones selectable', () => {

@@ -1,11 +1,12 @@
 /**
  * The Currents event catalogue (docs/reference/currents.md §1): every event type Rivulet accepts,
- * its category, its Mixpanel event name and its field schema. The publish API, the core's event
- * builders, the Mixpanel mapping and the connector form all read this one table, so a type or a
- * field exists here or nowhere.
+ * its category and its field schema. The publish API, the core's event builders, the Mixpanel
+ * mapping and the connector form all read this one table, so a type or a field exists here or
+ * nowhere. It is platform-neutral: what a destination calls an event is the destination's
+ * (src/currents/mixpanel/event-names.ts for Mixpanel).
  * The rows themselves live in `catalogue-rows.ts`, in the reference's notation.
  */
-import { CATALOGUE_TABLES, FIELD_GROUPS, type CatalogueRow, type CatalogueTable } from './catalogue-rows.js';
+import { CATALOGUE_TABLES, FIELD_GROUPS, type CatalogueRow, type CatalogueTable, type EventCategory, type MessageChannel } from './catalogue-rows.js';
 
 export type FieldType = 'string' | 'int' | 'float' | 'boolean' | 'object' | 'array<string>' | 'array<string?>';
 
@@ -18,8 +19,7 @@ export interface FieldSpec {
   placement: FieldPlacement;
 }
 
-export type EventCategory = 'behaviors' | 'campaigns' | 'canvas' | 'messages';
-export type MessageChannel = 'contentcard' | 'email' | 'inappmessage' | 'pushnotification' | 'sms' | 'webhook' | 'newsfeedcard';
+export type { EventCategory, MessageChannel } from './catalogue-rows.js';
 
 export interface EventTypeSpec {
   /** The full type string, e.g. `users.messages.email.Send`. */
@@ -27,10 +27,6 @@ export interface EventTypeSpec {
   category: EventCategory;
   /** Set for message types only. */
   channel: MessageChannel | null;
-  /** The name sent to Mixpanel; `null` for legacy types, which are never exported. */
-  mixpanelName: string | null;
-  /** True when the name follows Braze's naming pattern but no Braze document states it. */
-  mixpanelNameInferred: boolean;
   /** Legacy types are accepted into the log but never selectable and never exported. */
   legacy: boolean;
   /** Field name → schema, in the order the reference lists them (groups first, then other fields). */
@@ -78,7 +74,7 @@ function parseFields(list: string, into: Record<string, FieldSpec>): void {
 }
 
 function buildSpec(table: CatalogueTable, row: CatalogueRow): EventTypeSpec {
-  const [suffix, name, groups, other] = row;
+  const [suffix, groups, other] = row;
   const fields: Record<string, FieldSpec> = {};
   for (const group of groups.split(' ')) {
     const list = FIELD_GROUPS[group];
@@ -86,13 +82,10 @@ function buildSpec(table: CatalogueTable, row: CatalogueRow): EventTypeSpec {
     parseFields(list, fields);
   }
   parseFields(other, fields);
-  const inferred = name !== null && name.endsWith(' (inferred)');
   return {
     type: table.prefix + suffix,
     category: table.category,
     channel: table.channel,
-    mixpanelName: name === null ? null : inferred ? name.slice(0, -' (inferred)'.length) : name,
-    mixpanelNameInferred: inferred,
     legacy: table.legacy === true,
     fields: Object.freeze(fields),
   };
@@ -122,18 +115,6 @@ export function isSelectableType(type: string): boolean {
 }
 
 export const CUSTOM_EVENT_TYPE = 'users.behaviors.CustomEvent';
-const CUSTOM_EVENT_PREFIX = '[Braze Custom Event] ';
-
-/**
- * The Mixpanel event name of an event, or `null` when its type is unknown or legacy.
- * A CustomEvent is named after its `name` property, one space after the bracket.
- */
-export function mixpanelEventName(event: Pick<CurrentsEvent, 'event_type' | 'properties'>): string | null {
-  const spec = CATALOGUE.get(event.event_type);
-  if (!spec || spec.mixpanelName === null) return null;
-  if (spec.type === CUSTOM_EVENT_TYPE) return CUSTOM_EVENT_PREFIX + String(event.properties['name'] ?? '');
-  return spec.mixpanelName;
-}
 
 /** Braze's Currents drops events larger than 900 KB; the publish API enforces 900 KiB (§4). */
 export const MAX_CURRENTS_EVENT_BYTES = 900 * 1024;

@@ -8,8 +8,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { isStoreUnavailable, type Db } from '../storage/index.js';
-import { KeyAuthenticator } from '../workspaces/authenticator.js';
-import { ApiError, Errors, type ErrorEntry } from './errors.js';
+import { KeyAuthenticator } from '../workspaces/index.js';
+import { DomainError } from '../errors/index.js';
+import { ApiError, apiErrorOf, Errors, type ErrorEntry } from './errors.js';
 import { authPlugin } from './auth.js';
 import { AuthFailureThrottle } from './auth-throttle.js';
 import { CredentialChanges } from './credential-changes.js';
@@ -216,7 +217,7 @@ function answerClientError(err: Error & { code?: string }, socket: import('node:
 }
 
 function toApiError(err: FastifyError | ApiError | Error, invalidBodyMessage?: string): ApiError {
-  if (err instanceof ApiError) return err;
+  if (err instanceof ApiError || err instanceof DomainError) return apiErrorOf(err);
   if (isStoreUnavailable(err)) return storeUnavailable(err);
   const fe = err as FastifyError & { validation?: unknown; validationContext?: string };
   switch (fe.code) {

@@ -13,7 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Queryable } from '../storage/index.js';
-import { loadSecretBox, SecretBox } from './index.js';
+import { loadSecretBox, SecretBox } from './box.js';
 
 const CHECK = 'master_key_check';
 

@@ -6,9 +6,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../http/app.js';
-import { requireKey } from '../http/auth.js';
-import { PageQuery, pageRequest } from '../http/pagination.js';
+import type { AppServices } from '../http/index.js';
+import { requireKey } from '../http/index.js';
+import { PageQuery, pageRequest } from '../http/index.js';
 import type { Queryable } from '../storage/index.js';
 import { filterCatalogue } from './catalogue.js';
 import { ChangeLogPruner } from './change-log.js';

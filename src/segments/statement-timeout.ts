@@ -12,7 +12,7 @@
  * timeout needs a timer signal that never fires while the WebAssembly call runs. On the embedded
  * store the wrapper is a no-op; a server with large segments runs on PostgreSQL (docs/scaling.md).
  */
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../http/index.js';
 import type { Db, QueryResult } from '../storage/index.js';
 
 /** PostgreSQL's `query_canceled`, raised by statement_timeout (and by pg_cancel_backend). */

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { listCohorts } from '../cohorts/index.js';
-import { queryPage, type Page, type PageRequest } from '../http/pagination.js';
+import { queryPage, type Page, type PageRequest } from '../storage/index.js';
 import { isUniqueViolation, type Queryable } from '../storage/index.js';
 import { SegmentErrors } from './errors.js';
 import { cohortFilters, type CohortFilterNames, type FilterNode } from './filter.js';

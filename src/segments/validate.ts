@@ -4,7 +4,7 @@
  * builder can mark each field at once. Valid input comes back normalized (dates as ISO-8601 UTC).
  * Whether a cohort exists is a question for the store; see `cohortFilters`.
  */
-import { isStorableString } from '../http/storable-strings.js';
+import { isStorableString } from '../http/index.js';
 import { parseTime } from '../tracking/index.js';
 import {
   ATTRIBUTE_OPS,

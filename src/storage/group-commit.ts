@@ -7,6 +7,17 @@
  * A group is all-or-nothing. When it fails for a reason other than the store being unavailable,
  * each of its jobs runs again alone (in order), so one failing job never fails its neighbours and
  * every caller gets the answer it would have had without grouping.
+ *
+ * Why cohort import has its own engine (`KeyedQueue` and `Turn` in src/cohorts/queue.ts) instead of
+ * this one: the two promise different orders. Here, groups of one key run side by side
+ * (`maxInFlight`) and may commit in any order; /users/track needs no more, because its requests
+ * promise nothing about each other and per-user locks order the rows. A cohort's changes must
+ * apply in arrival order (an add then a remove of the same user is not a remove then an add), with
+ * single work (a rename, a replacement) keeping its place between groups, and a group may only
+ * commit after the group before it committed (the `Turn` protocol), while still overlapping its
+ * lock-free matching with that group's writes. Folding that into this engine would put a
+ * commit-order dependency on the track path, or lose the order on the cohort path. What both
+ * need alike, re-running a failed group item by item, is shared: `applyWithFallback` below.
  */
 import { isStoreUnavailable, transactionWithRetry, type Db, type Queryable } from './db.js';
 

@@ -11,7 +11,8 @@ export { openPglite } from './pglite.js';
 export { openPostgres } from './postgres.js';
 export { openPgliteThread, isReadOnlyStatement } from './pglite-thread.js';
 export { StoreHealth, StoreUnavailableError, meansCannotWrite, type HealthChange } from './health.js';
-export { DataDirError, DataDirLockedError, heldLock, readLock, type DataDirLock, type LockOwner } from './data-dir.js';
+export { DataDirError, DataDirLockedError, heldLock, readLock, usePrivateUmask, preparePrivateDir, writeFileAtomic, createFileAtomic, type DataDirLock, type LockOwner } from './data-dir.js';
+export { GroupCommitter, applyWithFallback, type GroupCommitOptions, type GroupCommitStats, type Settled } from './group-commit.js';
 
 export interface StorageConfig {
   databaseUrl?: string | undefined;
@@ -89,3 +90,4 @@ async function openEmbedded(cfg: StorageConfig, timeoutMs: number): Promise<Db> 
   };
   return db;
 }
+export * from './pagination.js';

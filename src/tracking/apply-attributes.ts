@@ -1,5 +1,5 @@
 /** Pure application of a validated attributes object to a profile held in memory. */
-import type { User } from '../identity/types.js';
+import type { User } from '../identity/index.js';
 import type { AttributesItem } from './validate.js';
 
 export interface SubscriptionChange {

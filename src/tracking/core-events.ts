@@ -3,8 +3,8 @@
  * Pure: a profile and an input in, a Currents-format event out, with a fresh UUID id.
  */
 import { randomUUID } from 'node:crypto';
-import type { LogEvent } from '../events/log.js';
-import type { User, UserRef } from '../identity/types.js';
+import type { LogEvent } from '../events/index.js';
+import type { User, UserRef } from '../identity/index.js';
 import type { SubscriptionChange } from './apply-attributes.js';
 import type { EventItem, PurchaseItem } from './validate.js';
 

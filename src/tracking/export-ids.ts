@@ -1,5 +1,5 @@
 /** `POST /users/export/ids` (docs/reference/rest-api.md §5): look up profiles by any identifier. */
-import { ApiError, Errors } from '../http/errors.js';
+import { ApiError, Errors } from '../http/index.js';
 import {
   buildProfiles,
   CORE_PROFILE_FIELDS,

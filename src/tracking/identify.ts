@@ -1,6 +1,6 @@
 /** `POST /users/identify` and `POST /users/alias/new` (docs/reference/rest-api.md §3–§4). */
-import { ApiError, Errors, type ErrorEntry } from '../http/errors.js';
-import { findUnstorableString, unstorableType } from '../http/storable-strings.js';
+import { ApiError, Errors, type ErrorEntry } from '../http/index.js';
+import { findUnstorableString, unstorableType } from '../http/index.js';
 import {
   createUsers,
   identityKey,

@@ -4,4 +4,5 @@ export { createTracker, type Tracker } from './track.js';
 export { identifyUsers, newAliases } from './identify.js';
 export { exportIds } from './export-ids.js';
 export { startSession, endSession, changeUser } from './sessions.js';
-export { parseTime } from './time.js';
+export { isCalendarDate, parseTime } from './time.js';
+export { isPlainObject, measureJson } from './json-shape.js';

@@ -1,6 +1,6 @@
 /** Prometheus counters of `/users/track`'s group commit, read from the tracker at scrape time. */
 import { Counter, type Registry } from 'prom-client';
-import type { GroupCommitStats } from '../storage/group-commit.js';
+import type { GroupCommitStats } from '../storage/index.js';
 
 export function registerGroupCommitMetrics(registry: Registry, stats: GroupCommitStats): void {
   const counter = (name: string, help: string, read: () => number) =>

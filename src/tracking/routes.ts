@@ -4,8 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../http/app.js';
-import { requireKey } from '../http/auth.js';
+import type { AppServices } from '../http/index.js';
+import { requireKey } from '../http/index.js';
 import type { MergeParticipant, ProfileExtension } from '../identity/index.js';
 import { exportIds } from './export-ids.js';
 import { identifyUsers, newAliases } from './identify.js';

@@ -3,8 +3,9 @@
  * A device seen for the first time creates an anonymous user; sessions and locations are logged
  * as Currents events; a change of user identifies the device's profile (docs/reference/rest-api.md §3, rules 3–4).
  */
-import { Errors } from '../http/errors.js';
-import { appendEvents, type LogEvent } from '../events/log.js';
+import { UnknownDevice } from '../errors/index.js';
+import { Errors } from '../http/index.js';
+import { appendEvents, type LogEvent } from '../events/index.js';
 import {
   createUsers,
   identityKey,
@@ -83,7 +84,7 @@ export async function endSession(db: Db, workspaceId: string, input: SessionEndI
   const timeMs = eventTime(input.time, nowMs);
   return transactionWithRetry(db, async (tx) => {
     const user = await userByDeviceId(tx, workspaceId, input.device_id);
-    if (!user) throw Errors.notFound('device_id');
+    if (!user) throw new UnknownDevice();
     await appendEvents(tx, workspaceId, [sessionEnd(user, input, input.session_id, input.duration, timeMs, workspaceId)]);
     return { message: 'success' as const, user_id: user.id };
   });
@@ -111,7 +112,7 @@ export async function changeUser(
       // Both identity keys at once (step 1 of the lock order): identifyProfile re-takes the external id's.
       await lockIdentityKeys(tx, [identityKey.device(workspaceId, input.device_id), identityKey.externalId(workspaceId, input.external_id)]);
       const current = await userByDeviceId(tx, workspaceId, input.device_id);
-      if (!current) throw Errors.notFound('device_id');
+      if (!current) throw new UnknownDevice();
       if (current.external_id === null) {
         const outcome = await identifyProfile(tx, workspaceId, current.id, input.external_id, input.merge_behavior ?? 'merge', participants);
         if (!outcome.ok) throw Errors.badRequest(outcome.error);

@@ -4,16 +4,16 @@
  * entries. Items that fail are reported by index and the rest still apply. Concurrent requests
  * share a transaction (group commit) without changing what any of them sees or answers.
  */
-import { ApiError, Errors, type ErrorEntry } from '../http/errors.js';
-import { findUnstorableString, unstorableType } from '../http/storable-strings.js';
-import { appendEvents, type LogEvent } from '../events/log.js';
-import { recordEventStats, type StatOccurrence } from '../identity/event-stats.js';
-import { identityKey, lockIdentityKeys } from '../identity/locks.js';
-import { deleteUsers } from '../identity/merge.js';
-import { findUserRefs } from '../identity/resolve.js';
-import { createUsers, insertAlias, saveProfiles, usersByAliases, usersByIds } from '../identity/store.js';
-import { identifierKey, type Identifier, type UserRef } from '../identity/types.js';
-import { GroupCommitter, type GroupCommitOptions, type GroupCommitStats } from '../storage/group-commit.js';
+import { ApiError, Errors, type ErrorEntry } from '../http/index.js';
+import { findUnstorableString, unstorableType } from '../http/index.js';
+import { appendEvents, type LogEvent } from '../events/index.js';
+import { recordEventStats, type StatOccurrence } from '../identity/index.js';
+import { identityKey, lockIdentityKeys } from '../identity/index.js';
+import { deleteUsers } from '../identity/index.js';
+import { findUserRefs } from '../identity/index.js';
+import { createUsers, insertAlias, saveProfiles, usersByAliases, usersByIds } from '../identity/index.js';
+import { identifierKey, type Identifier, type UserRef } from '../identity/index.js';
+import { GroupCommitter, type GroupCommitOptions, type GroupCommitStats } from '../storage/index.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { applyAttributes } from './apply-attributes.js';
 import { customEvent, purchaseEvents, subscriptionStateChange } from './core-events.js';

@@ -2,7 +2,7 @@
  * Pure validation of `/users/track` items (docs/reference/rest-api.md §2): each raw object becomes either a
  * normalized item or one error `type` string. No I/O; the caller decides what to apply.
  */
-import type { Identifier, StandardField, StandardValues, UserAlias } from '../identity/types.js';
+import type { Identifier, StandardField, StandardValues, UserAlias } from '../identity/index.js';
 import { isPlainObject, measureJson } from './json-shape.js';
 import { isCalendarDate, isDateTimeString, parseTime } from './time.js';
 

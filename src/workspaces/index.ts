@@ -1,5 +1,5 @@
 /** Workspaces (Braze's app groups), REST API keys and their permissions. */
 export * from './keys.js';
 export * from './store.js';
-export { KeyAuthenticator } from './authenticator.js';
-export { workspaceRoutes, publicKey } from './routes.js';
+export { bearerToken, KeyAuthenticator } from './authenticator.js';
+export { prepareStore, seedStore, type PreparedStore } from './prepare.js';

@@ -1,6 +1,6 @@
 /** Workspaces (Braze's app groups) and their REST API keys, in the database. */
 import { randomUUID } from 'node:crypto';
-import { millis, millisKey, queryPage, type Page, type PageRequest } from '../http/pagination.js';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../storage/index.js';
 import type { Queryable } from '../storage/index.js';
 import { generateSecretKey, hashKey, type Permission } from './keys.js';
 

@@ -57,9 +57,8 @@ async function go(page: Page, path: string): Promise<void> {
 
 beforeAll(async () => {
   // Build first, into the tests' own folder: the server looks for the bundle when it starts.
-  process.env.RIVULET_DASHBOARD_DIR = await buildDashboard();
-  [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
-  delete process.env.RIVULET_DASHBOARD_DIR;
+  const dashboardDir = await buildDashboard();
+  [server, browser] = await Promise.all([startTestServer({ RIVULET_DASHBOARD_DIR: dashboardDir }), launchChromium()]);
   const { app } = buildMixpanelEmulator();
   await app.listen({ port: 0, host: '127.0.0.1' });
   emulator = { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };

@@ -6,8 +6,8 @@
  * `dynamic` with `interval_minutes` of at least 5 (default 15); a match key; a query budget of at
  * most 60 per hour.
  */
-import { ApiError, type ErrorEntry } from '../../http/errors.js';
-import { isPlainObject } from '../../tracking/json-shape.js';
+import { ApiError, type ErrorEntry } from '../../http/index.js';
+import { isPlainObject } from '../../tracking/index.js';
 import { formatMatchKey, parseMatchKey } from '../webhook-payload.js';
 import { checkBaseUrl, REGIONS, type Region } from './hosts.js';
 

@@ -6,8 +6,8 @@
  * so a restart finds due and interrupted runs where they were.
  */
 import { randomUUID } from 'node:crypto';
-import { ApiError, Errors } from '../../http/errors.js';
-import { millis, millisKey, queryPage, type Page, type PageRequest } from '../../http/pagination.js';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../../storage/index.js';
+import { PullConnectionPaused, UnknownPullConnection } from '../../errors/index.js';
 import { hint, type SecretBox } from '../../secrets/index.js';
 import { leaseStore } from '../../leases/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
@@ -195,8 +195,8 @@ export async function deleteConnection(db: Queryable, workspaceId: string, id: s
 /** "Run now": due at once, and back to work if it had failed or finished. A paused connection is refused. */
 export async function requestRun(db: Queryable, workspaceId: string, id: string): Promise<ConnectionRow> {
   const row = await getConnection(db, workspaceId, id);
-  if (!row) throw Errors.notFound(`Mixpanel connection ${id}`);
-  if (row.state === 'paused') throw new ApiError(409, 'the connection is paused; enable it first', [{ type: 'connection paused', path: 'enabled' }]);
+  if (!row) throw new UnknownPullConnection(id);
+  if (row.state === 'paused') throw new PullConnectionPaused();
   const { rows } = await db.query<ConnectionRow>(
     `UPDATE mixpanel_connections SET next_run_at = now(), state = 'active', updated_at = now() WHERE id = $1 RETURNING *`,
     [row.id],

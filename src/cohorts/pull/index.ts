@@ -4,7 +4,7 @@
  * gives the admin routes and a worker to start with the server's other workers.
  */
 import type { Config } from '../../config.js';
-import type { CapabilityPlugin } from '../../http/app.js';
+import type { CapabilityPlugin } from '../../http/index.js';
 import { loadSecretBox, type SecretBox } from '../../secrets/index.js';
 import type { Db } from '../../storage/index.js';
 import type { CohortContext } from '../context.js';

@@ -7,10 +7,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../../http/app.js';
-import { requireKey } from '../../http/auth.js';
-import { Errors } from '../../http/errors.js';
-import { PageQuery, pageRequest } from '../../http/pagination.js';
+import type { AppServices } from '../../http/index.js';
+import { requireKey } from '../../http/index.js';
+import { Errors } from '../../http/index.js';
+import { PageQuery, pageRequest } from '../../http/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import { queriesInWindow } from './budget.js';
 import { readConnection, type ConnectionFields } from './connection-input.js';

@@ -8,7 +8,7 @@
  * applying nothing more.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiError } from '../../http/errors.js';
+import { CohortLocked } from '../../errors/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
 import type { CohortContext } from '../context.js';
@@ -120,7 +120,7 @@ class PullRun {
         });
         return;
       } catch (err) {
-        const locked = err instanceof ApiError && err.statusCode === 423;
+        const locked = err instanceof CohortLocked;
         if (!locked || attempt >= LOCK_ATTEMPTS) throw err;
         await sleep(1000 * attempt, undefined, { signal: this.signal });
       }

@@ -6,8 +6,8 @@
  * backfill that meets a 401 waits and retries like the live export, and says so through `onProgress`.
  */
 import { randomUUID } from 'node:crypto';
-import { cursorAfter, LOG_START, readLogPage, type LogCursor } from '../../events/log.js';
-import { logKeptSince } from '../../events/retention.js';
+import { cursorAfter, LOG_START, readLogPage, type LogCursor } from '../../events/index.js';
+import { logKeptSince } from '../../events/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import type { Db } from '../../storage/index.js';
 import type { CurrentsConfig } from '../config.js';

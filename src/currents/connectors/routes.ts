@@ -5,10 +5,10 @@
  * `publicConnector`, which has only the last four characters of each.
  */
 import type { FastifyInstance } from 'fastify';
-import type { AppServices } from '../../http/app.js';
-import { requireKey } from '../../http/auth.js';
-import { ApiError, Errors } from '../../http/errors.js';
-import { PageQuery, pageRequest } from '../../http/pagination.js';
+import type { AppServices } from '../../http/index.js';
+import { requireKey } from '../../http/index.js';
+import { ApiError, Errors } from '../../http/index.js';
+import { PageQuery, pageRequest } from '../../http/index.js';
 import type { CurrentsContext } from '../context.js';
 import { deadLettersByIds, listDeadLetters } from '../delivery/dead-letters.js';
 import { importClientFor } from '../delivery/live-export.js';

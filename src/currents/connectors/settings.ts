@@ -3,8 +3,8 @@
  * docs/reference/mixpanel-apis.md §1–§2). Pure: the admin API and the CLI both hand their input here, so a bad
  * field gets the same 400 naming it whichever way it arrives.
  */
-import { isKnownEventType, isSelectableType, SELECTABLE_EVENT_TYPES } from '../../events/catalogue.js';
-import { ApiError, type ErrorEntry } from '../../http/errors.js';
+import { isKnownEventType, isSelectableType, SELECTABLE_EVENT_TYPES } from '../../events/index.js';
+import { ApiError, type ErrorEntry } from '../../http/index.js';
 import { DEFAULT_BATCH_BYTE_CAP } from '../mixpanel/batching.js';
 import { DEFAULT_PARTNER_ID } from '../mixpanel/mapping.js';
 

@@ -4,7 +4,7 @@
  * seconds, sent, skipped and dead-lettered by reason, in flight, retries and the last error.
  * `read = sent + skipped + dead_lettered + in_flight` by construction of the counters.
  */
-import { BATCH_SLOTS } from '../../events/log.js';
+import { BATCH_SLOTS } from '../../events/index.js';
 import type { Queryable } from '../../storage/index.js';
 import { readCounters, type CounterRow } from '../delivery/checkpoint.js';
 import { ingestionBaseUrl } from './settings.js';

@@ -5,9 +5,9 @@
  * (cursor, health, lease) are written by the delivery code, never here.
  */
 import { randomUUID } from 'node:crypto';
-import { LOG_START, logHead, type LogCursor } from '../../events/log.js';
+import { LOG_START, logHead, type LogCursor } from '../../events/index.js';
 import { hint, type SecretBox } from '../../secrets/index.js';
-import { millis, millisKey, queryPage, type Page, type PageRequest } from '../../http/pagination.js';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../../storage/index.js';
 import type { Queryable } from '../../storage/index.js';
 import type { MixpanelExportInput, Region, SealedSecrets } from './settings.js';
 

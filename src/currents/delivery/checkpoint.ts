@@ -5,7 +5,7 @@
  * process holding the connector's lease; a `false` answer means another process has it (or the
  * connector was deleted) and this exporter must stop.
  */
-import type { LogCursor } from '../../events/log.js';
+import type { LogCursor } from '../../events/index.js';
 import { LeaseLost, leaseStore } from '../../leases/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
 import type { ConnectorHealth } from '../connectors/store.js';

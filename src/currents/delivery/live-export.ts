@@ -4,7 +4,7 @@
  * another connector, which is what keeps a failing one from slowing a healthy one (docs/reference/currents.md §3,
  * "Isolation"). Writes go through `checkpoint.ts`, conditional on this process's lease.
  */
-import { cursorAfter, readLogPage, type LogCursor } from '../../events/log.js';
+import { cursorAfter, readLogPage, type LogCursor } from '../../events/index.js';
 import type { Db } from '../../storage/index.js';
 import type { CurrentsConfig } from '../config.js';
 import type { SealedSecrets } from '../connectors/settings.js';

@@ -5,7 +5,7 @@
  * settled pages. The same pipeline serves the live export (a cursor over the log that never
  * drains) and backfill (a time range that ends); they differ only in their source and checkpoint.
  */
-import type { StoredEvent } from '../../events/log.js';
+import type { StoredEvent } from '../../events/index.js';
 import { batchSerialized, type BatchLimits } from '../mixpanel/batching.js';
 import type { FitChanges } from '../mixpanel/limits.js';
 import { mapForImport, type MixpanelMappingSettings } from '../mixpanel/mapping.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchForImport, joinBatch, serializeBatch } from './batching.js';
+import { batchForImport, serializeBatch } from './batching.js';
 import type { MixpanelEvent } from './mapping.js';
 
 const ev = (i: number, pad = 0): MixpanelEvent => ({ event: 'E', properties: { distinct_id: 'u', $insert_id: `id-${i}`, time: 1, pad: 'x'.repeat(pad) } });

@@ -4,7 +4,7 @@
  * each change by reason. Deliberately independent of the emulator's own validation: the emulator
  * checks the exporter, so the two must not share code.
  */
-import type { MixpanelEvent } from './mapping.js';
+import type { MixpanelEvent } from './event.js';
 
 /** Each limit is the first value that fails: "255 or more properties", "1 MiB or more". */
 export const PROPERTY_COUNT_LIMIT = 255;
@@ -39,7 +39,7 @@ export function valueRule(value: object): MixpanelLimitRule | null {
  * The first Mixpanel limit the event breaks, or `null` when it may be sent. A caller that has
  * already serialized the event passes its UTF-8 length, so it is not serialized twice.
  */
-export function mixpanelLimitViolation(event: MixpanelEvent, serializedBytes?: number): MixpanelLimitRule | null {
+export function mixpanelLimitViolation(event: { event: string; properties: Record<string, unknown> }, serializedBytes?: number): MixpanelLimitRule | null {
   if (Object.keys(event.properties).length >= PROPERTY_COUNT_LIMIT) return 'too_many_properties';
   if ((serializedBytes ?? Buffer.byteLength(JSON.stringify(event))) >= EVENT_BYTES_LIMIT) return 'event_too_large';
   for (const value of Object.values(event.properties)) {
@@ -108,10 +108,6 @@ export function truncateText(s: string): string {
     end += ch.length;
   }
   return s.slice(0, end);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Sets an own enumerable key, `__proto__` included (plain assignment would set the prototype). */

@@ -3,7 +3,8 @@
  * skip rules in their fixed order, the payload shape, and the dead-letter pre-check. Pure, so the
  * delivery loop, backfill, dead-letter re-send and the dashboard preview all produce the same bytes.
  */
-import { isSelectableType, mixpanelEventName, type CurrentsEvent } from '../../events/catalogue.js';
+import { isSelectableType, type CurrentsEvent } from '../../events/index.js';
+import { mixpanelEventName } from './event-names.js';
 import { insertIdFor, isDisallowedIdValue } from './insert-id.js';
 import {
   EVENT_BYTES_LIMIT,
@@ -17,10 +18,8 @@ import {
   type MixpanelLimitRule,
 } from './limits.js';
 
-export interface MixpanelEvent {
-  event: string;
-  properties: Record<string, unknown>;
-}
+export type { MixpanelEvent } from './event.js';
+import type { MixpanelEvent } from './event.js';
 
 export const DEFAULT_PARTNER_ID = 'rivulet';
 /** 2010-01-01T00:00:00Z: nothing earlier is exported (docs/reference/cohort-import.md §7). */
@@ -55,13 +54,20 @@ export function skipReason(event: CurrentsEvent, settings: Pick<MixpanelMappingS
 }
 
 const NOT_COPIED = new Set(['id', 'time', 'external_user_id', 'user_id', 'timezone', 'device_model', 'os_version']);
-const PREFIXED_CONTAINERS: Readonly<Record<string, string>> = {
-  custom_properties: '[Custom event property] ',
-  purchase_properties: '[Purchase property] ',
-};
+/** A Map, not an object: a field named `constructor` or `toString` must not find Object.prototype's. */
+const PREFIXED_CONTAINERS: ReadonlyMap<string, string> = new Map([
+  ['custom_properties', '[Custom event property] '],
+  ['purchase_properties', '[Purchase property] '],
+]);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `target[key] = value` as an own data property, also for `__proto__` (which assignment would take as the prototype). */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /**
@@ -84,9 +90,9 @@ export function toMixpanelEvent(event: CurrentsEvent, settings: Pick<MixpanelMap
   if (event.user.device_id != null) properties['device_id'] = event.user.device_id;
   for (const [key, value] of Object.entries(source)) {
     if (value === null || value === undefined || NOT_COPIED.has(key)) continue;
-    const prefix = PREFIXED_CONTAINERS[key];
+    const prefix = PREFIXED_CONTAINERS.get(key);
     if (prefix === undefined) {
-      properties[key] = value;
+      setOwn(properties, key, value);
     } else if (isPlainObject(value)) {
       for (const [inner, innerValue] of Object.entries(value)) properties[prefix + inner] = innerValue;
     }
@@ -162,7 +168,7 @@ class QuotedKeys {
 }
 
 const topKeys = new QuotedKeys();
-const prefixedKeys = new Map(Object.entries(PREFIXED_CONTAINERS).map(([container, prefix]) => [container, new QuotedKeys(prefix)]));
+const prefixedKeys = new Map([...PREFIXED_CONTAINERS].map(([container, prefix]) => [container, new QuotedKeys(prefix)]));
 /** `,"token":…,"$partner_id":…` of a settings object. */
 const settingsText = new WeakMap<object, { token: string; partnerId: string; text: string }>();
 /** `{"event":"<name>","properties":{"distinct_id":` of an event name. */
@@ -232,7 +238,7 @@ function serializeDirect(event: CurrentsEvent, settings: Pick<MixpanelMappingSet
     if (value === null || value === undefined || NOT_COPIED.has(key)) continue;
     const first = key.charCodeAt(0);
     if (HEAD_KEYS.has(key) || (key === 'device_id' && userDevice != null) || key === '__proto__' || (first >= 48 && first <= 57) || first === 91) return null;
-    const prefix = PREFIXED_CONTAINERS[key];
+    const prefix = PREFIXED_CONTAINERS.get(key);
     if (prefix === undefined) {
       if (textTooLong(key) || !add(topKeys.get(key), value)) return null;
     } else if (typeof prefix !== 'string') {

@@ -3,7 +3,7 @@
  * caused it, so a crash can neither lose it nor send it twice for one incident. A worker drains it
  * (see sender.ts).
  */
-import { queryPage, type Page, type PageRequest } from '../../http/pagination.js';
+import { queryPage, type Page, type PageRequest } from '../../storage/index.js';
 import type { Queryable } from '../../storage/index.js';
 import type { Notice } from './notices.js';
 

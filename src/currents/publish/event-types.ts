@@ -4,7 +4,8 @@
  * listed for sub-grouping), with Mixpanel names and fields; legacy types apart, since no connector
  * may select them. A view over `events/catalogue.ts`, which stays the one source.
  */
-import { CURRENTS_EVENT_TYPES, eventTypeSpec, type EventCategory, type EventTypeSpec, type MessageChannel } from '../../events/catalogue.js';
+import { CURRENTS_EVENT_TYPES, eventTypeSpec, type EventCategory, type EventTypeSpec, type MessageChannel } from '../../events/index.js';
+import { mixpanelNameOf } from '../mixpanel/event-names.js';
 
 export interface EventTypeView {
   type: string;
@@ -40,8 +41,8 @@ function view(spec: EventTypeSpec): EventTypeView {
     type: spec.type,
     category: spec.category,
     channel: spec.channel,
-    mixpanel_event: spec.type === 'users.behaviors.CustomEvent' ? '[Braze Custom Event] <name>' : spec.mixpanelName,
-    mixpanel_event_inferred: spec.mixpanelNameInferred,
+    mixpanel_event: mixpanelNameOf(spec.type)?.name ?? null,
+    mixpanel_event_inferred: mixpanelNameOf(spec.type)?.inferred ?? false,
     selectable: !spec.legacy,
     fields: Object.entries(spec.fields).map(([name, f]) => ({ name, type: f.type, nullable: f.nullable, placement: f.placement })),
   };

@@ -4,10 +4,10 @@
  * writes, read by every connector. Idempotent by event id: an id already in the workspace's log is
  * acknowledged and counted as a duplicate, not appended again. Partial success like `/users/track`.
  */
-import { eventTypeSpec, validateCurrentsEvent, type CurrentsEvent } from '../../events/catalogue.js';
-import { appendEvents } from '../../events/log.js';
-import { ApiError, Errors, type ErrorEntry } from '../../http/errors.js';
-import { findUnstorableString, unstorableType } from '../../http/storable-strings.js';
+import { eventTypeSpec, validateCurrentsEvent, type CurrentsEvent } from '../../events/index.js';
+import { appendEvents } from '../../events/index.js';
+import { ApiError, Errors, type ErrorEntry } from '../../http/index.js';
+import { findUnstorableString, unstorableType } from '../../http/index.js';
 import { transactionWithRetry, type Db } from '../../storage/index.js';
 import { loadUserDirectory, resolveUser } from './resolve-users.js';
 

@@ -6,7 +6,7 @@
  */
 import { usersByDeviceIds, usersByExternalIds, usersByIds } from '../../identity/index.js';
 import type { Queryable } from '../../storage/index.js';
-import type { CurrentsEvent } from '../../events/catalogue.js';
+import type { CurrentsEvent } from '../../events/index.js';
 
 export interface KnownUser {
   id: string;

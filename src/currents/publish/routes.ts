@@ -3,8 +3,8 @@
  * catalogue view the dashboard's connector form reads.
  */
 import type { FastifyInstance } from 'fastify';
-import type { AppServices } from '../../http/app.js';
-import { requireKey } from '../../http/auth.js';
+import type { AppServices } from '../../http/index.js';
+import { requireKey } from '../../http/index.js';
 import { eventTypeCatalogue } from './event-types.js';
 import { publishEvents } from './publish.js';
 

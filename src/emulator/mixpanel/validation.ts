@@ -31,7 +31,6 @@ const MAX_FUTURE_MS = 3_600_000;
 /** A time at or above this is read as milliseconds (ours): valid seconds are all below it. */
 const MILLIS_THRESHOLD = 1e10;
 const MAX_STRING_CHARS = 255;
-const INSERT_ID_SHAPE = /^[A-Za-z0-9-]{1,36}$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export interface ImportRecord {
@@ -78,7 +77,7 @@ function isDisallowed(value: string): boolean {
   return DISALLOWED_IDS.has(value.toLowerCase());
 }
 
-/** `INSERT_ID_SHAPE.test(value)`, by hand: 1–36 characters of `[A-Za-z0-9-]`. */
+/** `/^[A-Za-z0-9-]{1,36}$/.test(value)`, by hand: 1–36 characters of `[A-Za-z0-9-]`. */
 function hasInsertIdShape(value: string): boolean {
   const n = value.length;
   if (n < 1 || n > 36) return false;

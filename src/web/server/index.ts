@@ -6,8 +6,8 @@
 import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
-import type { AppServices, CapabilityPlugin } from '../../http/app.js';
-import { acceptDashboardSessions } from '../../http/auth.js';
+import type { AppServices, CapabilityPlugin } from '../../http/index.js';
+import { acceptDashboardSessions } from '../../http/index.js';
 import type { ProfileExtension } from '../../identity/index.js';
 import type { Db } from '../../storage/index.js';
 import { DEFAULT_WORKSPACE, ensureWorkspace } from '../../workspaces/index.js';
@@ -22,7 +22,7 @@ import { dashboardStatic } from './static.js';
 import { userLookupRoutes } from './user-routes.js';
 
 export { DASHBOARD_DIR, DASHBOARD_PREFIX } from './static.js';
-export { hashPassword, verifyPassword } from './password.js';
+export { hashPassword, verifyPassword, resolveAdminPassword, markAdminPasswordShown, type AdminPassword } from './password.js';
 
 export interface Dashboard {
   routes: CapabilityPlugin;
@@ -77,7 +77,7 @@ export async function prepareDashboard(db: Db, config: Config, opts: DashboardOp
         referrerPolicy: { policy: 'same-origin' },
       });
       await sessionRoutes(web, { ...ctx, db, secureCookie: secure, throttle });
-      const root = opts.assetsDir ?? process.env.RIVULET_DASHBOARD_DIR;
+      const root = opts.assetsDir ?? config.dashboardDir;
       await dashboardStatic(web, root ? { root: root.endsWith('/') ? root : `${root}/` } : {});
     });
   };

@@ -6,10 +6,10 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../../http/app.js';
-import { requireKey } from '../../http/auth.js';
-import { ApiError, Errors } from '../../http/errors.js';
-import { PageQuery, pageRequest } from '../../http/pagination.js';
+import type { AppServices } from '../../http/index.js';
+import { requireKey } from '../../http/index.js';
+import { ApiError, Errors } from '../../http/index.js';
+import { PageQuery, pageRequest } from '../../http/index.js';
 import type { ApiKeyRecord } from '../../workspaces/index.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, setAdminPassword } from './password.js';
 import { checkAdminPassword } from './session-routes.js';

@@ -10,7 +10,7 @@
  * here, inside the authentication hook, which runs outside the dashboard's plugin scope.
  */
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../../http/errors.js';
+import { ApiError } from '../../http/index.js';
 import type { ApiKeyRecord } from '../../workspaces/index.js';
 import { csrfMatches, type SessionStore } from './sessions.js';
 

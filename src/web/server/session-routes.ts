@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ApiError } from '../../http/errors.js';
+import { ApiError } from '../../http/index.js';
 import type { Queryable } from '../../storage/index.js';
 import { clearSessionCookie, setSessionCookie } from './cookies.js';
 import { currentPasswordHash, verifyPassword } from './password.js';

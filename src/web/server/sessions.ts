@@ -5,7 +5,7 @@
  * attacker who cannot read the cookie cannot compute it.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { millis, millisKey, queryPage, type Page, type PageRequest } from '../../http/pagination.js';
+import { millis, millisKey, queryPage, type Page, type PageRequest } from '../../storage/index.js';
 import type { Queryable } from '../../storage/index.js';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;

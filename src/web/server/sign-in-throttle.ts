@@ -12,8 +12,8 @@
  */
 import { normalizeIP } from '@fastify/rate-limit';
 import type { Config } from '../../config.js';
-import { ApiError } from '../../http/errors.js';
-import type { CounterValue, SharedCounters } from '../../http/shared-counters.js';
+import { ApiError } from '../../http/index.js';
+import type { CounterValue, SharedCounters } from '../../http/index.js';
 
 const ACCOUNT_BUCKET = 'signin:account:admin';
 

@@ -5,9 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../../http/app.js';
-import { requireKey } from '../../http/auth.js';
-import { Errors } from '../../http/errors.js';
+import type { AppServices } from '../../http/index.js';
+import { requireKey } from '../../http/index.js';
+import { Errors } from '../../http/index.js';
 import type { ProfileExtension } from '../../identity/index.js';
 import { exportIds } from '../../tracking/index.js';
 

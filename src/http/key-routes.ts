@@ -1,12 +1,15 @@
-/** Admin API for the caller's workspace and its REST API keys (Bearer key with `admin`). */
+/**
+ * Admin API for the caller's workspace and its REST API keys (Bearer key with `admin`). The keys
+ * are workspaces' data; their routes live beside the authentication that reads them, so that
+ * `workspaces/` does not depend on the HTTP layer that depends on it.
+ */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../http/app.js';
-import { requireKey } from '../http/auth.js';
-import { Errors } from '../http/errors.js';
-import { PageQuery, pageRequest } from '../http/pagination.js';
-import { PERMISSIONS, type Permission } from './keys.js';
-import { createApiKey, listApiKeysPage, revokeApiKey, type ApiKeyRecord } from './store.js';
+import { createApiKey, listApiKeysPage, PERMISSIONS, revokeApiKey, type ApiKeyRecord, type Permission } from '../workspaces/index.js';
+import type { AppServices } from './app.js';
+import { requireKey } from './auth.js';
+import { Errors } from './errors.js';
+import { PageQuery, pageRequest } from './pagination.js';
 
 const admin = { permission: 'admin' as const };
 const CreateKeyBody = Type.Object(
