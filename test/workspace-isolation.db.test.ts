@@ -236,6 +236,8 @@ const CASES: Record<string, Case> = {
     await notFound('GET', `/admin/cohorts/${B.cohortId}`);
     await notFound('GET', `/admin/cohorts/${B.webhookCohortId}`);
   },
+  'GET /admin/cohort-sync-rejections': async () => void (await listed('/admin/cohort-sync-rejections')),
+  'GET /admin/cohort-syncs/stale': async () => void (await listed('/admin/cohort-syncs/stale')),
   'GET /admin/cohort-syncs': async () => void (await listed('/admin/cohort-syncs?limit=1000')),
   'GET /admin/usage/data-points': async () => void (await listed('/admin/usage/data-points')),
   'POST /partners/:partner/cohorts': async () => {
@@ -291,6 +293,7 @@ const CASES: Record<string, Case> = {
   },
   'GET /admin/currents/:id/notifications': () => notFound('GET', `/admin/currents/${B.connectorId}/notifications`),
   'DELETE /admin/currents/:id': () => notFound('DELETE', `/admin/currents/${B.connectorId}`),
+  'PATCH /admin/currents/:id': () => notFound('PATCH', `/admin/currents/${B.connectorId}`, { name: 'taken over' }),
   // Segments.
   'GET /admin/segments': async () => void (await listed('/admin/segments')),
   'GET /admin/segments/filters': async () => void (await listed('/admin/segments/filters')),

@@ -80,7 +80,8 @@ export async function loadSecretBox(masterKey: string | undefined, dataDir: stri
   return SecretBox.fromString(material);
 }
 
-async function readKeyFile(file: string): Promise<string | undefined> {
+/** The key file's key, undefined if there is none; an empty or corrupt one stops with the fix. */
+export async function readKeyFile(file: string): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

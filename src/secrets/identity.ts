@@ -10,10 +10,9 @@
  * Call it under the migration lock (`prepareStore`), so processes started at once agree.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Queryable } from '../storage/index.js';
-import { loadSecretBox, SecretBox } from './box.js';
+import { loadSecretBox, readKeyFile, SecretBox } from './box.js';
 
 const CHECK = 'master_key_check';
 
@@ -37,14 +36,6 @@ export async function storedCheckValue(db: Queryable): Promise<Buffer | undefine
   return rows[0] ? Buffer.from(rows[0].value) : undefined;
 }
 
-async function readKeyFile(file: string): Promise<string | undefined> {
-  try {
-    return (await readFile(file, 'utf8')).trim() || undefined;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
 
 export async function resolveMasterKey(db: Queryable, masterKey: string | undefined, dataDir: string): Promise<ResolvedMasterKey> {
   const file = join(dataDir, 'master.key');
