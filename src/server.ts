@@ -63,13 +63,14 @@ export interface PreparedDeployment extends PreparedStore {
  * throws `MasterKeyError`), the partner keys (generated once per deployment) and the dashboard's
  * admin password (generated once). Whatever was generated is returned to print once.
  */
-export async function prepareDeployment(db: Db, config: Config): Promise<PreparedDeployment> {
+export async function prepareDeployment(db: Db, config: Config, opts: { exclusiveStore?: boolean } = {}): Promise<PreparedDeployment> {
   return withMigrationLock(db, async () => {
     await applyMigrations(db);
     const seeded = await seedStore(db, config);
     const masterKey = await resolveMasterKey(db, config.masterKey, config.dataDir);
     const partnerKeys = await resolvePartnerKeys(db, partnerList(config), config.partnerApiKeys, config.dataDir);
-    const adminPassword = await resolveAdminPassword(db, config.adminPassword);
+    // Only a process holding the embedded store's lock knows no other process can be printing it.
+    const adminPassword = await resolveAdminPassword(db, config.adminPassword, { exclusive: opts.exclusiveStore === true });
     return { ...seeded, masterKey, partnerKeys, adminPassword };
   });
 }
@@ -79,7 +80,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     opts.db ??
     (await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, timeoutMs: config.store.timeoutMs, minFreeBytes: config.store.minFreeBytes }));
   try {
-    const prepared = await prepareDeployment(db, config);
+    const prepared = await prepareDeployment(db, config, { exclusiveStore: !opts.db && !config.databaseUrl });
     const logWindow = { windowMs: config.eventLog.retentionMs, partitionMs: config.eventLog.partitionMs };
     await ensurePartitions(db, logWindow);
     const cohorts = await createCohortImport(config, { ...opts.cohortImport, partnerKeys: prepared.partnerKeys, box: prepared.masterKey.box });

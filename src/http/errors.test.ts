@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CohortLocked,
   DomainError,
-  PullConnectionPaused,
+  InvalidCursor, PullConnectionPaused,
   SegmentNameTaken,
   UnknownCohort,
   UnknownDevice,
@@ -29,6 +29,7 @@ const CASES: Array<[DomainError, number, { message: string; errors: unknown[] }]
   [new UnknownUser('user.external_id'), 404, { message: 'User not found', errors: [{ type: 'no such user in this workspace', path: 'user.external_id' }] }],
   [new UnknownDevice(), 404, { message: 'device_id not found', errors: [{ type: 'device_id not found' }] }],
   [new UnknownPullConnection('c1'), 404, { message: 'Mixpanel connection c1 not found', errors: [{ type: 'Mixpanel connection c1 not found' }] }],
+  [new InvalidCursor(), 400, { message: 'cursor is not a next_cursor this list gave', errors: [{ type: 'cursor is not a next_cursor this list gave', path: 'cursor' }] }],
   [
     new PullConnectionPaused(),
     409,

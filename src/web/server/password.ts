@@ -60,7 +60,7 @@ export interface AdminPassword {
   pendingElsewhere?: Date;
 }
 
-/** How long a generated, unshown password is left to the process that generated it (PostgreSQL only). */
+/** How long a generated, unshown password is left to the process that generated it (unless the store is exclusive). */
 const UNSHOWN_GRACE_MS = 120_000;
 
 /**
@@ -74,7 +74,8 @@ export async function resolveAdminPassword(
   fromEnv: string | undefined,
   opts: { exclusive?: boolean } = {},
 ): Promise<AdminPassword & { sessionsEnded?: number }> {
-  const exclusive = opts.exclusive ?? db.kind === 'pglite';
+  // Exclusive: the caller holds the embedded store's lock, so no other process shares this database.
+  const exclusive = opts.exclusive ?? false;
   const existing = await db.query<{ password_hash: string; generated_at: Date | null; shown_at: Date | null }>(
     'SELECT password_hash, generated_at, shown_at FROM dashboard_admin',
   );
