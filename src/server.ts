@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp, loggerOptions, workspaceRoutes, type CapabilityPlugin } from './http/index.js';
 import { ensurePartitions, startRetention } from './events/index.js';
-import { applyMigrations, heldLock, openStorage, retryStats, withMigrationLock, type Db } from './storage/index.js';
+import { applyMigrations, heldLock, openStorage, retryStats, startStoreProbe, withMigrationLock, type Db } from './storage/index.js';
 import { partnerList, resolvePartnerKeys, type PartnerRegistry } from './cohorts/index.js';
 import { MasterKeyError, resolveMasterKey, type ResolvedMasterKey } from './secrets/index.js';
 import { resolveAdminPassword, type AdminPassword } from './web/index.js';
@@ -102,6 +102,8 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
         'the API key configured in RIVULET_API_KEY is revoked and stays revoked: it is not accepted (set RIVULET_API_KEY to a new key, or unset it)',
       );
     }
+    // A store that cannot write (full disk, lost connection) turns ready again once a probe write succeeds.
+    const stopProbe = startStoreProbe(db);
     const stopHealthLog = db.health?.onChange((change) => {
       if (change.ready) app.log.info({ store: db.kind }, 'store ready again: writes are accepted');
       else app.log.error({ store: db.kind, conditions: change.conditions }, `store not ready: ${change.reason}; writes answer 503 and /readyz 503 until it recovers`);
@@ -138,6 +140,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
         await stopRetention();
         await app.close();
         stopHealthLog?.();
+        stopProbe?.();
         if (!opts.db) await db.close();
       },
     };

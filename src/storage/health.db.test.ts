@@ -8,8 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let stopProbe: (() => void) | undefined;
 import { createTestDatabaseUrl, TEST_BACKEND } from '../test-support/db.js';
-import { isStoreUnavailable, migrate, openStorage, type Db } from './index.js';
+import { isStoreUnavailable, migrate, openStorage, startStoreProbe, type Db } from './index.js';
 
 let db: Db;
 let cleanup: () => Promise<void>;
@@ -24,8 +26,10 @@ beforeAll(async () => {
     cleanup = () => rm(dir, { recursive: true, force: true });
   }
   await migrate(db);
+  stopProbe = startStoreProbe(db);
 }, 120_000);
 afterAll(async () => {
+  stopProbe?.();
   await db?.close();
   await cleanup?.();
 });

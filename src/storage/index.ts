@@ -36,16 +36,18 @@ export async function openStorage(cfg: StorageConfig): Promise<Db> {
   let db: Db;
   if (cfg.databaseUrl) db = openPostgres({ connectionString: cfg.databaseUrl, statementTimeoutMs: timeoutMs });
   else db = await openEmbedded(cfg, timeoutMs);
-  const stopProbe = db.health?.startProbe(async () => {
+  return db;
+}
+
+/**
+ * Probes a store whose health says it cannot write (a full disk, a lost connection) with one small
+ * write every `STORE_DEFAULTS.probeMs`, so that it turns ready again by itself once the write
+ * succeeds. The serving process runs it; returns its stop.
+ */
+export function startStoreProbe(db: Db): (() => void) | undefined {
+  return db.health?.startProbe(async () => {
     await db.query(`INSERT INTO store_probe (id, probed_at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at`);
   }, STORE_DEFAULTS.probeMs);
-  const close = db.close.bind(db);
-  return Object.assign(db, {
-    async close() {
-      stopProbe?.();
-      await close();
-    },
-  });
 }
 
 /**
