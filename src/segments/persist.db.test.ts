@@ -114,8 +114,12 @@ describe(`saved segment bitmaps on ${TEST_BACKEND}`, () => {
     expect(fullScans(r.statements)).toBe(1);
     expect(cohortLoads(r.statements)).toBe(1);
     await recovering.saveOnce();
-    const lengths = await t.db.query<{ n: number }>('SELECT min(length(bitmap))::int AS n FROM segment_bitmaps WHERE workspace_id = $1', [workspaceId]);
-    expect(lengths.rows[0]!.n).toBeGreaterThan(2);
+    // Saved again whole: the next start restores every bitmap of the filter from its row, scanning nothing.
+    // (Rows of atoms the filter does not use, saved by an earlier test, keep their bad bytes until used.)
+    r = recording(t.db);
+    expect(await new SegmentEvaluator(r.db).count(workspaceId, filter)).toBe(await truth());
+    expect(fullScans(r.statements)).toBe(0);
+    expect(cohortLoads(r.statements)).toBe(0);
   });
 
   it('two processes saving the same workspace leave rows each of which is consistent', async () => {
