@@ -102,6 +102,9 @@ describe(`saved segment bitmaps on ${TEST_BACKEND}`, () => {
     r = recording(t.db);
     expect(await new SegmentEvaluator(r.db).count(workspaceId, filter)).toBe(await truth());
     expect(fullScans(r.statements)).toBe(1);
+    // The log was not really pruned: take the marker back, or every later save would look pruned past
+    // whenever any transaction on the server (another test's, in another database) began before it.
+    await t.db.query('DELETE FROM segment_change_horizon');
 
     // Bytes that are not a bitmap: loaded from the tables, and saved again whole.
     const again = new SegmentEvaluator(t.db);
