@@ -71,13 +71,30 @@ describe(`updating a Current in place on ${TEST_BACKEND}`, () => {
     await waitFor(async () => mp.emulator.events(P.projectId).length === 1, 'the first event');
     const narrowed = await s.call('PATCH', `/admin/currents/${id}`, { event_types: ['users.behaviors.Purchase'], credentials: { kind: 'api_secret', api_secret: P.apiSecret } });
     expect(narrowed.body).toMatchObject({ event_types: ['users.behaviors.Purchase'], credential_kind: 'api_secret', changed: ['event_types', 'credentials'] });
+    // The running export restarts with the new settings within seconds, from its cursor; an event
+    // logged before that may still go out under the old ones. Once one is skipped, every later one is.
+    let tracked = 1;
+    let skipped = 0;
+    // Every tracked event accounted for: sent or skipped (at least once: one sent by the old settings
+    // just before the restart may be read again from the cursor and skipped too).
+    const settled = (more: (x: any) => boolean = () => true) =>
+      waitFor(async () => {
+        const x = await status(id);
+        return x.lag.events === 0 && x.sent + (x.skipped_by_reason['not_selected'] ?? 0) >= tracked && more(x) ? x : undefined;
+      }, 'every tracked event to be counted');
+    for (let i = 0; i < 30 && skipped === 0; i++) {
+      expect((await track(`probe ${i}`)).status).toBe(201);
+      tracked++;
+      skipped = (await settled()).skipped_by_reason['not_selected'] ?? 0;
+    }
+    expect(skipped).toBeGreaterThan(0);
+    const before = await status(id);
+    const delivered = mp.emulator.events(P.projectId).length;
     expect((await track('now skipped')).status).toBe(201);
-    const st = await waitFor(async () => {
-      const x = await status(id);
-      return x.skipped_by_reason['not_selected'] === 1 && x.lag.events === 0 ? x : undefined;
-    }, 'the skip to be counted');
-    expect(st.sent).toBe(1);
-    expect(mp.emulator.events(P.projectId)).toHaveLength(1);
+    tracked++;
+    const st = await settled((x) => x.skipped_by_reason['not_selected'] === skipped + 1);
+    expect(st.sent).toBe(before.sent);
+    expect(mp.emulator.events(P.projectId)).toHaveLength(delivered);
     await s.call('DELETE', `/admin/currents/${id}`);
     expect((await s.call('PATCH', `/admin/currents/${id}`, { name: 'gone' })).status).toBe(404);
   });
