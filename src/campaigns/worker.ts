@@ -4,6 +4,7 @@
  * `concurrency` at a time. Several processes on one PostgreSQL share the work through the leases.
  */
 import { randomUUID } from 'node:crypto';
+import { Ticker } from '../leases/index.js';
 import { attemptSend, type AttemptDeps } from './attempt.js';
 import { resolveNextDispatch, type AudienceSource } from './resolve.js';
 import { claimSends, releaseSends } from './store.js';
@@ -19,10 +20,7 @@ export const DEFAULT_WORKER_TIMING: WorkerTiming = { pollMs: 500, leaseMs: 5 * 6
 
 export class SendWorker {
   readonly owner = randomUUID();
-  private timer: NodeJS.Timeout | null = null;
-  private ticking: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly ticker: Ticker;
 
   constructor(
     private readonly deps: Omit<AttemptDeps, 'owner'>,
@@ -30,35 +28,25 @@ export class SendWorker {
     private readonly channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook'; name: string } | undefined>,
     private readonly timing: WorkerTiming,
     private readonly onError: (err: unknown) => void,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => this.wake(), this.timing.pollMs);
-    this.timer.unref();
-    this.wake();
+  ) {
+    this.ticker = new Ticker(() => this.tick(), timing.pollMs, onError);
   }
 
+  private get stopped(): boolean {
+    return this.ticker.isStopped;
+  }
+
+  start(): void {
+    this.ticker.start();
+  }
+
+  /** Looks for work now (coalesced with a look already under way). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.ticking) {
-      this.again = true;
-      return;
-    }
-    this.ticking = this.tick()
-      .catch(this.onError)
-      .finally(() => {
-        this.ticking = null;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.ticker.wake();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.ticking;
+    await this.ticker.stop();
     await releaseSends(this.deps.db, this.owner).catch(this.onError);
   }
 

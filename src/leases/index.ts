@@ -19,6 +19,8 @@
  */
 import type { Queryable } from '../storage/index.js';
 
+export { Ticker } from './ticker.js';
+
 export interface LeaseColumns {
   table: string;
   key: string;

@@ -13,7 +13,7 @@
  * share a database share the runs.
  */
 import { randomUUID } from 'node:crypto';
-import { fairShare, LeaseKeeper, LeaseLost, leaveHeartbeats } from '../../leases/index.js';
+import { fairShare, LeaseKeeper, LeaseLost, leaveHeartbeats, Ticker } from '../../leases/index.js';
 import { claimRun, dueConnections, finishRun, pullWorkload, releaseRun, renewLeases, runLeases, type ClaimedRun } from './connections.js';
 import { runConnection, type PullDeps } from './run.js';
 
@@ -23,10 +23,7 @@ export class PullScheduler {
   readonly owner = randomUUID();
   private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private readonly leases: LeaseKeeper;
-  private timer: NodeJS.Timeout | null = null;
-  private ticking: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly ticker: Ticker;
 
   constructor(
     private readonly deps: Omit<PullDeps, 'fence'>,
@@ -39,30 +36,20 @@ export class PullScheduler {
       (id) => this.running.get(id)?.abort.abort(new LeaseLost(id)),
       onError,
     );
+    this.ticker = new Ticker(() => this.tick(), timing.pollMs, onError);
+  }
+
+  private get stopped(): boolean {
+    return this.ticker.isStopped;
   }
 
   start(): void {
-    this.timer = setInterval(() => this.wake(), this.deps.timing.pollMs);
-    this.timer.unref();
-    this.wake();
+    this.ticker.start();
   }
 
   /** Looks for due runs now (coalesced with a look already under way). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.ticking) {
-      this.again = true;
-      return;
-    }
-    this.ticking = this.tick()
-      .catch(this.onError)
-      .finally(() => {
-        this.ticking = null;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.ticker.wake();
   }
 
   /** Connection ids with a run in progress in this process. */
@@ -71,9 +58,7 @@ export class PullScheduler {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.ticking;
+    await this.ticker.stop();
     for (const r of this.running.values()) r.abort.abort();
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
     this.leases.stop();
