@@ -10,8 +10,12 @@
  * own increment), so "allowed when position <= limit" admits at most `limit` per window at any
  * concurrency. Windows are aligned to the epoch on the database's clock, so every process agrees
  * on them.
+ *
+ * While the store cannot take the write (a full disk, PostgreSQL unreachable), hits are counted in
+ * this process instead, in the same aligned windows, so the limits and throttles keep holding per
+ * process and a valid key can still authenticate for reads; the shared count resumes with the store.
  */
-import type { Db } from '../storage/index.js';
+import { isStoreUnavailable, type Db } from '../storage/index.js';
 
 export interface CounterValue {
   /** The bucket's count in the current window after this change. */
@@ -31,6 +35,8 @@ interface PendingBucket {
 }
 
 const PRUNE_EVERY_MS = 60_000;
+/** Buckets kept by the in-process fallback at most (the oldest windows go first). */
+const LOCAL_BUCKETS_MAX = 10_000;
 
 const ADD_SQL = `
   INSERT INTO rate_limit_counters AS c (bucket, window_end, hits)
@@ -45,9 +51,14 @@ export class SharedCounters {
   private pending = new Map<string, PendingBucket>();
   private flushing = false;
   private readonly pruneTimer: NodeJS.Timeout;
+  /** The in-process fallback's counts, while the store refuses the write. */
+  private readonly local = new Map<string, { windowEnd: number; hits: number }>();
 
   constructor(private readonly db: Db) {
-    this.pruneTimer = setInterval(() => void this.prune().catch(() => {}), PRUNE_EVERY_MS);
+    this.pruneTimer = setInterval(() => {
+      this.pruneLocal();
+      void this.prune().catch(() => {});
+    }, PRUNE_EVERY_MS);
     this.pruneTimer.unref();
   }
 
@@ -75,6 +86,11 @@ export class SharedCounters {
    * not made). A window that has ended is left alone: a slot never moves into the next window.
    */
   async giveBack(bucket: string, resetAt: number): Promise<void> {
+    const local = this.local.get(bucket);
+    if (local && local.windowEnd === resetAt && local.hits > 0) {
+      local.hits--;
+      return;
+    }
     await this.db.query('UPDATE rate_limit_counters SET hits = hits - 1 WHERE bucket = $1 AND window_end = $2 AND hits > 0', [bucket, resetAt]);
   }
 
@@ -105,11 +121,40 @@ export class SharedCounters {
             for (const [n, op] of ops.entries()) op.resolve({ count: first + n + 1, resetAt: Number(row.window_end) });
           }
         } catch (err) {
-          for (const entry of entries) for (const op of entry.ops) op.reject(err);
+          if (!isStoreUnavailable(err)) {
+            for (const entry of entries) for (const op of entry.ops) op.reject(err);
+            continue;
+          }
+          for (const [i, bucket] of buckets.entries()) {
+            const { windowMs, ops } = entries[i]!;
+            for (const op of ops) op.resolve(this.countLocally(bucket, windowMs));
+          }
         }
       }
     } finally {
       this.flushing = false;
+    }
+  }
+
+  private countLocally(bucket: string, windowMs: number): CounterValue {
+    const windowEnd = (Math.floor(Date.now() / windowMs) + 1) * windowMs;
+    let entry = this.local.get(bucket);
+    if (!entry || entry.windowEnd !== windowEnd) {
+      if (!entry && this.local.size >= LOCAL_BUCKETS_MAX) this.pruneLocal(LOCAL_BUCKETS_MAX / 10);
+      entry = { windowEnd, hits: 0 };
+      this.local.set(bucket, entry);
+    }
+    entry.hits++;
+    return { count: entry.hits, resetAt: windowEnd };
+  }
+
+  /** Forgets the fallback's ended windows, then the oldest buckets until `room` are free. */
+  private pruneLocal(room = 0): void {
+    const now = Date.now();
+    for (const [bucket, e] of this.local) if (e.windowEnd < now) this.local.delete(bucket);
+    for (const bucket of this.local.keys()) {
+      if (LOCAL_BUCKETS_MAX - this.local.size >= room) break;
+      this.local.delete(bucket);
     }
   }
 
