@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processStartTime } from '../src/storage/data-dir.js';
-import { freePort, runCli, serve, type ServeProcess } from './cli-process.js';
+import { cliArgs, freePort, runCli, serve, withMigratedStore, type ServeProcess } from './cli-process.js';
 import { spawn } from 'node:child_process';
 import { ROOT } from './cli-process.js';
 
@@ -25,7 +25,8 @@ afterAll(async () => {
 async function dataDir(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'rivulet-store-'));
   dirs.push(d);
-  return d;
+  // The store's creation is not under test here: start from a migrated one.
+  return withMigratedStore(d);
 }
 const envFor = (dir: string) => ({ RIVULET_DATA_DIR: dir, RIVULET_API_KEY: KEY, DATABASE_URL: '', RIVULET_MASTER_KEY: '' });
 async function start(dir: string, extra: Record<string, string> = {}): Promise<ServeProcess> {
@@ -41,12 +42,13 @@ const post = (url: string, path: string, body: unknown, key = KEY) =>
   fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 /** `rivulet serve` expected to fail: its exit code, its output, and how long it took. */
-function serveFails(env: Record<string, string>): Promise<{ code: number | null; output: string; ms: number }> {
+async function serveFails(env: Record<string, string>): Promise<{ code: number | null; output: string; ms: number }> {
+  const cli = await cliArgs();
   return freePort().then(
     (port) =>
       new Promise((resolve, reject) => {
         const t0 = Date.now();
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', PORT: String(port), ...env } });
+        const child = spawn(process.execPath, [...cli, 'serve'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', PORT: String(port), ...env } });
         let output = '';
         child.stdout.on('data', (d) => (output += d));
         child.stderr.on('data', (d) => (output += d));
