@@ -280,6 +280,10 @@ export interface CurrentsConfig {
   smtpFrom: string;
   /** gzip level of `/import` bodies (1 is fastest; Mixpanel only asks for gzip). */
   gzipLevel: number;
+  /** How often each process writes the per-minute delivery history it aggregated in memory (60 s). */
+  historyFlushMs?: number;
+  /** How often the history retention job rolls old minutes into hours and deletes old rows (1 h). */
+  historyRetentionMs?: number;
 }
 
 function num(env: Env, name: string, fallback: number, min: number, max: number, integer = true): number {
@@ -308,6 +312,8 @@ export function loadCurrentsConfig(env: Env = process.env): CurrentsConfig {
     smtpUrl: env.SMTP_URL || undefined,
     smtpFrom: env.SMTP_FROM || 'rivulet@localhost',
     gzipLevel: num(env, 'RIVULET_CURRENTS_GZIP_LEVEL', 1, 1, 9),
+    historyFlushMs: num(env, 'RIVULET_CURRENTS_HISTORY_FLUSH_MS', 60_000, 100, 600_000),
+    historyRetentionMs: num(env, 'RIVULET_CURRENTS_HISTORY_RETENTION_MS', 3_600_000, 1000, 86_400_000),
   };
 }
 
