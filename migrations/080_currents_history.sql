@@ -1,4 +1,4 @@
--- Per-minute delivery history of each Current (docs/reference/currents.md §3.3): one row per
+-- Per-minute delivery history of each Current (docs/reference/currents.md §3, "History"): one row per
 -- connector, bucket and metric. Writers add to a row (sums) or raise it (maxima, metrics named
 -- `*_max`), so several processes may write the same minute. Minute rows older than 48 hours are
 -- rolled up into hour rows ('h'); hour rows older than 30 days are deleted.

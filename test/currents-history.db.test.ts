@@ -1,5 +1,5 @@
 /**
- * A Current's per-minute delivery history (docs/reference/currents.md §3.3): an outage (wrong
+ * A Current's per-minute delivery history (docs/reference/currents.md §3, "History"): an outage (wrong
  * credentials) shows as failed requests and growing lag, the fix as sent events and request
  * latency, read through `GET /admin/currents/{id}/history`; it survives a restart (it is in the
  * database, not in the page); the Currents list shows delivered-in-24-h, lag and the last error;

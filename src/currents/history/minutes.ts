@@ -1,5 +1,5 @@
 /**
- * The in-memory side of a Current's delivery history (docs/reference/currents.md §3.3): counts and
+ * The in-memory side of a Current's delivery history (docs/reference/currents.md §3, "History"): counts and
  * maxima per connector, minute and metric, added to on the export's hot path (a few map updates,
  * no I/O) and drained once a minute by the recorder into `currents_history`. Metrics whose name
  * ends in `_max` keep the greatest value of the minute; every other metric is a sum.

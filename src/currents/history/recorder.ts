@@ -1,5 +1,5 @@
 /**
- * Each process's history recorder (docs/reference/currents.md §3.3). The live exports call
+ * Each process's history recorder (docs/reference/currents.md §3, "History"). The live exports call
  * `outcomes`, `request` and `failure` on their hot path (in-memory only); once a minute the recorder
  * samples the lag of the connectors it delivers for, writes everything aggregated in one upsert,
  * and, once an hour, runs the retention job. A failed write keeps its rows for the next flush.

@@ -1,6 +1,6 @@
 /**
  * `GET /admin/currents/:id/history?from&to&resolution`: a Current's delivery history
- * (docs/reference/currents.md §3.3) — per minute for the last 48 hours, per hour for 30 days.
+ * (docs/reference/currents.md §3, "History") — per minute for the last 48 hours, per hour for 30 days.
  */
 import type { FastifyInstance } from 'fastify';
 import { ApiError, requireKey } from '../../http/index.js';
