@@ -111,6 +111,12 @@ export interface Config {
     /** Per (workspace, partner) on the partner cohort API and the webhook. */
     partnerCohorts: RateLimitRule;
   };
+  /**
+   * Notices about cohort-sync incidents (a stale dynamic sync, a failed pull connection), sent
+   * through the Currents notification outbox: to whom (RIVULET_COHORT_SYNC_CONTACT; unset: the
+   * incidents are only flagged and logged) and how often they are looked for.
+   */
+  cohortSyncAlerts?: { contact: string | undefined; checkMs: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -125,6 +131,13 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
     throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
   }
   return n;
+}
+
+function emailSetting(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[^\s@]+@[^\s@]+$/.test(raw) || raw.length > 254) throw new ConfigError(`${name} must be an email address, got "${raw}"`);
+  return raw;
 }
 
 function rule(env: Env, name: string, limit: number, windowMs: number): RateLimitRule {
@@ -192,6 +205,10 @@ export function loadConfig(env: Env = process.env): Config {
       messagingSends: rule(env, 'SENDS', 250_000, 3_600_000),
       sdk: rule(env, 'SDK', 3000, 3000),
       partnerCohorts: rule(env, 'PARTNER_COHORTS', 250_000, 3_600_000),
+    },
+    cohortSyncAlerts: {
+      contact: emailSetting(env, 'RIVULET_COHORT_SYNC_CONTACT'),
+      checkMs: int(env, 'RIVULET_COHORT_SYNC_CHECK_MS', 60_000, 100, 3_600_000),
     },
   };
 }
@@ -280,6 +297,10 @@ export interface CurrentsConfig {
   smtpFrom: string;
   /** gzip level of `/import` bodies (1 is fastest; Mixpanel only asks for gzip). */
   gzipLevel: number;
+  /** How often each process writes the per-minute delivery history it aggregated in memory (60 s). */
+  historyFlushMs?: number;
+  /** How often the history retention job rolls old minutes into hours and deletes old rows (1 h). */
+  historyRetentionMs?: number;
 }
 
 function num(env: Env, name: string, fallback: number, min: number, max: number, integer = true): number {
@@ -308,6 +329,8 @@ export function loadCurrentsConfig(env: Env = process.env): CurrentsConfig {
     smtpUrl: env.SMTP_URL || undefined,
     smtpFrom: env.SMTP_FROM || 'rivulet@localhost',
     gzipLevel: num(env, 'RIVULET_CURRENTS_GZIP_LEVEL', 1, 1, 9),
+    historyFlushMs: num(env, 'RIVULET_CURRENTS_HISTORY_FLUSH_MS', 60_000, 100, 600_000),
+    historyRetentionMs: num(env, 'RIVULET_CURRENTS_HISTORY_RETENTION_MS', 3_600_000, 1000, 86_400_000),
   };
 }
 

@@ -241,6 +241,19 @@ export function cohortAdminRoutes(ctx: CohortContext) {
         for (const s of await staleSyncs(db).catch(() => [])) this.set({ workspace: s.workspace_id, kind: s.kind, id: s.id }, 1);
       },
     });
+    new Gauge({
+      name: 'rivulet_cohort_pull_connection_failed',
+      help: 'Pull connections in the failed state (docs/reference/cohort-import.md §8.3), 1 each',
+      labelNames: ['workspace', 'id'],
+      registers: [app.metrics],
+      async collect() {
+        this.reset();
+        const { rows } = await db
+          .query<{ id: string; workspace_id: string }>(`SELECT id::text AS id, workspace_id::text AS workspace_id FROM mixpanel_connections WHERE state = 'failed'`)
+          .catch(() => ({ rows: [] as Array<{ id: string; workspace_id: string }> }));
+        for (const r of rows) this.set({ workspace: r.workspace_id, id: r.id }, 1);
+      },
+    });
 
     app.get(
       '/admin/usage/data-points',

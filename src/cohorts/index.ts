@@ -14,6 +14,7 @@ import type { SecretBox } from '../secrets/index.js';
 import { createPullMode, type PullTiming } from './pull/index.js';
 import { cohortMergeParticipant, cohortProfileExtension } from './store.js';
 import { expireStagedSessions, webhookRoutes } from './webhook.js';
+import { checkSyncIncidents } from './sync-alerts.js';
 
 export { createImportKey, listImportKeys, rotateImportKey, invalidateImportKey, findActiveImportKey, publicImportKey } from './import-keys.js';
 export { MIXPANEL, PartnerRegistry, partnerList, resolvePartnerKeys, type Partner } from './partners.js';
@@ -67,7 +68,15 @@ export async function createCohortImport(config: Config, options: CohortImportOp
       timer.unref();
       void sweep();
       const stopPull = pull.start(db, onError);
+      const alerts = config.cohortSyncAlerts;
+      let checking: Promise<unknown> = Promise.resolve();
+      const check = () => (checking = checkSyncIncidents(db, alerts?.contact).catch(onError));
+      const alertTimer = setInterval(check, alerts?.checkMs ?? 60_000);
+      alertTimer.unref();
+      void check();
       return async () => {
+        clearInterval(alertTimer);
+        await checking;
         clearInterval(timer);
         await stopPull();
       };

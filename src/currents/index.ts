@@ -16,6 +16,7 @@ import { CurrentsSupervisor } from './delivery/supervisor.js';
 import type { CurrentsLog } from './log.js';
 import { startNotificationSender } from './notifications/sender.js';
 import { publishRoutes } from './publish/routes.js';
+import { HistoryRecorder } from './history/recorder.js';
 
 export { loadCurrentsConfig, type CurrentsConfig } from './config.js';
 export { parseMixpanelExportInput, INGESTION_HOSTS, REGIONS, type MixpanelExportInput } from './connectors/settings.js';
@@ -48,8 +49,14 @@ export async function createCurrents(config: Config, currentsConfig: CurrentsCon
     capabilities: [publishRoutes, connectorRoutes(context)],
     startWorkers(db, app) {
       const log: CurrentsLog = app.log;
-      const supervisor = new CurrentsSupervisor(db, box, currentsConfig, log);
+      const history: HistoryRecorder = new HistoryRecorder(db, log, {
+        flushMs: currentsConfig.historyFlushMs ?? 60_000,
+        retentionMs: currentsConfig.historyRetentionMs ?? 3_600_000,
+        sampleLag: () => supervisor.sampleLag(),
+      });
+      const supervisor: CurrentsSupervisor = new CurrentsSupervisor(db, box, currentsConfig, log, history);
       context.supervisor = supervisor;
+      history.start();
       registerCurrentsMetrics(app.metrics, db, (id) => context.live(id));
       supervisor.start();
       const stopOutbox = startNotificationSender(
@@ -60,6 +67,7 @@ export async function createCurrents(config: Config, currentsConfig: CurrentsCon
       return async () => {
         context.supervisor = null;
         await supervisor.stop();
+        await history.stop();
         await stopOutbox();
       };
     },
@@ -67,3 +75,4 @@ export async function createCurrents(config: Config, currentsConfig: CurrentsCon
 }
 export { updateConnector } from './connectors/store.js';
 export { parseMixpanelExportUpdate, settingsAsBody } from './connectors/settings.js';
+export { enqueueNotice } from './notifications/outbox.js';

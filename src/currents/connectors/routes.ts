@@ -15,8 +15,10 @@ import { importClientFor } from '../delivery/live-export.js';
 import { resendDeadLetters } from '../delivery/resend.js';
 import { listNotificationsPage } from '../notifications/outbox.js';
 import { testConnection } from './connection-test.js';
+import { historyRoute } from '../history/route.js';
+import { sentSince } from '../history/store.js';
 import { parseMixpanelExportInput, parseMixpanelExportUpdate, settingsAsBody, type SealedSecrets } from './settings.js';
-import { connectorStatus, publicConnector } from './status.js';
+import { connectorStatus, lagOf, publicConnector } from './status.js';
 import { createConnector, deleteConnector, getConnector, listConnectorsPage, openSecrets, setPaused, updateConnector, type Connector } from './store.js';
 
 const admin = { permission: 'admin' as const };
@@ -63,7 +65,12 @@ export function connectorRoutes(ctx: CurrentsContext) {
     app.get('/admin/currents', { config: admin, schema: { tags: ['admin'], summary: "A page of this workspace's Mixpanel exports, oldest first", querystring: PageQuery } }, async (request) => {
       const key = requireKey(request);
       const page = await listConnectorsPage(db, key.workspace_id, pageRequest(request.query));
-      return { connectors: page.items.map(publicConnector), next_cursor: page.next_cursor };
+      // What the Currents list shows per Current beside its state and last error: delivered in the
+      // last 24 h (from the per-minute history) and the lag.
+      const delivered = await sentSince(db, key.workspace_id, new Date(Date.now() - 24 * 3_600_000));
+      const connectors = [];
+      for (const c of page.items) connectors.push({ ...publicConnector(c), delivered_24h: delivered.get(c.id) ?? 0, lag: await lagOf(db, c) });
+      return { connectors, next_cursor: page.next_cursor };
     });
 
     app.get('/admin/currents/:id', { config: admin, schema: { tags: ['admin'], summary: 'One Mixpanel export', params: IdParams } }, async (request) => {
@@ -220,6 +227,8 @@ export function connectorRoutes(ctx: CurrentsContext) {
         return { notifications: page.items, next_cursor: page.next_cursor };
       },
     );
+
+    historyRoute(app, db, find);
 
     async function probe(c: Pick<Connector, 'region' | 'baseUrl' | 'maxInFlight'>, secrets: SealedSecrets) {
       const client = importClientFor(c, secrets, { ...ctx.config, requestTimeoutMs: Math.min(ctx.config.requestTimeoutMs, 15_000) });

@@ -17,6 +17,7 @@ import { noticeFor } from '../notifications/notices.js';
 import { commitDeadLetters, commitHealth, ProgressCommitter } from './checkpoint.js';
 import { HealthTracker } from './health.js';
 import { DeliveryPipeline } from './pipeline.js';
+import type { HistoryRecorder } from '../history/recorder.js';
 
 export interface LiveExportOptions {
   db: Db;
@@ -28,6 +29,8 @@ export interface LiveExportOptions {
   log: CurrentsLog;
   /** Replaces the HTTP client (tests, benchmarks). */
   client?: MixpanelImportClient;
+  /** Where outcomes, request latencies and failures go for the per-minute history. */
+  history?: HistoryRecorder;
 }
 
 export function importClientFor(connector: Pick<Connector, 'region' | 'baseUrl' | 'maxInFlight'>, secrets: SealedSecrets, config: CurrentsConfig): MixpanelImportClient {
@@ -50,7 +53,7 @@ export class LiveExport {
   private running: Promise<void> | null = null;
 
   constructor(opts: LiveExportOptions) {
-    const { db, connector, secrets, config, owner, log } = opts;
+    const { db, connector, secrets, config, owner, log, history } = opts;
     this.connectorId = connector.id;
     this.version = connector.version;
     this.client = opts.client ?? importClientFor(connector, secrets, config);
@@ -96,12 +99,20 @@ export class LiveExport {
       maxInFlight: connector.maxInFlight,
       pageSize: config.pageSize,
       send: {
-        send: (body, signal) => this.client.send(body, signal),
+        send: history
+          ? async (body, signal) => {
+              const began = performance.now();
+              const answer = await this.client.send(body, signal);
+              history.request(connector.id, performance.now() - began);
+              return answer;
+            }
+          : (body, signal) => this.client.send(body, signal),
         health: this.health,
         delayScale: config.delayScale,
         authRetryMs: config.authRetryMs,
         onRetry: (verdict) => {
           this.retries += 1;
+          history?.failure(connector.id);
           log.info({ ...tag, action: verdict.action, status: verdict.status, detail: verdict.detail }, 'Mixpanel import will be retried');
         },
         onUnlocatedRecords: (records) =>
@@ -109,6 +120,7 @@ export class LiveExport {
       },
       drain: false,
       idlePollMs: config.idlePollMs,
+      onCommitted: history ? (run) => history.outcomes(connector.id, run.tallies.list()) : undefined,
       onError: (err, where) => log.error({ ...tag, where, err: { message: (err as Error).message, code: (err as { code?: unknown }).code } }, 'Mixpanel export error'),
     });
   }

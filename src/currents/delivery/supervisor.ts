@@ -15,6 +15,8 @@ import type { CurrentsLog } from '../log.js';
 import { fairShare, leaveHeartbeats } from '../../leases/index.js';
 import { claimLease, releaseLease, renewLeases } from './checkpoint.js';
 import { LiveExport } from './live-export.js';
+import type { HistoryRecorder } from '../history/recorder.js';
+import { lagOf } from '../connectors/status.js';
 
 export interface LiveStatus {
   runningHere: boolean;
@@ -34,7 +36,21 @@ export class CurrentsSupervisor {
     private readonly box: SecretBox,
     private readonly config: CurrentsConfig,
     private readonly log: CurrentsLog,
+    private readonly history?: HistoryRecorder,
   ) {}
+
+  /** The lag of every connector this process delivers for (for the history). */
+  async sampleLag(): Promise<Array<{ connectorId: string; events: number; seconds: number }>> {
+    const ids = new Set([...this.exports.entries()].filter(([, e]) => !e.stopped).map(([id]) => id));
+    if (ids.size === 0) return [];
+    const out = [];
+    for (const c of await listConnectors(this.db)) {
+      if (!ids.has(c.id)) continue;
+      const lag = await lagOf(this.db, c);
+      out.push({ connectorId: c.id, ...lag });
+    }
+    return out;
+  }
 
   start(): void {
     if (this.timer) return;
@@ -114,7 +130,7 @@ export class CurrentsSupervisor {
       return;
     }
     this.unreadable.delete(connector.id);
-    const live = new LiveExport({ db: this.db, connector, secrets, config: this.config, owner: this.owner, log: this.log });
+    const live = new LiveExport({ db: this.db, connector, secrets, config: this.config, owner: this.owner, log: this.log, history: this.history });
     this.exports.set(connector.id, live);
     this.log.info({ connector: connector.id, state: connector.health }, 'Mixpanel export started');
     void live.start().then(() => {

@@ -18,7 +18,8 @@ export interface OutboxMessage {
   attempts: number;
 }
 
-export async function enqueueNotice(tx: Queryable, to: { connectorId: string; workspaceId: string; recipient: string }, notice: Notice): Promise<void> {
+/** `connectorId` is null for a notice about something else than a Current (a cohort sync). */
+export async function enqueueNotice(tx: Queryable, to: { connectorId: string | null; workspaceId: string; recipient: string }, notice: Pick<Notice, 'subject' | 'body'> & { kind: string }): Promise<void> {
   await tx.query(
     `INSERT INTO currents_notifications (connector_id, workspace_id, kind, recipient, subject, body) VALUES ($1, $2, $3, $4, $5, $6)`,
     [to.connectorId, to.workspaceId, notice.kind, to.recipient, notice.subject, notice.body],

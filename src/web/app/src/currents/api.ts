@@ -12,6 +12,7 @@ export const CURRENTS_ROUTES = {
   pause: (id: string) => `/admin/currents/${encodeURIComponent(id)}/pause`,
   resume: (id: string) => `/admin/currents/${encodeURIComponent(id)}/resume`,
   deadLetters: (id: string) => `/admin/currents/${encodeURIComponent(id)}/dead-letters`,
+  history: (id: string) => `/admin/currents/${encodeURIComponent(id)}/history`,
 };
 
 export interface ConnectorSummary {
@@ -25,6 +26,11 @@ export interface ConnectorSummary {
   base_url?: string | null;
   created_at?: string;
   last_error?: string | null;
+  last_error_at?: string | null;
+  /** Events delivered in the last 24 hours (from the per-minute history); the list only. */
+  delivered_24h?: number | null;
+  /** Events not yet delivered and how long the oldest has waited; the list only. */
+  lag?: { events: number; seconds: number } | null;
 }
 
 export interface ReasonCount {
@@ -95,6 +101,9 @@ export function toSummary(raw: Json): ConnectorSummary {
     base_url: (raw.base_url as string | null | undefined) ?? null,
     created_at: raw.created_at as string | undefined,
     last_error: (raw.last_error as string | null | undefined) ?? null,
+    last_error_at: (raw.last_error_at as string | null | undefined) ?? null,
+    delivered_24h: raw.delivered_24h !== undefined ? num(raw.delivered_24h) : null,
+    lag: raw.lag && typeof raw.lag === 'object' ? { events: num((raw.lag as Json).events), seconds: num((raw.lag as Json).seconds) } : null,
   };
 }
 

@@ -1,12 +1,12 @@
 /**
- * One Current: its state with pause / resume, throughput and lag charts, delivery and skip
- * counters, the last failure, and the dead letters. Throughput and lag are sampled from the status
- * route every few seconds while the page is open, so the charts show the recent minutes live.
+ * One Current: its state with pause / resume, edit, test and delete, its delivery history charts
+ * (from the server's per-minute history, so they survive a restart and cover the time the page was
+ * closed), delivery and skip counters, the last failure, and the dead letters.
  */
 import { useEffect, useState } from 'react';
 import { ApiFailure, del, get, post } from '../api';
 import { EditCurrent, TestResult, testExisting, type ConnectionTestResult } from '../currents/EditCurrent';
-import { LineChart } from '../components/charts';
+import { HistoryCharts } from '../currents/HistoryChart';
 import { EmptyState, ErrorMessage, Loaded, Loading, Unavailable } from '../components/feedback';
 import { Badge, ConfirmButton, PageHeader, Section, Stat } from '../components/ui';
 import { CURRENTS_ROUTES, toStatus, type ConnectorStatus, type DeadLetter, type ReasonCount } from '../currents/api';
@@ -15,19 +15,10 @@ import { useResource } from '../hooks';
 import { Link, navigate } from '../router';
 
 const SAMPLE_MS = 3000;
-const KEEP = 60;
 
-interface Sample {
-  at: number;
-  sent: number;
-  lagEvents: number;
-  lagSeconds: number;
-}
-
-function useStatusSamples(id: string) {
+function useStatus(id: string) {
   const [status, setStatus] = useState<ConnectorStatus | undefined>(undefined);
   const [error, setError] = useState<ApiFailure | undefined>(undefined);
-  const [samples, setSamples] = useState<Sample[]>([]);
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
@@ -37,7 +28,6 @@ function useStatusSamples(id: string) {
         if (!live) return;
         setStatus(s);
         setError(undefined);
-        setSamples((prev) => [...prev, { at: Date.now(), sent: s.sent, lagEvents: s.lag_events ?? 0, lagSeconds: s.lag_seconds ?? 0 }].slice(-KEEP));
       } catch (e) {
         if (live) setError(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
       }
@@ -49,11 +39,11 @@ function useStatusSamples(id: string) {
       window.clearInterval(timer);
     };
   }, [id, tick]);
-  return { status, error, samples, reload: () => setTick((t) => t + 1) };
+  return { status, error, reload: () => setTick((t) => t + 1) };
 }
 
 export function CurrentPage({ id }: { id: string }) {
-  const { status, error, samples, reload } = useStatusSamples(id);
+  const { status, error, reload } = useStatus(id);
   const [acting, setActing] = useState<ApiFailure | undefined>(undefined);
   const [editing, setEditing] = useState(false);
   const [tested, setTested] = useState<ConnectionTestResult | undefined>(undefined);
@@ -94,8 +84,6 @@ export function CurrentPage({ id }: { id: string }) {
   const skippedTotal = status.skipped.reduce((n, r) => n + r.count, 0);
   const deadTotal = status.dead_lettered.reduce((n, r) => n + r.count, 0);
   const fittedTotal = status.fitted.reduce((n, r) => n + r.count, 0);
-  const labels = samples.map((s) => new Date(s.at).toISOString().slice(11, 19));
-  const throughput = samples.map((s, i) => (i === 0 ? 0 : Math.max(0, (s.sent - samples[i - 1]!.sent) / ((s.at - samples[i - 1]!.at) / 1000))));
 
   return (
     <>
@@ -172,26 +160,9 @@ export function CurrentPage({ id }: { id: string }) {
           </div>
         ) : null}
       </Section>
-      <div className="grid-2">
-        <Section title="Throughput (events/s)">
-          {samples.length > 1 ? (
-            <LineChart title="Events delivered per second, sampled while this page is open" labels={labels} series={[{ label: 'events/s', tone: 'a', values: throughput }]} format={(n) => n.toFixed(n < 10 ? 1 : 0)} />
-          ) : (
-            <p className="muted">Sampling…</p>
-          )}
-        </Section>
-        <Section title="Lag">
-          {samples.length > 1 ? (
-            <LineChart
-              title="Events waiting to be delivered, sampled while this page is open"
-              labels={labels}
-              series={[{ label: 'events behind', tone: 'c', values: samples.map((s) => s.lagEvents) }]}
-            />
-          ) : (
-            <p className="muted">Sampling…</p>
-          )}
-        </Section>
-      </div>
+      <Section title="History">
+        <HistoryCharts id={id} />
+      </Section>
       <div className="grid-2">
         <Section title="Skipped, by reason">
           <ReasonTable rows={status.skipped} empty="Nothing skipped." />

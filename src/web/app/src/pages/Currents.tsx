@@ -2,7 +2,7 @@
 import { CURRENTS_ROUTES, toSummary } from '../currents/api';
 import { EmptyState, Loaded } from '../components/feedback';
 import { Badge, PageHeader } from '../components/ui';
-import { count, when } from '../format';
+import { count, duration, when } from '../format';
 import { useResource } from '../hooks';
 import { Link } from '../router';
 
@@ -31,6 +31,13 @@ export function Currents() {
                       <th scope="col">Integration</th>
                       <th scope="col">Destination</th>
                       <th scope="col">State</th>
+                      <th scope="col" className="num">
+                        Delivered (24 h)
+                      </th>
+                      <th scope="col" className="num">
+                        Lag
+                      </th>
+                      <th scope="col">Last error</th>
                       <th scope="col">Region</th>
                       <th scope="col" className="num">
                         Event types
@@ -43,11 +50,22 @@ export function Currents() {
                       <tr key={c.id}>
                         <td>
                           <Link to={`/currents/${c.id}`}>{c.name}</Link>
-                          {c.last_error ? <div className="error-cell">{c.last_error}</div> : null}
                         </td>
                         <td>Mixpanel Export{c.base_url ? <div className="muted small">{c.base_url}</div> : null}</td>
                         <td>
                           <Badge value={c.state} />
+                        </td>
+                        <td className="num" data-testid="delivered-24h">{c.delivered_24h === null || c.delivered_24h === undefined ? '—' : count(c.delivered_24h)}</td>
+                        <td className="num">{c.lag ? `${count(c.lag.events)} · ${duration(c.lag.seconds)}` : '—'}</td>
+                        <td>
+                          {c.last_error ? (
+                            <>
+                              <div className="error-cell">{c.last_error}</div>
+                              <div className="muted small nowrap">{when(c.last_error_at)}</div>
+                            </>
+                          ) : (
+                            <span className="muted">none</span>
+                          )}
                         </td>
                         <td>{c.region}</td>
                         <td className="num">{count(c.event_types.length)}</td>
