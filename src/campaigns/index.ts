@@ -11,6 +11,7 @@ import type { SecretBox } from '../secrets/index.js';
 import { getSegment, SegmentEvaluator } from '../segments/index.js';
 import type { Db } from '../storage/index.js';
 import { campaignRoutes } from './routes.js';
+import { campaignDashboardRoutes } from './dashboard-routes.js';
 import { triggerSendRoute } from './trigger-route.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
@@ -53,6 +54,12 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
         const segment = await getSegment(db, ws, segmentId);
         return segment ? evaluator.count(ws, segment.filter) : 0;
       },
+    }), campaignDashboardRoutes({
+      db,
+      publicUrl: config.publicUrl,
+      smtp: { url: config.messaging.smtpUrl ?? 'smtp://127.0.0.1:25', maxConnections: config.messaging.smtpConnections },
+      sendEmail: (settings, email) => transports.send(settings, email),
+      trackingSecret,
     })],
     startWorkers(app) {
       worker = new SendWorker(
