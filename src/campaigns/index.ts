@@ -16,6 +16,9 @@ import { triggerSendRoute } from './trigger-route.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
 
+export { dispatchProgress, type DispatchProgress } from './dashboard-store.js';
+export { dispatchFinished, progressLine } from './progress-bar.js';
+export { getCampaignById } from './store.js';
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
 
 export interface Campaigns {
@@ -37,7 +40,7 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
   const transports = new SmtpTransports();
   const policy = new AddressPolicy(config.messaging.webhookAllow);
   const agent = guardedAgent(policy);
-  const timing = { ...DEFAULT_WORKER_TIMING, pollMs: config.messaging.sendPollMs, concurrency: config.messaging.sendConcurrency, ...opts.timing };
+  const timing = { ...DEFAULT_WORKER_TIMING, pollMs: config.messaging.sendPollMs, concurrency: config.messaging.sendConcurrency, leaseMs: config.messaging.sendLeaseMs, ...opts.timing };
   const names = new Map<string, string>();
   const channelOf = async (campaignId: string) => {
     const c = await getCampaignById(db, campaignId);
