@@ -7,7 +7,10 @@
  *      (re-synced every 30 s while its membership churns), plus a pull connection for a second one;
  *   3. saves segments on the imported cohort;
  *   4. launches a Mixpanel Current pointed at the emulator and sends events (REST and Currents);
- *   5. prints the dashboard URL, the admin password and what to look at, and keeps events and
+ *   5. sends an email campaign to the cohort's segment through the mail sink (real SMTP), opens and
+ *      clicks some of the messages over HTTP, and waits until their engagement events (Send,
+ *      Delivery, Open, Click) reach the Mixpanel emulator through the Current;
+ *   6. prints the dashboard URL, the admin password and what to look at, and keeps events and
  *      cohort changes flowing until Ctrl-C.
  *
  * Everything goes through the public APIs (REST, admin, partner webhook, emulator control), so what
@@ -20,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { buildMixpanelEmulator } from '../src/emulator/mixpanel/index.js';
+import { startMailSink } from '../src/emulator/mail-sink/index.js';
 import { createRivulet } from '../src/server.js';
 import { heldLock } from '../src/storage/index.js';
 import { DASHBOARD_DIR } from '../src/web/server/index.js';
@@ -110,7 +114,9 @@ async function main(): Promise<void> {
   const dataDir = process.env.RIVULET_DATA_DIR || temporaryStore!;
   const port = await freePort(Number(process.env.PORT ?? 3000));
   const publicUrl = `http://127.0.0.1:${port}`;
-  const config = loadConfig({ ...process.env, PORT: String(port), HOST: '127.0.0.1', RIVULET_DATA_DIR: dataDir, RIVULET_PUBLIC_URL: publicUrl, DATABASE_URL: '' });
+  // The mail sink first: Rivulet's email campaigns send to it (SMTP_URL).
+  const sink = await startMailSink();
+  const config = loadConfig({ ...process.env, PORT: String(port), HOST: '127.0.0.1', RIVULET_DATA_DIR: dataDir, RIVULET_PUBLIC_URL: publicUrl, DATABASE_URL: '', SMTP_URL: sink.smtpUrl, RIVULET_SEND_POLL_MS: '200' });
 
   if (!existsSync(`${DASHBOARD_DIR}index.html`)) {
     step('Building the dashboard (npm run build does this too)…');
@@ -124,7 +130,7 @@ async function main(): Promise<void> {
   const emulator = buildMixpanelEmulator();
   await emulator.app.listen({ port: 0, host: '127.0.0.1' });
   const emulatorUrl = `http://127.0.0.1:${(emulator.app.server.address() as { port: number }).port}`;
-  step(`Mixpanel emulator on ${emulatorUrl}`);
+  step(`Mixpanel emulator on ${emulatorUrl}; mail sink on ${sink.url} (SMTP ${sink.smtpUrl})`);
 
   let stopping = false;
   const timers: NodeJS.Timeout[] = [];
@@ -137,6 +143,7 @@ async function main(): Promise<void> {
     for (const t of timers) clearInterval(t);
     await emulator.app.close().catch(() => {});
     await rivulet.close().catch(() => {});
+    await sink.close().catch(() => {});
     if (temporaryStore) await rm(temporaryStore, { recursive: true, force: true });
     temporaryStore = undefined;
     process.exit(0);
@@ -267,6 +274,40 @@ async function main(): Promise<void> {
   step('Sending events through the REST API (/users/track) and the Currents publish API…');
   await sendEvents(1500);
 
+  // 5. An email campaign to the cohort's segment, through the mail sink, and its engagement back in Mixpanel.
+  step(`Sending an email campaign to "${cohort.name}" (${reach.count.toLocaleString('en-US')} users, 10 % control) through the mail sink…`);
+  const campaign = await api<{ id: string }>('POST', '/admin/campaigns', {
+    name: `${cohort.name}: weekend picks`,
+    channel: 'email',
+    audience: { segment_id: bingers.id },
+    from: { address: 'picks@rivulet-demo.test', name: 'Rivulet Films' },
+    control_percent: 10,
+    variants: [
+      { id: 'poster', name: 'Poster', percent: 45, email: { subject: '{{${first_name} | default: "Hi"}}, your weekend picks', html: '<p>Hi {{${first_name}}}, <a href="https://films.example/weekend">tonight: Night Train</a></p>' } },
+      { id: 'list', name: 'List', percent: 45, email: { subject: 'Five films for your weekend, {{${first_name}}}', html: '<ul><li>Night Train</li><li>Paper Moon</li></ul><p><a href="https://films.example/list">See all</a></p>' } },
+    ],
+  });
+  await api('POST', `/admin/campaigns/${campaign.id}/launch`);
+  type Progress = { dispatches: Array<{ state: string; queued: number; sent: number; total: number; control: number }> };
+  const done = await until('the campaign to be sent', async () => {
+    const d = (await api<Progress>('GET', `/admin/campaigns/${campaign.id}/progress`)).dispatches[0];
+    return d && d.state === 'resolved' && d.queued === 0 ? d : undefined;
+  }, 300_000);
+  const inbox = (await (await fetch(`${sink.url}/messages?limit=1000`)).json()) as { messages: Array<{ id: string }> };
+  const opened = inbox.messages.slice(0, Math.min(300, inbox.messages.length));
+  await pool(opened, 8, async (m) => void (await fetch(`${sink.url}/messages/${m.id}/open`, { method: 'POST' })));
+  const clicked = opened.slice(0, 80);
+  await pool(clicked, 8, async (m) => void (await fetch(`${sink.url}/messages/${m.id}/click`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"index":0}' })));
+  step(`  ${done.sent.toLocaleString('en-US')} emails delivered to the sink (${done.control} held out as control); ${opened.length} opened and ${clicked.length} clicked over HTTP`);
+  const engagement = await until('the campaign\'s engagement events to reach the Mixpanel emulator', async () => {
+    const page = await mixpanel<{ events: Array<{ event: string; properties: Record<string, unknown> }> }>('GET', `/_emulator/events?project_id=${PROJECT.project_id}`);
+    const counts: Record<string, number> = {};
+    for (const e of page.events) if (e.properties.campaign_id === campaign.id) counts[e.event] = (counts[e.event] ?? 0) + 1;
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    return total >= done.sent * 2 + opened.length + clicked.length ? counts : undefined;
+  }, 300_000);
+  step(`  in the Mixpanel emulator: ${Object.entries(engagement).map(([k, v]) => `${k} × ${v}`).join(', ')}`);
+
   // Keep it alive: events every 2 s; Mixpanel's cohort churns before each webhook sync.
   timers.push(setInterval(() => void sendEvents(40).catch(() => undefined), 2_000));
   timers.push(
@@ -304,6 +345,8 @@ async function main(): Promise<void> {
       `     ${sentEvents.toLocaleString('en-US')} events sent so far; 40 more every 2 s.`,
       `  5. Users: look up ${externalId(3)} (external id), mp_100000 / mixpanel_id (alias) or device-1 (device id).`,
       '  6. Usage: data points per day (one per user added to or removed from a cohort).',
+      `  7. Campaigns › ${cohort.name}: weekend picks: sent, delivered, opens and clicks per variant and control;`,
+      `     the messages themselves at ${sink.url}/messages; \`rivulet campaigns progress ${campaign.id}\`.`,
       '',
       ` Current ${current.id} · webhook sync ${sync.id}. Press Ctrl-C to stop${process.env.RIVULET_DATA_DIR ? '' : ' (the demo store is deleted)'}.`,
       line,

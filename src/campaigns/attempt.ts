@@ -54,6 +54,33 @@ async function dispatchOf(db: Db, id: string): Promise<Dispatch> {
   return d;
 }
 
+/**
+ * The users and address flags of a claimed batch, read with one query each instead of two per send
+ * (the send path's cost is its round trips to the database). Read at claim time: a user who
+ * unsubscribes while the batch is under way is seen by the next batch.
+ */
+export interface Prefetched {
+  users: Map<string, User>;
+  flags: Map<string, { hard_bounced: boolean; spam_reported: boolean }>;
+}
+
+export async function prefetch(db: Db, rows: SendRow[]): Promise<Prefetched> {
+  const out: Prefetched = { users: new Map(), flags: new Map() };
+  const byWorkspace = new Map<string, string[]>();
+  for (const r of rows) {
+    const ids = byWorkspace.get(r.workspace_id);
+    if (ids) ids.push(r.user_id);
+    else byWorkspace.set(r.workspace_id, [r.user_id]);
+  }
+  for (const [ws, ids] of byWorkspace) {
+    const users = await usersByIds(db, ws, [...new Set(ids)]);
+    for (const u of users) out.users.set(`${ws}:${u.id}`, u);
+    const emails = users.map((u) => u.email).filter((e): e is string => !!e);
+    for (const [email, f] of await flagsOf(db, ws, emails)) out.flags.set(`${ws}:${email}`, f);
+  }
+  return out;
+}
+
 /** Runs `work` in a transaction only while this worker still holds the send; false if it does not. */
 async function fenced(deps: AttemptDeps, row: SendRow, work: (tx: Queryable) => Promise<void>): Promise<boolean> {
   return deps.db.transaction(async (tx) => {
@@ -101,10 +128,10 @@ async function render(key: string, source: string | undefined, scope: Record<str
   return renderTemplate(template(key, source), scope);
 }
 
-export async function attemptSend(deps: AttemptDeps, row: SendRow): Promise<void> {
+export async function attemptSend(deps: AttemptDeps, row: SendRow, pre?: Prefetched): Promise<void> {
   const dispatch = await dispatchOf(deps.db, row.dispatch_id);
   const variant = dispatch.definition.variants.find((v) => v.id === row.variant_id);
-  const [user] = await usersByIds(deps.db, row.workspace_id, [row.user_id]);
+  const user = pre ? pre.users.get(`${row.workspace_id}:${row.user_id}`) : (await usersByIds(deps.db, row.workspace_id, [row.user_id]))[0];
   if (!variant || !user) return finish(deps, row, 'skipped', user ? 'not_eligible' : 'user_deleted', []);
   const ctx: SendContext = {
     workspaceId: row.workspace_id,
@@ -122,18 +149,18 @@ export async function attemptSend(deps: AttemptDeps, row: SendRow): Promise<void
     links: { unsubscribe: unsubscribeUrl },
     apiTriggerProperties: row.trigger_properties ?? {},
   });
-  if (variant.email) return attemptEmail(deps, row, dispatch, variant, user, ctx, scope, secret);
+  if (variant.email) return attemptEmail(deps, row, dispatch, variant, user, ctx, scope, secret, pre);
   if (variant.webhook) return attemptHook(deps, row, variant, ctx, scope);
   return finish(deps, row, 'skipped', 'not_eligible', []);
 }
 
-async function attemptEmail(deps: AttemptDeps, row: SendRow, dispatch: Dispatch, variant: Variant, user: User, ctx: SendContext, scope: Record<string, unknown>, secret: Buffer): Promise<void> {
+async function attemptEmail(deps: AttemptDeps, row: SendRow, dispatch: Dispatch, variant: Variant, user: User, ctx: SendContext, scope: Record<string, unknown>, secret: Buffer, pre?: Prefetched): Promise<void> {
   const email = variant.email!;
   const now = deps.now();
   const ev = (type: string, fields: Record<string, unknown> = {}, discriminator = '') => campaignEvent(`users.messages.email.${type}`, ctx, { email_address: user.email ?? '', ...fields }, deps.now(), discriminator);
   // A send that waited is checked again: a user may have unsubscribed or bounced meanwhile.
   if (!user.email) return finish(deps, row, 'aborted', 'missing_email', [ev('Abort', { abort_type: 'missing_email', abort_log: 'the user has no email address' })]);
-  const flags = (await flagsOf(deps.db, row.workspace_id, [user.email])).get(user.email.toLowerCase());
+  const flags = pre ? pre.flags.get(`${row.workspace_id}:${user.email.toLowerCase()}`) : (await flagsOf(deps.db, row.workspace_id, [user.email])).get(user.email.toLowerCase());
   const skip = emailSkipReason(dispatch.definition, user, flags);
   if (skip) return finish(deps, row, 'skipped', skip, []);
 

@@ -11,10 +11,14 @@ import type { SecretBox } from '../secrets/index.js';
 import { getSegment, SegmentEvaluator } from '../segments/index.js';
 import type { Db } from '../storage/index.js';
 import { campaignRoutes } from './routes.js';
+import { campaignDashboardRoutes } from './dashboard-routes.js';
 import { triggerSendRoute } from './trigger-route.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
 
+export { dispatchProgress, type DispatchProgress } from './dashboard-store.js';
+export { dispatchFinished, progressLine } from './progress-bar.js';
+export { getCampaignById } from './store.js';
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
 
 export interface Campaigns {
@@ -36,7 +40,7 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
   const transports = new SmtpTransports();
   const policy = new AddressPolicy(config.messaging.webhookAllow);
   const agent = guardedAgent(policy);
-  const timing = { ...DEFAULT_WORKER_TIMING, pollMs: config.messaging.sendPollMs, concurrency: config.messaging.sendConcurrency, ...opts.timing };
+  const timing = { ...DEFAULT_WORKER_TIMING, pollMs: config.messaging.sendPollMs, concurrency: config.messaging.sendConcurrency, leaseMs: config.messaging.sendLeaseMs, ...opts.timing };
   const names = new Map<string, string>();
   const channelOf = async (campaignId: string) => {
     const c = await getCampaignById(db, campaignId);
@@ -53,6 +57,12 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
         const segment = await getSegment(db, ws, segmentId);
         return segment ? evaluator.count(ws, segment.filter) : 0;
       },
+    }), campaignDashboardRoutes({
+      db,
+      publicUrl: config.publicUrl,
+      smtp: { url: config.messaging.smtpUrl ?? 'smtp://127.0.0.1:25', maxConnections: config.messaging.smtpConnections },
+      sendEmail: (settings, email) => transports.send(settings, email),
+      trackingSecret,
     })],
     startWorkers(app) {
       worker = new SendWorker(

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Ticker } from '../leases/index.js';
-import { attemptSend, type AttemptDeps } from './attempt.js';
+import { attemptSend, prefetch, type AttemptDeps } from './attempt.js';
 import { resolveNextDispatch, type AudienceSource } from './resolve.js';
 import { claimSends, releaseSends } from './store.js';
 
@@ -57,11 +57,12 @@ export class SendWorker {
       if (this.stopped) return;
       const rows = await claimSends(deps.db, this.owner, this.timing.concurrency * 4, this.timing.leaseMs);
       if (!rows.length) return;
+      const pre = await prefetch(deps.db, rows);
       let next = 0;
       const lane = async () => {
         while (next < rows.length && !this.stopped) {
           const row = rows[next++]!;
-          await attemptSend(deps, row).catch(this.onError);
+          await attemptSend(deps, row, pre).catch(this.onError);
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.timing.concurrency, rows.length) }, lane));

@@ -43,6 +43,7 @@ registerImportKeyCommands(program);
 registerMixpanelEmulatorCommand(program);
 registerMailSinkCommand(program, { RIVULET_MAIL_SINK_AUTH: cliSecret('RIVULET_MAIL_SINK_AUTH') });
 (await import('./currents.js')).registerCurrentsCommands(program);
+(await import('./campaigns.js')).registerCampaignCommands(program);
 
 // One line naming the cause and the fix; the stack trace only with LOG_LEVEL=debug.
 program.parseAsync(process.argv).catch((err: unknown) => {

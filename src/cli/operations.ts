@@ -1,5 +1,6 @@
 /** Every CLI operation that uses the store, by name: run by the CLI, or by a server for the CLI (src/cli/store.ts). */
 import { migrate } from '../storage/index.js';
+import { campaignOperations } from './campaigns.js';
 import { currentsOperations } from './currents.js';
 import { importKeyOperations } from './import-keys.js';
 import { keyOperations } from './keys.js';
@@ -13,4 +14,5 @@ export const OPERATIONS: Record<string, Operation> = {
   ...keyOperations,
   ...importKeyOperations,
   ...currentsOperations,
+  ...campaignOperations,
 };

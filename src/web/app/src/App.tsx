@@ -1,6 +1,8 @@
 /** Which page a path shows, behind the sign-in. */
 import { Layout } from './components/Layout';
 import { Loading } from './components/feedback';
+import { CampaignComposer } from './pages/CampaignComposer';
+import { Campaigns } from './pages/Campaigns';
 import { CohortPage } from './pages/CohortPage';
 import { Cohorts } from './pages/Cohorts';
 import { CreateCurrent } from './pages/CreateCurrent';
@@ -30,6 +32,9 @@ function Page({ path }: { path: string }) {
   if ((p = match('/currents/:id', path))) return <CurrentPage key={p.id} id={p.id!} />;
   if (path === '/users') return <Users />;
   if (path === '/usage') return <Usage />;
+  if (path === '/campaigns') return <Campaigns />;
+  if (path === '/campaigns/new') return <CampaignComposer key="new" />;
+  if ((p = match('/campaigns/:id', path))) return <CampaignComposer key={p.id} id={p.id!} />;
   return <NotFound />;
 }
 

@@ -7,6 +7,7 @@ export const NAV: Array<{ to: string; label: string; group?: string }> = [
   { to: '/partners/mixpanel', label: 'Mixpanel', group: 'Technology Partners' },
   { to: '/cohorts', label: 'Cohorts' },
   { to: '/segments', label: 'Segments' },
+  { to: '/campaigns', label: 'Campaigns' },
   { to: '/currents', label: 'Currents' },
   { to: '/users', label: 'Users' },
   { to: '/usage', label: 'Usage' },

@@ -7,6 +7,7 @@ import { ApiFailure, get } from '../api';
 import { EmptyState, ErrorMessage, Loading } from '../components/feedback';
 import { PageHeader, Section, Stat } from '../components/ui';
 import { count, when } from '../format';
+import { UserMessages } from '../campaigns/UserMessages';
 
 type Kind = 'external_id' | 'alias' | 'device_id' | 'email';
 
@@ -148,6 +149,7 @@ function ProfileView({ lookup }: { lookup: Lookup }) {
           <p className="muted">Not in any imported cohort.</p>
         )}
       </Section>
+      <UserMessages userId={p.braze_id} />
       <Section title="Recent events">
         {lookup.recent_events.length ? (
           <div className="table-wrap">
