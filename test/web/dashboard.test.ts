@@ -202,7 +202,7 @@ describe('the dashboard in Chromium', () => {
     }, 30_000);
     expect(stored.events.filter((e) => e.event === '[Braze Custom Event] rented_movie')).toHaveLength(5);
     await until('the connector page to show 5 delivered', async () => (await page.getByTestId('current-sent').textContent()) === '5', 20_000);
-    await page.getByRole('img', { name: /Events delivered per second/ }).waitFor();
+    await page.getByRole('img', { name: /Events per minute/ }).waitFor();
     await tab.shot('08-current-page');
     await nav(page, 'Currents');
     await page.getByRole('row', { name: /Mixpanel \(emulator\)/ }).waitFor();

@@ -51,7 +51,7 @@ export function columns(h: History, fields: Array<keyof HistoryPoint>): Array<Ar
   return [xs.map((t) => t / 1000), ...fields.map((f) => xs.map((t) => (byBucket.get(t)?.[f] as number | null | undefined) ?? null))];
 }
 
-function Plot({ title, data, series, height = 200 }: { title: string; data: Array<Array<number | null>>; series: uPlot.Series[]; height?: number }) {
+function Plot({ title, data, series, axes = [{}, { size: 56 }], height = 200 }: { title: string; data: Array<Array<number | null>>; series: uPlot.Series[]; axes?: uPlot.Axis[]; height?: number }) {
   const box = useRef<HTMLDivElement | null>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
@@ -66,7 +66,7 @@ function Plot({ title, data, series, height = 200 }: { title: string; data: Arra
         cursor: { drag: { x: true, y: false } },
         scales: { x: { time: true } },
         series: [{}, ...series],
-        axes: [{}, { size: 56 }],
+        axes,
       },
       data as uPlot.AlignedData,
       el,
@@ -149,8 +149,10 @@ export function HistoryCharts({ id }: { id: string }) {
             series={[
               { label: 'lag (s)', stroke: '#7c3aed', width: 2 },
               { label: 'lag (events)', stroke: '#0f766e' },
-              { label: 'latency avg (ms)', stroke: '#b45309' },
+              { label: 'latency avg (ms)', stroke: '#b45309', scale: 'ms' },
             ]}
+            // Lag on the left axis, request latency (milliseconds) on its own axis on the right.
+            axes={[{}, { size: 56 }, { scale: 'ms', side: 1, size: 56, grid: { show: false } }]}
           />
         </>
       ) : error ? null : (
