@@ -146,4 +146,23 @@ describe('campaign pages in Chromium', () => {
     await tab.shot('campaigns-05-user-messages');
     expect(tab.errors).toEqual([]);
   }, 240_000);
+
+  it('fits a 400 px wide screen without sideways scrolling', async () => {
+    const narrow = await openPage(browser, { width: 400, height: 800 });
+    await narrow.context.addCookies(await tab.context.cookies());
+    const id = (await server.call('GET', '/admin/campaigns')).body.campaigns[0].id as string;
+    for (const [path, name, heading] of [
+      ['/campaigns', 'campaigns-06-narrow-list', 'Campaigns'],
+      ['/campaigns/new', 'campaigns-07-narrow-composer', 'New campaign'],
+      [`/campaigns/${id}`, 'campaigns-08-narrow-campaign', 'Spring launch'],
+    ] as const) {
+      await narrow.page.goto(`${server.url}/dashboard${path}`);
+      await narrow.page.getByRole('heading', { level: 1, name: heading }).waitFor();
+      const overflow = await narrow.page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      expect(overflow, `${path} scrolls sideways`).toBeLessThanOrEqual(0);
+      await narrow.shot(name);
+    }
+    expect(narrow.errors).toEqual([]);
+    await narrow.context.close();
+  }, 60_000);
 });
