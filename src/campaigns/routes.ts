@@ -91,10 +91,12 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
         const c = await getCampaign(tx, key.workspace_id, id, true);
         if (!c) throw Errors.notFound(`Campaign ${id}`);
         if (c.state === 'stopped' || c.state === 'archived') throw new ApiError(409, `Campaign ${id} is ${c.state}`, [{ type: `campaign is ${c.state}`, path: 'id' }]);
-        if (!(await getSegment(tx, key.workspace_id, c.definition.audience.segment_id))) throw new ApiError(409, 'The campaign\'s segment no longer exists', [{ type: 'unknown segment', path: 'audience.segment_id' }]);
+        const apiOnly = c.definition.delivery === 'api_triggered' || c.definition.delivery === 'api_campaign';
+        if (c.definition.delivery !== 'api_campaign' && !(await getSegment(tx, key.workspace_id, c.definition.audience.segment_id))) throw new ApiError(409, 'The campaign\'s segment no longer exists', [{ type: 'unknown segment', path: 'audience.segment_id' }]);
         await setCampaignState(tx, key.workspace_id, id, 'active');
         // An API-triggered campaign is only switched on: /campaigns/trigger/send makes its dispatches.
-        return (c.definition.delivery ?? 'launch') === 'api_triggered' ? undefined : insertDispatch(tx, c);
+        // An API campaign likewise: /messages/send makes its dispatches.
+        return apiOnly ? undefined : insertDispatch(tx, c);
       });
       deps.wake();
       const campaign = await campaignOf(key.workspace_id, id);
