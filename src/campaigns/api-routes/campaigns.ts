@@ -123,7 +123,7 @@ export function campaignApiRoutes(deps: { db: Db; now(): number }) {
       const key = requireKey(request);
       const { id } = request.params as { id: string };
       const body = request.body as Record<string, unknown>;
-      const { runAt } = checkSchedule(body, deps.now());
+      const { runAt } = checkSchedule(body, deps.now(), '');
       const every = body.recurrence;
       if (every !== undefined && every !== 'day' && every !== 'week' && every !== 'month') throw bad('recurrence must be day, week or month', 'recurrence');
       let until: Date | undefined;

@@ -72,7 +72,7 @@ function checkMessage(channel: Channel, m: unknown, sendTo: SendTo, segmentId: s
   const variationId = m.message_variation_id;
   if (variationId !== undefined && (typeof variationId !== 'string' || !variationId)) throw bad(`${at}.message_variation_id must be a non-empty string`, `${at}.message_variation_id`);
   let variant: Obj;
-  let extra: Obj = {};
+  const extra: Obj = {};
   if (channel === 'email') {
     if (typeof m.app_id !== 'string' || !m.app_id) throw bad('messages.email.app_id is required', 'messages.email.app_id');
     if (m.email_template_id !== undefined) throw bad('email_template_id is not supported: give the body', 'messages.email.email_template_id');
@@ -156,15 +156,16 @@ export function checkMessagesBody(raw: unknown): CheckedMessagesBody {
 }
 
 /** `schedule` = {time, in_local_time?, at_optimal_time?}; `time` must be in the future. */
-export function checkSchedule(raw: unknown, nowMs: number): { runAt: Date } {
-  if (!isObj(raw)) throw bad('schedule is required: {"time": "<ISO-8601>"}', 'schedule');
-  if (raw.at_optimal_time === true) throw bad('at_optimal_time is not supported', 'schedule.at_optimal_time');
-  if (raw.in_local_time === true) throw bad("in_local_time is not supported yet: give the time in UTC", 'schedule.in_local_time');
-  if (typeof raw.time !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(raw.time)) throw bad('schedule.time must be an ISO-8601 time', 'schedule.time');
+export function checkSchedule(raw: unknown, nowMs: number, at = 'schedule'): { runAt: Date } {
+  const f = (name: string) => (at ? `${at}.${name}` : name);
+  if (!isObj(raw)) throw bad(`${at || 'the body'} is required: {"time": "<ISO-8601>"}`, at);
+  if (raw.at_optimal_time === true) throw bad('at_optimal_time is not supported', f('at_optimal_time'));
+  if (raw.in_local_time === true) throw bad('in_local_time is not supported yet: give the time in UTC', f('in_local_time'));
+  if (typeof raw.time !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(raw.time)) throw bad(`${f('time')} must be an ISO-8601 time`, f('time'));
   // A time without a zone is UTC.
   const text = /(Z|[+-]\d{2}:?\d{2})$/.test(raw.time) ? raw.time : `${raw.time}Z`;
   const t = Date.parse(text);
-  if (!Number.isFinite(t)) throw bad('schedule.time is not a valid time', 'schedule.time');
-  if (t <= nowMs) throw bad('schedule.time is in the past', 'schedule.time');
+  if (!Number.isFinite(t)) throw bad(`${f('time')} is not a valid time`, f('time'));
+  if (t <= nowMs) throw bad(`${f('time')} is in the past`, f('time'));
   return { runAt: new Date(t) };
 }
