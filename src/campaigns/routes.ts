@@ -43,7 +43,9 @@ async function validInput(db: Db, workspaceId: string, body: unknown): Promise<C
     const errors = checked.problems.map((p) => ({ type: p.line ? `${p.message} (line ${p.line}, column ${p.column})` : p.message, path: p.field }));
     throw new ApiError(400, `${errors[0]!.path}: ${errors[0]!.type}`, errors);
   }
-  if (!(await getSegment(db, workspaceId, checked.input.definition.audience.segment_id))) {
+  const segmentId = checked.input.definition.audience.segment_id;
+  // An API campaign without a segment: each /messages/send names its audience.
+  if (!(checked.input.definition.delivery === 'api_campaign' && segmentId === '') && !(await getSegment(db, workspaceId, segmentId))) {
     throw new ApiError(400, `audience.segment_id: no segment ${checked.input.definition.audience.segment_id} in this workspace`, [{ type: 'unknown segment', path: 'audience.segment_id' }]);
   }
   return checked.input;
