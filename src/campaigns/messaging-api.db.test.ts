@@ -283,4 +283,33 @@ describe(`messaging API on ${TEST_BACKEND}`, () => {
     expect(details).toMatchObject({ name: 'Receipts', schedule_type: 'api_campaign', channels: ['email'], messages: { receipt: { channel: 'email', name: 'Receipt' } }, first_sent: expect.any(String) });
     expect((await s.call('GET', '/campaigns/details?campaign_id=nope')).body.errors[0].path).toBe('campaign_id');
   });
+
+  it('sends a scheduled message in each recipient\'s local time zone', async () => {
+    expect((await s.call('POST', '/users/track', { attributes: [{ external_id: 'm0', time_zone: 'Asia/Tokyo' }, { external_id: 'm1', time_zone: 'America/New_York' }] })).status).toBe(201);
+    const d = new Date(clock() + 3 * 24 * HOUR);
+    const wall = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), 10);
+    const time = new Date(wall).toISOString().slice(0, 19);
+    offsetMs = wall - 9 * HOUR - 10 * 60_000 - Date.now();
+    const body = (schedule: unknown, over: Record<string, unknown> = {}) => ({ external_user_ids: ['m0', 'm1', 'm2'], messages: { email: email({ subject: 'Local {{${first_name}}}' }) }, schedule, ...over });
+    const segmentId = (await s.testDb.db.query<{ id: string }>(`SELECT id FROM segments WHERE workspace_id = $1 LIMIT 1`, [s.workspaceId])).rows[0]!.id;
+    expect((await s.call('POST', '/messages/schedule/create', body({ time, in_local_time: true }, { external_user_ids: undefined, segment_id: segmentId }))).body.errors[0].path).toBe('schedule.in_local_time');
+    expect((await s.call('POST', '/messages/schedule/create', body({ time: new Date(wall - 4 * 24 * HOUR).toISOString().slice(0, 19), in_local_time: true }))).body.errors).toEqual([{ type: 'schedule.time has passed in every time zone', path: 'schedule.time' }]);
+    const created = await s.call('POST', '/messages/schedule/create', body({ time, in_local_time: true }));
+    expect(created.status).toBe(201);
+    const localMails = async (who: string) => (await sinkApi('GET', `/messages?to=${who}@example.com&limit=50`)).messages.filter((m: any) => m.subject.startsWith('Local '));
+
+    offsetMs = wall - 9 * HOUR + 60_000 - Date.now(); // 10:01 in Tokyo
+    expect(await settled(created.body.dispatch_id, 1)).toEqual([{ external_id: 'm0', state: 'delivered', reason: null }]);
+    expect(await localMails('m2')).toEqual([]);
+    offsetMs = wall + 60_000 - Date.now(); // 10:01 UTC (m2 has no zone)
+    await until(async () => ((await localMails('m2')).length === 1 ? true : undefined), 'the UTC recipient');
+    expect(await localMails('m1')).toEqual([]);
+    offsetMs = wall + 5 * HOUR + 60_000 - Date.now(); // 10:01 in New York (December: UTC-5)
+    await until(async () => ((await localMails('m1')).length === 1 ? true : undefined), 'the New York recipient');
+    await until(async () => {
+      const r = await s.testDb.db.query<{ state: string }>(`SELECT state FROM campaign_schedules WHERE id = $1`, [created.body.schedule_id]);
+      return r.rows[0]?.state === 'done' ? true : undefined;
+    }, 'the local-time schedule to finish');
+    expect((await localMails('m0')).length).toBe(1);
+  });
 });

@@ -5,6 +5,7 @@
  * PostgreSQL never fire one run twice. The clock is injected (tests), the database's is not used.
  */
 import { randomUUID } from 'node:crypto';
+import { usersByIds } from '../identity/index.js';
 import type { Db, Queryable } from '../storage/index.js';
 import type { CampaignDefinition } from './definition.js';
 import { getCampaign, getCampaignById, insertDispatch, type DispatchTrigger } from './store.js';
@@ -20,6 +21,8 @@ export interface PlannedDispatch {
 export interface SchedulePayload {
   body: Record<string, unknown>;
   dispatches: PlannedDispatch[];
+  /** In each recipient's local time: the wall-clock time read as UTC, when it was scheduled, the users handled. */
+  local?: { wall: number; created: number; done: string[] };
 }
 
 export interface ScheduleRow {
@@ -90,6 +93,57 @@ export function nextRun(at: Date, every: Recurrence, anchorDay = at.getUTCDate()
   return d;
 }
 
+/** The UTC offset of a zone at an instant, in ms (an unknown zone is UTC). */
+export function zoneOffsetMs(timeZone: string, atMs: number): number {
+  try {
+    const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(atMs));
+    const n = (t: string) => Number(parts.find((p) => p.type === t)!.value);
+    return Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second')) - Math.floor(atMs / 1000) * 1000;
+  } catch {
+    return 0;
+  }
+}
+
+/** The instant a wall-clock time (read as UTC ms) happens in a zone (null or unknown: UTC). */
+export function instantOfWall(wallMs: number, timeZone: string | null): number {
+  if (!timeZone) return wallMs;
+  const first = wallMs - zoneOffsetMs(timeZone, wallMs);
+  return wallMs - zoneOffsetMs(timeZone, first);
+}
+
+/**
+ * A local-time schedule's run: dispatches the recipients whose wall-clock time has come, skips
+ * those for whom it had already passed when it was scheduled, and returns when the next one's comes
+ * (undefined when everyone is handled).
+ */
+async function fireLocal(tx: Queryable, s: ScheduleRow, nowMs: number, dispatchId: string): Promise<{ written: number; next?: number }> {
+  const payload = s.payload!;
+  const local = payload.local!;
+  const done = new Set(local.done);
+  const named = [...new Set(payload.dispatches.flatMap((p) => (p.trigger.recipients ?? []).map((r) => r.user_id)))].filter((id) => !done.has(id));
+  const due = new Set<string>();
+  let next: number | undefined;
+  for (const u of await usersByIds(tx, s.workspace_id, named)) {
+    const t = instantOfWall(local.wall, u.time_zone);
+    if (t < local.created) done.add(u.id);
+    else if (t <= nowMs) due.add(u.id);
+    else next = Math.min(next ?? t, t);
+  }
+  let written = 0;
+  if (due.size) {
+    for (const [i, p] of payload.dispatches.entries()) {
+      const campaign = await getCampaignById(tx, p.campaign_id);
+      if (!campaign) continue;
+      const trigger = { ...p.trigger, recipients: (p.trigger.recipients ?? []).filter((r) => due.has(r.user_id)) };
+      await insertDispatch(tx, { ...campaign, definition: p.definition }, trigger, i === 0 ? dispatchId : randomUUID());
+      written++;
+    }
+  }
+  for (const id of due) done.add(id);
+  await tx.query(`UPDATE campaign_schedules SET payload = $2 WHERE id = $1`, [s.id, JSON.stringify({ ...payload, local: { ...local, done: [...done] } })]);
+  return { written, ...(next !== undefined ? { next } : {}) };
+}
+
 /** Fires the due schedules (up to `limit`) in one transaction; returns how many dispatches were written. */
 export async function fireDueSchedules(db: Db, nowMs: number, limit = 20): Promise<number> {
   return db.transaction(async (tx) => {
@@ -100,6 +154,12 @@ export async function fireDueSchedules(db: Db, nowMs: number, limit = 20): Promi
     let written = 0;
     for (const s of rows) {
       const dispatchId = s.runs === 0 ? s.first_dispatch_id : randomUUID();
+      if (s.kind === 'messages' && s.payload?.local) {
+        const { written: n, next } = await fireLocal(tx, s, nowMs, dispatchId);
+        written += n;
+        await tx.query(`UPDATE campaign_schedules SET runs = runs + $2, run_at = coalesce($3, run_at), state = $4, updated_at = now() WHERE id = $1`, [s.id, n ? 1 : 0, next !== undefined ? new Date(next) : null, next !== undefined ? 'scheduled' : 'done']);
+        continue;
+      }
       if (s.kind === 'messages') {
         for (const [i, p] of (s.payload?.dispatches ?? []).entries()) {
           const campaign = await getCampaignById(tx, p.campaign_id);

@@ -123,7 +123,8 @@ export function campaignApiRoutes(deps: { db: Db; now(): number }) {
       const key = requireKey(request);
       const { id } = request.params as { id: string };
       const body = request.body as Record<string, unknown>;
-      const { runAt } = checkSchedule(body, deps.now(), '');
+      const { runAt, localWall } = checkSchedule(body, deps.now(), '');
+      if (localWall !== undefined) throw bad("in_local_time is not supported for a campaign's audience yet (only /messages/schedule with named users)", 'in_local_time');
       const every = body.recurrence;
       if (every !== undefined && every !== 'day' && every !== 'week' && every !== 'month') throw bad('recurrence must be day, week or month', 'recurrence');
       let until: Date | undefined;

@@ -155,15 +155,31 @@ export function checkMessagesBody(raw: unknown): CheckedMessagesBody {
   return { users, ...(segmentId ? { segmentId: segmentId as string } : {}), broadcast, ...(campaignId ? { campaignId: campaignId as string } : {}), ...(sendId ? { sendId: sendId as string } : {}), messages: checked };
 }
 
-/** `schedule` = {time, in_local_time?, at_optimal_time?}; `time` must be in the future. */
-export function checkSchedule(raw: unknown, nowMs: number, at = 'schedule'): { runAt: Date } {
+/** The latest and earliest UTC offsets of any time zone: a local time happens within [wall − 14 h, wall + 12 h]. */
+export const EARLIEST_OFFSET_MS = 14 * 3_600_000;
+export const LATEST_OFFSET_MS = 12 * 3_600_000;
+
+/**
+ * `schedule` = {time, in_local_time?, at_optimal_time?}; `time` must be in the future. With
+ * `in_local_time` the time's digits are a wall-clock time (any zone suffix is ignored), `localWall`
+ * is that wall time read as UTC, and `runAt` the first moment it happens anywhere; a time passed in
+ * every zone is refused.
+ */
+export function checkSchedule(raw: unknown, nowMs: number, at = 'schedule'): { runAt: Date; localWall?: number } {
   const f = (name: string) => (at ? `${at}.${name}` : name);
   if (!isObj(raw)) throw bad(`${at || 'the body'} is required: {"time": "<ISO-8601>"}`, at);
   if (raw.at_optimal_time === true) throw bad('at_optimal_time is not supported', f('at_optimal_time'));
-  if (raw.in_local_time === true) throw bad('in_local_time is not supported yet: give the time in UTC', f('in_local_time'));
+  if (raw.in_local_time !== undefined && typeof raw.in_local_time !== 'boolean') throw bad(`${f('in_local_time')} must be a boolean`, f('in_local_time'));
   if (typeof raw.time !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(raw.time)) throw bad(`${f('time')} must be an ISO-8601 time`, f('time'));
+  const zoned = /(Z|[+-]\d{2}:?\d{2})$/;
+  if (raw.in_local_time === true) {
+    const wall = Date.parse(`${raw.time.replace(zoned, '')}Z`);
+    if (!Number.isFinite(wall)) throw bad(`${f('time')} is not a valid time`, f('time'));
+    if (wall + LATEST_OFFSET_MS <= nowMs) throw bad(`${f('time')} has passed in every time zone`, f('time'));
+    return { runAt: new Date(wall - EARLIEST_OFFSET_MS), localWall: wall };
+  }
   // A time without a zone is UTC.
-  const text = /(Z|[+-]\d{2}:?\d{2})$/.test(raw.time) ? raw.time : `${raw.time}Z`;
+  const text = zoned.test(raw.time) ? raw.time : `${raw.time}Z`;
   const t = Date.parse(text);
   if (!Number.isFinite(t)) throw bad(`${f('time')} is not a valid time`, f('time'));
   if (t <= nowMs) throw bad(`${f('time')} is in the past`, f('time'));

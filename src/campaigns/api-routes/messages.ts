@@ -106,11 +106,13 @@ export function messagesRoutes(deps: { db: Db; wake(): void; now(): number }) {
     app.post('/messages/schedule/create', { config: { permission: 'messages.schedule.create', rateLimitName: 'messagingSends' }, schema: { tags: ['messaging'], summary: 'Schedule API-only messages for a time in UTC', body: AnyBody, response: SendReply } }, async (request, reply) => {
       const key = requireKey(request);
       const body = request.body as Record<string, unknown>;
-      const { runAt } = checkSchedule(body.schedule, deps.now());
+      const { runAt, localWall } = checkSchedule(body.schedule, deps.now());
       const checked = checkMessagesBody(body);
+      if (localWall !== undefined && !checked.users.length) throw bad('in_local_time needs named users (external_user_ids or user_aliases); a segment is sent at one UTC time', 'schedule.in_local_time');
       const out = await deps.db.transaction(async (tx) => {
         const { planned, errors } = await planDispatches(tx, key.workspace_id, checked);
-        const s = await insertSchedule(tx, { workspaceId: key.workspace_id, kind: 'messages', payload: { body: stripSchedule(body), dispatches: planned }, runAt });
+        const local = localWall !== undefined ? { local: { wall: localWall, created: deps.now(), done: [] } } : {};
+        const s = await insertSchedule(tx, { workspaceId: key.workspace_id, kind: 'messages', payload: { body: stripSchedule(body), dispatches: planned, ...local }, runAt });
         return { ...s, errors };
       });
       return reply.status(201).send({ message: 'success', dispatch_id: out.first_dispatch_id, schedule_id: out.id, ...(out.errors.length ? { errors: out.errors } : {}) });
@@ -121,15 +123,21 @@ export function messagesRoutes(deps: { db: Db; wake(): void; now(): number }) {
       const body = request.body as Record<string, unknown>;
       const id = scheduleId(body);
       if (body.schedule === undefined && body.messages === undefined) throw bad('give a schedule and/or messages to change', 'schedule');
-      const runAt = body.schedule !== undefined ? checkSchedule(body.schedule, deps.now()).runAt : undefined;
+      const when = body.schedule !== undefined ? checkSchedule(body.schedule, deps.now()) : undefined;
+      const runAt = when?.runAt;
       await deps.db.transaction(async (tx) => {
         const s = await getSchedule(tx, key.workspace_id, id, true);
         if (!s || s.kind !== 'messages' || s.state !== 'scheduled' || s.runs > 0) throw bad('Unknown schedule_id, or the schedule has started', 'schedule_id');
-        let payload = s.payload;
+        let payload = s.payload!;
         if (body.messages !== undefined) {
           const merged = { ...(s.payload!.body as Record<string, unknown>), messages: body.messages };
           const { planned } = await planDispatches(tx, key.workspace_id, checkMessagesBody(merged));
-          payload = { body: merged, dispatches: planned };
+          payload = { ...payload, body: merged, dispatches: planned };
+        }
+        if (when) {
+          const { local: _old, ...rest } = payload;
+          if (when.localWall !== undefined && !(payload.dispatches[0]?.trigger.recipients ?? []).length) throw bad('in_local_time needs named users (external_user_ids or user_aliases)', 'schedule.in_local_time');
+          payload = { ...rest, ...(when.localWall !== undefined ? { local: { wall: when.localWall, created: deps.now(), done: [] } } : {}) };
         }
         await updateSchedule(tx, key.workspace_id, id, { ...(runAt ? { runAt } : {}), ...(payload ? { payload } : {}) });
       });
