@@ -148,7 +148,7 @@ export function campaignApiRoutes(deps: { db: Db; now(): number }) {
     app.get('/admin/campaigns/:id/schedules', { config: admin, schema: { tags, summary: "A campaign's pending schedules", response: { 200: Loose } } }, async (request) => {
       const key = requireKey(request);
       const { id } = request.params as { id: string };
-      if (!UUID.test(id)) throw Errors.notFound(`Campaign ${id}`);
+      if (!UUID.test(id) || !(await getCampaign(deps.db, key.workspace_id, id))) throw Errors.notFound(`Campaign ${id}`);
       const rows = await listCampaignSchedules(deps.db, key.workspace_id, id);
       return { schedules: rows.map((s) => ({ schedule_id: s.id, run_at: new Date(s.run_at).toISOString(), recurrence: s.recurrence, runs: s.runs })) };
     });
