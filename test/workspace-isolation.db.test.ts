@@ -336,6 +336,30 @@ const CASES: Record<string, Case> = {
     expect(r.status).toBe(400);
     expect(r.body.message).toBe('Invalid Campaign ID');
   },
+  // The messaging API (docs/reference/messaging-api.md): B's campaign, segment, users and addresses are out of A's reach.
+  'POST /messages/send': async () => {
+    expect((await a('POST', '/messages/send', { segment_id: B.segmentId, messages: { webhook: { url: 'http://127.0.0.1:9/x', request_method: 'POST' } } })).body.errors[0].path).toBe('segment_id');
+    expect((await a('POST', '/messages/send', { campaign_id: B.campaignId, external_user_ids: ['iso-a-user-1'], messages: { webhook: { url: 'http://127.0.0.1:9/x', request_method: 'POST' } } })).body.message).toBe('Invalid Campaign ID');
+  },
+  'POST /messages/schedule/create': async () => {
+    const r = await a('POST', '/messages/schedule/create', { segment_id: B.segmentId, messages: { webhook: { url: 'http://127.0.0.1:9/x', request_method: 'POST' } }, schedule: { time: new Date(Date.now() + 86_400_000).toISOString() } });
+    expect(r.body.errors[0].path).toBe('segment_id');
+  },
+  'POST /messages/schedule/update': async () => expect((await a('POST', '/messages/schedule/update', { schedule_id: B.campaignId, schedule: { time: new Date(Date.now() + 86_400_000).toISOString() } })).status).toBe(400),
+  'POST /messages/schedule/delete': async () => expect((await a('POST', '/messages/schedule/delete', { schedule_id: B.campaignId })).status).toBe(400),
+  'POST /sends/id/create': async () => expect((await a('POST', '/sends/id/create', { campaign_id: B.campaignId })).body.message).toBe('Invalid Campaign ID'),
+  'GET /campaigns/list': async () => void (await listed('/campaigns/list?include_archived=true')),
+  'GET /campaigns/details': async () => expect((await a('GET', `/campaigns/details?campaign_id=${B.campaignId}`)).status).toBe(400),
+  'POST /subscription/status/set': async () => expect((await a('POST', '/subscription/status/set', { subscription_group_id: 'g', subscription_state: 'unsubscribed', email: ['iso-b-user-1@example.com'] })).status).toBe(201),
+  'GET /subscription/status/get': async () => expect((await listed('/subscription/status/get?subscription_group_id=g&external_id=iso-a-user-1')).status).toEqual({ 'iso-a-user-1': 'Unknown' }),
+  'POST /email/status': async () => expect((await a('POST', '/email/status', { email: 'iso-b-user-2@example.com', subscription_state: 'unsubscribed' })).status).toBe(201),
+  'GET /email/hard_bounces': async () => void (await listed('/email/hard_bounces?start_date=2000-01-01&end_date=2100-01-01')),
+  'GET /email/unsubscribes': async () => void (await listed('/email/unsubscribes?start_date=2000-01-01&end_date=2100-01-01')),
+  'POST /email/bounce/remove': async () => expect((await a('POST', '/email/bounce/remove', { email: 'iso-b-user-3@example.com' })).status).toBe(201),
+  'POST /email/spam/remove': async () => expect((await a('POST', '/email/spam/remove', { email: 'iso-b-user-3@example.com' })).status).toBe(201),
+  'POST /admin/campaigns/:id/schedules': () => notFound('POST', `/admin/campaigns/${B.campaignId}/schedules`, { time: new Date(Date.now() + 86_400_000).toISOString() }),
+  'GET /admin/campaigns/:id/schedules': () => notFound('GET', `/admin/campaigns/${B.campaignId}/schedules`),
+  'DELETE /admin/campaigns/:id/schedules/:scheduleId': () => notFound('DELETE', `/admin/campaigns/${B.campaignId}/schedules/${B.campaignId}`),
   // The email recipient's routes (/t/o/*, /t/c/*, /u/*): a token that does not verify reaches nothing.
   'GET /*': async () => {
     for (const path of ['/t/o/', '/t/c/', '/u/']) {

@@ -31,7 +31,8 @@ export interface Variant {
   webhook?: WebhookContent;
 }
 
-export type Delivery = 'launch' | 'api_triggered';
+/** `api_campaign`: content comes with each `/messages/send` (docs/reference/messaging-api.md). */
+export type Delivery = 'launch' | 'api_triggered' | 'api_campaign';
 
 export interface CampaignDefinition {
   /** `launch`: sent to the whole audience by a launch; `api_triggered`: sent by `/campaigns/trigger/send`. */
@@ -87,10 +88,12 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
 
   const audience = body.audience;
   const segmentId = isObj(audience) ? audience.segment_id : undefined;
-  if (!isText(segmentId, 100)) problems.push({ field: 'audience.segment_id', message: 'must name a segment' });
 
   const delivery = body.delivery ?? 'launch';
-  if (delivery !== 'launch' && delivery !== 'api_triggered') problems.push({ field: 'delivery', message: 'must be "launch" or "api_triggered"' });
+  if (delivery !== 'launch' && delivery !== 'api_triggered' && delivery !== 'api_campaign') problems.push({ field: 'delivery', message: 'must be "launch", "api_triggered" or "api_campaign"' });
+  // An API campaign's audience is named by each request; its variants' content too.
+  const apiCampaign = delivery === 'api_campaign';
+  if (!isText(segmentId, 100) && !(apiCampaign && segmentId === undefined)) problems.push({ field: 'audience.segment_id', message: 'must name a segment' });
   const control = body.control_percent ?? 0;
   if (!Number.isInteger(control) || (control as number) < 0 || (control as number) > 100) problems.push({ field: 'control_percent', message: 'must be an integer from 0 to 100' });
 
@@ -121,7 +124,9 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
       const percent = v.percent;
       if (!Number.isInteger(percent) || (percent as number) < 0 || (percent as number) > 100) problems.push({ field: `${at}.percent`, message: 'must be an integer from 0 to 100' });
       const variant: Variant = { id: id as string, name: vname as string, percent: percent as number };
-      if (channel === 'email') {
+      if (apiCampaign && v.email === undefined && v.webhook === undefined) {
+        // Content arrives with each /messages/send.
+      } else if (channel === 'email') {
         const e = v.email;
         if (!isObj(e)) problems.push({ field: `${at}.email`, message: 'an email variant needs email content' });
         else {
@@ -160,7 +165,7 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
     input: {
       name: name as string,
       channel: channel as Channel,
-      definition: { delivery: delivery as Delivery, audience: { segment_id: segmentId as string }, variants, control_percent: control as number, ...(from ? { from } : {}), ...(typeof body.reply_to === 'string' ? { reply_to: body.reply_to } : {}), send_to: sendTo as SendTo },
+      definition: { delivery: delivery as Delivery, audience: { segment_id: (segmentId as string | undefined) ?? '' }, variants, control_percent: control as number, ...(from ? { from } : {}), ...(typeof body.reply_to === 'string' ? { reply_to: body.reply_to } : {}), send_to: sendTo as SendTo },
     },
   };
 }

@@ -13,6 +13,10 @@ import type { Db } from '../storage/index.js';
 import { campaignRoutes } from './routes.js';
 import { campaignDashboardRoutes } from './dashboard-routes.js';
 import { triggerSendRoute } from './trigger-route.js';
+import { messagesRoutes } from './api-routes/messages.js';
+import { emailRoutes } from './api-routes/email.js';
+import { campaignApiRoutes } from './api-routes/campaigns.js';
+import { startSchedulePoller } from './schedules.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
 
@@ -47,9 +51,15 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
     return c ? { channel: c.channel, name: c.name } : undefined;
   };
   let worker: SendWorker | undefined;
+  const now = opts.now ?? Date.now;
 
   return {
-    routes: [triggerSendRoute({ db, wake: () => worker?.wake() }), campaignRoutes({
+    routes: [
+      triggerSendRoute({ db, wake: () => worker?.wake() }),
+      messagesRoutes({ db, wake: () => worker?.wake(), now }),
+      emailRoutes({ db, now }),
+      campaignApiRoutes({ db, now }),
+      campaignRoutes({
       db,
       wake: () => worker?.wake(),
       trackingSecret,
@@ -87,7 +97,9 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
         (err) => app.log.error({ err }, 'campaign send failed'),
       );
       worker.start();
+      const stopSchedules = startSchedulePoller(db, { pollMs: timing.pollMs, now, wake: () => worker?.wake(), onError: (err) => app.log.error({ err }, 'campaign schedule failed') });
       return async () => {
+        await stopSchedules();
         await worker?.stop();
         transports.close();
         await agent.close();

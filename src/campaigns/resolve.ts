@@ -48,10 +48,12 @@ export async function resolveNextDispatch(db: Db, audience: AudienceSource, chan
   const dispatch = await claimDispatch(db, owner, leaseMs);
   if (!dispatch) return false;
   const campaign = await channelOf(dispatch.campaign_id);
-  const segment = await getSegment(db, dispatch.workspace_id, dispatch.definition.audience.segment_id);
-  if (campaign && segment) {
-    const members = await audience.members(dispatch.workspace_id, segment.filter);
-    const trigger = dispatch.trigger;
+  const segmentId = dispatch.definition.audience.segment_id;
+  const segment = segmentId ? await getSegment(db, dispatch.workspace_id, segmentId) : undefined;
+  const trigger = dispatch.trigger;
+  // A /messages/send naming users without a segment has no audience to intersect with.
+  if (campaign && (segment || (!segmentId && trigger?.recipients))) {
+    const members = segment ? await audience.members(dispatch.workspace_id, segment.filter) : undefined;
     const write = async (users: User[], notInAudience: string[] = []) => {
       const props = new Map(trigger?.recipients?.map((r) => [r.user_id, { ...trigger.trigger_properties, ...r.trigger_properties }]));
       const propsOf = (id: string) => (trigger ? (props.get(id) ?? trigger.trigger_properties) : null);
@@ -79,10 +81,10 @@ export async function resolveNextDispatch(db: Db, audience: AudienceSource, chan
     if (trigger?.recipients) {
       const ids = trigger.recipients.map((r) => r.user_id);
       const ordinals = await userOrdinals(db, dispatch.workspace_id, ids);
-      const inside = ids.filter((id) => ordinals.has(id) && members.has(ordinals.get(id)!));
-      const outside = ids.filter((id) => ordinals.has(id) && !members.has(ordinals.get(id)!));
+      const inside = ids.filter((id) => ordinals.has(id) && (!members || members.has(ordinals.get(id)!)));
+      const outside = ids.filter((id) => ordinals.has(id) && members !== undefined && !members.has(ordinals.get(id)!));
       await write(await usersByIds(db, dispatch.workspace_id, inside), outside);
-    } else {
+    } else if (members) {
       let after = -1;
       for (;;) {
         const ordinals = members.page(after, BATCH);

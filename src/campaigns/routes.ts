@@ -43,7 +43,9 @@ async function validInput(db: Db, workspaceId: string, body: unknown): Promise<C
     const errors = checked.problems.map((p) => ({ type: p.line ? `${p.message} (line ${p.line}, column ${p.column})` : p.message, path: p.field }));
     throw new ApiError(400, `${errors[0]!.path}: ${errors[0]!.type}`, errors);
   }
-  if (!(await getSegment(db, workspaceId, checked.input.definition.audience.segment_id))) {
+  const segmentId = checked.input.definition.audience.segment_id;
+  // An API campaign without a segment: each /messages/send names its audience.
+  if (!(checked.input.definition.delivery === 'api_campaign' && segmentId === '') && !(await getSegment(db, workspaceId, segmentId))) {
     throw new ApiError(400, `audience.segment_id: no segment ${checked.input.definition.audience.segment_id} in this workspace`, [{ type: 'unknown segment', path: 'audience.segment_id' }]);
   }
   return checked.input;
@@ -91,10 +93,12 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
         const c = await getCampaign(tx, key.workspace_id, id, true);
         if (!c) throw Errors.notFound(`Campaign ${id}`);
         if (c.state === 'stopped' || c.state === 'archived') throw new ApiError(409, `Campaign ${id} is ${c.state}`, [{ type: `campaign is ${c.state}`, path: 'id' }]);
-        if (!(await getSegment(tx, key.workspace_id, c.definition.audience.segment_id))) throw new ApiError(409, 'The campaign\'s segment no longer exists', [{ type: 'unknown segment', path: 'audience.segment_id' }]);
+        const apiOnly = c.definition.delivery === 'api_triggered' || c.definition.delivery === 'api_campaign';
+        if (c.definition.delivery !== 'api_campaign' && !(await getSegment(tx, key.workspace_id, c.definition.audience.segment_id))) throw new ApiError(409, 'The campaign\'s segment no longer exists', [{ type: 'unknown segment', path: 'audience.segment_id' }]);
         await setCampaignState(tx, key.workspace_id, id, 'active');
         // An API-triggered campaign is only switched on: /campaigns/trigger/send makes its dispatches.
-        return (c.definition.delivery ?? 'launch') === 'api_triggered' ? undefined : insertDispatch(tx, c);
+        // An API campaign likewise: /messages/send makes its dispatches.
+        return apiOnly ? undefined : insertDispatch(tx, c);
       });
       deps.wake();
       const campaign = await campaignOf(key.workspace_id, id);

@@ -90,11 +90,11 @@ export async function setCampaignState(db: Queryable, workspaceId: string, id: s
 
 const DISPATCH_COLUMNS = 'id, workspace_id, campaign_id, definition, trigger, state, considered, created_at';
 
-export async function insertDispatch(db: Queryable, campaign: Campaign, trigger?: DispatchTrigger): Promise<Dispatch> {
+export async function insertDispatch(db: Queryable, campaign: Campaign, trigger?: DispatchTrigger, id: string = randomUUID()): Promise<Dispatch> {
   const { rows } = await db.query<Dispatch>(
     `INSERT INTO campaign_dispatches (id, workspace_id, campaign_id, definition, trigger) VALUES ($1, $2, $3, $4, $5)
      RETURNING ${DISPATCH_COLUMNS}`,
-    [randomUUID(), campaign.workspace_id, campaign.id, JSON.stringify(campaign.definition), trigger ? JSON.stringify(trigger) : null],
+    [id, campaign.workspace_id, campaign.id, JSON.stringify(campaign.definition), trigger ? JSON.stringify(trigger) : null],
   );
   return rows[0]!;
 }

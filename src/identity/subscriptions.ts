@@ -1,5 +1,6 @@
 /** Email subscription state and what a message needs of a profile to render and address it. */
 import type { Queryable } from '../storage/index.js';
+import { noteEmailUnsubscribe } from './email-status.js';
 
 export type EmailSubscribeState = 'opted_in' | 'subscribed' | 'unsubscribed';
 
@@ -12,6 +13,7 @@ export async function setEmailSubscribe(tx: Queryable, workspaceId: string, user
       RETURNING old.before, u.email`,
     [workspaceId, userId, state],
   );
+  if (rows[0]?.email) await noteEmailUnsubscribe(tx, workspaceId, rows[0].email, state === 'unsubscribed');
   return rows[0];
 }
 

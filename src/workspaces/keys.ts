@@ -17,6 +17,21 @@ export const PERMISSIONS = [
   'currents.publish',
   'campaigns.trigger.send',
   'admin',
+  // The messaging API (docs/reference/messaging-api.md), Braze's names.
+  'messages.send',
+  'messages.schedule.create',
+  'messages.schedule.update',
+  'messages.schedule.delete',
+  'sends.id.create',
+  'campaigns.list',
+  'campaigns.details',
+  'subscription.status.set',
+  'subscription.status.get',
+  'email.status',
+  'email.hard_bounces',
+  'email.unsubscribe',
+  'email.bounce.remove',
+  'email.spam.remove',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
