@@ -5,6 +5,8 @@
  */
 import { compileTemplate } from '../personalization/index.js';
 import { WEBHOOK_METHODS, type WebhookMethod } from '../channels/index.js';
+import { checkConversionBehaviors, type ConversionBehavior } from './conversion-rules.js';
+import { checkRateLimit } from './limits.js';
 
 export type Channel = 'email' | 'webhook';
 export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';
@@ -43,6 +45,10 @@ export interface CampaignDefinition {
   from?: { address: string; name?: string };
   reply_to?: string;
   send_to: SendTo;
+  /** Conversion behaviors A–D (conversion-rules.ts); absent: none. */
+  conversion_behaviors?: ConversionBehavior[];
+  /** At most this many attempts in any minute (limits.ts); absent: unlimited. */
+  rate_limit_per_minute?: number;
 }
 
 export interface CampaignInput {
@@ -155,12 +161,15 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
     const ids = variants.map((v) => v.id);
     if (new Set(ids).size !== ids.length) problems.push({ field: 'variants', message: 'variant ids must differ' });
   }
+  const conversions = checkConversionBehaviors(body.conversion_behaviors, problems);
+  const rateLimit = checkRateLimit(body.rate_limit_per_minute, problems);
   if (problems.length) return { problems };
+  const delivery_rules = { ...(conversions ? { conversion_behaviors: conversions } : {}), ...(rateLimit !== undefined ? { rate_limit_per_minute: rateLimit } : {}) };
   return {
     input: {
       name: name as string,
       channel: channel as Channel,
-      definition: { delivery: delivery as Delivery, audience: { segment_id: segmentId as string }, variants, control_percent: control as number, ...(from ? { from } : {}), ...(typeof body.reply_to === 'string' ? { reply_to: body.reply_to } : {}), send_to: sendTo as SendTo },
+      definition: { delivery: delivery as Delivery, audience: { segment_id: segmentId as string }, variants, control_percent: control as number, ...(from ? { from } : {}), ...(typeof body.reply_to === 'string' ? { reply_to: body.reply_to } : {}), send_to: sendTo as SendTo, ...delivery_rules },
     },
   };
 }

@@ -14,6 +14,7 @@ import { campaignRoutes } from './routes.js';
 import { triggerSendRoute } from './trigger-route.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
+import { ConversionReader } from './conversions.js';
 
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
 
@@ -77,7 +78,10 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
         (err) => app.log.error({ err }, 'campaign send failed'),
       );
       worker.start();
+      const conversions = new ConversionReader(db, { pollMs: Math.max(timing.pollMs, 100), leaseMs: 60_000, pageSize: 2000 }, (err) => app.log.error({ err }, 'campaign conversion reader failed'));
+      conversions.start();
       return async () => {
+        await conversions.stop();
         await worker?.stop();
         transports.close();
         await agent.close();

@@ -8,6 +8,7 @@ import { Ticker } from '../leases/index.js';
 import { attemptSend, type AttemptDeps } from './attempt.js';
 import { resolveNextDispatch, type AudienceSource } from './resolve.js';
 import { claimSends, releaseSends } from './store.js';
+import { takeRateSlot } from './limits.js';
 
 export interface WorkerTiming {
   pollMs: number;
@@ -61,6 +62,8 @@ export class SendWorker {
       const lane = async () => {
         while (next < rows.length && !this.stopped) {
           const row = rows[next++]!;
+          // The campaign's rate limit: a send over it waits for a free slot instead (limits.ts).
+          if (!(await takeRateSlot(deps.db, row, this.owner).catch((err) => (this.onError(err), false)))) continue;
           await attemptSend(deps, row).catch(this.onError);
         }
       };

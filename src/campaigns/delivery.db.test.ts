@@ -1,0 +1,164 @@
+/**
+ * Campaign delivery rules with real parts (server over HTTP, SMTP to the mail sink, the event log):
+ * conversions read from the log by the leased conversion reader, exactly once per receipt ×
+ * behavior, for sent users and the control group; and a campaign's rate limit, which no 60 s
+ * window at the sink may exceed.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMailSink, type RunningMailSink } from '../emulator/mail-sink/index.js';
+import { validateCurrentsEvent } from '../events/catalogue.js';
+import { LOG_START, readEvents, type StoredEvent } from '../events/log.js';
+import { TEST_BACKEND } from '../test-support/db.js';
+import { startTestServer, type TestServer } from '../test-support/server.js';
+
+let s: TestServer;
+let sink: RunningMailSink;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 90_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const sinkApi = async (method: 'GET' | 'DELETE', path: string) => (await (await request(sink.url + path, { method })).body.json()) as any;
+const events = (): Promise<StoredEvent[]> => readEvents(s.testDb.db, LOG_START, 100_000, s.workspaceId);
+
+beforeAll(async () => {
+  sink = await startMailSink();
+  const port = await freePort();
+  s = await startTestServer({ PORT: String(port), RIVULET_PUBLIC_URL: `http://127.0.0.1:${port}`, SMTP_URL: sink.smtpUrl, RIVULET_SEND_POLL_MS: '50' });
+  const attributes = [
+    ...Array.from({ length: 6 }, (_, i) => ({ external_id: `c${i}`, first_name: `Conv${i}`, email: `c${i}@example.com`, plan: 'conv' })),
+    ...Array.from({ length: 25 }, (_, i) => ({ external_id: `r${i}`, first_name: `Rate${i}`, email: `r${i}@example.com`, plan: 'rate' })),
+  ];
+  expect((await s.call('POST', '/users/track', { attributes })).status).toBe(201);
+}, 60_000);
+afterAll(async () => {
+  await s?.close();
+  await sink?.close();
+});
+
+async function campaignFor(plan: string, over: Record<string, unknown>): Promise<string> {
+  const segment = await s.call('POST', '/admin/segments', { name: plan, filter: { filter: 'custom_attribute', attribute: 'plan', op: 'equals', value: plan } });
+  const created = await s.call('POST', '/admin/campaigns', {
+    name: `Campaign ${plan}`,
+    channel: 'email',
+    audience: { segment_id: segment.body.id },
+    from: { address: 'news@rivulet.test' },
+    variants: [{ id: 'a', name: 'A', percent: 100, email: { subject: `${plan} {{\${first_name}}}`, html: '<p>Hi</p>' } }],
+    ...over,
+  });
+  expect(created.status).toBe(201);
+  return created.body.id;
+}
+
+async function sendsOf(campaignId: string): Promise<Array<{ send_key: string; user_id: string; variant_id: string; state: string; dispatch_id: string; waiting: boolean }>> {
+  const { rows } = await s.testDb.db.query<any>(
+    `SELECT send_key, user_id, variant_id, state, dispatch_id, next_attempt_at > now() + interval '20 seconds' AS waiting FROM campaign_sends WHERE campaign_id = $1 ORDER BY send_key`,
+    [campaignId],
+  );
+  return rows;
+}
+
+describe(`campaign delivery rules on ${TEST_BACKEND}`, () => {
+  it('refuses bad conversion behaviors and rate limits, naming the field', async () => {
+    const segment = await s.call('POST', '/admin/segments', { name: 'any', filter: { filter: 'custom_attribute', attribute: 'plan', op: 'equals', value: 'none' } });
+    const base = { name: 'x', channel: 'email', audience: { segment_id: segment.body.id }, from: { address: 'a@rivulet.test' }, variants: [{ id: 'a', percent: 100, email: { subject: 's', html: 'h' } }] };
+    const badWindow = await s.call('POST', '/admin/campaigns', { ...base, conversion_behaviors: [{ type: 'performs_custom_event', custom_event_name: 'x', window: 10 }] });
+    expect(badWindow.status).toBe(400);
+    expect(badWindow.body.errors).toEqual([{ path: 'conversion_behaviors[0].window', type: expect.stringContaining('300') }]);
+    const noName = await s.call('POST', '/admin/campaigns', { ...base, conversion_behaviors: [{ type: 'performs_custom_event' }] });
+    expect(noName.body.errors).toEqual([{ path: 'conversion_behaviors[0].custom_event_name', type: expect.any(String) }]);
+    const rate = await s.call('POST', '/admin/campaigns', { ...base, rate_limit_per_minute: 5 });
+    expect(rate.body.errors).toEqual([{ path: 'rate_limit_per_minute', type: expect.stringContaining('10') }]);
+  });
+
+  it('appends one Conversion per receipt and behavior, for sends and the control group, read from the log', async () => {
+    const behaviors = [
+      { type: 'performs_custom_event', custom_event_name: 'bought', window: 3600 },
+      { type: 'makes_purchase', product: 'shoe', window: 3600 },
+    ];
+    const id = await campaignFor('conv', { control_percent: 50, variants: [{ id: 'a', name: 'A', percent: 50, email: { subject: 'conv {{${first_name}}}', html: '<p>Hi</p>' } }], conversion_behaviors: behaviors });
+    expect((await s.call('GET', `/admin/campaigns/${id}`)).body.conversion_behaviors).toEqual(behaviors);
+    expect((await s.call('POST', `/admin/campaigns/${id}/launch`)).status).toBe(201);
+    const sends = await until(async () => {
+      const rows = await sendsOf(id);
+      return rows.length === 6 && rows.every((r) => r.state !== 'queued') ? rows : undefined;
+    }, 'every send to end');
+    expect(sends.every((r) => r.state === 'delivered' || r.state === 'control')).toBe(true);
+    const { rows: users } = await s.testDb.db.query<{ id: string; external_id: string }>(`SELECT id, external_id FROM users WHERE workspace_id = $1`, [s.workspaceId]);
+    const ext = new Map(users.map((u) => [u.id, u.external_id]));
+
+    // Everyone converts on the custom event, twice (one conversion each); c0 also buys the wrong
+    // product (none), r0 (never sent this campaign) performs the event too (none).
+    const time = new Date().toISOString();
+    const tracked = [...sends.map((r) => ({ external_id: ext.get(r.user_id)!, name: 'bought', time })), { external_id: 'r0', name: 'bought', time }];
+    expect((await s.call('POST', '/users/track', { events: tracked, purchases: [{ external_id: 'c0', product_id: 'hat', price: 1, currency: 'USD', time }] })).status).toBe(201);
+    expect((await s.call('POST', '/users/track', { events: tracked })).status).toBe(201);
+
+    // Wait until the reader's cursor passed every event tracked above.
+    const last = (await events()).at(-1)!;
+    await until(async () => {
+      const { rows } = await s.testDb.db.query<{ passed: boolean }>(`SELECT (cursor_txid::xid8, cursor_seq) >= ($1::xid8, $2::bigint) AS passed FROM campaign_log_readers WHERE name = 'conversions'`, [last.txid, last.seq]);
+      return rows[0]?.passed ? true : undefined;
+    }, 'the conversion reader to pass the tracked events');
+
+    const conversions = (await events()).filter((e) => e.event_type === 'users.campaigns.Conversion');
+    expect(conversions).toHaveLength(6);
+    for (const { seq: _s, txid: _t, workspace_id: _w, ...c } of conversions) expect(validateCurrentsEvent(c, Math.floor(Date.now() / 1000) + 60)).toMatchObject({ ok: true });
+    const bySend = new Map(sends.map((r) => [r.send_key, r]));
+    for (const c of conversions) {
+      const send = bySend.get(c.properties.send_id as string)!;
+      expect(send).toBeDefined();
+      expect(c.user.user_id).toBe(send.user_id);
+      expect(c.properties).toMatchObject({
+        campaign_id: id,
+        message_variation_id: send.variant_id,
+        conversion_behavior_index: 0,
+      });
+      // The catalogue's Conversion has no dispatch_id; send_id names the receipt.
+      expect(JSON.parse(c.properties.conversion_behavior as string)).toEqual(behaviors[0]);
+    }
+    expect(new Set(conversions.map((c) => c.properties.send_id)).size).toBe(6);
+    expect(conversions.some((c) => c.properties.message_variation_id === 'control')).toBe(sends.some((r) => r.state === 'control'));
+
+    // The right product converts behavior B (index 1) once.
+    expect((await s.call('POST', '/users/track', { purchases: [{ external_id: 'c1', product_id: 'shoe', price: 9, currency: 'USD', time: new Date().toISOString() }] })).status).toBe(201);
+    const purchase = await until(async () => (await events()).find((e) => e.event_type === 'users.campaigns.Conversion' && e.properties.conversion_behavior_index === 1), 'the purchase conversion');
+    expect(ext.get(purchase.user.user_id!)).toBe('c1');
+  }, 180_000);
+
+  it('holds a campaign to its rate limit: no 60 s window at the sink holds more', async () => {
+    await sinkApi('DELETE', '/messages');
+    const id = await campaignFor('rate', { rate_limit_per_minute: 10 });
+    const launchedAt = Date.now();
+    expect((await s.call('POST', `/admin/campaigns/${id}/launch`)).status).toBe(201);
+    // The first 10 go at once; the other 15 wait for the window to move.
+    await until(async () => {
+      const rows = await sendsOf(id);
+      const waiting = rows.filter((r) => r.state === 'queued' && r.waiting).length;
+      return rows.length === 25 && rows.filter((r) => r.state === 'delivered').length + waiting === 25 && waiting > 0 ? true : undefined;
+    }, 'the sends over the limit to wait');
+    const stats = await sinkApi('GET', '/stats?window_ms=60000');
+    expect(stats.max_in_window).toBeLessThanOrEqual(10);
+    // Unless this machine took over a minute, exactly the first 10 arrived.
+    if (Date.now() - launchedAt < 55_000) expect(stats.messages).toBe(10);
+    expect(stats.duplicate_send_ids).toBe(0);
+    await s.call('POST', `/admin/campaigns/${id}/stop`);
+  }, 180_000);
+});
