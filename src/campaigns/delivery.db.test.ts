@@ -4,6 +4,7 @@
  * behavior, for sent users and the control group; and a campaign's rate limit, which no 60 s
  * window at the sink may exceed.
  */
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
@@ -44,6 +45,7 @@ beforeAll(async () => {
   s = await startTestServer({ PORT: String(port), RIVULET_PUBLIC_URL: `http://127.0.0.1:${port}`, SMTP_URL: sink.smtpUrl, RIVULET_SEND_POLL_MS: '50' });
   const attributes = [
     ...Array.from({ length: 6 }, (_, i) => ({ external_id: `c${i}`, first_name: `Conv${i}`, email: `c${i}@example.com`, plan: 'conv' })),
+    ...Array.from({ length: 4 }, (_, i) => ({ external_id: `p${i}`, first_name: `Prov${i}`, email: `p${i}@example.com`, plan: 'prov' })),
     ...Array.from({ length: 25 }, (_, i) => ({ external_id: `r${i}`, first_name: `Rate${i}`, email: `r${i}@example.com`, plan: 'rate' })),
   ];
   expect((await s.call('POST', '/users/track', { attributes })).status).toBe(201);
@@ -160,5 +162,77 @@ describe(`campaign delivery rules on ${TEST_BACKEND}`, () => {
     if (Date.now() - launchedAt < 55_000) expect(stats.messages).toBe(10);
     expect(stats.duplicate_send_ids).toBe(0);
     await s.call('POST', `/admin/campaigns/${id}/stop`);
+  }, 180_000);
+
+  it("takes SendGrid's signed Event Webhook: bounces, drops, spam reports and unsubscribes reach the user's state and the log once", async () => {
+    const id = await campaignFor('prov', {});
+    expect((await s.call('POST', `/admin/campaigns/${id}/launch`)).status).toBe(201);
+    const sends = await until(async () => {
+      const rows = await sendsOf(id);
+      return rows.length === 4 && rows.every((r) => r.state === 'delivered') ? rows : undefined;
+    }, 'every send to be delivered');
+    const { rows: users } = await s.testDb.db.query<{ id: string; external_id: string }>(`SELECT id, external_id FROM users WHERE workspace_id = $1`, [s.workspaceId]);
+    const sendOf = (ext: string) => sends.find((r) => r.user_id === users.find((u) => u.external_id === ext)!.id)!.send_key;
+
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const verificationKey = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+    const badKey = await s.call('PUT', '/admin/email/providers/sendgrid', { public_key: 'bm90IGEga2V5' });
+    expect(badKey.status).toBe(400);
+    expect(badKey.body.errors[0].path).toBe('public_key');
+    expect((await s.call('PUT', '/admin/email/providers/sendgrid', { public_key: verificationKey })).status).toBe(200);
+
+    const t = Math.floor(Date.now() / 1000);
+    const body = JSON.stringify([
+      { email: 'p0@example.com', timestamp: t, event: 'bounce', type: 'bounce', reason: '550 5.1.1 unknown user', sg_event_id: 'e0', rivulet_send_id: sendOf('p0') },
+      { email: 'p1@example.com', timestamp: t, event: 'spamreport', sg_event_id: 'e1', rivulet_send_id: sendOf('p1') },
+      { email: 'p2@example.com', timestamp: t, event: 'unsubscribe', sg_event_id: 'e2', rivulet_send_id: sendOf('p2') },
+      { email: 'p3@example.com', timestamp: t, event: 'dropped', reason: 'Bounced Address', sg_event_id: 'e3' },
+      { email: 'p3@example.com', timestamp: t, event: 'open', sg_event_id: 'e4' },
+    ]);
+    const signed = (ts: string, raw: string) => sign('sha256', Buffer.from(ts + raw), privateKey).toString('base64');
+    const post = (raw: string, headers: Record<string, string>) =>
+      s.call('POST', `/email/events/sendgrid?workspace=${s.workspaceId}`, undefined, { key: null, raw, headers: { 'content-type': 'application/json', ...headers } });
+    const ts = String(t);
+    const forged = await post(body, { 'x-twilio-email-event-webhook-timestamp': ts, 'x-twilio-email-event-webhook-signature': signed(ts, body.replace('p0@', 'p9@')) });
+    expect(forged.status).toBe(401);
+    const stale = String(t - 3600);
+    expect((await post(body, { 'x-twilio-email-event-webhook-timestamp': stale, 'x-twilio-email-event-webhook-signature': signed(stale, body) })).status).toBe(401);
+    expect((await post(body, {})).status).toBe(401);
+    const badEvent = JSON.stringify([{ email: 'p0@example.com', event: 'bounce' }]);
+    const refused = await post(badEvent, { 'x-twilio-email-event-webhook-timestamp': ts, 'x-twilio-email-event-webhook-signature': signed(ts, badEvent) });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors[0].path).toBe('[0].timestamp');
+
+    const good = { 'x-twilio-email-event-webhook-timestamp': ts, 'x-twilio-email-event-webhook-signature': signed(ts, body) };
+    const first = await post(body, good);
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ accepted: 4, matched: 3, ignored: 1 });
+    // SendGrid retries a batch it did not see acknowledged: nothing is appended twice.
+    expect((await post(body, good)).body).toEqual({ accepted: 4, matched: 3, ignored: 1 });
+
+    const ours = new Set(sends.map((r) => r.send_key));
+    const logged = (await events()).filter((e) => ours.has(e.properties.send_id as string) && !/\.(Send|Delivery)$/.test(e.event_type));
+    const types = logged.map((e) => `${e.event_type}:${e.properties.send_id}`).sort();
+    expect(types).toEqual(
+      [
+        `users.messages.email.Bounce:${sendOf('p0')}`,
+        `users.messages.email.MarkAsSpam:${sendOf('p1')}`,
+        `users.messages.email.Unsubscribe:${sendOf('p2')}`,
+        `users.behaviors.subscription.GlobalStateChange:${sendOf('p2')}`,
+      ].sort(),
+    );
+    for (const { seq: _s, txid: _t, workspace_id: _w, ...wire } of logged) expect(validateCurrentsEvent(wire, Math.floor(Date.now() / 1000) + 60)).toMatchObject({ ok: true });
+    expect(logged.find((e) => e.event_type.endsWith('Bounce'))!.properties).toMatchObject({ campaign_id: id, esp: 'sendgrid', bounce_reason: '550 5.1.1 unknown user', is_drop: false });
+    const { rows: flags } = await s.testDb.db.query<{ email: string; hard: boolean; spam: boolean }>(
+      `SELECT email, hard_bounced_at IS NOT NULL AS hard, spam_reported_at IS NOT NULL AS spam FROM email_address_flags WHERE workspace_id = $1 AND email LIKE 'p%' ORDER BY email`,
+      [s.workspaceId],
+    );
+    expect(flags).toEqual([
+      { email: 'p0@example.com', hard: true, spam: false },
+      { email: 'p1@example.com', hard: false, spam: true },
+      { email: 'p3@example.com', hard: true, spam: false },
+    ]);
+    const { rows: p2 } = await s.testDb.db.query<{ email_subscribe: string }>(`SELECT email_subscribe FROM users WHERE workspace_id = $1 AND external_id = 'p2'`, [s.workspaceId]);
+    expect(p2[0]!.email_subscribe).toBe('unsubscribed');
   }, 180_000);
 });

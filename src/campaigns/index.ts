@@ -15,6 +15,7 @@ import { triggerSendRoute } from './trigger-route.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
 import { ConversionReader } from './conversions.js';
+import { providerEventRoutes } from './provider-events.js';
 
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
 
@@ -46,7 +47,7 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
   let worker: SendWorker | undefined;
 
   return {
-    routes: [triggerSendRoute({ db, wake: () => worker?.wake() }), campaignRoutes({
+    routes: [providerEventRoutes({ db }), triggerSendRoute({ db, wake: () => worker?.wake() }), campaignRoutes({
       db,
       wake: () => worker?.wake(),
       trackingSecret,
