@@ -7,6 +7,7 @@ import { compileTemplate } from '../personalization/index.js';
 import { WEBHOOK_METHODS, type WebhookMethod } from '../channels/index.js';
 import { checkConversionBehaviors, type ConversionBehavior } from './conversion-rules.js';
 import { checkRateLimit } from './limits.js';
+import { checkTrigger, type CampaignTrigger } from './triggers/rules.js';
 
 export type Channel = 'email' | 'webhook';
 export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';
@@ -33,7 +34,7 @@ export interface Variant {
   webhook?: WebhookContent;
 }
 
-export type Delivery = 'launch' | 'api_triggered';
+export type Delivery = 'launch' | 'api_triggered' | 'action_based';
 
 export interface CampaignDefinition {
   /** `launch`: sent to the whole audience by a launch; `api_triggered`: sent by `/campaigns/trigger/send`. */
@@ -49,6 +50,8 @@ export interface CampaignDefinition {
   conversion_behaviors?: ConversionBehavior[];
   /** At most this many attempts in any minute (limits.ts); absent: unlimited. */
   rate_limit_per_minute?: number;
+  /** Action-based delivery only (triggers/rules.ts). */
+  trigger?: CampaignTrigger;
 }
 
 export interface CampaignInput {
@@ -96,7 +99,7 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
   if (!isText(segmentId, 100)) problems.push({ field: 'audience.segment_id', message: 'must name a segment' });
 
   const delivery = body.delivery ?? 'launch';
-  if (delivery !== 'launch' && delivery !== 'api_triggered') problems.push({ field: 'delivery', message: 'must be "launch" or "api_triggered"' });
+  if (delivery !== 'launch' && delivery !== 'api_triggered' && delivery !== 'action_based') problems.push({ field: 'delivery', message: 'must be "launch", "api_triggered" or "action_based"' });
   const control = body.control_percent ?? 0;
   if (!Number.isInteger(control) || (control as number) < 0 || (control as number) > 100) problems.push({ field: 'control_percent', message: 'must be an integer from 0 to 100' });
 
@@ -163,8 +166,10 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
   }
   const conversions = checkConversionBehaviors(body.conversion_behaviors, problems);
   const rateLimit = checkRateLimit(body.rate_limit_per_minute, problems);
+  const trigger = delivery === 'action_based' ? checkTrigger(body.trigger, problems) : undefined;
+  if (delivery !== 'action_based' && body.trigger !== undefined) problems.push({ field: 'trigger', message: 'only an action_based campaign has a trigger' });
   if (problems.length) return { problems };
-  const delivery_rules = { ...(conversions ? { conversion_behaviors: conversions } : {}), ...(rateLimit !== undefined ? { rate_limit_per_minute: rateLimit } : {}) };
+  const delivery_rules = { ...(conversions ? { conversion_behaviors: conversions } : {}), ...(rateLimit !== undefined ? { rate_limit_per_minute: rateLimit } : {}), ...(trigger ? { trigger } : {}) };
   return {
     input: {
       name: name as string,

@@ -16,6 +16,7 @@ import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
 import { ConversionReader } from './conversions.js';
 import { providerEventRoutes } from './provider-events.js';
+import { TriggerReader } from './triggers/reader.js';
 
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
 
@@ -81,7 +82,10 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
       worker.start();
       const conversions = new ConversionReader(db, { pollMs: Math.max(timing.pollMs, 100), leaseMs: 60_000, pageSize: 2000 }, (err) => app.log.error({ err }, 'campaign conversion reader failed'));
       conversions.start();
+      const triggers = new TriggerReader(db, { pollMs: Math.max(timing.pollMs, 100), leaseMs: 60_000, pageSize: 2000, now: opts.now ?? Date.now }, () => worker?.wake(), (err) => app.log.error({ err }, 'campaign trigger reader failed'));
+      triggers.start();
       return async () => {
+        await triggers.stop();
         await conversions.stop();
         await worker?.stop();
         transports.close();

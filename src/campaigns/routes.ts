@@ -94,7 +94,8 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
         if (!(await getSegment(tx, key.workspace_id, c.definition.audience.segment_id))) throw new ApiError(409, 'The campaign\'s segment no longer exists', [{ type: 'unknown segment', path: 'audience.segment_id' }]);
         await setCampaignState(tx, key.workspace_id, id, 'active');
         // An API-triggered campaign is only switched on: /campaigns/trigger/send makes its dispatches.
-        return (c.definition.delivery ?? 'launch') === 'api_triggered' ? undefined : insertDispatch(tx, c);
+        // An action-based one too: its trigger reader makes them (triggers/reader.ts).
+        return ['api_triggered', 'action_based'].includes(c.definition.delivery ?? 'launch') ? undefined : insertDispatch(tx, c);
       });
       deps.wake();
       const campaign = await campaignOf(key.workspace_id, id);
