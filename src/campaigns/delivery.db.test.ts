@@ -45,6 +45,7 @@ beforeAll(async () => {
   s = await startTestServer({ PORT: String(port), RIVULET_PUBLIC_URL: `http://127.0.0.1:${port}`, SMTP_URL: sink.smtpUrl, RIVULET_SEND_POLL_MS: '50' });
   const attributes = [
     ...Array.from({ length: 6 }, (_, i) => ({ external_id: `c${i}`, first_name: `Conv${i}`, email: `c${i}@example.com`, plan: 'conv' })),
+    ...Array.from({ length: 3 }, (_, i) => ({ external_id: `a${i}`, first_name: `Act${i}`, email: `a${i}@example.com`, plan: 'act' })),
     ...Array.from({ length: 4 }, (_, i) => ({ external_id: `p${i}`, first_name: `Prov${i}`, email: `p${i}@example.com`, plan: 'prov' })),
     ...Array.from({ length: 25 }, (_, i) => ({ external_id: `r${i}`, first_name: `Rate${i}`, email: `r${i}@example.com`, plan: 'rate' })),
   ];
@@ -234,5 +235,50 @@ describe(`campaign delivery rules on ${TEST_BACKEND}`, () => {
     ]);
     const { rows: p2 } = await s.testDb.db.query<{ email_subscribe: string }>(`SELECT email_subscribe FROM users WHERE workspace_id = $1 AND external_id = 'p2'`, [s.workspaceId]);
     expect(p2[0]!.email_subscribe).toBe('unsubscribed');
+  }, 180_000);
+
+  it('sends an action-based campaign once per user and triggering event, read from the log, with property filters and re-eligibility', async () => {
+    const id = await campaignFor('act', {
+      delivery: 'action_based',
+      trigger: { type: 'custom_event', custom_event_name: 'signed_up', property_filters: [{ property: 'tier', op: 'equals', value: 'gold' }], delay_seconds: 0 },
+      variants: [{ id: 'a', name: 'A', percent: 100, email: { subject: 'Welcome {{${first_name}}} ({{event_properties.${tier}}})', html: '<p>Hi</p>' } }],
+    });
+    const badTrigger = await s.call('POST', '/admin/campaigns', { name: 'x', channel: 'email', delivery: 'action_based', audience: { segment_id: '00000000-0000-4000-8000-000000000000' }, from: { address: 'a@rivulet.test' }, variants: [{ id: 'a', percent: 100, email: { subject: 's', html: 'h' } }], trigger: { type: 'custom_event', delay_seconds: -1 } });
+    expect(badTrigger.status).toBe(400);
+    expect(badTrigger.body.errors.map((e: any) => e.path)).toEqual(['trigger.custom_event_name', 'trigger.delay_seconds']);
+    const launched = await s.call('POST', `/admin/campaigns/${id}/launch`);
+    expect(launched.body).toMatchObject({ dispatch_id: null, state: 'active' });
+    await sinkApi('DELETE', '/messages');
+
+    const time = new Date().toISOString();
+    const ev = (ext: string, tier: string) => ({ external_id: ext, name: 'signed_up', time, properties: { tier } });
+    // a0 and a1 match (a0 twice: received once, not re-eligible); a2's tier fails the filter;
+    // r1 matches but is outside the audience.
+    expect((await s.call('POST', '/users/track', { events: [ev('a0', 'gold'), ev('a1', 'gold'), ev('a2', 'silver'), ev('r1', 'gold')] })).status).toBe(201);
+    await until(async () => ((await sinkApi('GET', '/messages')).total >= 2 ? true : undefined), 'the triggered emails');
+    expect((await s.call('POST', '/users/track', { events: [ev('a0', 'gold')] })).status).toBe(201);
+    const last = (await events()).at(-1)!;
+    await until(async () => {
+      const { rows } = await s.testDb.db.query<{ passed: boolean }>(`SELECT (cursor_txid::xid8, cursor_seq) >= ($1::xid8, $2::bigint) AS passed FROM campaign_log_readers WHERE name = 'triggers'`, [last.txid, last.seq]);
+      const { rows: pending } = await s.testDb.db.query(`SELECT 1 FROM campaign_trigger_occurrences WHERE campaign_id = $1 AND state = 'pending'`, [id]);
+      const { rows: queued } = await s.testDb.db.query(`SELECT 1 FROM campaign_dispatches WHERE campaign_id = $1 AND state = 'queued'`, [id]);
+      return rows[0]?.passed && !pending.length && !queued.length ? true : undefined;
+    }, 'the trigger reader to pass the events');
+    const { rows: occ } = await s.testDb.db.query<{ external_id: string; state: string }>(
+      `SELECT u.external_id, o.state FROM campaign_trigger_occurrences o JOIN users u ON u.id = o.user_id WHERE o.campaign_id = $1 ORDER BY u.external_id, o.state`,
+      [id],
+    );
+    expect(occ).toEqual([
+      { external_id: 'a0', state: 'dispatched' },
+      { external_id: 'a0', state: 'ineligible' },
+      { external_id: 'a1', state: 'dispatched' },
+      { external_id: 'r1', state: 'dispatched' },
+    ]);
+    await until(async () => ((await sendsOf(id)).every((r) => r.state !== 'queued') ? true : undefined), 'the sends to end');
+    const messages = (await sinkApi('GET', '/messages')).messages as Array<{ to: string[]; subject: string }>;
+    expect(messages.map((m) => `${m.to[0]} ${m.subject}`).sort()).toEqual(['a0@example.com Welcome Act0 (gold)', 'a1@example.com Welcome Act1 (gold)']);
+    const states = (await sendsOf(id)).map((r) => r.state).sort();
+    expect(states).toEqual(['delivered', 'delivered', 'skipped']);
+    await s.call('POST', `/admin/campaigns/${id}/stop`);
   }, 180_000);
 });
