@@ -8,6 +8,7 @@ import { WEBHOOK_METHODS, type WebhookMethod } from '../channels/index.js';
 import { checkConversionBehaviors, type ConversionBehavior } from './conversion-rules.js';
 import { checkRateLimit } from './limits.js';
 import { checkTrigger, type CampaignTrigger } from './triggers/rules.js';
+import { checkQuietHours, type QuietHours } from './gate-rules.js';
 
 export type Channel = 'email' | 'webhook';
 export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';
@@ -52,6 +53,10 @@ export interface CampaignDefinition {
   rate_limit_per_minute?: number;
   /** Action-based delivery only (triggers/rules.ts). */
   trigger?: CampaignTrigger;
+  /** Quiet hours in the user's time zone (gates.ts). */
+  quiet_hours?: QuietHours;
+  /** Opt out of the workspace's global frequency cap. */
+  ignore_frequency_capping?: boolean;
 }
 
 export interface CampaignInput {
@@ -166,10 +171,12 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
   }
   const conversions = checkConversionBehaviors(body.conversion_behaviors, problems);
   const rateLimit = checkRateLimit(body.rate_limit_per_minute, problems);
+  const quiet = checkQuietHours(body.quiet_hours, problems);
+  if (body.ignore_frequency_capping !== undefined && typeof body.ignore_frequency_capping !== 'boolean') problems.push({ field: 'ignore_frequency_capping', message: 'must be a boolean' });
   const trigger = delivery === 'action_based' ? checkTrigger(body.trigger, problems) : undefined;
   if (delivery !== 'action_based' && body.trigger !== undefined) problems.push({ field: 'trigger', message: 'only an action_based campaign has a trigger' });
   if (problems.length) return { problems };
-  const delivery_rules = { ...(conversions ? { conversion_behaviors: conversions } : {}), ...(rateLimit !== undefined ? { rate_limit_per_minute: rateLimit } : {}), ...(trigger ? { trigger } : {}) };
+  const delivery_rules = { ...(conversions ? { conversion_behaviors: conversions } : {}), ...(rateLimit !== undefined ? { rate_limit_per_minute: rateLimit } : {}), ...(trigger ? { trigger } : {}), ...(quiet ? { quiet_hours: quiet } : {}), ...(body.ignore_frequency_capping === true ? { ignore_frequency_capping: true } : {}) };
   return {
     input: {
       name: name as string,

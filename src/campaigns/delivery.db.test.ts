@@ -45,6 +45,8 @@ beforeAll(async () => {
   s = await startTestServer({ PORT: String(port), RIVULET_PUBLIC_URL: `http://127.0.0.1:${port}`, SMTP_URL: sink.smtpUrl, RIVULET_SEND_POLL_MS: '50' });
   const attributes = [
     ...Array.from({ length: 6 }, (_, i) => ({ external_id: `c${i}`, first_name: `Conv${i}`, email: `c${i}@example.com`, plan: 'conv' })),
+    ...Array.from({ length: 2 }, (_, i) => ({ external_id: `f${i}`, first_name: `Freq${i}`, email: `f${i}@example.com`, plan: 'freq' })),
+    ...Array.from({ length: 2 }, (_, i) => ({ external_id: `q${i}`, first_name: `Quiet${i}`, email: `q${i}@example.com`, plan: 'quiet' })),
     ...Array.from({ length: 3 }, (_, i) => ({ external_id: `a${i}`, first_name: `Act${i}`, email: `a${i}@example.com`, plan: 'act' })),
     ...Array.from({ length: 4 }, (_, i) => ({ external_id: `p${i}`, first_name: `Prov${i}`, email: `p${i}@example.com`, plan: 'prov' })),
     ...Array.from({ length: 25 }, (_, i) => ({ external_id: `r${i}`, first_name: `Rate${i}`, email: `r${i}@example.com`, plan: 'rate' })),
@@ -56,8 +58,10 @@ afterAll(async () => {
   await sink?.close();
 });
 
+const segments = new Map<string, string>();
 async function campaignFor(plan: string, over: Record<string, unknown>): Promise<string> {
-  const segment = await s.call('POST', '/admin/segments', { name: plan, filter: { filter: 'custom_attribute', attribute: 'plan', op: 'equals', value: plan } });
+  if (!segments.has(plan)) segments.set(plan, (await s.call('POST', '/admin/segments', { name: plan, filter: { filter: 'custom_attribute', attribute: 'plan', op: 'equals', value: plan } })).body.id);
+  const segment = { body: { id: segments.get(plan) } };
   const created = await s.call('POST', '/admin/campaigns', {
     name: `Campaign ${plan}`,
     channel: 'email',
@@ -280,5 +284,52 @@ describe(`campaign delivery rules on ${TEST_BACKEND}`, () => {
     const states = (await sendsOf(id)).map((r) => r.state).sort();
     expect(states).toEqual(['delivered', 'delivered', 'skipped']);
     await s.call('POST', `/admin/campaigns/${id}/stop`);
+  }, 180_000);
+
+  it('keeps quiet hours in the user\'s zone: postponed to their end, or aborted', async () => {
+    const h = new Date().getUTCHours();
+    const quiet = (fallback: string) => ({ start_hour: h, end_hour: (h + 2) % 24, fallback });
+    const bad = await s.call('POST', '/admin/campaigns', { name: 'x', channel: 'email', audience: { segment_id: '00000000-0000-4000-8000-000000000000' }, from: { address: 'a@rivulet.test' }, variants: [{ id: 'a', percent: 100, email: { subject: 's', html: 'h' } }], quiet_hours: { start_hour: 25, end_hour: 3 } });
+    expect(bad.body.errors).toEqual([{ path: 'quiet_hours.start_hour', type: expect.any(String) }]);
+    const later = await campaignFor('quiet', { quiet_hours: quiet('send_later') });
+    expect((await s.call('POST', `/admin/campaigns/${later}/launch`)).status).toBe(201);
+    const waiting = await until(async () => {
+      const rows = await sendsOf(later);
+      return rows.length === 2 && rows.every((r) => r.state === 'queued' && r.waiting) ? rows : undefined;
+    }, 'the sends to wait for the quiet hours to end');
+    const { rows: due } = await s.testDb.db.query<{ at: Date }>(`SELECT next_attempt_at AS at FROM campaign_sends WHERE campaign_id = $1`, [later]);
+    for (const d of due) expect(new Date(d.at).getUTCHours()).toBe((h + 2) % 24);
+    expect(waiting).toHaveLength(2);
+    await s.call('POST', `/admin/campaigns/${later}/stop`);
+
+    const dropped = await campaignFor('quiet', { quiet_hours: quiet('abort') });
+    expect((await s.call('POST', `/admin/campaigns/${dropped}/launch`)).status).toBe(201);
+    await until(async () => ((await sendsOf(dropped)).filter((r) => r.state === 'aborted').length === 2 ? true : undefined), 'the sends to be aborted');
+    const aborts = (await events()).filter((e) => e.event_type === 'users.messages.email.Abort' && e.properties.campaign_id === dropped);
+    expect(aborts.map((e) => e.properties.abort_type)).toEqual(['quiet_hours', 'quiet_hours']);
+  }, 180_000);
+
+  it('holds the global frequency cap across campaigns, unless a campaign opts out', async () => {
+    const bad = await s.call('PUT', '/admin/campaigns-settings/frequency-capping', { rules: [{ channel: 'sms', count: 1, window_seconds: 3600 }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].path).toBe('rules[0].channel');
+    const rules = [{ channel: 'email', count: 1, window_seconds: 3600 }];
+    expect((await s.call('PUT', '/admin/campaigns-settings/frequency-capping', { rules })).body).toEqual({ rules });
+    expect((await s.call('GET', '/admin/campaigns-settings/frequency-capping')).body).toEqual({ rules });
+    const settle = async (id: string, state: string) => {
+      expect((await s.call('POST', `/admin/campaigns/${id}/launch`)).status).toBe(201);
+      await until(async () => {
+        const rows = await sendsOf(id);
+        return rows.length === 2 && rows.every((r) => r.state === state) ? true : undefined;
+      }, `the sends to be ${state}`);
+    };
+    await settle(await campaignFor('freq', {}), 'delivered');
+    const capped = await campaignFor('freq', {});
+    await settle(capped, 'aborted');
+    const aborts = (await events()).filter((e) => e.event_type === 'users.messages.email.Abort' && e.properties.campaign_id === capped);
+    expect(aborts.map((e) => e.properties.abort_type)).toEqual(['frequency_capped', 'frequency_capped']);
+    for (const { seq: _s, txid: _t, workspace_id: _w, ...wire } of aborts) expect(validateCurrentsEvent(wire, Math.floor(Date.now() / 1000) + 60)).toMatchObject({ ok: true });
+    await settle(await campaignFor('freq', { ignore_frequency_capping: true }), 'delivered');
+    await s.call('PUT', '/admin/campaigns-settings/frequency-capping', { rules: [] });
   }, 180_000);
 });

@@ -17,6 +17,7 @@ import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.j
 import { ConversionReader } from './conversions.js';
 import { providerEventRoutes } from './provider-events.js';
 import { TriggerReader } from './triggers/reader.js';
+import { deliverySettingsRoutes } from './delivery-routes.js';
 
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
 
@@ -48,7 +49,7 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
   let worker: SendWorker | undefined;
 
   return {
-    routes: [providerEventRoutes({ db }), triggerSendRoute({ db, wake: () => worker?.wake() }), campaignRoutes({
+    routes: [deliverySettingsRoutes({ db }), providerEventRoutes({ db }), triggerSendRoute({ db, wake: () => worker?.wake() }), campaignRoutes({
       db,
       wake: () => worker?.wake(),
       trackingSecret,
