@@ -148,6 +148,8 @@ export async function attemptSend(deps: AttemptDeps, row: SendRow, pre?: Prefetc
     campaign: { api_id: row.campaign_id, dispatch_id: row.dispatch_id, name: ctx.campaign.name, message_name: variant.name, message_api_id: variant.id },
     links: { unsubscribe: unsubscribeUrl },
     apiTriggerProperties: row.trigger_properties ?? {},
+    // An action-based send renders its triggering event's properties as event_properties.
+    ...(dispatch.definition.delivery === 'action_based' ? { eventProperties: row.trigger_properties ?? {} } : {}),
   });
   if (variant.email) return attemptEmail(deps, row, dispatch, variant, user, ctx, scope, secret, pre);
   if (variant.webhook) return attemptHook(deps, row, variant, ctx, scope);

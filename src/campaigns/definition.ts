@@ -5,6 +5,10 @@
  */
 import { compileTemplate } from '../personalization/index.js';
 import { WEBHOOK_METHODS, type WebhookMethod } from '../channels/index.js';
+import { checkConversionBehaviors, type ConversionBehavior } from './conversion-rules.js';
+import { checkRateLimit } from './limits.js';
+import { checkTrigger, type CampaignTrigger } from './triggers/rules.js';
+import { checkQuietHours, type QuietHours } from './gate-rules.js';
 
 export type Channel = 'email' | 'webhook';
 export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';
@@ -31,8 +35,12 @@ export interface Variant {
   webhook?: WebhookContent;
 }
 
-/** `api_campaign`: content comes with each `/messages/send` (docs/reference/messaging-api.md). */
-export type Delivery = 'launch' | 'api_triggered' | 'api_campaign';
+/**
+ * `launch`: sent to the whole audience by a launch; `api_triggered`: by `/campaigns/trigger/send`;
+ * `api_campaign`: content comes with each `/messages/send` (docs/reference/messaging-api.md);
+ * `action_based`: sent when a user performs the trigger (triggers/reader.ts).
+ */
+export type Delivery = 'launch' | 'api_triggered' | 'api_campaign' | 'action_based';
 
 export interface CampaignDefinition {
   /** `launch`: sent to the whole audience by a launch; `api_triggered`: sent by `/campaigns/trigger/send`. */
@@ -44,6 +52,16 @@ export interface CampaignDefinition {
   from?: { address: string; name?: string };
   reply_to?: string;
   send_to: SendTo;
+  /** Conversion behaviors A–D (conversion-rules.ts); absent: none. */
+  conversion_behaviors?: ConversionBehavior[];
+  /** At most this many attempts in any minute (limits.ts); absent: unlimited. */
+  rate_limit_per_minute?: number;
+  /** Action-based delivery only (triggers/rules.ts). */
+  trigger?: CampaignTrigger;
+  /** Quiet hours in the user's time zone (gates.ts). */
+  quiet_hours?: QuietHours;
+  /** Opt out of the workspace's global frequency cap. */
+  ignore_frequency_capping?: boolean;
 }
 
 export interface CampaignInput {
@@ -90,7 +108,8 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
   const segmentId = isObj(audience) ? audience.segment_id : undefined;
 
   const delivery = body.delivery ?? 'launch';
-  if (delivery !== 'launch' && delivery !== 'api_triggered' && delivery !== 'api_campaign') problems.push({ field: 'delivery', message: 'must be "launch", "api_triggered" or "api_campaign"' });
+  if (delivery !== 'launch' && delivery !== 'api_triggered' && delivery !== 'api_campaign' && delivery !== 'action_based')
+    problems.push({ field: 'delivery', message: 'must be "launch", "api_triggered", "api_campaign" or "action_based"' });
   // An API campaign's audience is named by each request; its variants' content too.
   const apiCampaign = delivery === 'api_campaign';
   if (!isText(segmentId, 100) && !(apiCampaign && segmentId === undefined)) problems.push({ field: 'audience.segment_id', message: 'must name a segment' });
@@ -160,12 +179,19 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
     const ids = variants.map((v) => v.id);
     if (new Set(ids).size !== ids.length) problems.push({ field: 'variants', message: 'variant ids must differ' });
   }
+  const conversions = checkConversionBehaviors(body.conversion_behaviors, problems);
+  const rateLimit = checkRateLimit(body.rate_limit_per_minute, problems);
+  const quiet = checkQuietHours(body.quiet_hours, problems);
+  if (body.ignore_frequency_capping !== undefined && typeof body.ignore_frequency_capping !== 'boolean') problems.push({ field: 'ignore_frequency_capping', message: 'must be a boolean' });
+  const trigger = delivery === 'action_based' ? checkTrigger(body.trigger, problems) : undefined;
+  if (delivery !== 'action_based' && body.trigger !== undefined) problems.push({ field: 'trigger', message: 'only an action_based campaign has a trigger' });
   if (problems.length) return { problems };
+  const delivery_rules = { ...(conversions ? { conversion_behaviors: conversions } : {}), ...(rateLimit !== undefined ? { rate_limit_per_minute: rateLimit } : {}), ...(trigger ? { trigger } : {}), ...(quiet ? { quiet_hours: quiet } : {}), ...(body.ignore_frequency_capping === true ? { ignore_frequency_capping: true } : {}) };
   return {
     input: {
       name: name as string,
       channel: channel as Channel,
-      definition: { delivery: delivery as Delivery, audience: { segment_id: (segmentId as string | undefined) ?? '' }, variants, control_percent: control as number, ...(from ? { from } : {}), ...(typeof body.reply_to === 'string' ? { reply_to: body.reply_to } : {}), send_to: sendTo as SendTo },
+      definition: { delivery: delivery as Delivery, audience: { segment_id: (segmentId as string | undefined) ?? '' }, variants, control_percent: control as number, ...(from ? { from } : {}), ...(typeof body.reply_to === 'string' ? { reply_to: body.reply_to } : {}), send_to: sendTo as SendTo, ...delivery_rules },
     },
   };
 }

@@ -19,6 +19,10 @@ import { campaignApiRoutes } from './api-routes/campaigns.js';
 import { startSchedulePoller } from './schedules.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
+import { ConversionReader } from './conversions.js';
+import { providerEventRoutes } from './provider-events.js';
+import { TriggerReader } from './triggers/reader.js';
+import { deliverySettingsRoutes } from './delivery-routes.js';
 
 export { dispatchProgress, type DispatchProgress } from './dashboard-store.js';
 export { dispatchFinished, progressLine } from './progress-bar.js';
@@ -55,6 +59,8 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
 
   return {
     routes: [
+      deliverySettingsRoutes({ db }),
+      providerEventRoutes({ db }),
       triggerSendRoute({ db, wake: () => worker?.wake() }),
       messagesRoutes({ db, wake: () => worker?.wake(), now }),
       emailRoutes({ db, now }),
@@ -98,8 +104,14 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
       );
       worker.start();
       const stopSchedules = startSchedulePoller(db, { pollMs: timing.pollMs, now, wake: () => worker?.wake(), onError: (err) => app.log.error({ err }, 'campaign schedule failed') });
+      const conversions = new ConversionReader(db, { pollMs: Math.max(timing.pollMs, 100), leaseMs: 60_000, pageSize: 2000 }, (err) => app.log.error({ err }, 'campaign conversion reader failed'));
+      conversions.start();
+      const triggers = new TriggerReader(db, { pollMs: Math.max(timing.pollMs, 100), leaseMs: 60_000, pageSize: 2000, now }, () => worker?.wake(), (err) => app.log.error({ err }, 'campaign trigger reader failed'));
+      triggers.start();
       return async () => {
         await stopSchedules();
+        await triggers.stop();
+        await conversions.stop();
         await worker?.stop();
         transports.close();
         await agent.close();

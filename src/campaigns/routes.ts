@@ -97,8 +97,8 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
         if (c.definition.delivery !== 'api_campaign' && !(await getSegment(tx, key.workspace_id, c.definition.audience.segment_id))) throw new ApiError(409, 'The campaign\'s segment no longer exists', [{ type: 'unknown segment', path: 'audience.segment_id' }]);
         await setCampaignState(tx, key.workspace_id, id, 'active');
         // An API-triggered campaign is only switched on: /campaigns/trigger/send makes its dispatches.
-        // An API campaign likewise: /messages/send makes its dispatches.
-        return apiOnly ? undefined : insertDispatch(tx, c);
+        // An API campaign likewise (/messages/send makes its dispatches), and an action-based one (its trigger reader does: triggers/reader.ts).
+        return apiOnly || c.definition.delivery === 'action_based' ? undefined : insertDispatch(tx, c);
       });
       deps.wake();
       const campaign = await campaignOf(key.workspace_id, id);

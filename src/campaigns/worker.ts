@@ -8,6 +8,8 @@ import { Ticker } from '../leases/index.js';
 import { attemptSend, prefetch, type AttemptDeps } from './attempt.js';
 import { resolveNextDispatch, type AudienceSource } from './resolve.js';
 import { claimSends, releaseSends } from './store.js';
+import { takeRateSlot } from './limits.js';
+import { passGates } from './gates.js';
 
 export interface WorkerTiming {
   pollMs: number;
@@ -62,6 +64,9 @@ export class SendWorker {
       const lane = async () => {
         while (next < rows.length && !this.stopped) {
           const row = rows[next++]!;
+          // Quiet hours and the global frequency cap (gates.ts), then the campaign's rate limit: a send over it waits for a free slot instead (limits.ts).
+          if (!(await passGates(deps.db, row, this.owner, deps.now()).catch((err) => (this.onError(err), false)))) continue;
+          if (!(await takeRateSlot(deps.db, row, this.owner).catch((err) => (this.onError(err), false)))) continue;
           await attemptSend(deps, row, pre).catch(this.onError);
         }
       };

@@ -4,3 +4,4 @@ export { classifySmtp, nextEmailAttempt, EMAIL_RETRY_WINDOW_MS, type SmtpOutcome
 export { signToken, verifyToken, tokenWorkspace, type TrackingPayload, type TokenKind } from './tokens.js';
 export { SmtpTransports, type SmtpSettings } from './transport.js';
 export { trackingRoutes, PIXEL_GIF, type TrackingHooks } from './tracking-routes.js';
+export { checkSendGridSignature, mapSendGridEvents, sendGridPublicKey, SENDGRID_SIGNATURE_HEADER, SENDGRID_TIMESTAMP_HEADER, MAX_SENDGRID_EVENTS, type ProviderEvent, type ProviderOutcome } from './sendgrid-events.js';

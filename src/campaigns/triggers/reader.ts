@@ -1,0 +1,168 @@
+/**
+ * The trigger reader (docs/reference/campaigns.md, "Action-based delivery"): a leased reader of the
+ * event log (its cursor in `campaign_log_readers`, like the conversion reader and the Currents
+ * exporter) — the track route knows nothing of campaigns. Each matching event of an active
+ * action-based campaign becomes one `campaign_trigger_occurrences` row, keyed by (campaign, user,
+ * event), committed with the cursor's move under the lease: exactly once. A second pass turns due
+ * occurrences into one-recipient dispatches (claimed with FOR UPDATE SKIP LOCKED, so several
+ * processes share them), which the send pipeline resolves against the audience like any other.
+ */
+import { randomUUID } from 'node:crypto';
+import { logHead, readLogPage, type LogCursor, type StoredEvent } from '../../events/index.js';
+import { Ticker } from '../../leases/index.js';
+import type { Db, Queryable } from '../../storage/index.js';
+import type { CampaignDefinition } from '../definition.js';
+import { insertDispatch, type Campaign } from '../store.js';
+import { TRIGGER_EVENT_TYPES, triggerDue, type CampaignTrigger } from './rules.js';
+
+const READER = 'triggers';
+const TRIGGER_TYPES = new Set(Object.values(TRIGGER_EVENT_TYPES));
+
+export interface TriggerReaderOptions {
+  pollMs: number;
+  leaseMs: number;
+  pageSize: number;
+  now(): number;
+}
+
+async function claimReader(db: Queryable, owner: string, leaseMs: number): Promise<LogCursor | undefined> {
+  const { rows: existing } = await db.query(`SELECT 1 FROM campaign_log_readers WHERE name = $1`, [READER]);
+  if (!existing.length) {
+    const head = await logHead(db);
+    await db.query(`INSERT INTO campaign_log_readers (name, cursor_txid, cursor_seq) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, [READER, head.txid, head.seq]);
+  }
+  const { rows } = await db.query<{ cursor_txid: string; cursor_seq: string }>(
+    `UPDATE campaign_log_readers SET lease_owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000)
+      WHERE name = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())
+      RETURNING cursor_txid, cursor_seq`,
+    [READER, owner, leaseMs],
+  );
+  const r = rows[0];
+  return r ? { txid: r.cursor_txid, seq: Number(r.cursor_seq) } : undefined;
+}
+
+async function activeTriggered(db: Queryable, workspaces: string[]): Promise<Map<string, Array<{ id: string; trigger: CampaignTrigger }>>> {
+  const { rows } = await db.query<{ id: string; workspace_id: string; definition: CampaignDefinition }>(
+    `SELECT id, workspace_id, definition FROM campaigns WHERE workspace_id = ANY($1::uuid[]) AND state = 'active' AND definition->>'delivery' = 'action_based'`,
+    [workspaces],
+  );
+  const out = new Map<string, Array<{ id: string; trigger: CampaignTrigger }>>();
+  for (const r of rows) {
+    if (!r.definition.trigger) continue;
+    const list = out.get(r.workspace_id) ?? [];
+    list.push({ id: r.id, trigger: r.definition.trigger });
+    out.set(r.workspace_id, list);
+  }
+  return out;
+}
+
+/** Reads one page of the log into occurrences; true if it moved. */
+export async function readTriggerPage(db: Db, owner: string, opts: TriggerReaderOptions): Promise<boolean> {
+  const cursor = await claimReader(db, owner, opts.leaseMs);
+  if (!cursor) return false;
+  const page = await readLogPage(db, cursor, opts.pageSize);
+  if (page.scanned === 0) return false;
+  const candidates = page.events.filter((e) => TRIGGER_TYPES.has(e.event_type) && typeof e.user?.user_id === 'string' && /^[0-9a-f-]{36}$/i.test(e.user.user_id));
+  const campaigns = candidates.length ? await activeTriggered(db, [...new Set(candidates.map((e) => e.workspace_id))]) : new Map();
+  const nowS = opts.now() / 1000;
+  const found: Array<{ campaignId: string; event: StoredEvent; due: number }> = [];
+  for (const e of candidates) {
+    for (const c of campaigns.get(e.workspace_id) ?? []) {
+      const due = triggerDue(c.trigger, e, nowS);
+      if (due !== undefined) found.push({ campaignId: c.id, event: e, due });
+    }
+  }
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query(
+      `SELECT 1 FROM campaign_log_readers WHERE name = $1 AND lease_owner = $2 AND lease_until > now() AND cursor_txid = $3 AND cursor_seq = $4 FOR UPDATE`,
+      [READER, owner, cursor.txid, cursor.seq],
+    );
+    if (!rows.length) return false;
+    for (const f of found) {
+      const p = f.event.properties;
+      const props = (f.event.event_type === TRIGGER_EVENT_TYPES.custom_event ? p.custom_properties : f.event.event_type === TRIGGER_EVENT_TYPES.purchase ? { product_id: p.product_id, price: p.price, currency: p.currency, ...(p.purchase_properties as object | undefined) } : {}) ?? {};
+      await tx.query(
+        `INSERT INTO campaign_trigger_occurrences (campaign_id, user_id, event_id, workspace_id, due_at, properties)
+         VALUES ($1, $2, $3, $4, to_timestamp($5::float8), $6) ON CONFLICT DO NOTHING`,
+        [f.campaignId, f.event.user.user_id, f.event.id, f.event.workspace_id, f.due, JSON.stringify(props)],
+      );
+    }
+    await tx.query(`UPDATE campaign_log_readers SET cursor_txid = $2, cursor_seq = $3 WHERE name = $1`, [READER, page.end.txid, page.end.seq]);
+    return true;
+  });
+}
+
+/**
+ * Turns due occurrences into dispatches (a batch at a time); answers how many dispatches it made.
+ * Re-eligibility: a user who received (or was enrolled in control of) the campaign is skipped —
+ * forever, or until `reeligible_after_seconds` after that receipt. Not receiving keeps eligibility.
+ */
+export async function dispatchDueOccurrences(db: Db, limit: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ campaign_id: string; user_id: string; event_id: string; properties: Record<string, unknown> }>(
+      `SELECT campaign_id, user_id, event_id, properties FROM campaign_trigger_occurrences
+        WHERE state = 'pending' AND due_at <= now() ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      [limit],
+    );
+    let made = 0;
+    const set = (o: { campaign_id: string; user_id: string; event_id: string }, state: string, dispatchId: string | null = null) =>
+      tx.query(`UPDATE campaign_trigger_occurrences SET state = $4, dispatch_id = $5 WHERE campaign_id = $1 AND user_id = $2 AND event_id = $3`, [o.campaign_id, o.user_id, o.event_id, state, dispatchId]);
+    for (const o of rows) {
+      const { rows: cs } = await tx.query<Campaign>(`SELECT id, workspace_id, name, channel, state, definition, created_at, updated_at FROM campaigns WHERE id = $1`, [o.campaign_id]);
+      const c = cs[0];
+      const trigger = c?.definition.trigger;
+      if (!c || c.state !== 'active' || !trigger) {
+        await set(o, 'expired');
+        continue;
+      }
+      const again = trigger.reeligible_after_seconds;
+      const { rows: received } = await tx.query(
+        `SELECT 1 FROM campaign_sends WHERE workspace_id = $1 AND user_id = $2 AND campaign_id = $3
+            AND state IN ('queued', 'sent', 'delivered', 'bounced', 'soft_bounced', 'control')
+            AND ($4::float8 IS NULL OR coalesce(delivered_at, created_at) > now() - make_interval(secs => $4::float8))
+         UNION ALL
+         -- A dispatch made for this user but not resolved yet counts as received.
+         SELECT 1 FROM campaign_trigger_occurrences o JOIN campaign_dispatches d ON d.id = o.dispatch_id
+          WHERE o.campaign_id = $3 AND o.user_id = $2 AND o.state = 'dispatched' AND d.state = 'queued'
+         LIMIT 1`,
+        [c.workspace_id, o.user_id, c.id, again ?? null],
+      );
+      if (received.length) {
+        await set(o, 'ineligible');
+        continue;
+      }
+      const dispatch = await insertDispatch(tx, c, { broadcast: false, trigger_properties: {}, recipients: [{ user_id: o.user_id, trigger_properties: o.properties }] });
+      await set(o, 'dispatched', dispatch.id);
+      made++;
+    }
+    return made;
+  });
+}
+
+export class TriggerReader {
+  readonly owner = randomUUID();
+  private readonly ticker: Ticker;
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: TriggerReaderOptions,
+    private readonly wake: () => void,
+    onError: (err: unknown) => void,
+  ) {
+    this.ticker = new Ticker(async () => {
+      while (!this.ticker.isStopped && (await readTriggerPage(this.db, this.owner, this.opts)));
+      let made = 0;
+      for (let n = -1; n !== 0 && !this.ticker.isStopped; made += n) n = await dispatchDueOccurrences(this.db, 200);
+      if (made) this.wake();
+    }, opts.pollMs, onError);
+  }
+
+  start(): void {
+    this.ticker.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.ticker.stop();
+    await this.db.query(`UPDATE campaign_log_readers SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2`, [READER, this.owner]);
+  }
+}
