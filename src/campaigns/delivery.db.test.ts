@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailSink, type RunningMailSink } from '../emulator/mail-sink/index.js';
 import { validateCurrentsEvent } from '../events/catalogue.js';
-import { LOG_START, readEvents, type StoredEvent } from '../events/log.js';
+import type { StoredEvent } from '../events/log.js';
 import { TEST_BACKEND } from '../test-support/db.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 
@@ -37,7 +37,18 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 
 }
 
 const sinkApi = async (method: 'GET' | 'DELETE', path: string) => (await (await request(sink.url + path, { method })).body.json()) as any;
-const events = (): Promise<StoredEvent[]> => readEvents(s.testDb.db, LOG_START, 100_000, s.workspaceId);
+/**
+ * Every committed event of the workspace, read directly: not through `readEvents`, whose horizon is
+ * cluster-wide on PostgreSQL and lags while any transaction anywhere runs. A reader's cursor that
+ * passed the last of these has seen them all.
+ */
+async function events(): Promise<StoredEvent[]> {
+  const { rows } = await s.testDb.db.query<{ seq: number; txid: string; workspace_id: string; body: StoredEvent }>(
+    'SELECT seq, txid::text AS txid, workspace_id, body FROM event_log WHERE workspace_id = $1 ORDER BY txid, seq',
+    [s.workspaceId],
+  );
+  return rows.map((r) => ({ ...r.body, seq: Number(r.seq), txid: r.txid, workspace_id: r.workspace_id }));
+}
 
 beforeAll(async () => {
   sink = await startMailSink();
@@ -305,7 +316,10 @@ describe(`campaign delivery rules on ${TEST_BACKEND}`, () => {
     const dropped = await campaignFor('quiet', { quiet_hours: quiet('abort') });
     expect((await s.call('POST', `/admin/campaigns/${dropped}/launch`)).status).toBe(201);
     await until(async () => ((await sendsOf(dropped)).filter((r) => r.state === 'aborted').length === 2 ? true : undefined), 'the sends to be aborted');
-    const aborts = (await events()).filter((e) => e.event_type === 'users.messages.email.Abort' && e.properties.campaign_id === dropped);
+    const aborts = await until(async () => {
+      const found = (await events()).filter((e) => e.event_type === 'users.messages.email.Abort' && e.properties.campaign_id === dropped);
+      return found.length === 2 ? found : undefined;
+    }, 'the Abort events');
     expect(aborts.map((e) => e.properties.abort_type)).toEqual(['quiet_hours', 'quiet_hours']);
   }, 180_000);
 
@@ -326,7 +340,10 @@ describe(`campaign delivery rules on ${TEST_BACKEND}`, () => {
     await settle(await campaignFor('freq', {}), 'delivered');
     const capped = await campaignFor('freq', {});
     await settle(capped, 'aborted');
-    const aborts = (await events()).filter((e) => e.event_type === 'users.messages.email.Abort' && e.properties.campaign_id === capped);
+    const aborts = await until(async () => {
+      const found = (await events()).filter((e) => e.event_type === 'users.messages.email.Abort' && e.properties.campaign_id === capped);
+      return found.length === 2 ? found : undefined;
+    }, 'the Abort events');
     expect(aborts.map((e) => e.properties.abort_type)).toEqual(['frequency_capped', 'frequency_capped']);
     for (const { seq: _s, txid: _t, workspace_id: _w, ...wire } of aborts) expect(validateCurrentsEvent(wire, Math.floor(Date.now() / 1000) + 60)).toMatchObject({ ok: true });
     await settle(await campaignFor('freq', { ignore_frequency_capping: true }), 'delivered');
