@@ -16,6 +16,7 @@ import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
 
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
+export { sendKey, uuidV5, bucketOf } from './assignment.js';
 
 export interface Campaigns {
   routes: CapabilityPlugin[];
