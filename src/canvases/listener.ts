@@ -42,6 +42,12 @@ export async function listenOnce(deps: EngineDeps, db: Db): Promise<number> {
   });
 }
 
+/** The properties a tracked event carried (Braze's `event_properties`). */
+function eventProperties(e: StoredEvent): Record<string, unknown> {
+  const p = e.properties.custom_properties ?? e.properties.purchase_properties;
+  return typeof p === 'object' && p !== null && !Array.isArray(p) ? (p as Record<string, unknown>) : {};
+}
+
 async function handle(deps: EngineDeps, tx: Queryable, canvases: Canvas[], e: StoredEvent): Promise<void> {
   const userId = e.user.user_id!;
   const ws = e.workspace_id;
@@ -72,7 +78,7 @@ async function handle(deps: EngineDeps, tx: Queryable, canvases: Canvas[], e: St
             `UPDATE canvas_entries SET step_id = $2, phase = 'run', state = $3, due_at = to_timestamp($4::float8 / 1000), visits = visits + 1, step_attempts = 0,
                     event_properties = $5, end_reason = $6, ended_at = CASE WHEN $3 = 'done' THEN now() END, lease_owner = NULL, lease_until = NULL
               WHERE id = $1 AND state = 'active' AND phase = 'listen' AND step_id = $7`,
-            [entry.id, next, next === null ? 'done' : 'active', nowMs, JSON.stringify(e.properties), next === null ? 'completed' : null, step.id],
+            [entry.id, next, next === null ? 'done' : 'active', nowMs, JSON.stringify(eventProperties(e)), next === null ? 'completed' : null, step.id],
           );
         }
       }
@@ -83,7 +89,7 @@ async function handle(deps: EngineDeps, tx: Queryable, canvases: Canvas[], e: St
     const entry = canvas.definition.entry;
     if (canvas.workspace_id !== ws || entry.type !== 'action' || !matchesEvent(entry.event, e)) continue;
     if (entry.segment_id && !(await inSegment(deps, ws, entry.segment_id, userId))) continue;
-    await enterUsers(tx, canvas, [user], e.id, () => ({ ...e.properties }), nowMs);
+    await enterUsers(tx, canvas, [user], e.id, () => eventProperties(e), nowMs);
   }
 }
 

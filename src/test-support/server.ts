@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { loadConfig, type Config } from '../config.js';
-import { createRivulet, type Rivulet } from '../server.js';
+import { createRivulet, type CreateOptions, type Rivulet } from '../server.js';
 import { DEFAULT_WORKSPACE, createApiKey, ensureWorkspace, PERMISSIONS, type Permission } from '../workspaces/index.js';
 import { openTestDb, TEST_BACKEND, type TestDb } from './db.js';
 
@@ -34,12 +34,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** `create`: more options for createRivulet (a Canvas test clock, say). */
+export async function startTestServer(env: Record<string, string> = {}, create: Pick<CreateOptions, 'canvases'> = {}): Promise<TestServer> {
   // On PGlite from the migrated template (see db.ts); createRivulet then finds every migration applied.
   const testDb = await openTestDb({ migrate: TEST_BACKEND === 'pglite' });
   const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-test-'));
   const config: Config = loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_PARTNER_API_KEY_MIXPANEL: TEST_PARTNER_KEY, ...env });
-  const rivulet = await createRivulet(config, { db: testDb.db, logger: false });
+  const rivulet = await createRivulet(config, { db: testDb.db, logger: false, ...create });
   // A PORT given in `env` is listened on (a test that needs RIVULET_PUBLIC_URL before start picks one).
   await rivulet.app.listen({ port: env.PORT ? Number(env.PORT) : 0, host: '127.0.0.1' });
   const address = rivulet.app.server.address();
