@@ -205,4 +205,42 @@ describe(`canvases on ${TEST_BACKEND}`, () => {
     expect(after.length).toBe(before + 1);
     expect(after.filter((m) => m.to[0] === 'b@example.com' && m.subject.startsWith('Still')).length).toBe(1);
   }, 180_000);
+
+  it('enters a scheduled audience at launch and an action-based Canvas on a tracked event; splits, paths and user updates run on arrival', async () => {
+    const free = (await s.call('POST', '/admin/segments', { name: 'Free', filter: { filter: 'custom_attribute', attribute: 'plan', op: 'equals', value: 'free' } })).body.id;
+    const scheduled = await s.call('POST', '/admin/canvases', {
+      name: 'Scheduled',
+      entry: { type: 'scheduled', segment_id: pro },
+      from: { address: 'hello@rivulet.test' },
+      steps: [
+        { id: 'split', type: 'decision_split', segment_id: free, yes: 'tag-free', no: 'paths' },
+        { id: 'tag-free', type: 'user_update', attributes: { journey: 'free' }, next: null },
+        { id: 'paths', type: 'audience_paths', paths: [{ name: 'Free', segment_id: free, next: 'tag-free' }, { name: 'Everyone Else', segment_id: null, next: 'tag-pro' }] },
+        { id: 'tag-pro', type: 'user_update', attributes: { journey: 'pro' }, next: null },
+      ],
+    });
+    expect(scheduled.status).toBe(201);
+    const sid = scheduled.body.id as string;
+    expect((await s.call('POST', `/admin/canvases/${sid}/launch`)).status).toBe(200);
+    await until(async () => (await entries(sid)).length === 3 && (await entries(sid)).every((e) => e.state === 'done'), 'the scheduled audience done');
+    const { rows } = await s.testDb.db.query<{ external_id: string; journey: string | null }>(`SELECT external_id, custom_attributes->>'journey' AS journey FROM users WHERE workspace_id = $1 ORDER BY external_id`, [s.workspaceId]);
+    expect(rows.map((r) => `${r.external_id}:${r.journey}`)).toEqual(['a:pro', 'b:pro', 'c:pro', 'd:null']);
+    // Launching again is refused; the audience is entered once.
+    expect((await s.call('POST', `/admin/canvases/${sid}/launch`)).status).toBe(409);
+
+    const action = await s.call('POST', '/admin/canvases', {
+      name: 'On signup',
+      entry: { type: 'action', event: { kind: 'custom_event', name: 'signup', properties: { source: 'ad' } } },
+      from: { address: 'hello@rivulet.test' },
+      steps: [{ id: 'hello', type: 'message', email: { subject: 'Signed up from {{canvas_entry_properties.${source}}}', html: '<p>x</p>' }, next: null }],
+    });
+    const aid = action.body.id as string;
+    await s.call('POST', `/admin/canvases/${aid}/launch`);
+    const now = new Date().toISOString();
+    await s.call('POST', '/users/track', { events: [{ external_id: 'd', name: 'signup', time: now, properties: { source: 'ad' } }, { external_id: 'c', name: 'signup', time: now, properties: { source: 'web' } }] });
+    const mail = await until(async () => (await mails()).find((m) => m.subject.startsWith('Signed up')), 'the action-based email');
+    expect(`${mail.to[0]} ${mail.subject}`).toBe('d@example.com Signed up from ad');
+    await until(async () => (await entries(aid)).length === 1 && (await entries(aid))[0]!.state === 'done', 'the action entry done');
+    expect((await entries(aid))[0]!.user_id).toBe(userIds.get('d'));
+  }, 180_000);
 });
