@@ -14,6 +14,7 @@ import { resolveAdminPassword, type AdminPassword } from './web/index.js';
 import { createCohortImport, type CohortImportOptions } from './cohorts/index.js';
 import { createCurrents } from './currents/index.js';
 import { createCampaigns } from './campaigns/index.js';
+import { createCanvases } from './canvases/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
 import { prepareDashboard } from './web/index.js';
 import { seedStore, type PreparedStore } from './workspaces/index.js';
@@ -49,6 +50,8 @@ export interface CreateOptions {
   cohortImport?: CohortImportOptions;
   /** Send worker timing (tests poll faster). */
   campaigns?: Parameters<typeof createCampaigns>[3];
+  /** Canvas worker timing and clock (tests run a week in seconds). */
+  canvases?: Parameters<typeof createCanvases>[3];
 }
 
 export interface PreparedDeployment extends PreparedStore {
@@ -91,6 +94,8 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     capabilities.push((await import('./segments/index.js')).segmentRoutes);
     const campaigns = await createCampaigns(db, config, prepared.masterKey.box, opts.campaigns);
     capabilities.push(...campaigns.routes);
+    const canvases = await createCanvases(db, config, prepared.masterKey.box, opts.canvases);
+    capabilities.push(...canvases.routes);
     const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions, password: prepared.adminPassword });
     capabilities.push(dashboard.routes);
     // The embedded store is this process's alone: the CLI beside it sends its commands here.
@@ -114,6 +119,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     const stopWorkers = opts.workers === false ? () => {} : cohorts.startWorkers(db, (err) => app.log.error({ err }, 'background work failed'));
     const stopCurrents = opts.workers === false ? async () => {} : currents.startWorkers(db, app);
     const stopSends = opts.workers === false ? async () => {} : campaigns.startWorkers(app);
+    const stopCanvases = opts.workers === false ? async () => {} : canvases.startWorkers(app);
     const stopRetention =
       opts.workers === false
         ? async () => {}
@@ -137,6 +143,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
         await stopWorkers();
         await stopCurrents();
         await stopSends();
+        await stopCanvases();
         await stopRetention();
         await app.close();
         stopHealthLog?.();

@@ -51,6 +51,7 @@ interface Tenant {
   connectionId: string;
   eventId: string;
   campaignId: string;
+  canvasId: string;
 }
 const A = {} as Tenant;
 const B = {} as Tenant;
@@ -114,7 +115,13 @@ async function seed(t: Tenant, project: typeof PA): Promise<void> {
   t.connectionId = connection.id;
   // A campaign over the segment, left a draft (a launch would send while B's tables are compared).
   t.campaignId = (await ok(call('POST', '/admin/campaigns', campaignBody(`${p}-campaign`, t.segmentId)))).id;
+  // A Canvas over the segment, left a draft.
+  t.canvasId = (await ok(call('POST', '/admin/canvases', canvasBody(`${p}-canvas`, t.segmentId)))).id;
   t.secondKeyPrefix = (await ok(call('POST', '/admin/keys', { name: `${p}-second-key`, permissions: ['users.track'] }))).prefix;
+}
+
+function canvasBody(name: string, segmentId: string) {
+  return { name, entry: { type: 'api', segment_id: segmentId }, from: { address: 'news@example.com' }, steps: [{ id: 'm', type: 'message', email: { subject: 'Hi', html: '<p>Hi</p>' }, next: null }] };
 }
 
 function campaignBody(name: string, segmentId: string) {
@@ -128,7 +135,7 @@ function campaignBody(name: string, segmentId: string) {
 function markersOf(t: Tenant): string[] {
   const p = `iso-${t.name}`;
   return [
-    ...['cohort', 'hooked', 'segment', 'connector', 'pull', 'second-key', 'app', 'session', 'campaign', 'event', 'wide', 'nick', 'sess'].map((n) => `${p}-${n}`),
+    ...['cohort', 'hooked', 'segment', 'connector', 'pull', 'second-key', 'app', 'session', 'campaign', 'canvas', 'event', 'wide', 'nick', 'sess'].map((n) => `${p}-${n}`),
     `${p}_prop_`,
     `"${p}-user-3"`,
     `${p}-user-3@`,
@@ -151,9 +158,11 @@ const OWNED_THROUGH: Record<string, string> = {
   currents_dead_letters: 'connector_id IN (SELECT id FROM currents_connectors WHERE workspace_id = $1)',
   currents_backfills: 'connector_id IN (SELECT id FROM currents_connectors WHERE workspace_id = $1)',
   workspaces: 'id = $1',
+  canvas_versions: 'canvas_id IN (SELECT id FROM canvases WHERE workspace_id = $1)',
+  canvas_conversions: 'entry_id IN (SELECT id FROM canvas_entries WHERE workspace_id = $1)',
 };
 /** Tables that hold no workspace's data (process-wide state). */
-const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions', 'rate_limit_counters', 'worker_heartbeats', 'event_log_partitions', 'store_probe', 'deployment_identity', 'partner_api_keys']);
+const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions', 'rate_limit_counters', 'worker_heartbeats', 'event_log_partitions', 'store_probe', 'deployment_identity', 'partner_api_keys', 'canvas_log_cursor']);
 
 async function snapshot(workspaceId: string): Promise<Record<string, string>> {
   const db = s.testDb.db;
@@ -360,6 +369,31 @@ const CASES: Record<string, Case> = {
   'POST /admin/campaigns/:id/schedules': () => notFound('POST', `/admin/campaigns/${B.campaignId}/schedules`, { time: new Date(Date.now() + 86_400_000).toISOString() }),
   'GET /admin/campaigns/:id/schedules': () => notFound('GET', `/admin/campaigns/${B.campaignId}/schedules`),
   'DELETE /admin/campaigns/:id/schedules/:scheduleId': () => notFound('DELETE', `/admin/campaigns/${B.campaignId}/schedules/${B.campaignId}`),
+  // Canvases.
+  'POST /admin/canvases': async () => {
+    // A Canvas over B's segment is refused: the segment is unknown in A.
+    const r = await a('POST', '/admin/canvases', canvasBody('iso-a-over-b', B.segmentId));
+    expect(r.status).toBe(400);
+    expect((await a('POST', '/admin/canvases', canvasBody('iso-a-second-canvas', A.segmentId))).status).toBe(201);
+  },
+  'GET /admin/canvases/:id': () => notFound('GET', `/admin/canvases/${B.canvasId}`),
+  'PUT /admin/canvases/:id': () => notFound('PUT', `/admin/canvases/${B.canvasId}`, canvasBody('taken over', A.segmentId)),
+  'GET /admin/canvases/:id/stats': () => notFound('GET', `/admin/canvases/${B.canvasId}/stats`),
+  'POST /admin/canvases/:id/launch': () => notFound('POST', `/admin/canvases/${B.canvasId}/launch`),
+  'POST /admin/canvases/:id/pause': () => notFound('POST', `/admin/canvases/${B.canvasId}/pause`),
+  'POST /admin/canvases/:id/stop': () => notFound('POST', `/admin/canvases/${B.canvasId}/stop`),
+  'POST /admin/canvases/:id/archive': () => notFound('POST', `/admin/canvases/${B.canvasId}/archive`),
+  'GET /canvas/list': async () => void (await listed('/canvas/list')),
+  'GET /canvas/details': async () => {
+    const r = await a('GET', `/canvas/details?canvas_id=${B.canvasId}`);
+    expect(r.status).toBe(400);
+    expect(r.body.message).toBe('Invalid Canvas ID');
+  },
+  'POST /canvas/trigger/send': async () => {
+    const r = await a('POST', '/canvas/trigger/send', { canvas_id: B.canvasId, recipients: [{ external_user_id: 'iso-b-user-1' }] });
+    expect(r.status).toBe(400);
+    expect(r.body.message).toBe('Invalid Canvas ID');
+  },
   // The email recipient's routes (/t/o/*, /t/c/*, /u/*): a token that does not verify reaches nothing.
   'GET /*': async () => {
     for (const path of ['/t/o/', '/t/c/', '/u/']) {

@@ -28,6 +28,7 @@ export { dispatchProgress, type DispatchProgress } from './dashboard-store.js';
 export { dispatchFinished, progressLine } from './progress-bar.js';
 export { getCampaignById } from './store.js';
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
+export { sendKey, uuidV5, bucketOf } from './assignment.js';
 
 export interface Campaigns {
   routes: CapabilityPlugin[];

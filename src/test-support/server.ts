@@ -34,7 +34,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** `options`: createRivulet's (e.g. `campaigns: { now }`, a clock the campaign schedules and workers read). */
+/** `options`: createRivulet's (e.g. `campaigns: { now }` or `canvases`: the clocks the workers read). */
 export async function startTestServer(env: Record<string, string> = {}, options: Omit<CreateOptions, 'db' | 'logger'> = {}): Promise<TestServer> {
   // On PGlite from the migrated template (see db.ts); createRivulet then finds every migration applied.
   const testDb = await openTestDb({ migrate: TEST_BACKEND === 'pglite' });

@@ -1,0 +1,161 @@
+/**
+ * Canvas engine benchmark on PostgreSQL (a fresh database).
+ *
+ *   flock /tmp/rivulet-heavy.lock npx tsx bench/canvas.ts [--users 1000000] [--rate 10000] [--workers 4] [--baseline 100000]
+ *
+ * Users enter a three-step Canvas (Delay → Experiment Paths → Delay) through the engine's own entry
+ * path (entries/s). Their first Delay is then spread so that `--rate` users fall due per second,
+ * and `--workers` in-process workers claim due entries with leases and run them: each claim makes
+ * three transitions (the Delay ends, the split with its SplitEntry event, the next Delay starts).
+ * Reported: entries/s, transitions/s, p50/p99 lateness of due timers (commit of the first transition
+ * − due time), peak RSS with every user waiting, and beside it a baseline: the same number of
+ * transitions as plain single-row UPDATEs at the same concurrency, in the same run.
+ * Goals (issue 19): ≥ 20,000 transitions/s, p99 lateness < 1 s, RSS < 300 MB.
+ * The server is `RIVULET_BENCH_PG_URL` (default: the test server).
+ */
+import { performance } from 'node:perf_hooks';
+import { checkCanvasBody, CanvasWorker, type EngineDeps } from '../src/canvases/index.js';
+import { createCanvas, getCanvas, setCanvasState, claimDue, versionDefinition } from '../src/canvases/store.js';
+import { enterUsers, runEntry } from '../src/canvases/engine.js';
+import { createUsers } from '../src/identity/index.js';
+import { migrate, openPostgres } from '../src/storage/index.js';
+import { createTestDatabaseUrl } from '../src/test-support/db.js';
+import { ensureWorkspace } from '../src/workspaces/index.js';
+
+process.env.RIVULET_TEST_PG_URL ??= process.env.RIVULET_BENCH_PG_URL;
+const args = process.argv.slice(2);
+const opt = (name: string, fallback: number) => {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 && args[at + 1] ? Number(args[at + 1]) : fallback;
+};
+const USERS = opt('users', 1_000_000);
+const RATE = opt('rate', 10_000);
+const WORKERS = opt('workers', 4);
+const BASELINE = Math.min(USERS, opt('baseline', 100_000));
+const BATCH = 5000;
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const rssMiB = () => process.resourceUsage().maxRSS / 1024;
+
+const { url, drop } = await createTestDatabaseUrl();
+const db = openPostgres({ connectionString: url, maxConnections: WORKERS * 4 + 4, applicationName: 'bench-canvas' });
+try {
+  await migrate(db);
+  const ws = (await ensureWorkspace(db, 'default')).id;
+  const checked = checkCanvasBody({
+    name: 'Bench',
+    entry: { type: 'api' },
+    from: { address: 'bench@rivulet.test' },
+    steps: [
+      { id: 'd1', type: 'delay', delay: { seconds: 60 }, next: 'x' },
+      { id: 'x', type: 'experiment_paths', paths: [{ id: 'a', name: 'A', percent: 50, next: 'd2' }, { id: 'b', name: 'B', percent: 50, next: 'd2' }] },
+      { id: 'd2', type: 'delay', delay: { seconds: 86_400 }, next: null },
+    ],
+  });
+  if (!checked.input) throw new Error(JSON.stringify(checked.problems));
+  const canvasId = await db.transaction((tx) => createCanvas(tx, ws, checked.input!));
+  await setCanvasState(db, canvasId, 'active');
+  const canvas = (await getCanvas(db, ws, canvasId))!;
+
+  log(`canvas benchmark: ${USERS} users, ${RATE} due/s, ${WORKERS} workers`);
+  let t = performance.now();
+  for (let i = 0; i < USERS; i += BATCH) {
+    await db.transaction((tx) => createUsers(tx, ws, Array.from({ length: Math.min(BATCH, USERS - i) }, (_, j) => ({ externalId: `u${i + j}` }))));
+  }
+  log(`users created in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  // Entry: the engine's entry path (rows + Entry events), batches of 5,000 ids.
+  const { rows: ids } = await db.query<{ id: string }>(`SELECT id FROM users WHERE workspace_id = $1 ORDER BY id`, [ws]);
+  const userRows = ids.map((r) => ({ id: r.id, external_id: null, time_zone: null }));
+  t = performance.now();
+  const start = Date.now();
+  for (let i = 0; i < userRows.length; i += BATCH) {
+    await db.transaction((tx) => enterUsers(tx, canvas, userRows.slice(i, i + BATCH) as never, 'bench', () => ({}), start));
+  }
+  const entrySeconds = (performance.now() - t) / 1000;
+  log(`entries: ${USERS} in ${entrySeconds.toFixed(1)} s = ${Math.round(USERS / entrySeconds)} entries/s`);
+
+  const deps: EngineDeps = {
+    db,
+    now: Date.now,
+    smtp: { url: 'smtp://127.0.0.1:9' },
+    sendEmail: async () => ({ kind: 'delivered', response: '250' }),
+    publicUrl: 'http://127.0.0.1',
+    trackingSecret: () => Buffer.alloc(32),
+    members: async () => {
+      throw new Error('no segments in this benchmark');
+    },
+    definition: (() => {
+      const cache = new Map<string, Awaited<ReturnType<typeof versionDefinition>>>();
+      return async (c: string, v: number) => {
+        const k = `${c}:${v}`;
+        if (!cache.has(k)) cache.set(k, await versionDefinition(db, c, v));
+        return cache.get(k);
+      };
+    })(),
+    canvasName: async () => 'Bench',
+  };
+  // Everyone moves into the first Delay (not timed: that is entry work).
+  const mover = new CanvasWorker(deps, { pollMs: 60_000, leaseMs: 60_000, concurrency: 16, batch: 2000 }, (e) => console.error(e), false);
+  await mover.tick();
+  // Spread the Delay's end: RATE users due per second, from 5 s from now.
+  const t0 = Date.now() + 5000;
+  await db.query(
+    `UPDATE canvas_entries e SET due_at = to_timestamp(($2::float8 + (r.n / $3::float8) * 1000) / 1000)
+       FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM canvas_entries WHERE canvas_id = $1) r WHERE e.id = r.id`,
+    [canvasId, t0, RATE],
+  );
+  await db.query('VACUUM ANALYZE canvas_entries');
+  log(`peak RSS with ${USERS} users waiting: ${rssMiB().toFixed(0)} MiB`);
+
+  const lateness: number[] = [];
+  let claims = 0;
+  const runWorker = async (owner: string) => {
+    const lastDue = t0 + (USERS / RATE) * 1000;
+    while (claims < USERS) {
+      const rows = await claimDue(db, owner, Date.now(), 1000, 60_000);
+      if (!rows.length) {
+        if (Date.now() > lastDue + 60_000) return;
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      let next = 0;
+      const lane = async () => {
+        while (next < rows.length) {
+          const row = rows[next++]!;
+          const due = row.due_at.getTime();
+          await runEntry(deps, owner, row);
+          lateness.push(Date.now() - due);
+          claims++;
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, lane));
+    }
+  };
+  t = performance.now();
+  await Promise.all(Array.from({ length: WORKERS }, (_, i) => runWorker(`bench-${i}`)));
+  const runSeconds = (performance.now() - t) / 1000 - 5;
+  const transitions = claims * 3;
+  log(`transitions: ${transitions} in ${runSeconds.toFixed(1)} s (offered ${RATE} due/s) = ${Math.round(transitions / runSeconds)} transitions/s`);
+  log(`timer lateness: p50 ${percentile(lateness, 50).toFixed(0)} ms, p99 ${percentile(lateness, 99).toFixed(0)} ms, max ${Math.max(...lateness).toFixed(0)} ms`);
+
+  // Baseline: the same kind of row change as plain single-row UPDATEs, same concurrency.
+  const sample = ids.slice(0, BASELINE).map((r) => r.id);
+  const { rows: entryIds } = await db.query<{ id: string }>(`SELECT id FROM canvas_entries WHERE canvas_id = $1 AND user_id = ANY($2::uuid[])`, [canvasId, sample]);
+  let k = 0;
+  t = performance.now();
+  await Promise.all(
+    Array.from({ length: WORKERS * 16 }, async () => {
+      while (k < entryIds.length) {
+        const id = entryIds[k++]!.id;
+        await db.query(`UPDATE canvas_entries SET step_id = 'd2', visits = visits + 1, due_at = now() + interval '1 day' WHERE id = $1`, [id]);
+      }
+    }),
+  );
+  const baseSeconds = (performance.now() - t) / 1000;
+  log(`baseline: ${entryIds.length} plain UPDATEs in ${baseSeconds.toFixed(1)} s = ${Math.round(entryIds.length / baseSeconds)} updates/s`);
+  log(`peak RSS: ${rssMiB().toFixed(0)} MiB`);
+} finally {
+  await db.close();
+  await drop();
+}

@@ -1,0 +1,329 @@
+/**
+ * Durable execution of Canvas entries (docs/reference/canvases.md §2). Each user's journey is a
+ * `canvas_entries` row; a worker claims due rows with leases and runs steps until the entry waits
+ * (a Delay, an Action Paths window), ends or exits. Every transition is one statement fenced by the
+ * lease (`lease_owner = me AND state = 'active'`) in the transaction that appends its events, so a
+ * worker that lost its lease (crash, exit by the listener) commits nothing, and a crash repeats no
+ * transition. A message is sent between two fenced commits with a key derived from the step visit
+ * (the campaign pipeline's `sendKey`): a crash mid-send may re-transmit once, with the same Message-ID.
+ */
+import { composeEmail, type SmtpOutcome, type SmtpSettings } from '../channels/index.js';
+import { bucketOf, sendKey, uuidV5 } from '../campaigns/index.js';
+import { appendEvents, type LogEvent } from '../events/index.js';
+import { userOrdinals, usersByIds, type User } from '../identity/index.js';
+import { buildRenderScope, compileTemplate, renderTemplate } from '../personalization/index.js';
+import { getSegment, type OrdinalBitmap, type FilterNode } from '../segments/index.js';
+import type { Db, Queryable } from '../storage/index.js';
+import type { CanvasDefinition, Step } from './definition.js';
+import { canvasEvent, type CanvasEventContext } from './events.js';
+import { ENTRY_COLUMNS, insertEntries, countEntries, type Canvas, type Entry, type NewEntry } from './store.js';
+
+export const CONTROL_VARIANT = 'control';
+const MAX_INSTANT_STEPS = 100;
+const MAX_EMAIL_ATTEMPTS = 5;
+
+export interface EngineDeps {
+  db: Db;
+  /** The clock of every due time (tests run a week in seconds with their own). */
+  now(): number;
+  smtp: SmtpSettings;
+  sendEmail(settings: SmtpSettings, email: ReturnType<typeof composeEmail>): Promise<SmtpOutcome>;
+  publicUrl: string;
+  trackingSecret(workspaceId: string): Buffer;
+  members(workspaceId: string, filter: FilterNode, nowMs: number): Promise<OrdinalBitmap>;
+  definition(canvasId: string, version: number): Promise<CanvasDefinition | undefined>;
+  canvasName(canvasId: string): Promise<string>;
+}
+
+/** Whether a user is in a segment now (false for an unknown segment). */
+export async function inSegment(deps: EngineDeps, workspaceId: string, segmentId: string, userId: string): Promise<boolean> {
+  const segment = await getSegment(deps.db, workspaceId, segmentId);
+  if (!segment) return false;
+  const [members, ordinals] = await Promise.all([deps.members(workspaceId, segment.filter, deps.now()), userOrdinals(deps.db, workspaceId, [userId])]);
+  const ord = ordinals.get(userId);
+  return ord !== undefined && members.has(ord);
+}
+
+/** Offset (ms) of a time zone from UTC at an instant; 0 for an unknown zone. */
+function zoneOffset(timeZone: string, atMs: number): number {
+  try {
+    const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(atMs));
+    const n = (t: string) => Number(parts.find((p) => p.type === t)!.value);
+    return Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second')) - Math.floor(atMs / 1000) * 1000;
+  } catch {
+    return 0;
+  }
+}
+
+/** The next instant after `nowMs` that is `weekday` (0 = Sunday) at `time` (HH:MM) in `timeZone`. Pure. */
+export function nextWeekdayTime(nowMs: number, weekday: number, time: string, timeZone: string): number {
+  const [h, m] = time.split(':').map(Number) as [number, number];
+  const offset = zoneOffset(timeZone, nowMs);
+  const local = new Date(nowMs + offset);
+  for (let d = 0; d <= 7; d++) {
+    const day = new Date(Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate() + d, h, m));
+    if (day.getUTCDay() !== weekday) continue;
+    const guess = day.getTime() - offset;
+    const at = day.getTime() - zoneOffset(timeZone, guess);
+    if (at > nowMs) return at;
+  }
+  return nowMs + 7 * 86_400_000;
+}
+
+/** When a Delay that starts now ends (null: its date has passed, the entry ends). */
+export function delayEnd(step: Extract<Step, { type: 'delay' }>, nowMs: number, timeZone: string | null): number | null {
+  const d = step.delay;
+  if ('seconds' in d) return nowMs + d.seconds * 1000;
+  if ('until' in d) {
+    const at = Date.parse(d.until);
+    return at > nowMs ? at : null;
+  }
+  return nextWeekdayTime(nowMs, d.weekday, d.time, timeZone ?? 'UTC');
+}
+
+function contextOf(canvas: { id: string; name: string }, def: CanvasDefinition, entry: Pick<Entry, 'workspace_id' | 'variant_id'>, user: CanvasEventContext['user'], step?: Step): CanvasEventContext {
+  const variant = entry.variant_id === CONTROL_VARIANT ? { id: CONTROL_VARIANT, name: 'Control' } : def.variant;
+  return { workspaceId: entry.workspace_id, canvas, variant, user, ...(step ? { step: { id: step.id, name: step.name } } : {}) };
+}
+
+/**
+ * Enters users into a Canvas (one transaction): control users get `Entry` with in_control_group and
+ * end at once; the others start at the first step, due now. Returns how many entered.
+ */
+export async function enterUsers(tx: Queryable, canvas: Canvas, users: User[], source: string, props: (userId: string) => Record<string, unknown>, nowMs: number): Promise<number> {
+  const def = canvas.definition;
+  let candidates = users;
+  if (def.entry_limit !== null) {
+    const room = def.entry_limit - (await countEntries(tx, canvas.id));
+    candidates = users.slice(0, Math.max(0, room));
+  }
+  const reEntry = def.re_entry === 'off' ? null : def.re_entry;
+  const entries: NewEntry[] = candidates.map((u) => {
+    const control = bucketOf(canvas.id, u.id) < def.control_percent;
+    return {
+      id: uuidV5(canvas.id, `${u.id}:${def.re_entry === 'off' ? 'once' : source}`),
+      user_id: u.id,
+      variant_id: control ? CONTROL_VARIANT : def.variant.id,
+      entry_properties: props(u.id),
+      step_id: control ? null : def.first_step_id,
+      state: control ? 'done' : 'active',
+    };
+  });
+  const written = await insertEntries(tx, canvas, entries, nowMs, reEntry);
+  const byId = new Map(candidates.map((u) => [u.id, u]));
+  const first = def.steps.find((s) => s.id === def.first_step_id);
+  const events = entries
+    .filter((e) => written.has(e.id))
+    .map((e) => {
+      const u = byId.get(e.user_id)!;
+      const control = e.variant_id === CONTROL_VARIANT;
+      return canvasEvent('users.canvas.Entry', contextOf(canvas, def, { workspace_id: canvas.workspace_id, variant_id: e.variant_id }, u, control ? undefined : first), e.id, { in_control_group: control }, nowMs);
+    });
+  await appendEvents(tx, canvas.workspace_id, events);
+  return written.size;
+}
+
+interface Transition {
+  step_id?: string | null;
+  phase?: Entry['phase'];
+  state?: Entry['state'];
+  due_at?: number;
+  visit?: boolean;
+  step_attempts?: number;
+  event_properties?: Record<string, unknown>;
+  experiment?: Entry['experiment'];
+  end_reason?: string;
+  release?: boolean;
+}
+
+/** Applies a transition only while `owner` holds the entry; appends its events in the same transaction. */
+export async function commitTransition(db: Db, entry: Entry, owner: string, t: Transition, events: LogEvent[], extra?: (tx: Queryable) => Promise<void>): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<Entry>(
+      `UPDATE canvas_entries SET
+          step_id = CASE WHEN $3 THEN $4 ELSE step_id END,
+          phase = coalesce($5, phase),
+          state = coalesce($6, state),
+          due_at = coalesce(to_timestamp($7::float8 / 1000), due_at),
+          visits = visits + CASE WHEN $8 THEN 1 ELSE 0 END,
+          step_attempts = coalesce($9, step_attempts),
+          event_properties = coalesce($10::jsonb, event_properties),
+          experiment = coalesce($11::jsonb, experiment),
+          end_reason = coalesce($12, end_reason),
+          ended_at = CASE WHEN coalesce($6, state) <> 'active' THEN to_timestamp($13::float8 / 1000) ELSE ended_at END,
+          lease_owner = CASE WHEN $14 THEN NULL ELSE lease_owner END,
+          lease_until = CASE WHEN $14 THEN NULL ELSE lease_until END
+        WHERE id = $1 AND lease_owner = $2 AND state = 'active'
+        RETURNING ${ENTRY_COLUMNS}`,
+      [
+        entry.id,
+        owner,
+        t.step_id !== undefined,
+        t.step_id ?? null,
+        t.phase ?? null,
+        t.state ?? null,
+        t.due_at ?? null,
+        t.visit === true,
+        t.step_attempts ?? null,
+        t.event_properties ? JSON.stringify(t.event_properties) : null,
+        t.experiment ? JSON.stringify(t.experiment) : null,
+        t.end_reason ?? null,
+        Date.now(),
+        t.release === true,
+      ],
+    );
+    if (!rows.length) return false;
+    Object.assign(entry, rows[0]);
+    if (extra) await extra(tx);
+    await appendEvents(tx, entry.workspace_id, events);
+    return true;
+  });
+}
+
+/** Where an entry goes from a step (null: the path ends and so does the entry). */
+function moveTo(next: string | null, nowMs: number): Transition {
+  return next === null ? { state: 'done', step_id: null, end_reason: 'completed', visit: true, step_attempts: 0 } : { step_id: next, phase: 'run', due_at: nowMs, visit: true, step_attempts: 0 };
+}
+
+/** Runs a claimed entry until it waits, ends or exits (or the lease is lost). */
+export async function runEntry(deps: EngineDeps, owner: string, entry: Entry): Promise<void> {
+  const def = await deps.definition(entry.canvas_id, entry.version);
+  const [user] = await usersByIds(deps.db, entry.workspace_id, [entry.user_id]);
+  if (!def || !user) {
+    await commitTransition(deps.db, entry, owner, { state: 'done', end_reason: user ? 'version_gone' : 'user_deleted', release: true }, []);
+    return;
+  }
+  const canvas = { id: entry.canvas_id, name: await deps.canvasName(entry.canvas_id) };
+  const steps = new Map(def.steps.map((s) => [s.id, s]));
+  for (let i = 0; i < MAX_INSTANT_STEPS && entry.state === 'active'; i++) {
+    const step = entry.step_id ? steps.get(entry.step_id) : undefined;
+    const now = deps.now();
+    if (!step) {
+      await commitTransition(deps.db, entry, owner, { state: 'done', end_reason: 'step_gone', release: true }, []);
+      return;
+    }
+    const ctx = contextOf(canvas, def, entry, user, step);
+    let ok: boolean;
+    if (entry.phase === 'wait' && step.type === 'delay') ok = await commitTransition(deps.db, entry, owner, moveTo(step.next, now), []);
+    else if (entry.phase === 'listen' && step.type === 'action_paths') ok = await commitTransition(deps.db, entry, owner, moveTo(step.everyone_else, now), []);
+    else {
+      // Exit audiences are checked before every step.
+      if (def.exit.segment_id && (await inSegment(deps, entry.workspace_id, def.exit.segment_id, user.id))) {
+        await commitTransition(deps.db, entry, owner, { state: 'exited', end_reason: 'matched_audience', release: true }, [canvasEvent('users.canvas.exit.MatchedAudience', ctx, entry.id, {}, now)]);
+        return;
+      }
+      const result = await runStep(deps, owner, entry, def, step, ctx, user, now);
+      if (result === 'wait') return;
+      ok = result;
+    }
+    if (!ok) return;
+    // Later steps due in the future (a retry) are left to a later claim.
+    if (entry.state === 'active' && entry.due_at.getTime() > deps.now()) {
+      await commitTransition(deps.db, entry, owner, { release: true }, []);
+      return;
+    }
+  }
+  if (entry.state === 'active') await commitTransition(deps.db, entry, owner, { release: true }, []);
+}
+
+async function runStep(deps: EngineDeps, owner: string, entry: Entry, def: CanvasDefinition, step: Step, ctx: CanvasEventContext, user: User, now: number): Promise<boolean | 'wait'> {
+  switch (step.type) {
+    case 'delay': {
+      const end = delayEnd(step, now, user.time_zone);
+      if (end === null) return commitTransition(deps.db, entry, owner, { state: 'done', end_reason: 'delay_passed', release: true }, []);
+      await commitTransition(deps.db, entry, owner, { phase: 'wait', due_at: end, release: true }, []);
+      return 'wait';
+    }
+    case 'action_paths':
+      await commitTransition(deps.db, entry, owner, { phase: 'listen', due_at: now + step.window_seconds * 1000, release: true }, []);
+      return 'wait';
+    case 'audience_paths': {
+      let next: string | null = step.paths.at(-1)!.next;
+      for (const p of step.paths) {
+        if (p.segment_id === null || (await inSegment(deps, entry.workspace_id, p.segment_id, user.id))) {
+          next = p.next;
+          break;
+        }
+      }
+      return commitTransition(deps.db, entry, owner, moveTo(next, now), []);
+    }
+    case 'decision_split': {
+      const yes = await inSegment(deps, entry.workspace_id, step.segment_id, user.id);
+      return commitTransition(deps.db, entry, owner, moveTo(yes ? step.yes : step.no, now), []);
+    }
+    case 'experiment_paths': {
+      const bucket = bucketOf(`${entry.canvas_id}:${step.id}`, user.id);
+      let edge = step.control_percent;
+      const control = bucket < edge;
+      const path = control ? undefined : (step.paths.find((p) => bucket < (edge += p.percent)) ?? step.paths.at(-1)!);
+      const split = path ? { id: path.id, name: path.name } : { id: CONTROL_VARIANT, name: 'Control' };
+      const event = canvasEvent('users.canvas.experimentstep.SplitEntry', ctx, entry.id, { experiment_step_id: step.id, experiment_split_id: split.id, experiment_split_name: split.name, in_control_group: control }, now, step.id);
+      const experiment = { step_id: step.id, split_id: split.id, split_name: split.name, control };
+      // The control group of an experiment leaves the Canvas here (and still converts).
+      const t = path ? moveTo(path.next, now) : { state: 'done' as const, end_reason: 'experiment_control', release: true };
+      return commitTransition(deps.db, entry, owner, { ...t, experiment }, [event]);
+    }
+    case 'user_update':
+      return commitTransition(deps.db, entry, owner, moveTo(step.next, now), [], async (tx) => {
+        await tx.query(`UPDATE users SET custom_attributes = custom_attributes || $3::jsonb WHERE workspace_id = $1 AND id = $2`, [entry.workspace_id, user.id, JSON.stringify(step.attributes)]);
+      });
+    case 'message':
+      return sendMessage(deps, owner, entry, def, step, ctx, user, now);
+  }
+}
+
+async function render(source: string | undefined, scope: Record<string, unknown>): Promise<{ ok: true; text: string } | { ok: false; abortType: string; abortLog: string }> {
+  if (source === undefined) return { ok: true, text: '' };
+  const c = compileTemplate(source);
+  if (!c.template) return { ok: false, abortType: 'template_parse_error', abortLog: c.problems[0]?.message ?? 'does not compile' };
+  return renderTemplate(c.template, scope);
+}
+
+async function sendMessage(deps: EngineDeps, owner: string, entry: Entry, def: CanvasDefinition, step: Extract<Step, { type: 'message' }>, ctx: CanvasEventContext, user: User, now: number): Promise<boolean> {
+  const dispatchId = uuidV5(entry.id, `visit:${entry.visits}`);
+  const key = sendKey(dispatchId, user.id, 'email');
+  const fields = { dispatch_id: dispatchId, send_id: key, message_variation_id: step.message_variation_id, canvas_step_message_variation_id: step.message_variation_id, email_address: user.email ?? '' };
+  const ev = (type: string, extra: Record<string, unknown> = {}, disc = '') => canvasEvent(`users.messages.email.${type}`, ctx, key, { ...fields, ...extra }, deps.now(), disc);
+  // The user advances when the message is sent, aborted or unreachable (Braze).
+  if (!user.email) return commitTransition(deps.db, entry, owner, moveTo(step.next, now), [ev('Abort', { abort_type: 'missing_email', abort_log: 'the user has no email address' })]);
+  if (user.email_subscribe === 'unsubscribed') return commitTransition(deps.db, entry, owner, moveTo(step.next, now), []);
+  const secret = deps.trackingSecret(entry.workspace_id);
+  const scope = buildRenderScope({
+    profile: { ...user, dob: user.dob },
+    canvasEntryProperties: entry.entry_properties,
+    eventProperties: entry.event_properties,
+    campaign: { api_id: entry.canvas_id, dispatch_id: dispatchId, name: step.name, message_name: step.name, message_api_id: step.message_variation_id },
+    canvas: { api_id: entry.canvas_id, name: ctx.canvas.name, variant_name: ctx.variant.name, variant_api_id: ctx.variant.id },
+  });
+  const parts = await Promise.all([render(step.email.subject, scope), render(step.email.html, scope), render(step.email.text, scope)]);
+  const failed = parts.find((p): p is Extract<typeof p, { ok: false }> => !p.ok);
+  if (failed) return commitTransition(deps.db, entry, owner, moveTo(step.next, now), [ev('Abort', { abort_type: failed.abortType, abort_log: failed.abortLog })]);
+  const [subject, html, text] = parts.map((p) => (p.ok ? p.text : ''));
+  const composed = composeEmail({
+    email: { subject: subject!, html: html!, ...(step.email.text !== undefined ? { text } : {}) },
+    to: user.email,
+    from: def.from,
+    sendKey: key,
+    workspaceId: entry.workspace_id,
+    publicUrl: deps.publicUrl,
+    secret,
+    listUnsubscribe: true,
+  });
+  const fromDomain = def.from.address.slice(def.from.address.lastIndexOf('@') + 1);
+  // The Send event is written once, with the first attempt.
+  if (entry.step_attempts === 0 && !(await commitTransition(deps.db, entry, owner, { step_attempts: 1 }, [ev('Send', { from_domain: fromDomain })]))) return false;
+  const outcome = await deps.sendEmail(deps.smtp, composed);
+  const esp = { esp: 'smtp', from_domain: fromDomain };
+  if (outcome.kind === 'delivered') return commitTransition(deps.db, entry, owner, moveTo(step.next, deps.now()), [ev('Delivery', esp)]);
+  if (outcome.kind === 'bounce') return commitTransition(deps.db, entry, owner, moveTo(step.next, deps.now()), [ev('Bounce', { ...esp, bounce_reason: outcome.reason, is_drop: false })]);
+  const attempts = Math.max(1, entry.step_attempts);
+  if (attempts >= MAX_EMAIL_ATTEMPTS) return commitTransition(deps.db, entry, owner, moveTo(step.next, deps.now()), [ev('SoftBounce', { ...esp, bounce_reason: outcome.reason })]);
+  const domain = user.email.slice(user.email.lastIndexOf('@') + 1);
+  return commitTransition(
+    deps.db,
+    entry,
+    owner,
+    { step_attempts: attempts + 1, due_at: deps.now() + 60_000 * 2 ** (attempts - 1), release: true },
+    [ev('Deferral', { ...esp, deferral_reason: outcome.reason, attempt_count: attempts, recipient_domain: domain }, String(attempts))],
+  );
+}
