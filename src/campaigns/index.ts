@@ -14,6 +14,8 @@ import { campaignRoutes } from './routes.js';
 import { triggerSendRoute } from './trigger-route.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
+import { loadSmsProvider, sendSms, smsRoutes, statusCallbackPath } from '../channels/index.js';
+import { campaignEvent, type SendContext } from './events.js';
 
 export { checkCampaignBody, type CampaignInput, type CampaignDefinition } from './definition.js';
 
@@ -45,7 +47,7 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
   let worker: SendWorker | undefined;
 
   return {
-    routes: [triggerSendRoute({ db, wake: () => worker?.wake() }), campaignRoutes({
+    routes: [smsRoutes({ db, box, publicUrl: config.publicUrl, statusEvent: (m, type, fields, t) => campaignEvent(`users.messages.sms.${type}`, m.context as unknown as SendContext, fields, t) }), triggerSendRoute({ db, wake: () => worker?.wake() }), campaignRoutes({
       db,
       wake: () => worker?.wake(),
       trackingSecret,
@@ -70,6 +72,11 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
             return n;
           },
           now: opts.now ?? Date.now,
+          sms: {
+            provider: (workspaceId) => loadSmsProvider(db, box, workspaceId),
+            send: (provider, message) => sendSms(provider, message),
+            statusCallback: (workspaceId) => config.publicUrl + statusCallbackPath(workspaceId),
+          },
         },
         evaluator,
         channelOf,

@@ -10,3 +10,4 @@ export * from './store.js';
 export { buildProfiles, renderCustomAttributes, CORE_PROFILE_FIELDS, type ProfileExtension } from './profile.js';
 export { aliasKey, isMatchableExternalId, matchAliases, matchDeviceIds, matchEmails, matchExternalIds, type Match, type Unmatched } from './match.js';
 export { setEmailSubscribe, userOrdinals, type EmailSubscribeState } from './subscriptions.js';
+export { phoneDigits, setSmsSubscribe, smsSubscribeState, usersByPhone, type SmsSubscribeState } from './sms-subscriptions.js';
