@@ -23,6 +23,8 @@ CREATE TABLE sms_messages (
   -- What the events of this message carry (campaign, variant, user), fixed at send time.
   context       jsonb NOT NULL,
   status        text NOT NULL DEFAULT 'queued',
+  -- Event types already logged for it: a repeated or late callback adds nothing twice.
+  reported      text[] NOT NULL DEFAULT '{}',
   created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now()
 );

@@ -19,10 +19,18 @@ export async function recordSmsMessage(q: Queryable, m: Omit<SmsMessageRow, 'sta
   );
 }
 
-/** Locks the message row and sets its latest status; undefined if the workspace has no such message. */
-export async function updateSmsStatus(tx: Queryable, workspaceId: string, sid: string, status: string): Promise<SmsMessageRow | undefined> {
-  const { rows } = await tx.query<SmsMessageRow>(`SELECT * FROM sms_messages WHERE workspace_id = $1 AND message_sid = $2 FOR UPDATE`, [workspaceId, sid]);
-  if (!rows[0]) return undefined;
-  await tx.query(`UPDATE sms_messages SET status = $3, updated_at = now() WHERE workspace_id = $1 AND message_sid = $2`, [workspaceId, sid, status]);
-  return rows[0];
+/**
+ * Locks the message row, sets its latest status and notes `eventType` as reported; undefined if the
+ * workspace has no such message. `firstReport`: whether that event type was not reported before.
+ */
+export async function updateSmsStatus(tx: Queryable, workspaceId: string, sid: string, status: string, eventType: string | undefined): Promise<{ message: SmsMessageRow; firstReport: boolean } | undefined> {
+  const { rows } = await tx.query<SmsMessageRow & { reported: string[] }>(`SELECT * FROM sms_messages WHERE workspace_id = $1 AND message_sid = $2 FOR UPDATE`, [workspaceId, sid]);
+  const row = rows[0];
+  if (!row) return undefined;
+  const firstReport = eventType !== undefined && !row.reported.includes(eventType);
+  await tx.query(
+    `UPDATE sms_messages SET status = $3, reported = CASE WHEN $4::text IS NULL THEN reported ELSE reported || $4::text END, updated_at = now() WHERE workspace_id = $1 AND message_sid = $2`,
+    [workspaceId, sid, status, firstReport ? eventType : null],
+  );
+  return { message: row, firstReport };
 }

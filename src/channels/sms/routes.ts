@@ -108,8 +108,9 @@ export function smsRoutes(deps: SmsRouteDeps) {
         if (!sid || !status) throw new ApiError(400, 'MessageSid and MessageStatus are required', [{ type: 'missing', path: sid ? 'MessageStatus' : 'MessageSid' }]);
         const type = statusEventType(status);
         await db.transaction(async (tx) => {
-          const message = await updateSmsStatus(tx, ws, sid, status);
-          if (!message || !type) return;
+          const updated = await updateSmsStatus(tx, ws, sid, status, type);
+          if (!updated?.firstReport || !type) return;
+          const { message } = updated;
           const code = one(params.ErrorCode);
           const fields: Record<string, unknown> = { to_phone_number: message.to_number, from_phone_number: one(params.From) ?? message.from_number ?? undefined };
           if (type === 'DeliveryFailure' || type === 'Rejection') Object.assign(fields, { provider_error_code: code, error: one(params.ErrorMessage) ?? (code ? `error ${code}` : status) });
