@@ -5,6 +5,7 @@
  * Unknown routes answer Twilio's 404 shape and never echo the request (nor its credentials).
  */
 import { timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { driveStatuses, postSigned } from './callbacks.js';
 import { sid, type EmulatedMessage, type FaultRule, TwilioStore } from './store.js';
@@ -41,6 +42,8 @@ const eq = (a: string, b: string) => a.length === b.length && timingSafeEqual(Bu
 export function buildTwilioApp(store: TwilioStore): { app: FastifyInstance; stop(): void } {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
   const stopping = new AbortController();
+  // Every message in flight waits on this signal.
+  setMaxListeners(0, stopping.signal);
   const pending = new Set<Promise<void>>();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))));
 
