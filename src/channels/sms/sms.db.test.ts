@@ -90,6 +90,10 @@ describe(`sms on ${TEST_BACKEND}`, () => {
     const neither = await s.call('PUT', '/admin/sms/settings', { account_sid: ACCOUNT, auth_token: TOKEN });
     expect(neither.status).toBe(400);
     expect(neither.body.errors[0]).toMatchObject({ path: 'from_number' });
+    const extra = await s.call('PUT', '/admin/sms/settings', { account_sid: ACCOUNT, auth_token: TOKEN, from_number: FROM, region: 'x' });
+    expect(extra.status).toBe(400);
+    expect(JSON.stringify(extra.body)).toContain('region');
+    expect((await s.call('GET', '/admin/sms/settings')).status).toBe(404);
     const ok = await s.call('PUT', '/admin/sms/settings', { account_sid: ACCOUNT, auth_token: TOKEN, from_number: FROM, base_url: tw.url });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ account_sid: ACCOUNT, auth_token_set: true, from_number: FROM, base_url: tw.url });
@@ -185,6 +189,7 @@ describe(`sms on ${TEST_BACKEND}`, () => {
     const abort = await until(async () => (await smsEvents()).find((e) => e.event_type === 'users.messages.sms.Abort'), 'the Abort event');
     expect(ids.get(String(abort.user.user_id))).toBe('s0');
     expect(abort.properties).toMatchObject({ abort_type: 'unsubscribed', campaign_id: campaignId });
+    expect(valid(abort)).toMatchObject({ ok: true });
     // The others were sent again (s1, s2, s3); s0 was not.
     const again = await until(async () => {
       const m = (await emu('GET', '/emulator/messages')).messages;
