@@ -338,7 +338,7 @@ export function loadCurrentsConfig(env: Env = process.env): CurrentsConfig {
 }
 
 /** Secrets commands take from the environment (`rivulet currents` when no flag gives them; `rivulet mail-sink --auth`). */
-export type CliSecretVariable = 'MIXPANEL_API_SECRET' | 'MIXPANEL_SERVICE_ACCOUNT_SECRET' | 'MIXPANEL_PROJECT_TOKEN' | 'RIVULET_MAIL_SINK_AUTH';
+export type CliSecretVariable = 'MIXPANEL_API_SECRET' | 'MIXPANEL_SERVICE_ACCOUNT_SECRET' | 'MIXPANEL_PROJECT_TOKEN' | 'RIVULET_MAIL_SINK_AUTH' | 'RIVULET_TWILIO_EMULATOR_ACCOUNTS';
 
 export function cliSecret(name: CliSecretVariable, env: Env = process.env): string | undefined {
   return env[name] || undefined;

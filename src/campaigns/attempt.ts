@@ -16,6 +16,8 @@ import { campaignEvent, type SendContext } from './events.js';
 import { emailSkipReason } from './resolve.js';
 import { flagHardBounce, flagsOf, getDispatch, holdsSend, type Dispatch, type SendRow } from './store.js';
 import { signToken } from '../channels/index.js';
+import { recordSmsMessage, type SmsMessage, type SmsProvider, type SmsSendOutcome } from '../channels/index.js';
+import { smsSubscribeState } from '../identity/index.js';
 
 export interface AttemptDeps {
   db: Db;
@@ -28,6 +30,12 @@ export interface AttemptDeps {
   trackingSecret(workspaceId: string): Buffer;
   campaignName(campaignId: string): Promise<string>;
   now(): number;
+  /** The SMS channel: the workspace's provider, the send, and the status callback URL to give it. */
+  sms?: {
+    provider(workspaceId: string): Promise<SmsProvider | undefined>;
+    send(provider: SmsProvider, message: SmsMessage): Promise<SmsSendOutcome>;
+    statusCallback(workspaceId: string): string;
+  };
 }
 
 const compiled = new Map<string, CompiledTemplate>();
@@ -153,6 +161,7 @@ export async function attemptSend(deps: AttemptDeps, row: SendRow, pre?: Prefetc
   });
   if (variant.email) return attemptEmail(deps, row, dispatch, variant, user, ctx, scope, secret, pre);
   if (variant.webhook) return attemptHook(deps, row, variant, ctx, scope);
+  if (variant.sms) return attemptSms(deps, row, variant, user, ctx, scope);
   return finish(deps, row, 'skipped', 'not_eligible', []);
 }
 
@@ -227,4 +236,32 @@ async function attemptHook(deps: AttemptDeps, row: SendRow, variant: Variant, ct
   const next = nextWebhookAttempt({ attempts: row.attempts + 1, firstAttemptAt: first, now: deps.now(), retryAfterMs: outcome.retryAfterMs });
   if (next === 'exhausted') return finish(deps, row, 'aborted', 'exhausted_retries', [ev('Abort', { abort_type: 'exhausted_retries', abort_log: `no success within 24 hours; last: ${outcome.attempt.status ?? outcome.attempt.error}` })], { attempt: outcome.attempt });
   return retryLater(deps, row, next.at, [], outcome.attempt);
+}
+
+async function attemptSms(deps: AttemptDeps, row: SendRow, variant: Variant, user: User, ctx: SendContext, scope: Record<string, unknown>): Promise<void> {
+  const provider = deps.sms ? await deps.sms.provider(row.workspace_id) : undefined;
+  const phone = { to_phone_number: user.phone ?? undefined, from_phone_number: provider?.fromNumber ?? undefined };
+  const ev = (type: string, fields: Record<string, unknown> = {}) => campaignEvent(`users.messages.sms.${type}`, ctx, { ...phone, ...fields }, deps.now());
+  const abort = (type: string, log: string) => finish(deps, row, 'aborted', type, [ev('Abort', { abort_type: type, abort_log: log })]);
+  if (!deps.sms || !provider) return abort('sms_not_configured', 'this workspace has no SMS provider settings');
+  if (!user.phone) return abort('missing_phone', 'the user has no phone number');
+  // Checked at the attempt: an inbound STOP after the launch must stop this message.
+  if ((await smsSubscribeState(deps.db, row.workspace_id, user.id)) === 'unsubscribed') return abort('unsubscribed', 'the user is unsubscribed from SMS');
+  const body = await render(`${row.dispatch_id}:${variant.id}:sms`, variant.sms!.body, scope);
+  if (!body.ok) return abort(body.abortType, body.abortLog);
+  if (!body.text.trim()) return abort('empty_body', 'the message body rendered empty');
+  if (body.text.length > 1600) return abort('body_too_long', `the rendered body has ${body.text.length} characters; at most 1600`);
+  if (!(await start(deps, row, undefined))) return;
+  const startedAt = deps.now();
+  const outcome = await deps.sms.send(provider, { to: user.phone, body: body.text, statusCallback: deps.sms.statusCallback(row.workspace_id) });
+  const attempt: AttemptRecord = { at: new Date(startedAt).toISOString(), status: outcome.kind === 'accepted' ? 201 : outcome.httpStatus, duration_ms: deps.now() - startedAt, ...(outcome.kind === 'accepted' ? {} : { error: outcome.message.slice(0, 200) }) } as AttemptRecord;
+  if (outcome.kind === 'accepted') {
+    await recordSmsMessage(deps.db, { message_sid: outcome.sid, workspace_id: row.workspace_id, send_key: row.send_key, to_number: user.phone, from_number: outcome.from, context: ctx as unknown as Record<string, unknown>, status: outcome.status });
+    return finish(deps, row, 'sent', null, [ev('Send', { from_phone_number: outcome.from ?? undefined })], { attempt, delivered: true });
+  }
+  if (outcome.kind === 'rejected') return finish(deps, row, 'aborted', 'provider_rejected', [ev('Rejection', { error: outcome.message, provider_error_code: outcome.code })], { attempt });
+  const first = row.first_attempt_at?.getTime() ?? startedAt;
+  const next = nextWebhookAttempt({ attempts: row.attempts + 1, firstAttemptAt: first, now: deps.now() });
+  if (next === 'exhausted') return finish(deps, row, 'aborted', 'exhausted_retries', [ev('Abort', { abort_type: 'exhausted_retries', abort_log: `the provider did not accept the message within 24 hours; last: ${outcome.message}` })], { attempt });
+  return retryLater(deps, row, next.at, [], attempt);
 }

@@ -10,7 +10,7 @@ import { checkRateLimit } from './limits.js';
 import { checkTrigger, type CampaignTrigger } from './triggers/rules.js';
 import { checkQuietHours, type QuietHours } from './gate-rules.js';
 
-export type Channel = 'email' | 'webhook';
+export type Channel = 'email' | 'webhook' | 'sms';
 export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';
 
 export interface EmailContent {
@@ -27,12 +27,18 @@ export interface WebhookContent {
   body: string;
 }
 
+export interface SmsContent {
+  /** Liquid; at most 1600 characters once rendered (the provider's limit). */
+  body: string;
+}
+
 export interface Variant {
   id: string;
   name: string;
   percent: number;
   email?: EmailContent;
   webhook?: WebhookContent;
+  sms?: SmsContent;
 }
 
 /**
@@ -102,7 +108,7 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
   const name = body.name;
   if (!isText(name, 200)) problems.push({ field: 'name', message: 'must be a string of 1 to 200 characters' });
   const channel = body.channel;
-  if (channel !== 'email' && channel !== 'webhook') problems.push({ field: 'channel', message: 'must be "email" or "webhook"' });
+  if (channel !== 'email' && channel !== 'webhook' && channel !== 'sms') problems.push({ field: 'channel', message: 'must be "email", "webhook" or "sms"' });
 
   const audience = body.audience;
   const segmentId = isObj(audience) ? audience.segment_id : undefined;
@@ -171,6 +177,12 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
           const wbody = template(problems, `${at}.webhook.body`, w.body ?? '', false) ?? '';
           variant.webhook = { url: url ?? '', method: method as WebhookMethod, headers, body: wbody };
         }
+      }
+      if (channel === 'sms') {
+        const m = v.sms;
+        if (!isObj(m)) problems.push({ field: `${at}.sms`, message: 'an sms variant needs sms content' });
+        else if (typeof m.body === 'string' && m.body.length > 1600) problems.push({ field: `${at}.sms.body`, message: 'must be at most 1600 characters' });
+        else variant.sms = { body: template(problems, `${at}.sms.body`, m.body, true) ?? '' };
       }
       variants.push(variant);
     });

@@ -23,6 +23,8 @@ import { ConversionReader } from './conversions.js';
 import { providerEventRoutes } from './provider-events.js';
 import { TriggerReader } from './triggers/reader.js';
 import { deliverySettingsRoutes } from './delivery-routes.js';
+import { loadSmsProvider, sendSms, smsRoutes, statusCallbackPath } from '../channels/index.js';
+import { campaignEvent, type SendContext } from './events.js';
 
 export { dispatchProgress, type DispatchProgress } from './dashboard-store.js';
 export { dispatchFinished, progressLine } from './progress-bar.js';
@@ -60,6 +62,7 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
 
   return {
     routes: [
+      smsRoutes({ db, box, publicUrl: config.publicUrl, statusEvent: (m, type, fields, t) => campaignEvent(`users.messages.sms.${type}`, m.context as unknown as SendContext, fields, t) }),
       deliverySettingsRoutes({ db }),
       providerEventRoutes({ db }),
       triggerSendRoute({ db, wake: () => worker?.wake() }),
@@ -97,6 +100,11 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
             return n;
           },
           now: opts.now ?? Date.now,
+          sms: {
+            provider: (workspaceId) => loadSmsProvider(db, box, workspaceId),
+            send: (provider, message) => sendSms(provider, message),
+            statusCallback: (workspaceId) => config.publicUrl + statusCallbackPath(workspaceId),
+          },
         },
         evaluator,
         channelOf,

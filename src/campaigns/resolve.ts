@@ -30,7 +30,7 @@ export function emailSkipReason(def: Pick<CampaignDefinition, 'send_to'>, user: 
   return null;
 }
 
-export async function decideSends(db: Db, dispatch: Dispatch, channel: 'email' | 'webhook', users: User[], propsOf: (userId: string) => Record<string, unknown> | null = () => null): Promise<NewSend[]> {
+export async function decideSends(db: Db, dispatch: Dispatch, channel: 'email' | 'webhook' | 'sms', users: User[], propsOf: (userId: string) => Record<string, unknown> | null = () => null): Promise<NewSend[]> {
   const def = dispatch.definition;
   const flags = channel === 'email' ? await flagsOf(db, dispatch.workspace_id, users.flatMap((u) => (u.email ? [u.email] : []))) : new Map();
   return users.map((u) => {
@@ -38,13 +38,13 @@ export async function decideSends(db: Db, dispatch: Dispatch, channel: 'email' |
     const key = sendKey(dispatch.id, u.id, channel);
     const trigger_properties = propsOf(u.id);
     if (variant === CONTROL_VARIANT) return { send_key: key, user_id: u.id, variant_id: variant, state: 'control', reason: null, trigger_properties };
-    const skip = channel === 'email' ? emailSkipReason(def, u, u.email ? flags.get(u.email.toLowerCase()) : undefined) : null;
+    const skip = channel === 'email' ? emailSkipReason(def, u, u.email ? flags.get(u.email.toLowerCase()) : undefined) : channel === 'sms' && !u.phone ? 'no_phone' : null;
     return { send_key: key, user_id: u.id, variant_id: variant, state: skip ? 'skipped' : 'queued', reason: skip, trigger_properties };
   });
 }
 
 /** Resolves the oldest queued dispatch, if any; returns whether there was one. */
-export async function resolveNextDispatch(db: Db, audience: AudienceSource, channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook'; name: string } | undefined>, owner: string, leaseMs: number, nowMs: () => number = Date.now): Promise<boolean> {
+export async function resolveNextDispatch(db: Db, audience: AudienceSource, channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook' | 'sms'; name: string } | undefined>, owner: string, leaseMs: number, nowMs: () => number = Date.now): Promise<boolean> {
   const dispatch = await claimDispatch(db, owner, leaseMs);
   if (!dispatch) return false;
   const campaign = await channelOf(dispatch.campaign_id);

@@ -27,7 +27,7 @@ export class SendWorker {
   constructor(
     private readonly deps: Omit<AttemptDeps, 'owner'>,
     private readonly audience: AudienceSource,
-    private readonly channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook'; name: string } | undefined>,
+    private readonly channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook' | 'sms'; name: string } | undefined>,
     private readonly timing: WorkerTiming,
     private readonly onError: (err: unknown) => void,
   ) {

@@ -1,3 +1,4 @@
 /** Channels: how a message goes out — email over SMTP with tracking, webhooks to allowed addresses. */
 export * from './email/index.js';
 export * from './webhook/index.js';
+export * from './sms/index.js';

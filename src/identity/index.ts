@@ -11,3 +11,4 @@ export { buildProfiles, renderCustomAttributes, CORE_PROFILE_FIELDS, type Profil
 export { aliasKey, isMatchableExternalId, matchAliases, matchDeviceIds, matchEmails, matchExternalIds, type Match, type Unmatched } from './match.js';
 export { setEmailSubscribe, userOrdinals, type EmailSubscribeState } from './subscriptions.js';
 export { clearEmailFlag, datedEmails, groupStates, noteEmailUnsubscribe, setEmailStateByAddress, setGroupState, userIdsByEmails, type DatedEmail, type GroupState } from './email-status.js';
+export { phoneDigits, setSmsSubscribe, smsSubscribeState, usersByPhone, type SmsSubscribeState } from './sms-subscriptions.js';
