@@ -11,7 +11,7 @@ export type SdkOperation =
   | { kind: 'session_start'; sessionId: string; time: string }
   | { kind: 'session_end'; sessionId: string; time: string; duration: number | undefined }
   | { kind: 'change_user'; externalId: string }
-  | { kind: 'track'; body: (userId: string) => Record<string, unknown> };
+  | { kind: 'track'; body: (userId: string, appId: string) => Record<string, unknown> };
 
 export interface MappedEvent {
   id: string;
@@ -39,7 +39,7 @@ function mapEvent(e: SdkEvent): Mapped {
     case 'custom_event': {
       if (!e.name) return missing('name');
       const item = { name: e.name, time: e.time, ...(e.properties ? { properties: e.properties } : {}) };
-      return { ok: true, op: { kind: 'track', body: (userId) => ({ events: [{ braze_id: userId, ...item }] }) } };
+      return { ok: true, op: { kind: 'track', body: (userId, appId) => ({ events: [{ braze_id: userId, app_id: appId, ...item }] }) } };
     }
     case 'purchase': {
       if (!e.product_id) return missing('product_id');
@@ -53,7 +53,7 @@ function mapEvent(e: SdkEvent): Mapped {
         ...(e.quantity !== undefined ? { quantity: e.quantity } : {}),
         ...(e.properties ? { properties: e.properties } : {}),
       };
-      return { ok: true, op: { kind: 'track', body: (userId) => ({ purchases: [{ braze_id: userId, ...item }] }) } };
+      return { ok: true, op: { kind: 'track', body: (userId, appId) => ({ purchases: [{ braze_id: userId, app_id: appId, ...item }] }) } };
     }
     case 'attributes': {
       if (!e.attributes || Object.keys(e.attributes).length === 0) return missing('attributes');

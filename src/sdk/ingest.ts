@@ -70,7 +70,7 @@ async function applyOne(deps: IngestDeps, workspaceId: string, device: Parameter
     case 'track': {
       const user = await userByDeviceId(deps.db, workspaceId, device.device_id);
       if (!user) throw new UnknownDevice();
-      const response = await deps.tracker.track(workspaceId, op.body(user.id));
+      const response = await deps.tracker.track(workspaceId, op.body(user.id, device.app_id));
       const problem = response.errors?.[0];
       if (problem) throw new ApiError(400, String(problem.type ?? 'invalid event'), [problem]);
       return;
