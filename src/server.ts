@@ -16,6 +16,7 @@ import { createCurrents } from './currents/index.js';
 import { createCampaigns } from './campaigns/index.js';
 import { createCanvases } from './canvases/index.js';
 import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
+import { sdkRoutes } from './sdk/index.js';
 import { prepareDashboard } from './web/index.js';
 import { seedStore, type PreparedStore } from './workspaces/index.js';
 export { prepareStore, type PreparedStore } from './workspaces/index.js';
@@ -98,6 +99,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     capabilities.push(...canvases.routes);
     const dashboard = await prepareDashboard(db, config, { profileExtensions: hooks.profileExtensions, password: prepared.adminPassword });
     capabilities.push(dashboard.routes);
+    capabilities.push(sdkRoutes(hooks));
     // The embedded store is this process's alone: the CLI beside it sends its commands here.
     if (!opts.db && !config.databaseUrl) capabilities.push(await (await import('./cli/index.js')).localAdminRoutes(config.dataDir));
     const app = await buildApp({ db, config, capabilities, logger: opts.logger === false ? false : loggerOptions(config.logLevel) });
