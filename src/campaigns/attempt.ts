@@ -227,7 +227,7 @@ async function attemptSms(deps: AttemptDeps, row: SendRow, variant: Variant, use
   const outcome = await deps.sms.send(provider, { to: user.phone, body: body.text, statusCallback: deps.sms.statusCallback(row.workspace_id) });
   const attempt: AttemptRecord = { at: new Date(startedAt).toISOString(), status: outcome.kind === 'accepted' ? 201 : outcome.httpStatus, duration_ms: deps.now() - startedAt, ...(outcome.kind === 'accepted' ? {} : { error: outcome.message.slice(0, 200) }) } as AttemptRecord;
   if (outcome.kind === 'accepted') {
-    await recordSmsMessage(deps.db, { message_sid: outcome.sid, workspace_id: row.workspace_id, send_key: row.send_key, to_number: user.phone, from_number: outcome.from, context: ctx as unknown as Record<string, unknown>, status: outcome.status });
+    await recordSmsMessage(deps.db, { message_sid: outcome.sid, workspace_id: row.workspace_id, send_key: row.send_key, to_number: user.phone, from_number: outcome.from, context: { ...ctx, user: { id: user.id, external_id: user.external_id, time_zone: user.time_zone } } as unknown as Record<string, unknown>, status: outcome.status });
     return finish(deps, row, 'sent', null, [ev('Send', { from_phone_number: outcome.from ?? undefined })], { attempt, delivered: true });
   }
   if (outcome.kind === 'rejected') return finish(deps, row, 'aborted', 'provider_rejected', [ev('Rejection', { error: outcome.message, provider_error_code: outcome.code })], { attempt });

@@ -138,6 +138,10 @@ describe(`sms on ${TEST_BACKEND}`, () => {
     const rejected = events.filter((e) => e.event_type.endsWith('.Rejection')).map((e) => e.properties.provider_error_code).sort();
     expect(rejected).toEqual(['21610', '30008']);
 
+    // What a message keeps for its callbacks names the user, and holds no profile data.
+    const { rows: contexts } = await s.testDb.db.query<{ context: { user: Record<string, unknown> } }>(`SELECT context FROM sms_messages`);
+    expect(contexts).toHaveLength(3);
+    for (const c of contexts) expect(Object.keys(c.context.user).sort()).toEqual(['external_id', 'id', 'time_zone']);
     const sent = (await emu('GET', '/emulator/messages')).messages;
     expect(sent.map((m: any) => m.to).sort()).toEqual([phone(0), phone(1), phone(2)]);
     expect(sent.find((m: any) => m.to === phone(0))).toMatchObject({ body: 'Hi Name0, sale today', from: FROM, status: 'delivered', statuses: ['queued', 'sent', 'delivered'] });
