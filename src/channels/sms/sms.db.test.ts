@@ -186,7 +186,11 @@ describe(`sms on ${TEST_BACKEND}`, () => {
     const earlyParams = { ...params, MessageSid: 'SM' + 'f'.repeat(32), MessageStatus: 'sent', To: phone(3) };
     const signed = await request(early, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(TOKEN, early, earlyParams) }, body: new URLSearchParams(earlyParams).toString() });
     expect(signed.statusCode).toBe(204);
-    const carrier = (await smsEvents()).filter((e) => e.event_type.endsWith('.CarrierSend') && ids.get(String(e.user.user_id)) === 's3');
+    // The log shows a commit once every older transaction on the cluster has ended: wait for it.
+    const carrier = await until(async () => {
+      const found = (await smsEvents()).filter((e) => e.event_type.endsWith('.CarrierSend') && ids.get(String(e.user.user_id)) === 's3');
+      return found.length ? found : undefined;
+    }, 'the early callback to be logged');
     expect(carrier).toHaveLength(1);
     // The signature covers the query: the same callback pointed at another send is refused.
     const forged = await request(`${url}?send=${pending[0]!.send_key.replace(/.$/, (c) => (c === '0' ? '1' : '0'))}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(TOKEN, early, earlyParams) }, body: new URLSearchParams(earlyParams).toString() });
