@@ -14,10 +14,12 @@ CREATE TABLE sms_settings (
   CHECK (from_number IS NOT NULL OR messaging_service_sid IS NOT NULL)
 );
 
+-- Written before the provider is called (a callback may overtake the answer that names the SID:
+-- the callback URL carries the send key, and the signature covers it).
 CREATE TABLE sms_messages (
-  message_sid   text PRIMARY KEY,
+  send_key      uuid PRIMARY KEY,
+  message_sid   text UNIQUE,
   workspace_id  uuid NOT NULL REFERENCES workspaces(id),
-  send_key      uuid NOT NULL,
   to_number     text NOT NULL,
   from_number   text,
   -- What the events of this message carry (campaign, variant, user), fixed at send time.
@@ -28,7 +30,6 @@ CREATE TABLE sms_messages (
   created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX sms_messages_send ON sms_messages (send_key);
 
 CREATE TABLE sms_subscriptions (
   workspace_id  uuid NOT NULL REFERENCES workspaces(id),

@@ -16,7 +16,7 @@ import { campaignEvent, type SendContext } from './events.js';
 import { emailSkipReason } from './resolve.js';
 import { flagHardBounce, flagsOf, getDispatch, holdsSend, type Dispatch, type SendRow } from './store.js';
 import { signToken } from '../channels/index.js';
-import { recordSmsMessage, type SmsMessage, type SmsProvider, type SmsSendOutcome } from '../channels/index.js';
+import { acceptSmsMessage, prepareSmsMessage, type SmsMessage, type SmsProvider, type SmsSendOutcome } from '../channels/index.js';
 import { smsSubscribeState } from '../identity/index.js';
 
 export interface AttemptDeps {
@@ -34,7 +34,7 @@ export interface AttemptDeps {
   sms?: {
     provider(workspaceId: string): Promise<SmsProvider | undefined>;
     send(provider: SmsProvider, message: SmsMessage): Promise<SmsSendOutcome>;
-    statusCallback(workspaceId: string): string;
+    statusCallback(workspaceId: string, sendKey: string): string;
   };
 }
 
@@ -252,11 +252,12 @@ async function attemptSms(deps: AttemptDeps, row: SendRow, variant: Variant, use
   if (!body.text.trim()) return abort('empty_body', 'the message body rendered empty');
   if (body.text.length > 1600) return abort('body_too_long', `the rendered body has ${body.text.length} characters; at most 1600`);
   if (!(await start(deps, row, undefined))) return;
+  await prepareSmsMessage(deps.db, { send_key: row.send_key, workspace_id: row.workspace_id, to_number: user.phone, from_number: provider.fromNumber, context: { ...ctx, user: { id: user.id, external_id: user.external_id, time_zone: user.time_zone } } });
   const startedAt = deps.now();
-  const outcome = await deps.sms.send(provider, { to: user.phone, body: body.text, statusCallback: deps.sms.statusCallback(row.workspace_id) });
+  const outcome = await deps.sms.send(provider, { to: user.phone, body: body.text, statusCallback: deps.sms.statusCallback(row.workspace_id, row.send_key) });
   const attempt: AttemptRecord = { at: new Date(startedAt).toISOString(), status: outcome.kind === 'accepted' ? 201 : outcome.httpStatus, duration_ms: deps.now() - startedAt, ...(outcome.kind === 'accepted' ? {} : { error: outcome.message.slice(0, 200) }) } as AttemptRecord;
   if (outcome.kind === 'accepted') {
-    await recordSmsMessage(deps.db, { message_sid: outcome.sid, workspace_id: row.workspace_id, send_key: row.send_key, to_number: user.phone, from_number: outcome.from, context: ctx as unknown as Record<string, unknown>, status: outcome.status });
+    await acceptSmsMessage(deps.db, row.send_key, outcome.sid, outcome.from);
     return finish(deps, row, 'sent', null, [ev('Send', { from_phone_number: outcome.from ?? undefined })], { attempt, delivered: true });
   }
   if (outcome.kind === 'rejected') return finish(deps, row, 'aborted', 'provider_rejected', [ev('Rejection', { error: outcome.message, provider_error_code: outcome.code })], { attempt });

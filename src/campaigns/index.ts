@@ -103,7 +103,7 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
           sms: {
             provider: (workspaceId) => loadSmsProvider(db, box, workspaceId),
             send: (provider, message) => sendSms(provider, message),
-            statusCallback: (workspaceId) => config.publicUrl + statusCallbackPath(workspaceId),
+            statusCallback: (workspaceId, sendKey) => config.publicUrl + statusCallbackPath(workspaceId, sendKey),
           },
         },
         evaluator,

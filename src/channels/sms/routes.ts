@@ -48,10 +48,12 @@ const SettingsView = Type.Object({
   inbound_url: Type.String(),
 });
 const WsParams = Type.Object({ workspace: Type.String({ format: 'uuid' }) });
+const StatusQuery = Type.Object({ send: Type.Optional(Type.String({ format: 'uuid' })) });
 /** Largest webhook body accepted (Twilio's are a few KiB; an SMS body is at most 1600 characters). */
 export const SMS_WEBHOOK_BODY_LIMIT = 64 * 1024;
 
-export const statusCallbackPath = (workspaceId: string) => `/sms/twilio/status/${workspaceId}`;
+/** With `sendKey`, the callback names its send even before the SID is recorded (the signature covers it). */
+export const statusCallbackPath = (workspaceId: string, sendKey?: string) => `/sms/twilio/status/${workspaceId}${sendKey ? `?send=${sendKey}` : ''}`;
 export const inboundPath = (workspaceId: string) => `/sms/twilio/inbound/${workspaceId}`;
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
@@ -100,7 +102,7 @@ export function smsRoutes(deps: SmsRouteDeps) {
 
     app.post(
       '/sms/twilio/status/:workspace',
-      { schema: { tags, summary: 'Twilio status callback (signed)', params: WsParams, response: { 204: Type.Null(), 403: ErrorBody, 400: ErrorBody } } },
+      { schema: { tags, summary: 'Twilio status callback (signed)', params: WsParams, querystring: StatusQuery, response: { 204: Type.Null(), 403: ErrorBody, 400: ErrorBody } } },
       async (request, reply) => {
         const { ws, params } = await verified(request);
         const sid = one(params.MessageSid) ?? one(params.SmsSid);
@@ -108,7 +110,7 @@ export function smsRoutes(deps: SmsRouteDeps) {
         if (!sid || !status) throw new ApiError(400, 'MessageSid and MessageStatus are required', [{ type: 'missing', path: sid ? 'MessageStatus' : 'MessageSid' }]);
         const type = statusEventType(status);
         await db.transaction(async (tx) => {
-          const updated = await updateSmsStatus(tx, ws, sid, status, type);
+          const updated = await updateSmsStatus(tx, ws, sid, (request.query as { send?: string }).send, status, type);
           if (!updated?.firstReport || !type) return;
           const { message } = updated;
           const code = one(params.ErrorCode);

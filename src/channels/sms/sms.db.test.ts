@@ -138,6 +138,10 @@ describe(`sms on ${TEST_BACKEND}`, () => {
     const rejected = events.filter((e) => e.event_type.endsWith('.Rejection')).map((e) => e.properties.provider_error_code).sort();
     expect(rejected).toEqual(['21610', '30008']);
 
+    // What a message keeps for its callbacks names the user, and holds no profile data.
+    const { rows: contexts } = await s.testDb.db.query<{ context: { user: Record<string, unknown> } }>(`SELECT context FROM sms_messages`);
+    expect(contexts).toHaveLength(4);
+    for (const c of contexts) expect(Object.keys(c.context.user).sort()).toEqual(['external_id', 'id', 'time_zone']);
     const sent = (await emu('GET', '/emulator/messages')).messages;
     expect(sent.map((m: any) => m.to).sort()).toEqual([phone(0), phone(1), phone(2)]);
     expect(sent.find((m: any) => m.to === phone(0))).toMatchObject({ body: 'Hi Name0, sale today', from: FROM, status: 'delivered', statuses: ['queued', 'sent', 'delivered'] });
@@ -173,6 +177,24 @@ describe(`sms on ${TEST_BACKEND}`, () => {
     // Nothing new (the 204 came after the commit): the accepted 'sent' repeats CarrierSend, reported once.
     expect((await smsEvents()).filter((e) => e.event_type.endsWith('.DeliveryFailure'))).toHaveLength(1);
     expect((await smsEvents()).length).toBe(before);
+
+    // A callback that overtakes the API answer (no SID recorded yet) finds its send by the signed
+    // `send` parameter of its URL: here the rejected s3's message, which never got a SID.
+    const { rows: pending } = await s.testDb.db.query<{ send_key: string }>(`SELECT send_key FROM sms_messages WHERE message_sid IS NULL`);
+    expect(pending).toHaveLength(1);
+    const early = `${url}?send=${pending[0]!.send_key}`;
+    const earlyParams = { ...params, MessageSid: 'SM' + 'f'.repeat(32), MessageStatus: 'sent', To: phone(3) };
+    const signed = await request(early, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(TOKEN, early, earlyParams) }, body: new URLSearchParams(earlyParams).toString() });
+    expect(signed.statusCode).toBe(204);
+    // The log shows a commit once every older transaction on the cluster has ended: wait for it.
+    const carrier = await until(async () => {
+      const found = (await smsEvents()).filter((e) => e.event_type.endsWith('.CarrierSend') && ids.get(String(e.user.user_id)) === 's3');
+      return found.length ? found : undefined;
+    }, 'the early callback to be logged');
+    expect(carrier).toHaveLength(1);
+    // The signature covers the query: the same callback pointed at another send is refused.
+    const forged = await request(`${url}?send=${pending[0]!.send_key.replace(/.$/, (c) => (c === '0' ? '1' : '0'))}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(TOKEN, early, earlyParams) }, body: new URLSearchParams(earlyParams).toString() });
+    expect(forged.statusCode).toBe(403);
   });
 
   it('an inbound STOP unsubscribes the user; a later send to them aborts; START subscribes again', async () => {
