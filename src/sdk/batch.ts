@@ -63,6 +63,7 @@ function mapEvent(e: SdkEvent): Mapped {
       return { ok: true, op: { kind: 'track', body: (userId) => ({ attributes: [{ ...attrs, braze_id: userId }] }) } };
     }
   }
+  return { ok: false, field: 'type', error: 'unknown event type' };
 }
 
 /** The upload's operations in order, or a 400 naming every malformed event's field. */

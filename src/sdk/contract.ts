@@ -16,7 +16,14 @@ export const SDK_EVENT_TYPES = ['session_start', 'session_end', 'change_user', '
 export const SdkEvent = Type.Object(
   {
     id: Type.String({ minLength: 8, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
-    type: Type.Union(SDK_EVENT_TYPES.map((t) => Type.Literal(t))),
+    type: Type.Union([
+      Type.Literal('session_start'),
+      Type.Literal('session_end'),
+      Type.Literal('change_user'),
+      Type.Literal('custom_event'),
+      Type.Literal('purchase'),
+      Type.Literal('attributes'),
+    ]),
     time: Type.String({ minLength: 1, maxLength: 64 }),
     session_id: Type.Optional(Short),
     duration: Type.Optional(Type.Number({ minimum: 0 })),

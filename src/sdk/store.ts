@@ -33,16 +33,18 @@ export async function findSdkAppByKey(db: Queryable, key: string): Promise<SdkAp
   return rows[0];
 }
 
-/** Claims a client event id: true when this upload is the first to bring it. */
-export async function claimClientEvent(db: Queryable, appId: string, clientEventId: string): Promise<boolean> {
-  const { rows } = await db.query(
-    'INSERT INTO sdk_uploaded_events (sdk_app_id, client_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1 AS claimed',
-    [appId, clientEventId],
+/** Claims client event ids: the ones this upload is the first to bring. */
+export async function claimClientEvents(db: Queryable, appId: string, clientEventIds: string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ client_event_id: string }>(
+    `INSERT INTO sdk_uploaded_events (sdk_app_id, client_event_id) SELECT $1, unnest($2::text[])
+     ON CONFLICT DO NOTHING RETURNING client_event_id`,
+    [appId, clientEventIds],
   );
-  return rows.length === 1;
+  return new Set(rows.map((r) => r.client_event_id));
 }
 
-/** Gives a claim back when applying its event failed, so a retry may apply it. */
-export async function releaseClientEvent(db: Queryable, appId: string, clientEventId: string): Promise<void> {
-  await db.query('DELETE FROM sdk_uploaded_events WHERE sdk_app_id = $1 AND client_event_id = $2', [appId, clientEventId]);
+/** Gives claims back when applying their events failed, so a retry may apply them. */
+export async function releaseClientEvents(db: Queryable, appId: string, clientEventIds: string[]): Promise<void> {
+  if (clientEventIds.length === 0) return;
+  await db.query('DELETE FROM sdk_uploaded_events WHERE sdk_app_id = $1 AND client_event_id = ANY($2::text[])', [appId, clientEventIds]);
 }

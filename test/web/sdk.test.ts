@@ -68,37 +68,37 @@ afterAll(async () => {
 describe('browser SDK in Chromium', () => {
   it('starts a session and tracks a custom event onto the event log', async () => {
     await tab.page.goto(siteUrl + '/');
-    const deviceId = await tab.page.evaluate(() => (window as any).rivulet.getDeviceId() as string);
+    const deviceId = (await tab.page.evaluate('rivulet.getDeviceId()')) as string;
     expect(deviceId).toMatch(/^[0-9a-f-]{36}$/);
-    await tab.page.evaluate(() => (window as any).rivulet.logCustomEvent('viewed_item', { sku: 'A1' }));
+    await tab.page.evaluate("rivulet.logCustomEvent('viewed_item', { sku: 'A1' })");
     const log = await until('session and event on the log', async () => {
       const events = await eventsOfDevice(deviceId);
       return events.some((e) => e.event_type === 'users.behaviors.CustomEvent') && events;
     });
     expect(log.map((e) => e.event_type)).toEqual(['users.behaviors.app.FirstSession', 'users.behaviors.app.SessionStart', 'users.behaviors.CustomEvent']);
     expect(log[2].properties).toMatchObject({ name: 'viewed_item' });
-    await until('queue drained', async () => (await tab.page.evaluate(() => localStorage.getItem('rivulet.queue'))) === '[]');
+    await until('queue drained', async () => (await tab.page.evaluate("localStorage.getItem('rivulet.queue')")) === '[]');
     expect(tab.errors).toEqual([]);
   });
 
   it('keeps queued events across a reload while uploads fail, then uploads them once', async () => {
-    const deviceId = await tab.page.evaluate(() => (window as any).rivulet.getDeviceId() as string);
+    const deviceId = (await tab.page.evaluate('rivulet.getDeviceId()')) as string;
     let refused = 0;
     await tab.page.route('**/sdk/v1/batch', (route) => {
       refused++;
       return route.abort('connectionfailed');
     });
-    await tab.page.evaluate(() => (window as any).rivulet.logCustomEvent('offline_event'));
+    await tab.page.evaluate("rivulet.logCustomEvent('offline_event')");
     await until('an upload attempt to fail', async () => refused > 0);
     await tab.page.reload();
-    const queued = await tab.page.evaluate(() => JSON.parse(localStorage.getItem('rivulet.queue') ?? '[]') as Array<{ type: string; name?: string }>);
+    const queued = (await tab.page.evaluate("JSON.parse(localStorage.getItem('rivulet.queue') ?? '[]')")) as Array<{ type: string; name?: string }>;
     expect(queued.filter((e) => e.name === 'offline_event')).toHaveLength(1);
-    expect(await tab.page.evaluate(() => (window as any).rivulet.getDeviceId())).toBe(deviceId);
+    expect(await tab.page.evaluate('rivulet.getDeviceId()')).toBe(deviceId);
     await tab.page.unroute('**/sdk/v1/batch');
     // The SDK retries with backoff (the reload made a fresh page, whose init uploads at once; any
     // activity schedules another attempt).
     await tab.page.click('#buy');
-    await tab.page.evaluate(() => (window as any).rivulet.logCustomEvent('after_reload'));
+    await tab.page.evaluate("rivulet.logCustomEvent('after_reload')");
     const log = await until('the queued event on the log', async () => {
       const events = await eventsOfDevice(deviceId);
       return events.some((e) => e.properties?.name === 'after_reload') && events;
