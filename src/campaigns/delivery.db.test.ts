@@ -44,7 +44,8 @@ const sinkApi = async (method: 'GET' | 'DELETE', path: string) => (await (await 
  */
 async function events(): Promise<StoredEvent[]> {
   const { rows } = await s.testDb.db.query<{ seq: number; txid: string; workspace_id: string; body: StoredEvent }>(
-    'SELECT seq, txid::text AS txid, workspace_id, body FROM event_log WHERE workspace_id = $1 ORDER BY txid, seq',
+    // ORDER BY names the xid8 column: the text alias would sort '10000' before '9999'.
+    'SELECT seq, txid::text AS txid, workspace_id, body FROM event_log WHERE workspace_id = $1 ORDER BY event_log.txid, event_log.seq',
     [s.workspaceId],
   );
   return rows.map((r) => ({ ...r.body, seq: Number(r.seq), txid: r.txid, workspace_id: r.workspace_id }));

@@ -29,9 +29,17 @@ async function definitionOf(db: Queryable, dispatchId: string): Promise<Campaign
   return d;
 }
 
+/** A workspace's rules, read at most once a second per process (a change applies within a second). */
+const RULES_TTL_MS = 1000;
+const cachedRules = new Map<string, { rules: FrequencyRule[]; until: number }>();
 async function rulesOf(db: Queryable, workspaceId: string): Promise<FrequencyRule[]> {
+  const hit = cachedRules.get(workspaceId);
+  if (hit && hit.until > Date.now()) return hit.rules;
   const { rows } = await db.query<{ rules: FrequencyRule[] }>(`SELECT rules FROM frequency_cap_rules WHERE workspace_id = $1`, [workspaceId]);
-  return rows[0]?.rules ?? [];
+  const rules = rows[0]?.rules ?? [];
+  if (cachedRules.size > 10_000) cachedRules.clear();
+  cachedRules.set(workspaceId, { rules, until: Date.now() + RULES_TTL_MS });
+  return rules;
 }
 
 export async function setFrequencyRules(db: Queryable, workspaceId: string, rules: FrequencyRule[]): Promise<void> {
@@ -39,10 +47,13 @@ export async function setFrequencyRules(db: Queryable, workspaceId: string, rule
     `INSERT INTO frequency_cap_rules (workspace_id, rules) VALUES ($1, $2) ON CONFLICT (workspace_id) DO UPDATE SET rules = EXCLUDED.rules, updated_at = now()`,
     [workspaceId, JSON.stringify(rules)],
   );
+  // This process applies the change at once; the others within RULES_TTL_MS.
+  cachedRules.delete(workspaceId);
 }
 
 export async function getFrequencyRules(db: Queryable, workspaceId: string): Promise<FrequencyRule[]> {
-  return rulesOf(db, workspaceId);
+  const { rows } = await db.query<{ rules: FrequencyRule[] }>(`SELECT rules FROM frequency_cap_rules WHERE workspace_id = $1`, [workspaceId]);
+  return rows[0]?.rules ?? [];
 }
 
 /**
