@@ -129,6 +129,7 @@ describe(`messaging API on ${TEST_BACKEND}`, () => {
       [{ external_user_ids: ['m0'], messages: { email: email({ from: undefined }) } }, 'messages.email.from'],
       [{ external_user_ids: ['m0'], messages: { webhook: { url: 'http://127.0.0.1/x' } } }, 'messages.webhook.request_method'],
       [{ segment_id: '00000000-0000-4000-8000-000000000000', messages: { email: email() } }, 'segment_id'],
+      [{ segment_id: 'not-a-uuid', messages: { email: email() } }, 'segment_id'],
       [{ external_user_ids: ['m0'], campaign_id: '00000000-0000-4000-8000-000000000000', messages: { email: email() } }, 'campaign_id', 'Invalid Campaign ID'],
       // A valid webhook with a broken email: nothing of the request is sent.
       [{ external_user_ids: ['m0'], messages: { webhook: { url: `http://127.0.0.1:${hookPort}/no`, request_method: 'POST' }, email: email({ body: '<p>{% for %}</p>' }) } }, 'messages.email.body'],
