@@ -109,6 +109,8 @@ export interface Config {
     currentsPublish: RateLimitRule;
     /** The send endpoints (`/campaigns/trigger/send`), Braze's 250,000 per hour. */
     messagingSends: RateLimitRule;
+    /** `/subscription/status/set`, Braze's 5,000 per minute. */
+    subscriptionSet: RateLimitRule;
     sdk: RateLimitRule;
     /** Per (workspace, partner) on the partner cohort API and the webhook. */
     partnerCohorts: RateLimitRule;
@@ -206,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
       exportIds: rule(env, 'EXPORT_IDS', 250, 60_000),
       currentsPublish: rule(env, 'CURRENTS', 3000, 3000),
       messagingSends: rule(env, 'SENDS', 250_000, 3_600_000),
+      subscriptionSet: rule(env, 'SUBSCRIPTION_SET', 5_000, 60_000),
       sdk: rule(env, 'SDK', 3000, 3000),
       partnerCohorts: rule(env, 'PARTNER_COHORTS', 250_000, 3_600_000),
     },

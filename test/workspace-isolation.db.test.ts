@@ -356,6 +356,12 @@ const CASES: Record<string, Case> = {
   },
   'POST /messages/schedule/update': async () => expect((await a('POST', '/messages/schedule/update', { schedule_id: B.campaignId, schedule: { time: new Date(Date.now() + 86_400_000).toISOString() } })).status).toBe(400),
   'POST /messages/schedule/delete': async () => expect((await a('POST', '/messages/schedule/delete', { schedule_id: B.campaignId })).status).toBe(400),
+  'POST /campaigns/trigger/schedule/create': async () => {
+    const r = await a('POST', '/campaigns/trigger/schedule/create', { campaign_id: B.campaignId, recipients: [{ external_user_id: 'iso-a-user-1' }], schedule: { time: new Date(Date.now() + 86_400_000).toISOString() } });
+    expect(r.body.message).toBe('Invalid Campaign ID');
+  },
+  'POST /campaigns/trigger/schedule/update': async () => expect((await a('POST', '/campaigns/trigger/schedule/update', { campaign_id: B.campaignId, schedule_id: B.campaignId, schedule: { time: new Date(Date.now() + 86_400_000).toISOString() } })).status).toBe(400),
+  'POST /campaigns/trigger/schedule/delete': async () => expect((await a('POST', '/campaigns/trigger/schedule/delete', { campaign_id: B.campaignId, schedule_id: B.campaignId })).status).toBe(400),
   'POST /sends/id/create': async () => expect((await a('POST', '/sends/id/create', { campaign_id: B.campaignId })).body.message).toBe('Invalid Campaign ID'),
   'GET /campaigns/list': async () => void (await listed('/campaigns/list?include_archived=true')),
   'GET /campaigns/details': async () => expect((await a('GET', `/campaigns/details?campaign_id=${B.campaignId}`)).status).toBe(400),

@@ -16,6 +16,7 @@ import { triggerSendRoute } from './trigger-route.js';
 import { messagesRoutes } from './api-routes/messages.js';
 import { emailRoutes } from './api-routes/email.js';
 import { campaignApiRoutes } from './api-routes/campaigns.js';
+import { triggerScheduleRoutes } from './api-routes/trigger-schedules.js';
 import { startSchedulePoller } from './schedules.js';
 import { getCampaignById } from './store.js';
 import { DEFAULT_WORKER_TIMING, SendWorker, type WorkerTiming } from './worker.js';
@@ -69,6 +70,7 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
       messagesRoutes({ db, wake: () => worker?.wake(), now }),
       emailRoutes({ db, now }),
       campaignApiRoutes({ db, now }),
+      triggerScheduleRoutes({ db, now }),
       campaignRoutes({
       db,
       wake: () => worker?.wake(),

@@ -129,6 +129,7 @@ describe(`messaging API on ${TEST_BACKEND}`, () => {
       [{ external_user_ids: ['m0'], messages: { email: email({ from: undefined }) } }, 'messages.email.from'],
       [{ external_user_ids: ['m0'], messages: { webhook: { url: 'http://127.0.0.1/x' } } }, 'messages.webhook.request_method'],
       [{ segment_id: '00000000-0000-4000-8000-000000000000', messages: { email: email() } }, 'segment_id'],
+      [{ segment_id: 'not-a-uuid', messages: { email: email() } }, 'segment_id'],
       [{ external_user_ids: ['m0'], campaign_id: '00000000-0000-4000-8000-000000000000', messages: { email: email() } }, 'campaign_id', 'Invalid Campaign ID'],
       // A valid webhook with a broken email: nothing of the request is sent.
       [{ external_user_ids: ['m0'], messages: { webhook: { url: `http://127.0.0.1:${hookPort}/no`, request_method: 'POST' }, email: email({ body: '<p>{% for %}</p>' }) } }, 'messages.email.body'],
@@ -311,5 +312,33 @@ describe(`messaging API on ${TEST_BACKEND}`, () => {
       return r.rows[0]?.state === 'done' ? true : undefined;
     }, 'the local-time schedule to finish');
     expect((await localMails('m0')).length).toBe(1);
+  });
+
+  it('schedules an API-triggered campaign send through the braze-api client (create, update, delete)', async () => {
+    const segmentId = (await s.testDb.db.query<{ id: string }>(`SELECT id FROM segments WHERE workspace_id = $1 LIMIT 1`, [s.workspaceId])).rows[0]!.id;
+    const created = await s.call('POST', '/admin/campaigns', {
+      name: 'Order shipped',
+      channel: 'email',
+      delivery: 'api_triggered',
+      audience: { segment_id: segmentId },
+      from: { address: 'news@rivulet.example' },
+      variants: [{ id: 't', percent: 100, email: { subject: 'Shipped {{api_trigger_properties.${order}}}', html: '<p>On its way</p>' } }],
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    expect((await s.call('POST', `/admin/campaigns/${id}/launch`)).status).toBe(201);
+    const braze = new Braze(s.url, s.key);
+    const at = (ms: number) => new Date(clock() + ms).toISOString();
+    const one = (await braze.campaigns.trigger.schedule.create({ campaign_id: id, recipients: [{ external_user_id: 'm5', trigger_properties: { order: 'S-1' } }], schedule: { time: at(HOUR) } } as any)) as any;
+    expect(one).toMatchObject({ message: 'success', dispatch_id: expect.any(String), schedule_id: expect.any(String) });
+    const two = (await braze.campaigns.trigger.schedule.create({ campaign_id: id, recipients: [{ external_user_id: 'm6', trigger_properties: { order: 'S-2' } }], schedule: { time: at(HOUR) } } as any)) as any;
+    expect((await s.call('POST', '/campaigns/trigger/schedule/update', { campaign_id: id, schedule_id: one.schedule_id, schedule: { time: at(2 * HOUR) } })).status).toBe(201);
+    expect((await s.call('POST', '/campaigns/trigger/schedule/delete', { campaign_id: id, schedule_id: two.schedule_id })).status).toBe(201);
+    expect((await s.call('POST', '/campaigns/trigger/schedule/create', { campaign_id: id, recipients: [{ external_user_id: 'm5' }], schedule: { time: at(-HOUR) } })).body.errors[0].path).toBe('schedule.time');
+    expect((await s.call('POST', '/campaigns/trigger/schedule/create', { campaign_id: id, schedule: { time: at(HOUR) } })).body.message).toBe('No Recipients');
+    offsetMs += 2 * HOUR + 1000;
+    expect(await settled(one.dispatch_id, 1)).toEqual([{ external_id: 'm5', state: 'delivered', reason: null }]);
+    expect((await s.testDb.db.query(`SELECT 1 FROM campaign_dispatches WHERE id = $1`, [two.dispatch_id])).rows).toEqual([]);
+    expect((await sinkApi('GET', '/messages?to=m5@example.com&limit=50')).messages.filter((m: any) => m.subject === 'Shipped S-1')).toHaveLength(1);
   });
 });

@@ -21,6 +21,8 @@ export interface PlannedDispatch {
 export interface SchedulePayload {
   body: Record<string, unknown>;
   dispatches: PlannedDispatch[];
+  /** A `/campaigns/trigger/schedule`: the run uses the campaign's definition then, if it is still active. */
+  trigger_campaign?: boolean;
   /** In each recipient's local time: the wall-clock time read as UTC, when it was scheduled, the users handled. */
   local?: { wall: number; created: number; done: string[] };
 }
@@ -164,6 +166,12 @@ export async function fireDueSchedules(db: Db, nowMs: number, limit = 20): Promi
         for (const [i, p] of (s.payload?.dispatches ?? []).entries()) {
           const campaign = await getCampaignById(tx, p.campaign_id);
           if (!campaign) continue;
+          if (s.payload?.trigger_campaign) {
+            if (campaign.state !== 'active') continue;
+            await insertDispatch(tx, campaign, p.trigger, i === 0 ? dispatchId : randomUUID());
+            written++;
+            continue;
+          }
           await insertDispatch(tx, { ...campaign, definition: p.definition }, p.trigger, i === 0 ? dispatchId : randomUUID());
           written++;
         }

@@ -9,8 +9,8 @@ import type { AppServices } from '../http/index.js';
 import { requireKey } from '../http/index.js';
 import { ApiError } from '../http/index.js';
 import { findUsers, identifierKey, type Identifier } from '../identity/index.js';
-import type { Db } from '../storage/index.js';
-import { getCampaign, insertDispatch, type DispatchTrigger } from './store.js';
+import type { Db, Queryable } from '../storage/index.js';
+import { getCampaign, insertDispatch, type Campaign, type DispatchTrigger } from './store.js';
 
 export const MAX_RECIPIENTS = 50;
 export const MAX_PROPERTIES_BYTES = 50 * 1024;
@@ -48,6 +48,57 @@ function identifierOf(r: Obj, path: string): Identifier {
   }
 }
 
+export interface CheckedTrigger {
+  campaignId: string;
+  broadcast: boolean;
+  top: Obj;
+  wanted: Array<{ id: Identifier; props: Obj; path: string }>;
+}
+
+/** Checks a trigger body (pure); every problem is a 400 naming its field. */
+export function checkTriggerBody(body: Obj): CheckedTrigger {
+  if (typeof body.campaign_id !== 'string' || body.campaign_id.length === 0) throw bad('campaign_id is required', 'campaign_id', 'Invalid Campaign ID');
+  if (Array.isArray(body.attachments) && body.attachments.length > 0) throw bad('attachments are not supported', 'attachments');
+  if (body.audience !== undefined) throw bad('audience (Connected Audience) is not supported yet: name recipients, or broadcast to the campaign\'s segment', 'audience');
+  if (body.send_id !== undefined) throw bad('send_id is not supported yet', 'send_id');
+  const broadcast = body.broadcast === true;
+  const raw = body.recipients;
+  if (raw !== undefined && !Array.isArray(raw)) throw bad('recipients must be an array', 'recipients');
+  if (broadcast && raw !== undefined) throw bad('broadcast cannot be combined with recipients', 'broadcast');
+  if (!broadcast && (!raw || raw.length === 0)) throw bad('No Recipients', 'recipients');
+  if (raw && raw.length > MAX_RECIPIENTS) throw bad('The max number of external_ids and aliases per request was exceeded', 'recipients');
+  const top = properties(body.trigger_properties, 'trigger_properties');
+
+  const wanted = (raw ?? []).map((r: unknown, i: number) => {
+    const path = `recipients[${i}]`;
+    if (!isObj(r)) throw bad(`${path} must be an object`, path);
+    if (r.send_to_existing_only === false || r.attributes !== undefined) throw bad(`${path}: creating users from a send (send_to_existing_only: false, attributes) is not supported yet`, path);
+    return { id: identifierOf(r, path), props: properties(r.trigger_properties, `${path}.trigger_properties`), path };
+  });
+  return { campaignId: body.campaign_id, broadcast, top, wanted };
+}
+
+/** The campaign (locked, active, API-triggered) and the dispatch's trigger; users not found are non-fatal errors. */
+export async function planTrigger(tx: Queryable, workspaceId: string, c: CheckedTrigger): Promise<{ campaign: Campaign; trigger: DispatchTrigger; errors: Array<{ type: string; path: string }> }> {
+  const campaign = /^[0-9a-f-]{36}$/i.test(c.campaignId) ? await getCampaign(tx, workspaceId, c.campaignId, true) : undefined;
+  if (!campaign || (campaign.definition.delivery ?? 'launch') !== 'api_triggered') throw bad('Invalid Campaign ID', 'campaign_id');
+  if (campaign.state !== 'active') throw bad(`Invalid Campaign ID: the campaign is ${campaign.state}; launch it to take triggers`, 'campaign_id', 'Invalid Campaign ID');
+  const found = await findUsers(tx, workspaceId, c.wanted.map((w) => w.id));
+  const errors: Array<{ type: string; path: string }> = [];
+  const recipients: NonNullable<DispatchTrigger['recipients']> = [];
+  const seen = new Set<string>();
+  for (const w of c.wanted) {
+    const user = found.get(identifierKey(w.id));
+    if (!user) errors.push({ type: 'user not found', path: w.path });
+    else if (!seen.has(user.id)) {
+      // A user named twice gets one message; the first object wins.
+      seen.add(user.id);
+      recipients.push({ user_id: user.id, trigger_properties: w.props });
+    }
+  }
+  return { campaign, trigger: { broadcast: c.broadcast, trigger_properties: c.top, ...(c.broadcast ? {} : { recipients }) }, errors };
+}
+
 export function triggerSendRoute(deps: { db: Db; wake(): void }) {
   return async function routes(app: FastifyInstance, _services: AppServices): Promise<void> {
     app.post(
@@ -58,45 +109,10 @@ export function triggerSendRoute(deps: { db: Db; wake(): void }) {
       },
       async (request, reply) => {
         const key = requireKey(request);
-        const body = request.body as Obj;
-        if (typeof body.campaign_id !== 'string' || body.campaign_id.length === 0) throw bad('campaign_id is required', 'campaign_id', 'Invalid Campaign ID');
-        if (Array.isArray(body.attachments) && body.attachments.length > 0) throw bad('attachments are not supported', 'attachments');
-        if (body.audience !== undefined) throw bad('audience (Connected Audience) is not supported yet: name recipients, or broadcast to the campaign\'s segment', 'audience');
-        if (body.send_id !== undefined) throw bad('send_id is not supported yet', 'send_id');
-        const broadcast = body.broadcast === true;
-        const raw = body.recipients;
-        if (raw !== undefined && !Array.isArray(raw)) throw bad('recipients must be an array', 'recipients');
-        if (broadcast && raw !== undefined) throw bad('broadcast cannot be combined with recipients', 'broadcast');
-        if (!broadcast && (!raw || raw.length === 0)) throw bad('No Recipients', 'recipients');
-        if (raw && raw.length > MAX_RECIPIENTS) throw bad('The max number of external_ids and aliases per request was exceeded', 'recipients');
-        const top = properties(body.trigger_properties, 'trigger_properties');
-
-        const wanted = (raw ?? []).map((r: unknown, i: number) => {
-          const path = `recipients[${i}]`;
-          if (!isObj(r)) throw bad(`${path} must be an object`, path);
-          if (r.send_to_existing_only === false || r.attributes !== undefined) throw bad(`${path}: creating users from a send (send_to_existing_only: false, attributes) is not supported yet`, path);
-          return { id: identifierOf(r, path), props: properties(r.trigger_properties, `${path}.trigger_properties`), path };
-        });
-
-        const campaignId = body.campaign_id;
+        const checked = checkTriggerBody(request.body as Obj);
         const { dispatchId, errors } = await deps.db.transaction(async (tx) => {
-          const campaign = /^[0-9a-f-]{36}$/i.test(campaignId) ? await getCampaign(tx, key.workspace_id, campaignId, true) : undefined;
-          if (!campaign || (campaign.definition.delivery ?? 'launch') !== 'api_triggered') throw bad('Invalid Campaign ID', 'campaign_id');
-          if (campaign.state !== 'active') throw bad(`Invalid Campaign ID: the campaign is ${campaign.state}; launch it to take triggers`, 'campaign_id', 'Invalid Campaign ID');
-          const found = await findUsers(tx, key.workspace_id, wanted.map((w) => w.id));
-          const errors: Array<{ type: string; path: string }> = [];
-          const recipients: NonNullable<DispatchTrigger['recipients']> = [];
-          const seen = new Set<string>();
-          for (const w of wanted) {
-            const user = found.get(identifierKey(w.id));
-            if (!user) errors.push({ type: 'user not found', path: w.path });
-            else if (!seen.has(user.id)) {
-              // A user named twice gets one message; the first object wins.
-              seen.add(user.id);
-              recipients.push({ user_id: user.id, trigger_properties: w.props });
-            }
-          }
-          const dispatch = await insertDispatch(tx, campaign, { broadcast, trigger_properties: top, ...(broadcast ? {} : { recipients }) });
+          const { campaign, trigger, errors } = await planTrigger(tx, key.workspace_id, checked);
+          const dispatch = await insertDispatch(tx, campaign, trigger);
           return { dispatchId: dispatch.id, errors };
         });
         deps.wake();

@@ -32,6 +32,9 @@ export const PERMISSIONS = [
   'email.unsubscribe',
   'email.bounce.remove',
   'email.spam.remove',
+  'campaigns.trigger.schedule.create',
+  'campaigns.trigger.schedule.update',
+  'campaigns.trigger.schedule.delete',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -122,7 +122,7 @@ export function emailRoutes(deps: { db: Db; now(): number }) {
       });
     }
 
-    app.post('/subscription/status/set', { config: { permission: 'subscription.status.set' }, schema: { tags: ['messaging'], summary: "Set users' state in a subscription group", body: AnyBody, response: { 201: Success } } }, async (request, reply) => {
+    app.post('/subscription/status/set', { config: { permission: 'subscription.status.set', rateLimitName: 'subscriptionSet' }, schema: { tags: ['messaging'], summary: "Set users' state in a subscription group", body: AnyBody, response: { 201: Success } } }, async (request, reply) => {
       const key = requireKey(request);
       const body = request.body as Record<string, unknown>;
       const group = body.subscription_group_id;

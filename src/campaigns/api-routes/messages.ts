@@ -35,7 +35,7 @@ export async function implicitApiCampaign(tx: Queryable, workspaceId: string, ch
 
 /** Turns a checked body into the dispatches to write, checking what needs the database. */
 export async function planDispatches(tx: Queryable, workspaceId: string, b: CheckedMessagesBody): Promise<{ planned: PlannedDispatch[]; errors: Array<{ type: string; path: string }> }> {
-  if (b.segmentId && !(await getSegment(tx, workspaceId, b.segmentId))) throw bad(`Unknown segment: ${b.segmentId}`, 'segment_id', 'unknown segment');
+  if (b.segmentId && !(UUID.test(b.segmentId) && (await getSegment(tx, workspaceId, b.segmentId)))) throw bad(`Unknown segment: ${b.segmentId}`, 'segment_id', 'unknown segment');
   let campaign: Campaign | undefined;
   if (b.campaignId) {
     campaign = UUID.test(b.campaignId) ? await getCampaign(tx, workspaceId, b.campaignId) : undefined;
