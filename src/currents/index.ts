@@ -67,3 +67,4 @@ export async function createCurrents(config: Config, currentsConfig: CurrentsCon
 }
 export { updateConnector } from './connectors/store.js';
 export { parseMixpanelExportUpdate, settingsAsBody } from './connectors/settings.js';
+export * as CurrentsContract from './contract.js';
