@@ -3,6 +3,11 @@
  * on every state-changing request, and errors turned into `ApiFailure` with the server's message.
  * A 404 for a route the server does not have is marked `unavailable`, so a page can say "this
  * needs a newer server" instead of showing a broken table.
+ *
+ * Responses are typed by the server's contract: `T` is `Static<typeof Schema>` of a response
+ * schema in `src/<capability>/contract.ts` (re-exported by the dashboard's per-capability modules,
+ * e.g. `currents/api.ts`). The server serializes every answer through that same schema, which is
+ * why the one conversion from parsed JSON to `T` below is the single trust point of the client.
  */
 export class ApiFailure extends Error {
   constructor(
