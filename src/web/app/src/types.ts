@@ -1,4 +1,17 @@
-/** The admin API's response shapes, as the dashboard reads them (docs/reference/operations.md). */
+/**
+ * The admin API's response shapes as the dashboard reads them. Shapes of capabilities with a
+ * contract module come from it (the server serializes through the same schemas); the interfaces
+ * below are those of routes not yet moved onto a contract.
+ */
+import type { Static } from 'typebox';
+import type * as Segments from '../../../segments/contract';
+
+export type Segment = Static<typeof Segments.Segment>;
+export type SegmentPage = Static<typeof Segments.SegmentPage>;
+export type CatalogueEntry = Static<typeof Segments.CatalogueEntry>;
+export type FilterCatalogue = Static<typeof Segments.FilterCatalogue>;
+export type SegmentCount = Static<typeof Segments.SegmentCount>;
+
 export interface PartnerInfo {
   partner: string;
   name: string;
@@ -62,25 +75,6 @@ export interface Cohort {
 export interface CohortDetail extends Cohort {
   daily: Array<{ day: string; added: number; removed: number }>;
   syncs: SyncRow[];
-}
-
-export interface Segment {
-  id: string;
-  name: string;
-  description: string | null;
-  filter: unknown;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface CatalogueEntry {
-  filter: string;
-  category: 'cohorts' | 'attributes' | 'identity' | 'behaviour';
-  description: string;
-  operators: string[];
-  fields: Record<string, string>;
-  partner?: string;
-  cohorts?: Array<{ id: string; name: string; partner_cohort_id: string; member_count: number }>;
 }
 
 export interface UsageDay {
