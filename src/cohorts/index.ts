@@ -74,3 +74,4 @@ export async function createCohortImport(config: Config, options: CohortImportOp
     },
   };
 }
+export * as CohortsContract from './contract.js';
