@@ -118,3 +118,36 @@ export const WebhookFailureBody = Type.Object(
   },
   { additionalProperties: true },
 );
+
+/** A pull-mode Mixpanel connection: credentials never come out, only their kind and last four characters. */
+export const PullConnection = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  project_id: Type.String(),
+  mixpanel_workspace_id: Nullable(Type.String()),
+  region: Type.String(),
+  query_host: Type.String(),
+  base_url: Nullable(Type.String()),
+  credentials: Type.Object({ kind: Type.String(), secret_hint: Type.String() }),
+  cohort_ids: Type.Array(Type.String()),
+  mode: Type.String({ description: 'one_time or dynamic' }),
+  interval_minutes: Type.Integer(),
+  match_key: Type.String(),
+  query_budget: Type.Integer(),
+  state: Type.String(),
+  running: Type.Boolean(),
+  next_run_at: NullableTimestamp,
+  last_run_at: NullableTimestamp,
+  last_success_at: NullableTimestamp,
+  last_error: Nullable(Type.String()),
+  created_at: NullableTimestamp,
+  updated_at: NullableTimestamp,
+});
+export const PullConnectionPage = Type.Object({ connections: Type.Array(PullConnection), next_cursor: NextCursor });
+export const PullConnectionDetail = Type.Intersect([
+  PullConnection,
+  Type.Object({
+    snapshots: Type.Array(Type.Object({ cohort_id: Type.String(), identifiers: Type.Integer(), taken_at: Timestamp })),
+    query_budget_used: Type.Integer(),
+  }),
+]);
