@@ -36,3 +36,21 @@ export const NextCursor = Type.Union([Type.String(), Type.Null()], { description
 
 /** A 204 answer has no body. */
 export const NoContent = Type.Null({ description: 'No content' });
+
+/** The caller's workspace (`GET /admin/workspace`). */
+export const Workspace = Type.Object({ id: Type.String(), name: Type.String(), created_at: Timestamp, rest_endpoint: Type.String() });
+
+/** A REST API key as the admin API shows it: its prefix, never the secret. */
+export const ApiKey = Type.Object({
+  prefix: Type.String(),
+  name: Type.String(),
+  workspace_id: Type.String(),
+  permissions: Type.Array(Type.String()),
+  created_at: Timestamp,
+  last_used_at: NullableTimestamp,
+  revoked_at: NullableTimestamp,
+  state: Type.Union([Type.Literal('active'), Type.Literal('revoked')]),
+});
+export const ApiKeyPage = Type.Object({ keys: Type.Array(ApiKey), next_cursor: NextCursor });
+/** A new key: the secret is in this answer only. */
+export const NewApiKey = Type.Intersect([ApiKey, Type.Object({ key: Type.String() })]);
