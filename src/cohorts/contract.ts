@@ -151,3 +151,23 @@ export const PullConnectionDetail = Type.Intersect([
     query_budget_used: Type.Integer(),
   }),
 ]);
+
+/** The partner cohort endpoints (Braze's partner API shape). */
+export const PartnerCohortNamed = Type.Object({ message: Type.Literal('success'), cohort_id: Type.String(), name: Type.String(), created: Type.Boolean() });
+export const PartnerCohortUsers = Type.Object({
+  message: Type.Literal('success'),
+  cohort_id: Type.String(),
+  received: Type.Integer(),
+  matched: Type.Integer(),
+  unmatched: Type.Integer(),
+  added: Type.Integer(),
+  removed: Type.Integer(),
+  unchanged: Type.Integer(),
+  applied: Type.Integer(),
+  data_points: Type.Integer(),
+  unmatched_reasons: Type.Object({ not_found: Type.Integer(), device_id_of_identified_user: Type.Integer() }),
+  unmatched_identifiers: Type.Object(
+    { user_ids: Type.Array(Type.String()), device_ids: Type.Array(Type.String()), aliases: Type.Array(Type.Object({ alias_name: Type.String(), alias_label: Type.String() })) },
+    { additionalProperties: true, description: 'the identifiers that matched nobody (a sample)' },
+  ),
+});

@@ -21,8 +21,6 @@ const PENDING = new Set<string>([
   'POST /admin/campaigns/{id}/resume',
   'POST /admin/campaigns/{id}/stop',
   'POST /campaigns/trigger/send',
-  'POST /partners/{partner}/cohorts',
-  'POST /partners/{partner}/cohorts/users',
   'PUT /admin/campaigns/{id}',
 ]);
 
