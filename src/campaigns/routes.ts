@@ -16,6 +16,7 @@ import type { Db } from '../storage/index.js';
 import { checkCampaignBody, type CampaignInput } from './definition.js';
 import { campaignEvent, type SendContext } from './events.js';
 import { campaignStats, createCampaign, endQueuedSends, getCampaign, getDispatch, getSend, insertDispatch, listCampaigns, markEngagement, setCampaignState, updateCampaign, type Campaign } from './store.js';
+import { Campaign as CampaignView, CampaignPage, CampaignStats, Launched } from './contract.js';
 
 const admin = { permission: 'admin' as const };
 const tags = ['campaigns'];
@@ -60,12 +61,12 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
       return c;
     };
 
-    app.post('/admin/campaigns', { config: admin, schema: { tags, summary: 'Create a campaign (a draft)', body: BodyDoc } }, async (request, reply) => {
+    app.post('/admin/campaigns', { config: admin, schema: { tags, response: { 201: CampaignView }, summary: 'Create a campaign (a draft)', body: BodyDoc } }, async (request, reply) => {
       const key = requireKey(request);
       return reply.status(201).send(present(await createCampaign(db, key.workspace_id, await validInput(db, key.workspace_id, request.body))));
     });
 
-    app.get('/admin/campaigns', { config: admin, schema: { tags, summary: "This workspace's campaigns, a page at a time", querystring: ListQuery } }, async (request) => {
+    app.get('/admin/campaigns', { config: admin, schema: { tags, response: { 200: CampaignPage }, summary: "This workspace's campaigns, a page at a time", querystring: ListQuery } }, async (request) => {
       const key = requireKey(request);
       const q = request.query as { limit?: number; cursor?: string };
       const limit = q.limit ?? 100;
@@ -73,11 +74,11 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
       return { campaigns: page.slice(0, limit).map(present), next_cursor: page.length > limit ? page[limit - 1]!.id : null };
     });
 
-    app.get('/admin/campaigns/:id', { config: admin, schema: { tags, summary: 'A campaign', params: IdParams } }, async (request) => {
+    app.get('/admin/campaigns/:id', { config: admin, schema: { tags, response: { 200: CampaignView }, summary: 'A campaign', params: IdParams } }, async (request) => {
       return present(await campaignOf(requireKey(request).workspace_id, (request.params as { id: string }).id));
     });
 
-    app.put('/admin/campaigns/:id', { config: admin, schema: { tags, summary: "Replace a campaign's definition (dispatches under way keep theirs)", params: IdParams, body: BodyDoc } }, async (request) => {
+    app.put('/admin/campaigns/:id', { config: admin, schema: { tags, response: { 200: CampaignView }, summary: "Replace a campaign's definition (dispatches under way keep theirs)", params: IdParams, body: BodyDoc } }, async (request) => {
       const key = requireKey(request);
       const { id } = request.params as { id: string };
       const input = await validInput(db, key.workspace_id, request.body);
@@ -86,7 +87,7 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
       return present((await updateCampaign(db, key.workspace_id, id, input))!);
     });
 
-    app.post('/admin/campaigns/:id/launch', { config: admin, schema: { tags, summary: 'Send the campaign to its audience now (a dispatch)', params: IdParams } }, async (request, reply) => {
+    app.post('/admin/campaigns/:id/launch', { config: admin, schema: { tags, response: { 201: Launched }, summary: 'Send the campaign to its audience now (a dispatch)', params: IdParams } }, async (request, reply) => {
       const key = requireKey(request);
       const { id } = request.params as { id: string };
       const dispatch = await db.transaction(async (tx) => {
@@ -113,7 +114,7 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
       ['stop', ['draft', 'active', 'paused'], 'stopped'],
       ['archive', ['draft', 'stopped'], 'archived'],
     ] as const) {
-      app.post(`/admin/campaigns/:id/${action}`, { config: admin, schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} a campaign`, params: IdParams } }, async (request) => {
+      app.post(`/admin/campaigns/:id/${action}`, { config: admin, schema: { tags, response: { 200: CampaignView }, summary: `${action[0]!.toUpperCase()}${action.slice(1)} a campaign`, params: IdParams } }, async (request) => {
         const key = requireKey(request);
         const { id } = request.params as { id: string };
         const ended = await db.transaction(async (tx) => {
@@ -128,7 +129,7 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
       });
     }
 
-    app.get('/admin/campaigns/:id/stats', { config: admin, schema: { tags, summary: 'Sends per variant and state, unique opens, clicks and unsubscribes', params: IdParams } }, async (request) => {
+    app.get('/admin/campaigns/:id/stats', { config: admin, schema: { tags, response: { 200: CampaignStats }, summary: 'Sends per variant and state, unique opens, clicks and unsubscribes', params: IdParams } }, async (request) => {
       const key = requireKey(request);
       const { id } = request.params as { id: string };
       await campaignOf(key.workspace_id, id);

@@ -11,6 +11,7 @@ import { ApiError } from '../http/index.js';
 import { findUsers, identifierKey, type Identifier } from '../identity/index.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { getCampaign, insertDispatch, type Campaign, type DispatchTrigger } from './store.js';
+import { TriggerSent } from './contract.js';
 
 export const MAX_RECIPIENTS = 50;
 export const MAX_PROPERTIES_BYTES = 50 * 1024;
@@ -105,7 +106,7 @@ export function triggerSendRoute(deps: { db: Db; wake(): void }) {
       '/campaigns/trigger/send',
       {
         config: { permission: 'campaigns.trigger.send', rateLimitName: 'messagingSends' },
-        schema: { tags: ['messaging'], summary: 'Send an API-triggered campaign to named recipients or its whole audience', body: { type: 'object', additionalProperties: true } },
+        schema: { tags: ['messaging'], summary: 'Send an API-triggered campaign to named recipients or its whole audience', response: { 201: TriggerSent }, body: { type: 'object', additionalProperties: true } },
       },
       async (request, reply) => {
         const key = requireKey(request);

@@ -19,6 +19,8 @@ import { listRejections } from './sync-rejections.js';
 import { WEBHOOK_PATH } from './webhook.js';
 import { formatMatchKey, parseMatchKey } from './webhook-payload.js';
 
+import { CohortDetail, CohortPage, DataPointUsage, ImportKey, ImportKeyPage, NewImportKey, PartnerList, PartnerSettings, StaleSyncList, SyncPage, SyncRejectionPage } from './contract.js';
+
 const admin = { permission: 'admin' as const };
 const Prefix = Type.Object({ prefix: Type.String({ maxLength: 64 }) });
 
@@ -45,7 +47,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
         config: admin,
         schema: {
           tags: ['admin'],
-          summary: 'Generate a data import key for a partner (shown only in this response)',
+          response: { 201: NewImportKey }, summary: 'Generate a data import key for a partner (shown only in this response)',
           body: Type.Object({ partner: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
         },
       },
@@ -60,7 +62,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
 
     app.get(
       '/admin/import-keys',
-      { config: admin, schema: { tags: ['admin'], summary: 'A page of data import keys, oldest first (prefixes only)', querystring: PageQuery } },
+      { config: admin, schema: { tags: ['admin'], response: { 200: ImportKeyPage }, summary: 'A page of data import keys, oldest first (prefixes only)', querystring: PageQuery } },
       async (request) => {
         const key = requireKey(request);
         const page = await listImportKeysPage(db, key.workspace_id, pageRequest(request.query));
@@ -70,7 +72,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
 
     app.post(
       '/admin/import-keys/:prefix/rotate',
-      { config: admin, schema: { tags: ['admin'], summary: 'Replace an active data import key; the old one stops at once', params: Prefix } },
+      { config: admin, schema: { tags: ['admin'], response: { 201: NewImportKey }, summary: 'Replace an active data import key; the old one stops at once', params: Prefix } },
       async (request, reply) => {
         const key = requireKey(request);
         const { prefix } = request.params as { prefix: string };
@@ -82,7 +84,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
 
     app.post(
       '/admin/import-keys/:prefix/invalidate',
-      { config: admin, schema: { tags: ['admin'], summary: 'Invalidate a data import key at once', params: Prefix } },
+      { config: admin, schema: { tags: ['admin'], response: { 200: ImportKey }, summary: 'Invalidate a data import key at once', params: Prefix } },
       async (request) => {
         const key = requireKey(request);
         const { prefix } = request.params as { prefix: string };
@@ -92,7 +94,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
       },
     );
 
-    app.get('/admin/partners', { config: admin, schema: { tags: ['admin'], summary: 'Partners, their endpoints and settings' } }, async (request) => {
+    app.get('/admin/partners', { config: admin, schema: { tags: ['admin'], response: { 200: PartnerList }, summary: 'Partners, their endpoints and settings' } }, async (request) => {
       const key = requireKey(request);
       const { rows } = await db.query<{ partner: string; enabled: boolean; settings: Record<string, unknown> }>(
         'SELECT partner, enabled, settings FROM partner_settings WHERE workspace_id = $1',
@@ -123,7 +125,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
         config: admin,
         schema: {
           tags: ['admin'],
-          summary: "Enable or disable a partner for this workspace; set Mixpanel's webhook match key",
+          response: { 200: PartnerSettings }, summary: "Enable or disable a partner for this workspace; set Mixpanel's webhook match key",
           params: Type.Object({ partner: Type.String({ maxLength: 64 }) }),
           body: Type.Object(
             { enabled: Type.Optional(Type.Boolean()), match_key: Type.Optional(Type.String({ maxLength: 264 })) },
@@ -151,7 +153,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
       },
     );
 
-    app.get('/admin/cohorts', { config: admin, schema: { tags: ['admin'], summary: 'A page of cohorts by name, with member counts', querystring: PageQuery } }, async (request) => {
+    app.get('/admin/cohorts', { config: admin, schema: { tags: ['admin'], response: { 200: CohortPage }, summary: 'A page of cohorts by name, with member counts', querystring: PageQuery } }, async (request) => {
       const key = requireKey(request);
       const page = await listCohortsPage(db, key.workspace_id, pageRequest(request.query));
       return { cohorts: page.items.map((c) => publicCohort(c, ctx.partners.get(c.partner)?.filterName)), next_cursor: page.next_cursor };
@@ -159,7 +161,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
 
     app.get(
       '/admin/cohorts/:id',
-      { config: admin, schema: { tags: ['admin'], summary: 'A cohort, its sync history and its adds and removes per day', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
+      { config: admin, schema: { tags: ['admin'], response: { 200: CohortDetail }, summary: 'A cohort, its sync history and its adds and removes per day', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
       async (request) => {
         const key = requireKey(request);
         const { id } = request.params as { id: string };
@@ -184,7 +186,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
         config: admin,
         schema: {
           tags: ['admin'],
-          summary: 'A page of the sync history, newest first, filtered by cohort and status',
+          response: { 200: SyncPage }, summary: 'A page of the sync history, newest first, filtered by cohort and status',
           querystring: Type.Object(
             { ...PageQuery.properties, cohort_id: Type.Optional(Type.String({ maxLength: 64 })), status: Type.Optional(Type.String({ maxLength: 32 })) },
             { additionalProperties: false },
@@ -207,7 +209,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
         config: admin,
         schema: {
           tags: ['admin'],
-          summary: 'Rejected webhook pushes and partner API requests, newest first (when, key prefix, why)',
+          response: { 200: SyncRejectionPage }, summary: 'Rejected webhook pushes and partner API requests, newest first (when, key prefix, why)',
           querystring: Type.Object({ limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })), before: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })) }),
         },
       },
@@ -225,7 +227,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
       },
     );
 
-    app.get('/admin/cohort-syncs/stale', { config: admin, schema: { tags: ['admin'], summary: 'Dynamic syncs whose last good sync is older than two intervals' } }, async (request) => {
+    app.get('/admin/cohort-syncs/stale', { config: admin, schema: { tags: ['admin'], response: { 200: StaleSyncList }, summary: 'Dynamic syncs whose last good sync is older than two intervals' } }, async (request) => {
       const key = requireKey(request);
       return { stale: await staleSyncs(db, key.workspace_id) };
     });
@@ -261,7 +263,7 @@ export function cohortAdminRoutes(ctx: CohortContext) {
         config: admin,
         schema: {
           tags: ['admin'],
-          summary: 'The data-point ledger per UTC day, by source',
+          response: { 200: DataPointUsage }, summary: 'The data-point ledger per UTC day, by source',
           querystring: Type.Object({ from: Type.Optional(Type.String({ maxLength: 10 })), to: Type.Optional(Type.String({ maxLength: 10 })) }),
         },
       },

@@ -83,3 +83,4 @@ export async function createCohortImport(config: Config, options: CohortImportOp
     },
   };
 }
+export * as CohortsContract from './contract.js';

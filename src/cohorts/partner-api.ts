@@ -20,6 +20,7 @@ import { matchGroup, reduceGroup, type ResolvedChanges } from './resolve.js';
 import { findCohort, lockCohortMembers, upsertCohort, type Cohort } from './store.js';
 import { recordSync, type SyncRecord } from './sync-history.js';
 import { classifyRefusedKey, recordRejection, type RejectionReason } from './sync-rejections.js';
+import { PartnerCohortNamed, PartnerCohortUsers } from './contract.js';
 
 interface Client {
   request: FastifyRequest;
@@ -109,6 +110,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
         schema: {
           tags: ['partners'],
           summary: 'Cohort name endpoint: create a cohort or rename it',
+          response: { 201: PartnerCohortNamed },
           security: [],
           body: { type: 'object', description: '{partner_api_key, client_secret, cohort_id, name, created_at}', additionalProperties: true },
         },
@@ -158,6 +160,7 @@ export function partnerApiRoutes(ctx: CohortContext) {
         schema: {
           tags: ['partners'],
           summary: 'User cohort endpoint: add or remove members (1,000 identifiers per request)',
+          response: { 201: PartnerCohortUsers },
           security: [],
           body: { type: 'object', description: '{partner_api_key, client_secret, cohort_id, cohort_changes: [{user_ids, device_ids, aliases, should_remove}]}', additionalProperties: true },
         },

@@ -20,6 +20,7 @@ import { lockCohort, upsertCohort } from './store.js';
 import { recordSync } from './sync-history.js';
 import { classifyRefusedKey, recordRejection } from './sync-rejections.js';
 import { checkWebhookMessage, memberIdentifier, parseMatchKey, WebhookInvalid, type MatchKey, type WebhookMessage } from './webhook-payload.js';
+import { WebhookFailureBody, WebhookSuccess } from './contract.js';
 
 export const WEBHOOK_PATH = '/partners/mixpanel/webhook';
 /** A `members` session whose last page never arrives is dropped this long after its latest page. */
@@ -66,7 +67,12 @@ export function webhookRoutes(ctx: CohortContext) {
       WEBHOOK_PATH,
       {
         bodyLimit: ctx.config.limits.webhookBodyBytes,
-        schema: { tags: ['partners'], summary: "Mixpanel custom-webhook cohort sync (Basic auth: password = the Mixpanel data import key)", security: [] },
+        schema: {
+          tags: ['partners'],
+          summary: "Mixpanel custom-webhook cohort sync (Basic auth: password = the Mixpanel data import key)",
+          security: [],
+          response: { 200: WebhookSuccess, '4xx': WebhookFailureBody, '5xx': WebhookFailureBody },
+        },
       },
       async (request, reply) => {
         const secret = basicPassword(request.headers.authorization);

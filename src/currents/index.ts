@@ -76,3 +76,4 @@ export async function createCurrents(config: Config, currentsConfig: CurrentsCon
 export { updateConnector } from './connectors/store.js';
 export { parseMixpanelExportUpdate, settingsAsBody } from './connectors/settings.js';
 export { enqueueNotice } from './notifications/outbox.js';
+export * as CurrentsContract from './contract.js';

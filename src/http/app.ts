@@ -20,6 +20,7 @@ import { SharedCounters } from './shared-counters.js';
 import { findUnstorableString, UNSTORABLE_MESSAGE, unstorableType } from './storable-strings.js';
 import { formatValidationErrors } from './validation-errors.js';
 import { checkArrayLimits } from './array-limits.js';
+import { ErrorResponses } from './contract.js';
 
 export interface AppServices {
   db: Db;
@@ -87,6 +88,16 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       void (reply as FastifyReply).code(400).send({ message: 'Bad request', errors: [{ type: err.message }] });
     },
     clientErrorHandler: answerClientError,
+  });
+  // Every route answers errors with the one error body (src/http/contract.ts): declared here once
+  // for the routes that do not declare their own, so the OpenAPI document lists it for all of them.
+  app.addHook('onRoute', (route) => {
+    const schema = (route.schema ??= {});
+    const response = (schema.response ??= {}) as Record<string, unknown>;
+    for (const [range, body] of Object.entries(ErrorResponses)) {
+      const first = range[0]!;
+      if (!Object.keys(response).some((code) => code.startsWith(first))) response[range] = body;
+    }
   });
   // Only JSON is accepted; Fastify's default text/plain parser would let a string body through.
   app.removeContentTypeParser('text/plain');

@@ -12,3 +12,4 @@ export * from './rate-limit.js';
 export * from './shared-counters.js';
 export * from './storable-strings.js';
 export * from './pagination.js';
+export * from './contract.js';

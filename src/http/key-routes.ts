@@ -10,6 +10,7 @@ import type { AppServices } from './app.js';
 import { requireKey } from './auth.js';
 import { Errors } from './errors.js';
 import { PageQuery, pageRequest } from './pagination.js';
+import { ApiKey, ApiKeyPage, NewApiKey, Workspace } from './contract.js';
 
 const admin = { permission: 'admin' as const };
 const CreateKeyBody = Type.Object(
@@ -35,7 +36,7 @@ export function publicKey(rec: ApiKeyRecord) {
 }
 
 export async function workspaceRoutes(app: FastifyInstance, { db, config, authenticator }: AppServices): Promise<void> {
-  app.get('/admin/workspace', { config: admin, schema: { tags: ['admin'], summary: 'This workspace and its REST endpoint' } }, async (request) => {
+  app.get('/admin/workspace', { config: admin, schema: { tags: ['admin'], response: { 200: Workspace }, summary: 'This workspace and its REST endpoint' } }, async (request) => {
     const key = requireKey(request);
     const { rows } = await db.query<{ id: string; name: string; created_at: Date }>('SELECT id, name, created_at FROM workspaces WHERE id = $1', [
       key.workspace_id,
@@ -45,7 +46,7 @@ export async function workspaceRoutes(app: FastifyInstance, { db, config, authen
 
   app.post(
     '/admin/keys',
-    { config: admin, schema: { tags: ['admin'], summary: 'Create a REST API key (the key is shown only in this response)', body: CreateKeyBody } },
+    { config: admin, schema: { tags: ['admin'], response: { 201: NewApiKey }, summary: 'Create a REST API key (the key is shown only in this response)', body: CreateKeyBody } },
     async (request, reply) => {
       const key = requireKey(request);
       const body = request.body as { name: string; permissions: Permission[] };
@@ -54,7 +55,7 @@ export async function workspaceRoutes(app: FastifyInstance, { db, config, authen
     },
   );
 
-  app.get('/admin/keys', { config: admin, schema: { tags: ['admin'], summary: "A page of this workspace's REST API keys, oldest first", querystring: PageQuery } }, async (request) => {
+  app.get('/admin/keys', { config: admin, schema: { tags: ['admin'], response: { 200: ApiKeyPage }, summary: "A page of this workspace's REST API keys, oldest first", querystring: PageQuery } }, async (request) => {
     const key = requireKey(request);
     const page = await listApiKeysPage(db, key.workspace_id, pageRequest(request.query));
     return { keys: page.items.map(publicKey), next_cursor: page.next_cursor };
@@ -64,7 +65,7 @@ export async function workspaceRoutes(app: FastifyInstance, { db, config, authen
     '/admin/keys/:prefix/revoke',
     {
       config: admin,
-      schema: { tags: ['admin'], summary: 'Revoke a REST API key at once', params: Type.Object({ prefix: Type.String({ maxLength: 64 }) }) },
+      schema: { tags: ['admin'], response: { 200: ApiKey }, summary: 'Revoke a REST API key at once', params: Type.Object({ prefix: Type.String({ maxLength: 64 }) }) },
     },
     async (request) => {
       const key = requireKey(request);

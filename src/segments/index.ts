@@ -7,3 +7,4 @@ export { checkFilter, checkSegmentBody, type Problem, type SegmentInput } from '
 export { MIXPANEL_ONLY, type CohortFilterNames, type Filter, type FilterNode } from './filter.js';
 export { exportStream, membersByOrdinal, type ExportFormat, type Member } from './export.js';
 export { getSegment, listSegments, type Segment } from './store.js';
+export * as SegmentsContract from './contract.js';

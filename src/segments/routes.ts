@@ -20,6 +20,7 @@ import type { CohortFilterNames, FilterNode } from './filter.js';
 import { cohortProblems, createSegment, deleteSegment, getSegment, listSegmentsPage, updateSegment, type Segment } from './store.js';
 import { withStatementTimeout } from './statement-timeout.js';
 import { checkFilter, checkSegmentBody, type SegmentInput } from './validate.js';
+import { FilterCatalogue, MemberExport, MemberPage, Membership, NoContent, Segment as SegmentView, SegmentCount, SegmentPage } from './contract.js';
 
 const admin = { permission: 'admin' as const };
 const tags = ['segments'];
@@ -81,13 +82,13 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
     return segment;
   };
 
-  app.get('/admin/segments', { config: admin, schema: { tags, summary: "A page of this workspace's segments by name", querystring: PageQuery } }, async (request) => {
+  app.get('/admin/segments', { config: admin, schema: { tags, response: { 200: SegmentPage }, summary: "A page of this workspace's segments by name", querystring: PageQuery } }, async (request) => {
     const key = requireKey(request);
     const page = await listSegmentsPage(db, key.workspace_id, pageRequest(request.query));
     return { segments: page.items.map(present), next_cursor: page.next_cursor };
   });
 
-  app.post('/admin/segments', { config: admin, schema: { tags, summary: 'Create a segment', body: SegmentBodyDoc } }, async (request, reply) => {
+  app.post('/admin/segments', { config: admin, schema: { tags, response: { 201: SegmentView }, summary: 'Create a segment', body: SegmentBodyDoc } }, async (request, reply) => {
     const key = requireKey(request);
     const input = await validSegmentBody(db, key.workspace_id, request.body, cohortFilterNames);
     return reply.status(201).send(present(await createSegment(db, key.workspace_id, input)));
@@ -95,13 +96,13 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
 
   app.get(
     '/admin/segments/filters',
-    { config: admin, schema: { tags, summary: "The filter catalogue: kinds, operators, and the workspace's cohorts per partner filter" } },
+    { config: admin, schema: { tags, response: { 200: FilterCatalogue }, summary: "The filter catalogue: kinds, operators, and the workspace's cohorts per partner filter" } },
     async (request) => filterCatalogue(partners, await listCohorts(db, requireKey(request).workspace_id)),
   );
 
   app.post(
     '/admin/segments/preview-count',
-    { config: admin, schema: { tags, summary: 'Count the users an unsaved filter matches now', body: documented('{"filter": filter tree}') } },
+    { config: admin, schema: { tags, response: { 200: SegmentCount }, summary: 'Count the users an unsaved filter matches now', body: documented('{"filter": filter tree}') } },
     async (request) => {
       const key = requireKey(request);
       const filter = await validPreviewFilter(db, key.workspace_id, request.body, cohortFilterNames);
@@ -109,14 +110,14 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
     },
   );
 
-  app.get('/admin/segments/:id', { config: admin, schema: { tags, summary: 'A segment', params: IdParams } }, async (request) => {
+  app.get('/admin/segments/:id', { config: admin, schema: { tags, response: { 200: SegmentView }, summary: 'A segment', params: IdParams } }, async (request) => {
     const key = requireKey(request);
     return present(await segmentOf(key.workspace_id, (request.params as { id: string }).id));
   });
 
   app.put(
     '/admin/segments/:id',
-    { config: admin, schema: { tags, summary: "Replace a segment's name, description and filter", params: IdParams, body: SegmentBodyDoc } },
+    { config: admin, schema: { tags, response: { 200: SegmentView }, summary: "Replace a segment's name, description and filter", params: IdParams, body: SegmentBodyDoc } },
     async (request) => {
       const key = requireKey(request);
       const { id } = request.params as { id: string };
@@ -127,14 +128,14 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
     },
   );
 
-  app.delete('/admin/segments/:id', { config: admin, schema: { tags, summary: 'Delete a segment', params: IdParams } }, async (request, reply) => {
+  app.delete('/admin/segments/:id', { config: admin, schema: { tags, response: { 204: NoContent }, summary: 'Delete a segment', params: IdParams } }, async (request, reply) => {
     const key = requireKey(request);
     const { id } = request.params as { id: string };
     if (!(await deleteSegment(db, key.workspace_id, id))) throw SegmentErrors.segmentNotFound(id);
     return reply.status(204).send();
   });
 
-  app.get('/admin/segments/:id/count', { config: admin, schema: { tags, summary: 'How many users are in the segment now', params: IdParams } }, async (request) => {
+  app.get('/admin/segments/:id/count', { config: admin, schema: { tags, response: { 200: SegmentCount }, summary: 'How many users are in the segment now', params: IdParams } }, async (request) => {
     const key = requireKey(request);
     const segment = await segmentOf(key.workspace_id, (request.params as { id: string }).id);
     return { count: await evaluator.count(key.workspace_id, segment.filter) };
@@ -144,7 +145,7 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
     '/admin/segments/:id/members',
     {
       config: admin,
-      schema: { tags, summary: 'A page of members in a stable order; pass next_cursor back as cursor for the next page', params: IdParams, querystring: MembersQuery },
+      schema: { tags, response: { 200: MemberPage }, summary: 'A page of members in a stable order; pass next_cursor back as cursor for the next page', params: IdParams, querystring: MembersQuery },
     },
     async (request) => {
       const key = requireKey(request);
@@ -160,7 +161,7 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
 
   app.get(
     '/admin/segments/:id/export',
-    { config: admin, schema: { tags, summary: 'Stream every member: NDJSON (default) or CSV', params: IdParams, querystring: ExportQuery } },
+    { config: admin, schema: { tags, response: { 200: MemberExport }, summary: 'Stream every member: NDJSON (default) or CSV', params: IdParams, querystring: ExportQuery } },
     async (request, reply) => {
       const key = requireKey(request);
       const segment = await segmentOf(key.workspace_id, (request.params as { id: string }).id);
@@ -178,7 +179,7 @@ export async function segmentRoutes(app: FastifyInstance, { db, config }: AppSer
 
   app.get(
     '/admin/segments/:id/membership',
-    { config: admin, schema: { tags, summary: 'Whether one user (by external_id or user_id) is in the segment now', params: IdParams, querystring: MembershipQuery } },
+    { config: admin, schema: { tags, response: { 200: Membership }, summary: 'Whether one user (by external_id or user_id) is in the segment now', params: IdParams, querystring: MembershipQuery } },
     async (request) => {
       const key = requireKey(request);
       const segment = await segmentOf(key.workspace_id, (request.params as { id: string }).id);

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppServices } from '../http/index.js';
-import { requireKey } from '../http/index.js';
+import { ErrorBody, requireKey } from '../http/index.js';
 import type { MergeParticipant, ProfileExtension } from '../identity/index.js';
 import { exportIds } from './export-ids.js';
 import { identifyUsers, newAliases } from './identify.js';
@@ -20,12 +20,8 @@ export interface TrackingHooks {
 
 const documented = (description: string) => ({ type: 'object', description, additionalProperties: true }) as const;
 const successBody = Type.Object({ message: Type.String() }, { additionalProperties: true });
-const errorBody = Type.Object({
-  message: Type.String(),
-  errors: Type.Array(Type.Object({}, { additionalProperties: true })),
-  // Present when `errors` holds only the first 100 problems (docs/reference/conventions.md#error-bodies).
-  error_count: Type.Optional(Type.Integer()),
-});
+// The one error body of every route (src/http/contract.ts).
+const errorBody = ErrorBody;
 const responses = (ok: number) => ({ [ok]: successBody, 400: errorBody, 401: errorBody, 403: errorBody, 413: errorBody, 415: errorBody, 429: errorBody });
 
 const Short = Type.String({ minLength: 1, maxLength: 255 });

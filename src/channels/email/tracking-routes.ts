@@ -7,6 +7,7 @@
  * Tokens are wildcard segments: they are longer than the router's limit for a named parameter.
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { ClickRedirect, OpenPixel, UnsubscribeDone, UnsubscribePage } from './contract.js';
 import { tokenWorkspace, verifyToken, type TrackingPayload } from './tokens.js';
 
 export interface TrackingHooks {
@@ -32,7 +33,7 @@ export function trackingRoutes(hooks: TrackingHooks): FastifyPluginAsync {
     };
     const notFound = { message: 'This link is not valid.' };
 
-    app.get<{ Params: { '*': string } }>('/t/o/*', async (req, reply) => {
+    app.get<{ Params: { '*': string } }>('/t/o/*', { schema: { summary: 'Open pixel', response: { 200: OpenPixel } } }, async (req, reply) => {
       const p = await verified(req.params['*'], 'open');
       if (!p) return reply.code(404).send(notFound);
       await hooks.onOpen(p, { userAgent: req.headers['user-agent'] ?? null, at: new Date() });
@@ -40,14 +41,14 @@ export function trackingRoutes(hooks: TrackingHooks): FastifyPluginAsync {
     });
 
     // Fastify answers HEAD for GET routes by default (exposeHeadRoutes); the handler sees the method.
-    app.get<{ Params: { '*': string } }>('/t/c/*', async (req, reply) => {
+    app.get<{ Params: { '*': string } }>('/t/c/*', { schema: { summary: 'Tracked link', response: { 302: ClickRedirect } } }, async (req, reply) => {
       const p = await verified(req.params['*'], 'click');
       if (!p?.url || !/^https?:\/\//i.test(p.url)) return reply.code(404).send(notFound);
       await hooks.onClick(p, { userAgent: req.headers['user-agent'] ?? null, at: new Date(), head: req.method === 'HEAD' });
       return reply.header('cache-control', 'no-store').redirect(p.url, 302);
     });
 
-    app.get<{ Params: { '*': string } }>('/u/*', async (req, reply) => {
+    app.get<{ Params: { '*': string } }>('/u/*', { schema: { summary: 'Unsubscribe page', response: { 200: UnsubscribePage } } }, async (req, reply) => {
       const p = await verified(req.params['*'], 'unsubscribe');
       if (!p) return reply.code(404).type('text/html').send(PAGE('Link not valid', '<p>This unsubscribe link is not valid.</p>'));
       return reply
@@ -59,7 +60,7 @@ export function trackingRoutes(hooks: TrackingHooks): FastifyPluginAsync {
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
-    app.post<{ Params: { '*': string }; Body: Record<string, string> | undefined }>('/u/*', async (req, reply) => {
+    app.post<{ Params: { '*': string }; Body: Record<string, string> | undefined }>('/u/*', { schema: { summary: 'Unsubscribe (one-click or from the page)', response: { 200: UnsubscribeDone } } }, async (req, reply) => {
       const p = await verified(req.params['*'], 'unsubscribe');
       if (!p) return reply.code(404).send(notFound);
       const oneClick = req.body?.['List-Unsubscribe'] === 'One-Click';

@@ -16,6 +16,9 @@ import { queriesInWindow } from './budget.js';
 import { readConnection, type ConnectionFields } from './connection-input.js';
 import { createConnection, deleteConnection, getConnection, listConnectionsPage, publicConnection, requestRun, updateConnection } from './connections.js';
 
+import { NoContent } from '../../http/index.js';
+import { PullConnection, PullConnectionDetail, PullConnectionPage } from '../contract.js';
+
 const admin = { permission: 'admin' as const };
 const Id = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const BODY_DOC =
@@ -36,7 +39,7 @@ export function pullRoutes(deps: PullRoutesDeps) {
     const tags = ['admin'];
     const body = { type: 'object', description: BODY_DOC, additionalProperties: true } as const;
 
-    app.post('/admin/mixpanel/connections', { config: admin, schema: { tags, summary: 'Create a Mixpanel connection for pull mode', body } }, async (request, reply) => {
+    app.post('/admin/mixpanel/connections', { config: admin, schema: { tags, response: { 201: PullConnection }, summary: 'Create a Mixpanel connection for pull mode', body } }, async (request, reply) => {
       const key = requireKey(request);
       const fields = readConnection(request.body, false) as ConnectionFields;
       const box = await deps.box();
@@ -47,7 +50,7 @@ export function pullRoutes(deps: PullRoutesDeps) {
 
     app.get(
       '/admin/mixpanel/connections',
-      { config: admin, schema: { tags, summary: 'A page of Mixpanel connections, oldest first (credentials never shown)', querystring: PageQuery } },
+      { config: admin, schema: { tags, response: { 200: PullConnectionPage }, summary: 'A page of Mixpanel connections, oldest first (credentials never shown)', querystring: PageQuery } },
       async (request) => {
         const key = requireKey(request);
         const box = await deps.box();
@@ -58,7 +61,7 @@ export function pullRoutes(deps: PullRoutesDeps) {
 
     app.get(
       '/admin/mixpanel/connections/:id',
-      { config: admin, schema: { tags, summary: 'A Mixpanel connection, its stored snapshots and its query budget', params: Id } },
+      { config: admin, schema: { tags, response: { 200: PullConnectionDetail }, summary: 'A Mixpanel connection, its stored snapshots and its query budget', params: Id } },
       async (request) => {
         const key = requireKey(request);
         const { id } = request.params as { id: string };
@@ -79,7 +82,7 @@ export function pullRoutes(deps: PullRoutesDeps) {
 
     app.patch(
       '/admin/mixpanel/connections/:id',
-      { config: admin, schema: { tags, summary: 'Change a Mixpanel connection (any field of the create body)', params: Id, body } },
+      { config: admin, schema: { tags, response: { 200: PullConnection }, summary: 'Change a Mixpanel connection (any field of the create body)', params: Id, body } },
       async (request) => {
         const key = requireKey(request);
         const { id } = request.params as { id: string };
@@ -94,7 +97,7 @@ export function pullRoutes(deps: PullRoutesDeps) {
 
     app.delete(
       '/admin/mixpanel/connections/:id',
-      { config: admin, schema: { tags, summary: 'Delete a Mixpanel connection (its cohorts and memberships stay)', params: Id } },
+      { config: admin, schema: { tags, response: { 204: NoContent }, summary: 'Delete a Mixpanel connection (its cohorts and memberships stay)', params: Id } },
       async (request, reply) => {
         const key = requireKey(request);
         const { id } = request.params as { id: string };
@@ -105,7 +108,7 @@ export function pullRoutes(deps: PullRoutesDeps) {
 
     app.post(
       '/admin/mixpanel/connections/:id/run',
-      { config: admin, schema: { tags, summary: 'Run a Mixpanel connection now (after any run in progress)', params: Id } },
+      { config: admin, schema: { tags, response: { 202: PullConnection }, summary: 'Run a Mixpanel connection now (after any run in progress)', params: Id } },
       async (request, reply) => {
         const key = requireKey(request);
         const { id } = request.params as { id: string };

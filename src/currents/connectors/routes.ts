@@ -10,6 +10,7 @@ import { requireKey } from '../../http/index.js';
 import { ApiError, Errors } from '../../http/index.js';
 import { PageQuery, pageRequest } from '../../http/index.js';
 import type { CurrentsContext } from '../context.js';
+import { ChangedConnector, ConnectionTestResult, Connector as ConnectorView, ConnectorPage, ConnectorStatus, DeadLetterPage, NoContent, NotificationPage, ResendReport } from '../contract.js';
 import { deadLettersByIds, listDeadLetters } from '../delivery/dead-letters.js';
 import { importClientFor } from '../delivery/live-export.js';
 import { resendDeadLetters } from '../delivery/resend.js';
@@ -41,7 +42,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
 
     app.post(
       '/admin/currents/mixpanel',
-      { config: admin, schema: { tags: ['admin'], summary: 'Create a Mixpanel export', body: documented(CREATE_DESCRIPTION) } },
+      { config: admin, schema: { tags: ['admin'], response: { 201: ConnectorView }, summary: 'Create a Mixpanel export', body: documented(CREATE_DESCRIPTION) } },
       async (request, reply) => {
         const key = requireKey(request);
         const input = parseMixpanelExportInput(request.body);
@@ -54,7 +55,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
 
     app.post(
       '/admin/currents/mixpanel/test',
-      { config: admin, schema: { tags: ['admin'], summary: 'Test Mixpanel settings before creating an export (nothing is stored or imported)', body: documented(CREATE_DESCRIPTION) } },
+      { config: admin, schema: { tags: ['admin'], response: { 200: ConnectionTestResult }, summary: 'Test Mixpanel settings before creating an export (nothing is stored or imported)', body: documented(CREATE_DESCRIPTION) } },
       async (request) => {
         requireKey(request);
         const input = parseMixpanelExportInput(request.body);
@@ -62,7 +63,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
       },
     );
 
-    app.get('/admin/currents', { config: admin, schema: { tags: ['admin'], summary: "A page of this workspace's Mixpanel exports, oldest first", querystring: PageQuery } }, async (request) => {
+    app.get('/admin/currents', { config: admin, schema: { tags: ['admin'], response: { 200: ConnectorPage }, summary: "A page of this workspace's Mixpanel exports, oldest first", querystring: PageQuery } }, async (request) => {
       const key = requireKey(request);
       const page = await listConnectorsPage(db, key.workspace_id, pageRequest(request.query));
       // What the Currents list shows per Current beside its state and last error: delivered in the
@@ -73,14 +74,14 @@ export function connectorRoutes(ctx: CurrentsContext) {
       return { connectors, next_cursor: page.next_cursor };
     });
 
-    app.get('/admin/currents/:id', { config: admin, schema: { tags: ['admin'], summary: 'One Mixpanel export', params: IdParams } }, async (request) => {
+    app.get('/admin/currents/:id', { config: admin, schema: { tags: ['admin'], response: { 200: ConnectorView }, summary: 'One Mixpanel export', params: IdParams } }, async (request) => {
       const key = requireKey(request);
       return publicConnector(await find(request, key.workspace_id));
     });
 
     app.get(
       '/admin/currents/:id/status',
-      { config: admin, schema: { tags: ['admin'], summary: 'State, lag, counters by reason, retries and last error', params: IdParams } },
+      { config: admin, schema: { tags: ['admin'], response: { 200: ConnectorStatus }, summary: 'State, lag, counters by reason, retries and last error', params: IdParams } },
       async (request) => {
         const key = requireKey(request);
         const c = await find(request, key.workspace_id);
@@ -91,7 +92,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
     for (const action of ['pause', 'resume'] as const) {
       app.post(
         `/admin/currents/:id/${action}`,
-        { config: admin, schema: { tags: ['admin'], summary: action === 'pause' ? 'Pause (the cursor holds)' : 'Resume', params: IdParams } },
+        { config: admin, schema: { tags: ['admin'], response: { 200: ConnectorView }, summary: action === 'pause' ? 'Pause (the cursor holds)' : 'Resume', params: IdParams } },
         async (request) => {
           const key = requireKey(request);
           const { id } = request.params as { id: string };
@@ -109,7 +110,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
         config: admin,
         schema: {
           tags: ['admin'],
-          summary: 'Change a Mixpanel export in place: credentials, project token, region, base URL, event types, name, contact email, partner id, batch cap, requests in flight',
+          response: { 200: ChangedConnector }, summary: 'Change a Mixpanel export in place: credentials, project token, region, base URL, event types, name, contact email, partner id, batch cap, requests in flight',
           params: IdParams,
           body: documented('any fields of the create body but start_from; credentials are replaced as a whole'),
         },
@@ -130,7 +131,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
 
     app.delete(
       '/admin/currents/:id',
-      { config: admin, schema: { tags: ['admin'], summary: 'Delete a Mixpanel export with its counters and dead letters', params: IdParams } },
+      { config: admin, schema: { tags: ['admin'], response: { 204: NoContent }, summary: 'Delete a Mixpanel export with its counters and dead letters', params: IdParams } },
       async (request, reply) => {
         const key = requireKey(request);
         const { id } = request.params as { id: string };
@@ -142,7 +143,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
 
     app.post(
       '/admin/currents/:id/test',
-      { config: admin, schema: { tags: ['admin'], summary: 'Test the connection with a probe Mixpanel rejects on purpose (nothing is imported)', params: IdParams } },
+      { config: admin, schema: { tags: ['admin'], response: { 200: ConnectionTestResult }, summary: 'Test the connection with a probe Mixpanel rejects on purpose (nothing is imported)', params: IdParams } },
       async (request) => {
         const key = requireKey(request);
         const c = await find(request, key.workspace_id);
@@ -156,7 +157,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
         config: admin,
         schema: {
           tags: ['admin'],
-          summary: 'Dead letters (state=dead by default), paged by id',
+          response: { 200: DeadLetterPage }, summary: 'Dead letters (state=dead by default), paged by id',
           params: IdParams,
           querystring: {
             type: 'object',
@@ -186,7 +187,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
         config: admin,
         schema: {
           tags: ['admin'],
-          summary: 'Re-send dead letters (by id, or every dead one up to 1,000); the $insert_id is kept',
+          response: { 200: ResendReport }, summary: 'Re-send dead letters (by id, or every dead one up to 1,000); the $insert_id is kept',
           params: IdParams,
           body: documented('{"ids": [1, 2]} or {"all": true}'),
         },
@@ -219,7 +220,7 @@ export function connectorRoutes(ctx: CurrentsContext) {
 
     app.get(
       '/admin/currents/:id/notifications',
-      { config: admin, schema: { tags: ['admin'], summary: "A page of notices to the connector's contact (the outbox), newest first", params: IdParams, querystring: PageQuery } },
+      { config: admin, schema: { tags: ['admin'], response: { 200: NotificationPage }, summary: "A page of notices to the connector's contact (the outbox), newest first", params: IdParams, querystring: PageQuery } },
       async (request) => {
         const key = requireKey(request);
         const c = await find(request, key.workspace_id);

@@ -6,58 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, requireKey } from '../../http/index.js';
 import type { Queryable } from '../../storage/index.js';
 import type { Connector } from '../connectors/store.js';
+import { History, HistoryQuery } from '../contract.js';
 import { HOUR_MS, MINUTE_MS, toPoints } from './minutes.js';
 import { HISTORY_KEPT_MS, MINUTES_KEPT_MS, readHistory, type Resolution } from './store.js';
 
 const DEFAULT_SPAN_MS = 6 * HOUR_MS;
 /** At most this many points in one answer (a week of minutes). */
 const MAX_POINTS = 7 * 24 * 60;
-
-const Count = { type: 'number' } as const;
-const Maybe = { type: ['number', 'null'] } as const;
-
-export const HistoryQuery = {
-  type: 'object',
-  properties: {
-    from: { type: 'string', format: 'date-time', description: 'start (inclusive); default: `to` minus 6 hours' },
-    to: { type: 'string', format: 'date-time', description: 'end (exclusive); default: now' },
-    resolution: { type: 'string', enum: ['minute', 'hour', 'auto'], description: 'auto (default): minute for spans up to 48 h, else hour' },
-  },
-  additionalProperties: false,
-} as const;
-
-export const HistoryResponse = {
-  type: 'object',
-  required: ['resolution', 'from', 'to', 'points'],
-  properties: {
-    resolution: { type: 'string', enum: ['minute', 'hour'] },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    minutes_kept_hours: { type: 'number' },
-    kept_days: { type: 'number' },
-    points: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['at', 'sent', 'skipped', 'skipped_total', 'dead_lettered', 'fitted', 'failed', 'requests', 'latency_ms_avg', 'latency_ms_max', 'lag_seconds', 'lag_events'],
-        properties: {
-          at: { type: 'string' },
-          sent: Count,
-          skipped: { type: 'object', additionalProperties: Count },
-          skipped_total: Count,
-          dead_lettered: Count,
-          fitted: Count,
-          failed: Count,
-          requests: Count,
-          latency_ms_avg: Maybe,
-          latency_ms_max: Maybe,
-          lag_seconds: Maybe,
-          lag_events: Maybe,
-        },
-      },
-    },
-  },
-} as const;
 
 export function parseHistoryQuery(q: { from?: string; to?: string; resolution?: string }, now = Date.now()): { from: Date; to: Date; resolution: Resolution } {
   const to = q.to ? new Date(q.to) : new Date(now);
@@ -83,7 +38,7 @@ export function historyRoute(app: FastifyInstance, db: Queryable, find: (request
         summary: 'Delivery history: sent, skipped by reason, failed requests, dead-lettered, lag and request latency, per minute (48 h) or hour (30 days)',
         params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
         querystring: HistoryQuery,
-        response: { 200: HistoryResponse },
+        response: { 200: History },
       },
     },
     async (request) => {

@@ -7,8 +7,8 @@ import type { AppServices } from '../../http/index.js';
 import { requireKey } from '../../http/index.js';
 import { eventTypeCatalogue } from './event-types.js';
 import { publishEvents } from './publish.js';
-
-const errorBody = { type: 'object', properties: { message: { type: 'string' }, errors: { type: 'array', items: { type: 'object', additionalProperties: true } } }, additionalProperties: true } as const;
+import { ErrorBody } from '../../http/index.js';
+import { EventTypeCatalogue, PublishResult } from '../contract.js';
 
 export async function publishRoutes(app: FastifyInstance, { db, config }: AppServices): Promise<void> {
   app.post(
@@ -21,12 +21,8 @@ export async function publishRoutes(app: FastifyInstance, { db, config }: AppSer
         summary: 'Publish Currents-format events (at most 1,000 per request) to the event log',
         body: { type: 'object', description: '{"events": [{"event_type", "id", "time", "user", "properties"}]} — see docs/reference/currents.md §4', additionalProperties: true },
         response: {
-          201: {
-            type: 'object',
-            properties: { message: { type: 'string' }, events_processed: { type: 'integer' }, duplicates: { type: 'integer' }, errors: { type: 'array', items: { type: 'object', additionalProperties: true } } },
-            additionalProperties: true,
-          },
-          400: errorBody,
+          201: PublishResult,
+          400: ErrorBody,
         },
       },
     },
@@ -39,7 +35,7 @@ export async function publishRoutes(app: FastifyInstance, { db, config }: AppSer
   const catalogue = eventTypeCatalogue();
   app.get(
     '/admin/currents/event-types',
-    { config: { permission: 'admin' }, schema: { tags: ['admin'], summary: 'The Currents event catalogue, grouped for the connector form' } },
+    { config: { permission: 'admin' }, schema: { tags: ['admin'], summary: 'The Currents event catalogue, grouped for the connector form', response: { 200: EventTypeCatalogue } } },
     async () => catalogue,
   );
 }

@@ -10,6 +10,7 @@ import { requireKey } from '../../http/index.js';
 import { Errors } from '../../http/index.js';
 import type { ProfileExtension } from '../../identity/index.js';
 import { exportIds } from '../../tracking/index.js';
+import { UserLookup } from './contract.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 512 });
 const LookupQuery = Type.Object(
@@ -45,7 +46,7 @@ export function userLookupRoutes(profileExtensions: readonly ProfileExtension[])
       '/admin/users/lookup',
       {
         config: { permission: 'admin' },
-        schema: { tags: ['admin'], summary: 'One user profile with identities, attributes, cohorts and recent events (dashboard)', querystring: LookupQuery },
+        schema: { tags: ['admin'], summary: 'One user profile with identities, attributes, cohorts and recent events (dashboard)', querystring: LookupQuery, response: { 200: UserLookup } },
       },
       async (request) => {
         const key = requireKey(request);

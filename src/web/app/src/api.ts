@@ -3,6 +3,11 @@
  * on every state-changing request, and errors turned into `ApiFailure` with the server's message.
  * A 404 for a route the server does not have is marked `unavailable`, so a page can say "this
  * needs a newer server" instead of showing a broken table.
+ *
+ * Responses are typed by the server's contract: `T` is `Static<typeof Schema>` of a response
+ * schema in `src/<capability>/contract.ts` (re-exported by the dashboard's per-capability modules,
+ * e.g. `currents/api.ts`). The server serializes every answer through that same schema, which is
+ * why the one conversion from parsed JSON to `T` below is the single trust point of the client.
  */
 export class ApiFailure extends Error {
   constructor(
@@ -28,20 +33,21 @@ export function whenSignedOut(callback: () => void): void {
   onSignedOut = callback;
 }
 
-interface ErrorBody {
-  message?: string;
-  errors?: Array<{ type?: string; path?: string }>;
-  error?: string | { message?: string };
-}
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isText = (v: unknown): v is string => typeof v === 'string' && v !== '';
 
-function describe(body: ErrorBody | undefined, status: number): { message: string; details: string[]; unavailable: boolean } {
-  const entries = body?.errors ?? [];
+/**
+ * The message and details of an error answer: the shared error body (src/http/contract.ts
+ * `ErrorBody`), or Mixpanel's `{error: {message}}` from the webhook; read with guards, since an
+ * error may also come from a proxy in front of the server.
+ */
+function describe(body: unknown, status: number): { message: string; details: string[]; unavailable: boolean } {
+  const b = isRecord(body) ? body : {};
+  const entries = Array.isArray(b.errors) ? b.errors.filter(isRecord) : [];
   const unavailable = status === 404 && entries.some((e) => e.type === 'no such route');
-  const nested = typeof body?.error === 'string' ? body.error : body?.error?.message;
-  const message = body?.message ?? nested ?? `The server answered ${status}`;
-  const details = entries
-    .map((e) => [e.path, e.type].filter(Boolean).join(': '))
-    .filter((d) => d && d !== message);
+  const nested = isText(b.error) ? b.error : isRecord(b.error) && isText(b.error.message) ? b.error.message : undefined;
+  const message = isText(b.message) ? b.message : (nested ?? `The server answered ${status}`);
+  const details = entries.map((e) => [e.path, e.type].filter(isText).join(': ')).filter((d) => d && d !== message);
   return { message, details, unavailable };
 }
 
@@ -63,7 +69,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     parsed = undefined;
   }
   if (!res.ok) {
-    const { message, details, unavailable } = describe(parsed as ErrorBody | undefined, res.status);
+    const { message, details, unavailable } = describe(parsed, res.status);
     if (res.status === 401 && path.startsWith('/admin/')) onSignedOut();
     throw new ApiFailure(res.status, unavailable ? `This server has no ${method} ${path.split('?')[0]} route yet` : message, details, unavailable);
   }

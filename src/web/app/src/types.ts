@@ -1,112 +1,34 @@
-/** The admin API's response shapes, as the dashboard reads them (docs/reference/operations.md). */
-export interface PartnerInfo {
-  partner: string;
-  name: string;
-  filter: string;
-  enabled: boolean;
-  cohort_endpoint: string;
-  user_cohort_endpoint: string;
-  webhook_url?: string;
-  match_key?: string;
-}
+/**
+ * The admin API's response shapes as the dashboard reads them: each is `Static` of a response
+ * schema in the server's contract modules (`src/<capability>/contract.ts`), which Fastify also
+ * serializes through, so renaming a field there breaks this type check. No hand-written copies.
+ */
+import type { Static } from 'typebox';
+import type * as Cohorts from '../../../cohorts/contract';
+import type * as Segments from '../../../segments/contract';
 
-export interface ImportKey {
-  prefix: string;
-  partner: string;
-  state: string;
-  created_at: string;
-  last_used_at: string | null;
-  ended_at: string | null;
-}
+export type Segment = Static<typeof Segments.Segment>;
+export type SegmentPage = Static<typeof Segments.SegmentPage>;
+export type CatalogueEntry = Static<typeof Segments.CatalogueEntry>;
+export type FilterCatalogue = Static<typeof Segments.FilterCatalogue>;
+export type SegmentCount = Static<typeof Segments.SegmentCount>;
 
-export interface NewImportKey extends ImportKey {
-  key: string;
-  replaces?: string;
-}
-
-export interface SyncRow {
-  id: string;
-  cohort_id: string | null;
-  /** The cohort's name (newer servers); the dashboard falls back to the cohort list. */
-  cohort_name?: string | null;
-  /** A run that received, added and removed nothing. */
-  empty?: boolean;
-  partner_cohort_id: string | null;
-  partner: string;
-  source: string;
-  action: string | null;
-  status: string;
-  received: number;
-  matched: number;
-  unmatched: { not_found: number; device_id_of_identified_user: number };
-  added: number;
-  removed: number;
-  unchanged: number;
-  error: string | null;
-  at: string;
-}
-
-export interface Cohort {
-  id: string;
-  partner: string;
-  cohort_id: string;
-  name: string;
-  description: string | null;
-  member_count: number;
-  created_at: string;
-  last_synced_at: string | null;
-  last_source: string | null;
-  filter?: string;
-}
-
-export interface CohortDetail extends Cohort {
-  daily: Array<{ day: string; added: number; removed: number }>;
-  syncs: SyncRow[];
-}
-
-export interface Segment {
-  id: string;
-  name: string;
-  description: string | null;
-  filter: unknown;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface CatalogueEntry {
-  filter: string;
-  category: 'cohorts' | 'attributes' | 'identity' | 'behaviour';
-  description: string;
-  operators: string[];
-  fields: Record<string, string>;
-  partner?: string;
-  cohorts?: Array<{ id: string; name: string; partner_cohort_id: string; member_count: number }>;
-}
-
-export interface UsageDay {
-  day: string;
-  data_points: number;
-  by_source: Record<string, number>;
-}
-
+export type PartnerInfo = Static<typeof Cohorts.PartnerInfo>;
+export type PartnerList = Static<typeof Cohorts.PartnerList>;
+export type PartnerSettings = Static<typeof Cohorts.PartnerSettings>;
+export type ImportKey = Static<typeof Cohorts.ImportKey>;
+export type ImportKeyPage = Static<typeof Cohorts.ImportKeyPage>;
+export type NewImportKey = Static<typeof Cohorts.NewImportKey>;
+export type SyncRow = Static<typeof Cohorts.SyncRow>;
+export type SyncPage = Static<typeof Cohorts.SyncPage>;
+export type Cohort = Static<typeof Cohorts.Cohort>;
+export type CohortPage = Static<typeof Cohorts.CohortPage>;
+export type CohortDetail = Static<typeof Cohorts.CohortDetail>;
+export type UsageDay = Static<typeof Cohorts.UsageDay>;
+export type DataPointUsage = Static<typeof Cohorts.DataPointUsage>;
 /** A rejected webhook push or partner API request (GET /admin/cohort-sync-rejections). */
-export interface SyncRejection {
-  id: number;
-  attributed: boolean;
-  partner: string;
-  source: string;
-  key_prefix: string | null;
-  reason: string;
-  status: number;
-  message: string | null;
-  at: string;
-}
-
+export type SyncRejection = Static<typeof Cohorts.SyncRejection>;
+export type SyncRejectionPage = Static<typeof Cohorts.SyncRejectionPage>;
 /** A dynamic sync whose last good sync is older than two intervals (GET /admin/cohort-syncs/stale). */
-export interface StaleSync {
-  kind: 'pull_connection' | 'webhook_cohort';
-  id: string;
-  name: string;
-  interval_seconds: number;
-  last_success_at: string | null;
-}
+export type StaleSync = Static<typeof Cohorts.StaleSync>;
+export type StaleSyncList = Static<typeof Cohorts.StaleSyncList>;

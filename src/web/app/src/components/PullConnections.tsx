@@ -9,30 +9,16 @@ import { when } from '../format';
 import { useResource } from '../hooks';
 import { EmptyState, ErrorMessage, Loaded } from './feedback';
 import { Badge, ConfirmButton } from './ui';
+import type { Static } from 'typebox';
+import type * as Cohorts from '../../../../cohorts/contract';
 
-export interface PullConnection {
-  id: string;
-  name?: string;
-  project_id: string;
-  region: string;
-  query_host?: string;
-  cohort_ids: string[];
-  mode: string;
-  interval_minutes?: number | null;
-  match_key: string;
-  query_budget?: number;
-  state?: string;
-  running?: boolean;
-  last_run_at?: string | null;
-  last_success_at?: string | null;
-  next_run_at?: string | null;
-  last_error?: string | null;
-}
+export type PullConnection = Static<typeof Cohorts.PullConnection>;
+type PullConnectionPage = Static<typeof Cohorts.PullConnectionPage>;
 
 export const PULL_ROUTE = '/admin/mixpanel/connections';
 
 export function PullConnections() {
-  const connections = useResource<{ connections: PullConnection[] }>(`${PULL_ROUTE}?limit=1000`, { refreshMs: 15_000 });
+  const connections = useResource<PullConnectionPage>(`${PULL_ROUTE}?limit=1000`, { refreshMs: 15_000 });
   const [error, setError] = useState<ApiFailure | undefined>(undefined);
   const act = async (what: () => Promise<unknown>) => {
     setError(undefined);

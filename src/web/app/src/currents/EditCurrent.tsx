@@ -8,15 +8,8 @@ import { api, ApiFailure, post } from '../api';
 import { ErrorMessage, Loaded } from '../components/feedback';
 import { Section } from '../components/ui';
 import { useResource } from '../hooks';
-import { CURRENTS_ROUTES, type ConnectorStatus, type EventTypeGroup } from './api';
+import { CURRENTS_ROUTES, type ChangedConnector, type ConnectionTestResult, type ConnectorStatus, type EventTypeCatalogue } from './api';
 import { EventTypePicker } from './EventTypePicker';
-
-export interface ConnectionTestResult {
-  ok: boolean;
-  status: number | null;
-  message: string;
-  detail: string | null;
-}
 
 /** The result of a connection test, saying what failed (auth, project, region or host, network). */
 export function TestResult({ result }: { result: ConnectionTestResult }) {
@@ -34,7 +27,7 @@ export async function testExisting(id: string): Promise<ConnectionTestResult> {
 }
 
 export function EditCurrent({ status, onSaved, onCancel }: { status: ConnectorStatus; onSaved: (changed: string[]) => void; onCancel: () => void }) {
-  const groups = useResource<{ groups: EventTypeGroup[] }>(CURRENTS_ROUTES.eventTypes);
+  const groups = useResource<EventTypeCatalogue>(CURRENTS_ROUTES.eventTypes);
   const [name, setName] = useState(status.name);
   const [email, setEmail] = useState(status.contact_email ?? '');
   const [region, setRegion] = useState(status.region);
@@ -69,8 +62,8 @@ export function EditCurrent({ status, onSaved, onCancel }: { status: ConnectorSt
       return;
     }
     try {
-      const updated = await api<{ changed?: string[] }>('PATCH', CURRENTS_ROUTES.one(status.id), patch);
-      onSaved(updated.changed ?? Object.keys(patch));
+      const updated = await api<ChangedConnector>('PATCH', CURRENTS_ROUTES.one(status.id), patch);
+      onSaved(updated.changed);
     } catch (err) {
       setError(err instanceof ApiFailure ? err : new ApiFailure(0, String(err)));
     } finally {

@@ -9,27 +9,9 @@ import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { ApiFailure, get } from '../api';
-import { CURRENTS_ROUTES } from './api';
+import { CURRENTS_ROUTES, type History, type HistoryPoint } from './api';
 
-export interface HistoryPoint {
-  at: string;
-  sent: number;
-  skipped_total: number;
-  dead_lettered: number;
-  failed: number;
-  requests: number;
-  latency_ms_avg: number | null;
-  latency_ms_max: number | null;
-  lag_seconds: number | null;
-  lag_events: number | null;
-}
-
-interface History {
-  resolution: 'minute' | 'hour';
-  from: string;
-  to: string;
-  points: HistoryPoint[];
-}
+export type { HistoryPoint } from './api';
 
 const RANGES = [
   { label: '1 h', ms: 3_600_000 },

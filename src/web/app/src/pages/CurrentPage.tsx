@@ -5,11 +5,11 @@
  */
 import { useEffect, useState } from 'react';
 import { ApiFailure, del, get, post } from '../api';
-import { EditCurrent, TestResult, testExisting, type ConnectionTestResult } from '../currents/EditCurrent';
+import { EditCurrent, TestResult, testExisting } from '../currents/EditCurrent';
 import { HistoryCharts } from '../currents/HistoryChart';
 import { EmptyState, ErrorMessage, Loaded, Loading, Unavailable } from '../components/feedback';
 import { Badge, ConfirmButton, PageHeader, Section, Stat } from '../components/ui';
-import { CURRENTS_ROUTES, toStatus, type ConnectorStatus, type DeadLetter, type ReasonCount } from '../currents/api';
+import { CURRENTS_ROUTES, type ConnectionTestResult, type ConnectorStatus, type DeadLetterPage, type ReasonCount, type ResendReport } from '../currents/api';
 import { count, duration, when } from '../format';
 import { useResource } from '../hooks';
 import { Link, navigate } from '../router';
@@ -24,7 +24,7 @@ function useStatus(id: string) {
     let live = true;
     const load = async () => {
       try {
-        const s = toStatus(await get<Record<string, unknown>>(CURRENTS_ROUTES.status(id)));
+        const s = await get<ConnectorStatus>(CURRENTS_ROUTES.status(id));
         if (!live) return;
         setStatus(s);
         setError(undefined);
@@ -133,7 +133,7 @@ export function CurrentPage({ id }: { id: string }) {
           <Stat label="Skipped" value={count(skippedTotal)} />
           <Stat label="Dead-lettered" value={count(deadTotal)} />
           <Stat label="Fitted to limits" value={<span data-testid="current-fitted">{count(fittedTotal)}</span>} />
-          <Stat label="Lag" value={`${count(status.lag_events)} events · ${duration(status.lag_seconds)}`} />
+          <Stat label="Lag" value={`${count(status.lag.events)} events · ${duration(status.lag.seconds)}`} />
           <Stat label="Retries" value={count(status.retries)} />
           <Stat label="Region" value={status.region} />
           <Stat label="Destination" value={status.base_url ? <code>{status.base_url}</code> : 'Mixpanel'} />
@@ -203,11 +203,11 @@ function ReasonTable({ rows, empty }: { rows: ReasonCount[]; empty: string }) {
         </thead>
         <tbody>
           {rows.map((r) => (
-            <tr key={`${r.reason}:${r.event_type ?? ''}`}>
+            <tr key={`${r.reason}:${r.event_type}`}>
               <td>
                 <code>{r.reason}</code>
               </td>
-              <td>{r.event_type?.replace(/^users\./, '') ?? 'all'}</td>
+              <td>{r.event_type.replace(/^users\./, '')}</td>
               <td className="num">{count(r.count)}</td>
             </tr>
           ))}
@@ -218,13 +218,13 @@ function ReasonTable({ rows, empty }: { rows: ReasonCount[]; empty: string }) {
 }
 
 function DeadLetters({ id }: { id: string }) {
-  const letters = useResource<{ dead_letters?: DeadLetter[] } | DeadLetter[]>(CURRENTS_ROUTES.deadLetters(id), { refreshMs: 15_000 });
+  const letters = useResource<DeadLetterPage>(CURRENTS_ROUTES.deadLetters(id), { refreshMs: 15_000 });
   const [outcome, setOutcome] = useState<{ error?: ApiFailure; done?: string }>({});
   const resendAll = async () => {
     setOutcome({});
     try {
-      const result = await post<Record<string, unknown>>(`${CURRENTS_ROUTES.deadLetters(id)}/resend`, { all: true });
-      setOutcome({ done: `Re-sent: ${Object.entries(result).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${String(v)}`).join(', ') || 'done'}.` });
+      const result = await post<ResendReport>(`${CURRENTS_ROUTES.deadLetters(id)}/resend`, { all: true });
+      setOutcome({ done: `Re-sent: resent ${result.resent}, failed_again ${result.failed_again}, not_attempted ${result.not_attempted}.` });
       letters.reload();
     } catch (e) {
       setOutcome({ error: e instanceof ApiFailure ? e : new ApiFailure(0, String(e)) });
@@ -233,7 +233,7 @@ function DeadLetters({ id }: { id: string }) {
   return (
     <Loaded resource={letters} what="the dead letters" feature="Dead letters" needs={`GET ${CURRENTS_ROUTES.deadLetters(':id')}`}>
       {(data) => {
-        const rows = Array.isArray(data) ? data : (data.dead_letters ?? []);
+        const rows = data.dead_letters;
         return rows.length ? (
           <div className="table-wrap">
             <div className="actions">

@@ -1,5 +1,5 @@
 /** The Currents connectors (Mixpanel exports) with their state, and the way to create one. */
-import { CURRENTS_ROUTES, toSummary } from '../currents/api';
+import { CURRENTS_ROUTES, type ConnectorPage } from '../currents/api';
 import { EmptyState, Loaded } from '../components/feedback';
 import { Badge, PageHeader } from '../components/ui';
 import { count, duration, when } from '../format';
@@ -7,7 +7,7 @@ import { useResource } from '../hooks';
 import { Link } from '../router';
 
 export function Currents() {
-  const list = useResource<{ connectors?: Array<Record<string, unknown>> } | Array<Record<string, unknown>>>(`${CURRENTS_ROUTES.list}?limit=1000`, { refreshMs: 10_000 });
+  const list = useResource<ConnectorPage>(`${CURRENTS_ROUTES.list}?limit=1000`, { refreshMs: 10_000 });
   return (
     <>
       <PageHeader
@@ -22,7 +22,7 @@ export function Currents() {
       <section className="card" aria-label="Connectors">
         <Loaded resource={list} what="the connectors" feature="Currents" needs={`GET ${CURRENTS_ROUTES.list}`}>
           {(data) => {
-            const connectors = (Array.isArray(data) ? data : (data.connectors ?? [])).map(toSummary);
+            const connectors = data.connectors;
             return connectors.length ? (
               <div className="table-wrap">
                 <table className="data">

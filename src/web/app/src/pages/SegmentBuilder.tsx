@@ -12,10 +12,10 @@ import { useDebounced, useResource } from '../hooks';
 import { Link, navigate } from '../router';
 import { GroupEditor } from '../segments/FilterEditor';
 import { fromFilter, newGroup, toFilter, updateNode, type EditorNode, type Group } from '../segments/model';
-import type { CatalogueEntry, Segment } from '../types';
+import type { CatalogueEntry, FilterCatalogue, Segment, SegmentCount } from '../types';
 
 export function SegmentBuilder({ id }: { id?: string }) {
-  const catalogue = useResource<{ filters: CatalogueEntry[] }>('/admin/segments/filters');
+  const catalogue = useResource<FilterCatalogue>('/admin/segments/filters');
   const existing = useResource<Segment>(id ? `/admin/segments/${id}` : null);
   return (
     <Loaded resource={catalogue} what="the filter catalogue" feature="The segment builder" needs="GET /admin/segments/filters">
@@ -44,7 +44,7 @@ function usePreviewCount(filterJson: string | undefined): Preview {
   useEffect(() => {
     if (debounced === undefined) return;
     let live = true;
-    post<{ count: number }>('/admin/segments/preview-count', { filter: JSON.parse(debounced) as unknown })
+    post<SegmentCount>('/admin/segments/preview-count', { filter: JSON.parse(debounced) as unknown })
       .then((r) => live && setPreview({ state: 'done', count: r.count }))
       .catch((e: unknown) => live && setPreview({ state: 'failed', message: e instanceof ApiFailure ? [e.message, ...e.details].join(' — ') : String(e) }));
     return () => {
@@ -77,7 +77,7 @@ function Builder({ catalogue, segment }: { catalogue: CatalogueEntry[]; segment?
     setError(undefined);
     const body = { name: name.trim(), description: description.trim() || null, filter: translation.filter };
     try {
-      if (segment) await put(`/admin/segments/${segment.id}`, body);
+      if (segment) await put<Segment>(`/admin/segments/${segment.id}`, body);
       else {
         const created = await post<Segment>('/admin/segments', body);
         navigate(`/segments/${created.id}`, { replace: true });
@@ -93,7 +93,7 @@ function Builder({ catalogue, segment }: { catalogue: CatalogueEntry[]; segment?
   const remove = async () => {
     if (!segment) return;
     try {
-      await del(`/admin/segments/${segment.id}`);
+      await del<null>(`/admin/segments/${segment.id}`);
       navigate('/segments');
     } catch (err) {
       setError(err instanceof ApiFailure ? err : new ApiFailure(0, String(err)));

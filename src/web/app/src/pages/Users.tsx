@@ -8,27 +8,12 @@ import { EmptyState, ErrorMessage, Loading } from '../components/feedback';
 import { PageHeader, Section, Stat } from '../components/ui';
 import { count, when } from '../format';
 import { UserMessages } from '../campaigns/UserMessages';
+import type { Static } from 'typebox';
+import type * as Dashboard from '../../../server/contract';
 
 type Kind = 'external_id' | 'alias' | 'device_id' | 'email';
 
-interface Profile {
-  external_id?: string;
-  braze_id: string;
-  user_aliases?: Array<{ alias_name: string; alias_label: string }>;
-  device_ids?: string[];
-  email?: string;
-  custom_attributes?: Record<string, unknown>;
-  cohorts?: Array<{ partner: string; cohort_id: string; name: string; since: string }>;
-  custom_events?: Array<{ name: string; count: number; last: string }>;
-  created_at?: string;
-  began_anonymous?: boolean;
-  [field: string]: unknown;
-}
-
-interface Lookup {
-  profile: Profile;
-  recent_events: Array<{ id: string; event_type: string; time: number; event: { properties?: Record<string, unknown> } }>;
-}
+type Lookup = Static<typeof Dashboard.UserLookup>;
 
 const KINDS: Array<{ value: Kind; label: string; placeholder: string }> = [
   { value: 'external_id', label: 'External id', placeholder: 'user_0001' },
@@ -190,10 +175,14 @@ function ProfileView({ lookup }: { lookup: Lookup }) {
 /** Fields every event carries, which say nothing about this one. */
 const QUIET_FIELDS = new Set(['name', 'app_group_id', 'app_id', 'timezone', 'custom_properties', 'purchase_properties']);
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 function summary(props: Record<string, unknown> | undefined): string {
   if (!props) return '';
   const name = props.name ?? props.product_id ?? props.campaign_name ?? props.canvas_name;
-  const custom = (props.custom_properties ?? props.purchase_properties ?? {}) as Record<string, unknown>;
+  // A custom event carries custom_properties, a purchase purchase_properties (two event kinds, not two spellings).
+  const nested = props.custom_properties ?? props.purchase_properties;
+  const custom = isRecord(nested) ? nested : {};
   const rest = [...Object.entries(custom), ...Object.entries(props).filter(([k]) => !QUIET_FIELDS.has(k))]
     .filter(([, v]) => v !== null && typeof v !== 'object')
     .slice(0, 4)

@@ -133,8 +133,10 @@ export function fromFilter(json: unknown): Group {
   return node.kind === 'group' ? node : newGroup('and', [node]);
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 function fromNode(json: unknown): EditorNode {
-  const o = (json ?? {}) as Record<string, unknown>;
+  const o: Record<string, unknown> = isRecord(json) ? json : {};
   if (Array.isArray(o.and)) return newGroup('and', o.and.map(fromNode));
   if (Array.isArray(o.or)) return newGroup('or', o.or.map(fromNode));
   if (o.not) {
