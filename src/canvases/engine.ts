@@ -136,16 +136,55 @@ interface Transition {
   release?: boolean;
 }
 
-/** Applies a transition only while `owner` holds the entry; appends its events in the same transaction. */
-export async function commitTransition(db: Db, entry: Entry, owner: string, t: Transition, events: LogEvent[], extra?: (tx: Queryable) => Promise<void>): Promise<boolean> {
-  return db.transaction(async (tx) => {
+/**
+ * Transitions of steps that take no time and touch nothing outside the database (paths, splits,
+ * user updates, a wait's end) are staged, then committed with the next transition that must be
+ * committed (a wait, a message, the end): one fenced transaction for the whole run. A crash before
+ * it commits nothing; the run is repeated with the same outcome (splits are stable, ids derived).
+ */
+export class Pending {
+  t: Transition = {};
+  events: LogEvent[] = [];
+  extras: Array<(tx: Queryable) => Promise<void>> = [];
+  visits = 0;
+  get empty(): boolean {
+    return this.visits === 0 && !this.events.length && !this.extras.length && !Object.keys(this.t).length;
+  }
+}
+
+/** Stages a transition (see Pending): applied to the entry in memory now, committed later. */
+function stage(entry: Entry, pending: Pending, t: Transition, events: LogEvent[], extra?: (tx: Queryable) => Promise<void>): true {
+  if (t.step_id !== undefined) entry.step_id = t.step_id;
+  if (t.phase) entry.phase = t.phase;
+  if (t.state) entry.state = t.state;
+  if (t.due_at !== undefined) entry.due_at = new Date(t.due_at);
+  if (t.step_attempts !== undefined) entry.step_attempts = t.step_attempts;
+  if (t.experiment) entry.experiment = t.experiment;
+  if (t.visit) {
+    entry.visits++;
+    pending.visits++;
+  }
+  const { visit: _visit, ...rest } = t;
+  Object.assign(pending.t, rest);
+  pending.events.push(...events);
+  if (extra) pending.extras.push(extra);
+  return true;
+}
+
+/** Applies a transition (after any staged ones) only while `owner` holds the entry; appends its events in the same transaction. */
+export async function commitTransition(db: Db, entry: Entry, owner: string, given: Transition, givenEvents: LogEvent[], givenExtra?: (tx: Queryable) => Promise<void>, pending?: Pending): Promise<boolean> {
+  const t: Transition = pending ? { ...pending.t, ...given } : given;
+  const visits = (pending?.visits ?? 0) + (given.visit ? 1 : 0);
+  const events = pending ? [...pending.events, ...givenEvents] : givenEvents;
+  const extras = [...(pending?.extras ?? []), ...(givenExtra ? [givenExtra] : [])];
+  const done = await db.transaction(async (tx) => {
     const { rows } = await tx.query<Entry>(
       `UPDATE canvas_entries SET
           step_id = CASE WHEN $3 THEN $4 ELSE step_id END,
           phase = coalesce($5, phase),
           state = coalesce($6, state),
           due_at = coalesce(to_timestamp($7::float8 / 1000), due_at),
-          visits = visits + CASE WHEN $8 THEN 1 ELSE 0 END,
+          visits = visits + $8::int,
           step_attempts = coalesce($9, step_attempts),
           event_properties = coalesce($10::jsonb, event_properties),
           experiment = coalesce($11::jsonb, experiment),
@@ -163,7 +202,7 @@ export async function commitTransition(db: Db, entry: Entry, owner: string, t: T
         t.phase ?? null,
         t.state ?? null,
         t.due_at ?? null,
-        t.visit === true,
+        visits,
         t.step_attempts ?? null,
         t.event_properties ? JSON.stringify(t.event_properties) : null,
         t.experiment ? JSON.stringify(t.experiment) : null,
@@ -174,10 +213,12 @@ export async function commitTransition(db: Db, entry: Entry, owner: string, t: T
     );
     if (!rows.length) return false;
     Object.assign(entry, rows[0]);
-    if (extra) await extra(tx);
+    for (const extra of extras) await extra(tx);
     await appendEvents(tx, entry.workspace_id, events);
     return true;
   });
+  if (done && pending) Object.assign(pending, new Pending());
+  return done;
 }
 
 /** Where an entry goes from a step (null: the path ends and so does the entry). */
@@ -195,47 +236,51 @@ export async function runEntry(deps: EngineDeps, owner: string, entry: Entry): P
   }
   const canvas = { id: entry.canvas_id, name: await deps.canvasName(entry.canvas_id) };
   const steps = new Map(def.steps.map((s) => [s.id, s]));
+  const pending = new Pending();
+  const commit = (t: Transition, events: LogEvent[], extra?: (tx: Queryable) => Promise<void>) => commitTransition(deps.db, entry, owner, t, events, extra, pending);
   for (let i = 0; i < MAX_INSTANT_STEPS && entry.state === 'active'; i++) {
     const step = entry.step_id ? steps.get(entry.step_id) : undefined;
     const now = deps.now();
     if (!step) {
-      await commitTransition(deps.db, entry, owner, { state: 'done', end_reason: 'step_gone', release: true }, []);
+      await commit({ state: 'done', end_reason: 'step_gone', release: true }, []);
       return;
     }
     const ctx = contextOf(canvas, def, entry, user, step);
     let ok: boolean;
-    if (entry.phase === 'wait' && step.type === 'delay') ok = await commitTransition(deps.db, entry, owner, moveTo(step.next, now), []);
-    else if (entry.phase === 'listen' && step.type === 'action_paths') ok = await commitTransition(deps.db, entry, owner, moveTo(step.everyone_else, now), []);
+    if (entry.phase === 'wait' && step.type === 'delay') ok = stage(entry, pending, moveTo(step.next, now), []);
+    else if (entry.phase === 'listen' && step.type === 'action_paths') ok = stage(entry, pending, moveTo(step.everyone_else, now), []);
     else {
       // Exit audiences are checked before every step.
       if (def.exit.segment_id && (await inSegment(deps, entry.workspace_id, def.exit.segment_id, user.id))) {
-        await commitTransition(deps.db, entry, owner, { state: 'exited', end_reason: 'matched_audience', release: true }, [canvasEvent('users.canvas.exit.MatchedAudience', ctx, entry.id, {}, now)]);
+        await commit({ state: 'exited', end_reason: 'matched_audience', release: true }, [canvasEvent('users.canvas.exit.MatchedAudience', ctx, entry.id, {}, now)]);
         return;
       }
-      const result = await runStep(deps, owner, entry, def, step, ctx, user, now);
+      const result = await runStep(deps, owner, entry, def, step, ctx, user, now, pending);
       if (result === 'wait') return;
       ok = result;
     }
     if (!ok) return;
     // Later steps due in the future (a retry) are left to a later claim.
     if (entry.state === 'active' && entry.due_at.getTime() > deps.now()) {
-      await commitTransition(deps.db, entry, owner, { release: true }, []);
+      await commit({ release: true }, []);
       return;
     }
   }
-  if (entry.state === 'active') await commitTransition(deps.db, entry, owner, { release: true }, []);
+  // Whatever is staged (an end included) commits here, with the lease given back.
+  if (entry.state === 'active' || !pending.empty) await commit({ release: true }, []);
 }
 
-async function runStep(deps: EngineDeps, owner: string, entry: Entry, def: CanvasDefinition, step: Step, ctx: CanvasEventContext, user: User, now: number): Promise<boolean | 'wait'> {
+async function runStep(deps: EngineDeps, owner: string, entry: Entry, def: CanvasDefinition, step: Step, ctx: CanvasEventContext, user: User, now: number, pending: Pending): Promise<boolean | 'wait'> {
+  const commit = (t: Transition, events: LogEvent[]) => commitTransition(deps.db, entry, owner, t, events, undefined, pending);
   switch (step.type) {
     case 'delay': {
       const end = delayEnd(step, now, user.time_zone);
-      if (end === null) return commitTransition(deps.db, entry, owner, { state: 'done', end_reason: 'delay_passed', release: true }, []);
-      await commitTransition(deps.db, entry, owner, { phase: 'wait', due_at: end, release: true }, []);
+      if (end === null) return commit({ state: 'done', end_reason: 'delay_passed', release: true }, []);
+      await commit({ phase: 'wait', due_at: end, release: true }, []);
       return 'wait';
     }
     case 'action_paths':
-      await commitTransition(deps.db, entry, owner, { phase: 'listen', due_at: now + step.window_seconds * 1000, release: true }, []);
+      await commit({ phase: 'listen', due_at: now + step.window_seconds * 1000, release: true }, []);
       return 'wait';
     case 'audience_paths': {
       let next: string | null = step.paths.at(-1)!.next;
@@ -245,11 +290,11 @@ async function runStep(deps: EngineDeps, owner: string, entry: Entry, def: Canva
           break;
         }
       }
-      return commitTransition(deps.db, entry, owner, moveTo(next, now), []);
+      return stage(entry, pending, moveTo(next, now), []);
     }
     case 'decision_split': {
       const yes = await inSegment(deps, entry.workspace_id, step.segment_id, user.id);
-      return commitTransition(deps.db, entry, owner, moveTo(yes ? step.yes : step.no, now), []);
+      return stage(entry, pending, moveTo(yes ? step.yes : step.no, now), []);
     }
     case 'experiment_paths': {
       const bucket = bucketOf(`${entry.canvas_id}:${step.id}`, user.id);
@@ -261,14 +306,14 @@ async function runStep(deps: EngineDeps, owner: string, entry: Entry, def: Canva
       const experiment = { step_id: step.id, split_id: split.id, split_name: split.name, control };
       // The control group of an experiment leaves the Canvas here (and still converts).
       const t = path ? moveTo(path.next, now) : { state: 'done' as const, end_reason: 'experiment_control', release: true };
-      return commitTransition(deps.db, entry, owner, { ...t, experiment }, [event]);
+      return stage(entry, pending, { ...t, experiment }, [event]);
     }
     case 'user_update':
-      return commitTransition(deps.db, entry, owner, moveTo(step.next, now), [], async (tx) => {
+      return stage(entry, pending, moveTo(step.next, now), [], async (tx) => {
         await tx.query(`UPDATE users SET custom_attributes = custom_attributes || $3::jsonb WHERE workspace_id = $1 AND id = $2`, [entry.workspace_id, user.id, JSON.stringify(step.attributes)]);
       });
     case 'message':
-      return sendMessage(deps, owner, entry, def, step, ctx, user, now);
+      return sendMessage(deps, owner, entry, def, step, ctx, user, now, pending);
   }
 }
 
@@ -279,14 +324,14 @@ async function render(source: string | undefined, scope: Record<string, unknown>
   return renderTemplate(c.template, scope);
 }
 
-async function sendMessage(deps: EngineDeps, owner: string, entry: Entry, def: CanvasDefinition, step: Extract<Step, { type: 'message' }>, ctx: CanvasEventContext, user: User, now: number): Promise<boolean> {
+async function sendMessage(deps: EngineDeps, owner: string, entry: Entry, def: CanvasDefinition, step: Extract<Step, { type: 'message' }>, ctx: CanvasEventContext, user: User, now: number, pending: Pending): Promise<boolean> {
   const dispatchId = uuidV5(entry.id, `visit:${entry.visits}`);
   const key = sendKey(dispatchId, user.id, 'email');
   const fields = { dispatch_id: dispatchId, send_id: key, message_variation_id: step.message_variation_id, canvas_step_message_variation_id: step.message_variation_id, email_address: user.email ?? '' };
   const ev = (type: string, extra: Record<string, unknown> = {}, disc = '') => canvasEvent(`users.messages.email.${type}`, ctx, key, { ...fields, ...extra }, deps.now(), disc);
   // The user advances when the message is sent, aborted or unreachable (Braze).
-  if (!user.email) return commitTransition(deps.db, entry, owner, moveTo(step.next, now), [ev('Abort', { abort_type: 'missing_email', abort_log: 'the user has no email address' })]);
-  if (user.email_subscribe === 'unsubscribed') return commitTransition(deps.db, entry, owner, moveTo(step.next, now), []);
+  if (!user.email) return commitTransition(deps.db, entry, owner, moveTo(step.next, now), [ev('Abort', { abort_type: 'missing_email', abort_log: 'the user has no email address' })], undefined, pending);
+  if (user.email_subscribe === 'unsubscribed') return commitTransition(deps.db, entry, owner, moveTo(step.next, now), [], undefined, pending);
   const secret = deps.trackingSecret(entry.workspace_id);
   const scope = buildRenderScope({
     profile: { ...user, dob: user.dob },
@@ -297,7 +342,7 @@ async function sendMessage(deps: EngineDeps, owner: string, entry: Entry, def: C
   });
   const parts = await Promise.all([render(step.email.subject, scope), render(step.email.html, scope), render(step.email.text, scope)]);
   const failed = parts.find((p): p is Extract<typeof p, { ok: false }> => !p.ok);
-  if (failed) return commitTransition(deps.db, entry, owner, moveTo(step.next, now), [ev('Abort', { abort_type: failed.abortType, abort_log: failed.abortLog })]);
+  if (failed) return commitTransition(deps.db, entry, owner, moveTo(step.next, now), [ev('Abort', { abort_type: failed.abortType, abort_log: failed.abortLog })], undefined, pending);
   const [subject, html, text] = parts.map((p) => (p.ok ? p.text : ''));
   const composed = composeEmail({
     email: { subject: subject!, html: html!, ...(step.email.text !== undefined ? { text } : {}) },
@@ -310,8 +355,9 @@ async function sendMessage(deps: EngineDeps, owner: string, entry: Entry, def: C
     listUnsubscribe: true,
   });
   const fromDomain = def.from.address.slice(def.from.address.lastIndexOf('@') + 1);
-  // The Send event is written once, with the first attempt.
-  if (entry.step_attempts === 0 && !(await commitTransition(deps.db, entry, owner, { step_attempts: 1 }, [ev('Send', { from_domain: fromDomain })]))) return false;
+  // The Send event is written once, with the first attempt (and whatever was staged before it).
+  if (entry.step_attempts === 0 && !(await commitTransition(deps.db, entry, owner, { step_attempts: 1 }, [ev('Send', { from_domain: fromDomain })], undefined, pending))) return false;
+  if (!pending.empty && !(await commitTransition(deps.db, entry, owner, {}, [], undefined, pending))) return false;
   const outcome = await deps.sendEmail(deps.smtp, composed);
   const esp = { esp: 'smtp', from_domain: fromDomain };
   if (outcome.kind === 'delivered') return commitTransition(deps.db, entry, owner, moveTo(step.next, deps.now()), [ev('Delivery', esp)]);

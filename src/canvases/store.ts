@@ -108,15 +108,24 @@ export interface NewEntry {
  */
 export async function insertEntries(db: Queryable, canvas: Canvas, entries: NewEntry[], dueMs: number, reEntrySeconds: number | null): Promise<Set<string>> {
   if (!entries.length) return new Set();
+  // Users active in the Canvas, or entered within the re-entry gap, are left out. One lookup per
+  // batch by (workspace, user, canvas), not a correlated check per row, so entry stays linear.
+  const { rows: blocked } = await db.query<{ user_id: string }>(
+    `SELECT DISTINCT user_id FROM canvas_entries
+      WHERE workspace_id = $1 AND user_id = ANY($3::uuid[]) AND canvas_id = $2
+        AND (state = 'active' OR $5::float8 IS NULL OR entered_at > to_timestamp($4::float8 / 1000 - $5::float8))`,
+    [canvas.workspace_id, canvas.id, entries.map((e) => e.user_id), dueMs, reEntrySeconds],
+  );
+  const skip = new Set(blocked.map((r) => r.user_id));
+  const fresh = entries.filter((e) => !skip.has(e.user_id));
+  if (!fresh.length) return new Set();
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO canvas_entries (id, workspace_id, canvas_id, version, user_id, variant_id, entry_properties, step_id, state, due_at, entered_at)
      SELECT e.id, $1, $2, $3, e.user_id, e.variant_id, e.entry_properties, e.step_id, e.state, to_timestamp($5::float8 / 1000), to_timestamp($5::float8 / 1000)
        FROM jsonb_to_recordset($4::jsonb) AS e(id uuid, user_id uuid, variant_id text, entry_properties jsonb, step_id text, state text)
-      WHERE NOT EXISTS (SELECT 1 FROM canvas_entries p WHERE p.workspace_id = $1 AND p.user_id = e.user_id AND p.canvas_id = $2
-                          AND (p.state = 'active' OR $6::float8 IS NULL OR p.entered_at > to_timestamp($5::float8 / 1000 - $6::float8)))
      ON CONFLICT (id) DO NOTHING
      RETURNING id`,
-    [canvas.workspace_id, canvas.id, canvas.version, JSON.stringify(entries), dueMs, reEntrySeconds],
+    [canvas.workspace_id, canvas.id, canvas.version, JSON.stringify(fresh), dueMs],
   );
   if (rows.length) {
     await db.query(`UPDATE canvases SET first_entry = coalesce(first_entry, to_timestamp($2::float8 / 1000)), last_entry = to_timestamp($2::float8 / 1000) WHERE id = $1`, [canvas.id, dueMs]);
