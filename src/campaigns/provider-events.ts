@@ -13,7 +13,7 @@ import { checkSendGridSignature, mapSendGridEvents, sendGridPublicKey, SENDGRID_
 import { appendEvents, type LogEvent } from '../events/index.js';
 import type { AppServices } from '../http/index.js';
 import { ApiError, requireKey } from '../http/index.js';
-import { setEmailSubscribe, usersByIds } from '../identity/index.js';
+import { setEmailSubscribe, userIdsByEmails, usersByIds } from '../identity/index.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { campaignEvent, type SendContext } from './events.js';
 import { flagHardBounce, getCampaign, getDispatch, getSend } from './store.js';
@@ -61,7 +61,7 @@ async function applyEvent(tx: Queryable, workspaceId: string, e: ProviderEvent):
       ev('MarkAsSpam', {});
       break;
     case 'unsubscribe': {
-      const ids = ctx ? [ctx.user.id] : (await tx.query<{ id: string }>(`SELECT id FROM users WHERE workspace_id = $1 AND lower(email) = $2`, [workspaceId, e.email])).rows.map((r) => r.id);
+      const ids = ctx ? [ctx.user.id] : ((await userIdsByEmails(tx, workspaceId, [e.email])).get(e.email.toLowerCase()) ?? []);
       for (const id of ids) {
         const before = await setEmailSubscribe(tx, workspaceId, id, 'unsubscribed');
         if (ctx && before && before.before !== 'unsubscribed') {

@@ -10,7 +10,7 @@
 import { composeEmail, type SmtpOutcome, type SmtpSettings } from '../channels/index.js';
 import { bucketOf, sendKey, uuidV5 } from '../campaigns/index.js';
 import { appendEvents, type LogEvent } from '../events/index.js';
-import { userOrdinals, usersByIds, type User } from '../identity/index.js';
+import { mergeCustomAttributes, userOrdinals, usersByIds, type User } from '../identity/index.js';
 import { buildRenderScope, compileTemplate, renderTemplate } from '../personalization/index.js';
 import { getSegment, type OrdinalBitmap, type FilterNode } from '../segments/index.js';
 import type { Db, Queryable } from '../storage/index.js';
@@ -310,7 +310,7 @@ async function runStep(deps: EngineDeps, owner: string, entry: Entry, def: Canva
     }
     case 'user_update':
       return stage(entry, pending, moveTo(step.next, now), [], async (tx) => {
-        await tx.query(`UPDATE users SET custom_attributes = custom_attributes || $3::jsonb WHERE workspace_id = $1 AND id = $2`, [entry.workspace_id, user.id, JSON.stringify(step.attributes)]);
+        await mergeCustomAttributes(tx, entry.workspace_id, user.id, step.attributes);
       });
     case 'message':
       return sendMessage(deps, owner, entry, def, step, ctx, user, now, pending);

@@ -191,3 +191,8 @@ export async function userHasAliasLabel(tx: Queryable, userId: string, label: st
   const { rows } = await tx.query('SELECT 1 FROM user_aliases WHERE user_id = $1 AND alias_label = $2', [userId, label]);
   return rows.length > 0;
 }
+
+/** Sets (merges) custom attributes on one user, as a Canvas's User Update step does. */
+export async function mergeCustomAttributes(tx: Queryable, workspaceId: string, userId: string, attributes: Record<string, unknown>): Promise<void> {
+  await tx.query(`UPDATE users SET custom_attributes = custom_attributes || $3::jsonb, updated_at = now() WHERE workspace_id = $1 AND id = $2`, [workspaceId, userId, JSON.stringify(attributes)]);
+}
