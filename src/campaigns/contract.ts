@@ -34,3 +34,5 @@ export const TriggerSent = Type.Object({
   dispatch_id: Type.String(),
   errors: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
 });
+
+export * from './dashboard-contract.js';

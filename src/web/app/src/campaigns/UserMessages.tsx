@@ -4,11 +4,7 @@ import { Badge, Section } from '../components/ui';
 import { when } from '../format';
 import { useResource } from '../hooks';
 import { Link } from '../router';
-
-interface Messages {
-  subscriptions: { email_subscribe: string | null; push_subscribe: string | null; email_hard_bounced: boolean; email_spam_reported: boolean };
-  messages: Array<{ send_id: string; campaign_id: string; campaign_name: string; channel: string; variant_id: string; state: string; reason: string | null; created_at: string; opened_at: string | null; clicked_at: string | null; unsubscribed_at: string | null }>;
-}
+import type { UserMessages as Messages } from './types';
 
 export function UserMessages({ userId }: { userId: string }) {
   const r = useResource<Messages>(`/admin/campaigns/recipients/${userId}`);

@@ -1,4 +1,18 @@
-/** The campaign shapes the dashboard reads and writes (docs/reference/campaigns.md). */
+/**
+ * The campaign shapes the dashboard reads and writes (docs/reference/campaigns.md). What the
+ * dashboard routes answer comes from the campaigns contract; the drafts below are what the
+ * composer edits and sends (the campaign answer's definition fields are open in the contract).
+ */
+import type { Static } from 'typebox';
+import type * as Contract from '../../../../campaigns/contract';
+
+export type Counts = Static<typeof Contract.Counts>;
+export type CampaignOverview = Static<typeof Contract.CampaignOverview>;
+export type DispatchProgress = Static<typeof Contract.Progress>['dispatches'][number];
+export type Progress = Static<typeof Contract.Progress>;
+export type Rendered = Static<typeof Contract.Rendered>;
+export type UserMessages = Static<typeof Contract.UserMessages>;
+export type TestSendReply = Static<typeof Contract.TestSendReply>;
 export type Channel = 'email' | 'webhook';
 
 export interface EmailContent {
@@ -33,52 +47,6 @@ export interface CampaignView {
   from?: { address: string; name?: string };
   reply_to?: string;
   send_to: string;
-}
-
-export interface Counts {
-  considered: number;
-  queued: number;
-  sent: number;
-  delivered: number;
-  bounces: number;
-  aborted: number;
-  skipped: number;
-  control: number;
-  unique_opens: number;
-  unique_clicks: number;
-  unsubscribes: number;
-  conversions: number | null;
-}
-
-export interface CampaignOverview {
-  id: string;
-  name: string;
-  channel: Channel;
-  state: string;
-  created_at: string;
-  totals: Counts;
-  variants: Array<Counts & { variant_id: string; name: string }>;
-}
-
-export interface DispatchProgress {
-  dispatch_id: string;
-  created_at: string;
-  state: string;
-  total: number;
-  queued: number;
-  sent: number;
-  failed: number;
-  aborted: number;
-  skipped: number;
-  control: number;
-}
-
-export interface Rendered {
-  ok: boolean;
-  user: { user_id: string; external_id: string | null; email: string | null } | null;
-  email?: { subject: string; html: string; text: string };
-  webhook?: { url: string; method: string; headers: Record<string, string>; body: string };
-  abort?: { abort_type: string; abort_log: string };
 }
 
 export const newVariant = (channel: Channel, n: number, percent: number): VariantDraft => ({

@@ -8,7 +8,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, post, put } from '../api';
 import { ErrorMessage, Loaded } from '../components/feedback';
 import { Badge, PageHeader, Section } from '../components/ui';
-import { newVariant, type CampaignView, type Channel, type DispatchProgress, type Rendered, type VariantDraft } from '../campaigns/types';
+import { newVariant, type CampaignView, type Channel, type Progress, type Rendered, type VariantDraft } from '../campaigns/types';
 import { count, when } from '../format';
 import { useDebounced, useResource } from '../hooks';
 import { Link, navigate } from '../router';
@@ -379,7 +379,7 @@ function Controls({
 }
 
 function Progress({ id }: { id: string }) {
-  const progress = useResource<{ dispatches: DispatchProgress[] }>(`/admin/campaigns/${id}/progress`, { refreshMs: 1000 });
+  const progress = useResource<Progress>(`/admin/campaigns/${id}/progress`, { refreshMs: 1000 });
   return (
     <Section title="Progress">
       <Loaded resource={progress} what="the progress">
