@@ -21,7 +21,7 @@ process.env.RIVULET_CURRENTS_IDLE_POLL_MS = '50';
 process.env.RIVULET_CURRENTS_NOTIFICATION_POLL_MS = '100';
 const ADMIN_PASSWORD = 'isolation-admin-password-0123456789';
 
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningMixpanelEmulator } from '../src/emulator/mixpanel/index.js';
 import { TEST_BACKEND } from '../src/test-support/db.js';
@@ -160,9 +160,13 @@ const OWNED_THROUGH: Record<string, string> = {
   workspaces: 'id = $1',
   canvas_versions: 'canvas_id IN (SELECT id FROM canvases WHERE workspace_id = $1)',
   canvas_conversions: 'entry_id IN (SELECT id FROM canvas_entries WHERE workspace_id = $1)',
+  currents_history: 'connector_id IN (SELECT id FROM currents_connectors WHERE workspace_id = $1)',
+  campaign_conversions: 'send_key IN (SELECT send_key FROM campaign_sends WHERE workspace_id = $1)',
+  campaign_rate_slots: 'campaign_id IN (SELECT id FROM campaigns WHERE workspace_id = $1)',
+  sdk_uploaded_events: 'sdk_app_id IN (SELECT id FROM sdk_apps WHERE workspace_id = $1)',
 };
 /** Tables that hold no workspace's data (process-wide state). */
-const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions', 'rate_limit_counters', 'worker_heartbeats', 'event_log_partitions', 'store_probe', 'deployment_identity', 'partner_api_keys', 'canvas_log_cursor']);
+const NOT_OWNED = new Set(['schema_migrations', 'segment_change_horizon', 'mixpanel_query_ledger', 'dashboard_admin', 'dashboard_sessions', 'rate_limit_counters', 'worker_heartbeats', 'event_log_partitions', 'store_probe', 'deployment_identity', 'partner_api_keys', 'canvas_log_cursor', 'campaign_log_readers']);
 
 async function snapshot(workspaceId: string): Promise<Record<string, string>> {
   const db = s.testDb.db;
@@ -202,7 +206,7 @@ function registeredRoutes(): string[] {
 }
 
 /** Routes that answer without a workspace's credentials and serve no workspace's data. */
-const PUBLIC = [/^GET \/$/, /^GET \/(healthz|readyz|metrics|openapi\.json)$/, /^GET \/docs(\/.*)?$/, /^GET \/dashboard(\/.*|\*)?$/];
+const PUBLIC = [/^GET \/sdk\/v1\/rivulet\.js$/, /^OPTIONS \/sdk\/v1\/batch$/, /^GET \/$/, /^GET \/(healthz|readyz|metrics|openapi\.json)$/, /^GET \/docs(\/.*)?$/, /^GET \/dashboard(\/.*|\*)?$/];
 
 type Case = () => Promise<void>;
 let markersB: string[];
@@ -213,6 +217,13 @@ async function a(method: string, path: string, body?: unknown, opts: Parameters<
   const r = await asA(method, path, body, opts);
   expect(r.status, `${method} ${path} answered ${r.status}: ${JSON.stringify(r.body)}`).toBeLessThan(500);
   received += `\n${method} ${path} → ${r.status} ${typeof r.body === 'string' ? r.body : JSON.stringify(r.body)}`;
+  return r;
+}
+/** A call without credentials to a route that names B's workspace in its path (a provider's callback): only the answer is kept for the marker search. */
+async function anonymous(method: string, path: string, body: unknown, opts: Parameters<TestServer['call']>[3] = {}): Promise<CallResult> {
+  const r = await s.call(method, path, body, { ...opts, key: null });
+  expect(r.status, `${method} ${path} answered ${r.status}: ${JSON.stringify(r.body)}`).toBeLessThan(500);
+  received += `\n${method} (B's workspace) → ${r.status} ${typeof r.body === 'string' ? r.body : JSON.stringify(r.body)}`;
   return r;
 }
 /** A reaching for B's object by id: the answer is 404, as for an id that does not exist. */
@@ -400,6 +411,43 @@ const CASES: Record<string, Case> = {
     expect(r.status).toBe(400);
     expect(r.body.message).toBe('Invalid Canvas ID');
   },
+  // Campaign delivery settings, provider events and the dashboard's campaign routes.
+  'GET /admin/campaigns-settings/frequency-capping': async () => void (await listed('/admin/campaigns-settings/frequency-capping')),
+  'PUT /admin/campaigns-settings/frequency-capping': async () =>
+    expect((await a('PUT', '/admin/campaigns-settings/frequency-capping', { rules: [{ channel: 'email', count: 3, window_seconds: 86_400 }] })).status).toBe(200),
+  'PUT /admin/email/providers/sendgrid': async () => {
+    const publicKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    expect((await a('PUT', '/admin/email/providers/sendgrid', { public_key: publicKey })).status).toBe(200);
+  },
+  // SendGrid's events for B's workspace, unsigned (A cannot sign with B's key): refused, nothing applied.
+  // (404 while B has no SendGrid key, 401 once it has one: refused either way.)
+  'POST /email/events/sendgrid': async () =>
+    expect([401, 404]).toContain((await anonymous('POST', `/email/events/sendgrid?workspace=${B.workspaceId}`, [{ email: 'iso-b-user-1@example.com', event: 'bounce', sg_event_id: 'x', timestamp: 1 }])).status),
+  'GET /admin/campaigns/overview': async () => void (await listed('/admin/campaigns/overview')),
+  'GET /admin/campaigns/:id/progress': () => notFound('GET', `/admin/campaigns/${B.campaignId}/progress`),
+  'GET /admin/campaigns/recipients/:user_id': () => notFound('GET', `/admin/campaigns/recipients/${B.brazeId}`),
+  'POST /admin/campaigns/preview': async () => {
+    const r = await a('POST', '/admin/campaigns/preview', { channel: 'email', variant: { email: { subject: 'Hi {{${first_name}}}', html: '<p>x</p>' } }, external_id: 'iso-b-user-1' });
+    expect(r.status).toBe(400);
+  },
+  'POST /admin/campaigns/test-send': async () => {
+    const r = await a('POST', '/admin/campaigns/test-send', { to: 'qa@example.com', from: { address: 'from@example.com' }, email: { subject: 'Hi {{${first_name}}}', html: '<p>x</p>' }, external_id: 'iso-b-user-1' });
+    expect(r.status).toBe(400);
+  },
+  // The Currents history of B's connector.
+  'GET /admin/currents/:id/history': () => notFound('GET', `/admin/currents/${B.connectorId}/history`),
+  // SMS: A's own settings; B's provider callbacks unsigned are refused.
+  'PUT /admin/sms/settings': async () =>
+    expect((await a('PUT', '/admin/sms/settings', { account_sid: `AC${'a'.repeat(32)}`, auth_token: 'a-token-of-sixteen-or-more', from_number: '+15550100000' })).status).toBe(200),
+  'GET /admin/sms/settings': async () => expect((await listed('/admin/sms/settings')).account_sid).toBe(`AC${'a'.repeat(32)}`),
+  'POST /sms/twilio/status/:workspace': async () =>
+    expect((await anonymous('POST', `/sms/twilio/status/${B.workspaceId}`, undefined, { raw: 'MessageSid=SM1&MessageStatus=delivered', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(403),
+  'POST /sms/twilio/inbound/:workspace': async () =>
+    expect((await anonymous('POST', `/sms/twilio/inbound/${B.workspaceId}`, undefined, { raw: 'From=%2B15550100001&Body=STOP', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(403),
+  // The browser SDK: A's apps only; A's REST key is no SDK key.
+  'POST /sdk/apps': async () => expect((await a('POST', '/sdk/apps', { name: 'a-site', allowed_origins: ['https://a.example'] })).status).toBe(201),
+  'GET /sdk/apps': async () => void (await listed('/sdk/apps')),
+  'POST /sdk/v1/batch': async () => expect((await a('POST', '/sdk/v1/batch', { events: [] }, { headers: { origin: 'https://a.example' } })).status).toBe(401),
   // The email recipient's routes (/t/o/*, /t/c/*, /u/*): a token that does not verify reaches nothing.
   'GET /*': async () => {
     for (const path of ['/t/o/', '/t/c/', '/u/']) {
