@@ -70,8 +70,9 @@ describe(`kill -9 of the exporting process on ${TEST_BACKEND}`, () => {
       expect(bad.status).toBe(201);
       expect((await call(first, 'POST', `/admin/currents/${bad.body.id}/test`)).body).toMatchObject({ ok: false, status: 401 });
 
-      // Slow Mixpanel down so that the kill lands mid-stream.
-      mp.emulator.setFaults({ latencyMs: 25, rate429: 0.05 }, P.projectId);
+      // Slow Mixpanel down so that the kill lands mid-stream: at 25 ms a request the whole export
+      // took under a second, and a busy test process saw a third delivered only once all was.
+      mp.emulator.setFaults({ latencyMs: 200, rate429: 0.05 }, P.projectId);
       const time = new Date(Date.now() - 600_000).toISOString();
       for (let i = 0; i < EVENTS; i += 75) {
         const events = Array.from({ length: Math.min(75, EVENTS - i) }, (_, j) => ({ external_id: `crash-${(i + j) % 100}`, name: 'crash_event', time, properties: { n: i + j } }));

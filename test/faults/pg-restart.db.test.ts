@@ -102,6 +102,12 @@ describe.skipIf(TEST_BACKEND !== 'postgres')('PostgreSQL restart under load', ()
     expect(after.members).toBe(50);
     expect(after.events).toBe(during.events + 75);
     expect(after.users).toBe(before.users);
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // Ready again once the store probe has seen the server back (it runs on its own interval).
+    let readyStatus = 0;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      readyStatus = (await fetch(`${url}/readyz`)).status;
+      if (readyStatus === 200) break;
+    }
+    expect(readyStatus).toBe(200);
   });
 });
