@@ -8,7 +8,8 @@
  * converts at most once per behavior (primary key of `campaign_conversions`).
  */
 import { randomUUID } from 'node:crypto';
-import { appendEvents, logHead, readLogPage, type LogCursor, type LogEvent, type StoredEvent } from '../events/index.js';
+import { appendEvents, type LogEvent, type StoredEvent } from '../events/index.js';
+import { advanceLogReader, releaseLogReader } from './log-reader.js';
 import { Ticker } from '../leases/index.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { CONTROL_VARIANT } from './assignment.js';
@@ -34,24 +35,6 @@ interface ReceiptRow {
   variant_id: string;
   at: number;
   definition: CampaignDefinition;
-}
-
-/** Takes (or keeps) the reader's lease; answers its cursor, or undefined while another process holds it. */
-async function claimReader(db: Queryable, owner: string, leaseMs: number): Promise<LogCursor | undefined> {
-  const { rows: existing } = await db.query(`SELECT 1 FROM campaign_log_readers WHERE name = $1`, [READER]);
-  if (!existing.length) {
-    // A new reader starts at the log's head: conversions need a receipt, and none predates it.
-    const head = await logHead(db);
-    await db.query(`INSERT INTO campaign_log_readers (name, cursor_txid, cursor_seq) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, [READER, head.txid, head.seq]);
-  }
-  const { rows } = await db.query<{ cursor_txid: string; cursor_seq: string }>(
-    `UPDATE campaign_log_readers SET lease_owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000)
-      WHERE name = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())
-      RETURNING cursor_txid, cursor_seq`,
-    [READER, owner, leaseMs],
-  );
-  const r = rows[0];
-  return r ? { txid: r.cursor_txid, seq: Number(r.cursor_seq) } : undefined;
 }
 
 async function receiptsOf(db: Queryable, events: StoredEvent[]): Promise<Map<string, ReceiptRow[]>> {
@@ -124,17 +107,7 @@ async function conversionsFor(db: Queryable, events: StoredEvent[]): Promise<Arr
 
 /** Reads one page; true if it moved (more may follow). */
 export async function convertNextPage(db: Db, owner: string, opts: ConversionReaderOptions): Promise<boolean> {
-  const cursor = await claimReader(db, owner, opts.leaseMs);
-  if (!cursor) return false;
-  const page = await readLogPage(db, cursor, opts.pageSize);
-  if (page.scanned === 0) return false;
-  const found = await conversionsFor(db, page.events);
-  return db.transaction(async (tx) => {
-    const { rows } = await tx.query(
-      `SELECT 1 FROM campaign_log_readers WHERE name = $1 AND lease_owner = $2 AND lease_until > now() AND cursor_txid = $3 AND cursor_seq = $4 FOR UPDATE`,
-      [READER, owner, cursor.txid, cursor.seq],
-    );
-    if (!rows.length) return false;
+  return advanceLogReader(db, READER, owner, opts, (events) => conversionsFor(db, events), async (tx, found) => {
     const byWorkspace = new Map<string, LogEvent[]>();
     for (const c of found) {
       const { rowCount } = await tx.query(`INSERT INTO campaign_conversions (send_key, behavior_index, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [c.sendKey, c.index, c.cause]);
@@ -144,8 +117,6 @@ export async function convertNextPage(db: Db, owner: string, opts: ConversionRea
       byWorkspace.set(c.workspaceId, list);
     }
     for (const [ws, events] of byWorkspace) await appendEvents(tx, ws, events);
-    await tx.query(`UPDATE campaign_log_readers SET cursor_txid = $2, cursor_seq = $3 WHERE name = $1`, [READER, page.end.txid, page.end.seq]);
-    return true;
   });
 }
 
@@ -170,6 +141,6 @@ export class ConversionReader {
 
   async stop(): Promise<void> {
     await this.ticker.stop();
-    await this.db.query(`UPDATE campaign_log_readers SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2`, [READER, this.owner]);
+    await releaseLogReader(this.db, READER, this.owner);
   }
 }

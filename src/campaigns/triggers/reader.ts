@@ -8,7 +8,8 @@
  * processes share them), which the send pipeline resolves against the audience like any other.
  */
 import { randomUUID } from 'node:crypto';
-import { logHead, readLogPage, type LogCursor, type StoredEvent } from '../../events/index.js';
+import type { StoredEvent } from '../../events/index.js';
+import { advanceLogReader, releaseLogReader } from '../log-reader.js';
 import { Ticker } from '../../leases/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
 import type { CampaignDefinition } from '../definition.js';
@@ -23,22 +24,6 @@ export interface TriggerReaderOptions {
   leaseMs: number;
   pageSize: number;
   now(): number;
-}
-
-async function claimReader(db: Queryable, owner: string, leaseMs: number): Promise<LogCursor | undefined> {
-  const { rows: existing } = await db.query(`SELECT 1 FROM campaign_log_readers WHERE name = $1`, [READER]);
-  if (!existing.length) {
-    const head = await logHead(db);
-    await db.query(`INSERT INTO campaign_log_readers (name, cursor_txid, cursor_seq) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, [READER, head.txid, head.seq]);
-  }
-  const { rows } = await db.query<{ cursor_txid: string; cursor_seq: string }>(
-    `UPDATE campaign_log_readers SET lease_owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000)
-      WHERE name = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())
-      RETURNING cursor_txid, cursor_seq`,
-    [READER, owner, leaseMs],
-  );
-  const r = rows[0];
-  return r ? { txid: r.cursor_txid, seq: Number(r.cursor_seq) } : undefined;
 }
 
 async function activeTriggered(db: Queryable, workspaces: string[]): Promise<Map<string, Array<{ id: string; trigger: CampaignTrigger }>>> {
@@ -58,26 +43,20 @@ async function activeTriggered(db: Queryable, workspaces: string[]): Promise<Map
 
 /** Reads one page of the log into occurrences; true if it moved. */
 export async function readTriggerPage(db: Db, owner: string, opts: TriggerReaderOptions): Promise<boolean> {
-  const cursor = await claimReader(db, owner, opts.leaseMs);
-  if (!cursor) return false;
-  const page = await readLogPage(db, cursor, opts.pageSize);
-  if (page.scanned === 0) return false;
-  const candidates = page.events.filter((e) => TRIGGER_TYPES.has(e.event_type) && typeof e.user?.user_id === 'string' && /^[0-9a-f-]{36}$/i.test(e.user.user_id));
-  const campaigns = candidates.length ? await activeTriggered(db, [...new Set(candidates.map((e) => e.workspace_id))]) : new Map();
-  const nowS = opts.now() / 1000;
-  const found: Array<{ campaignId: string; event: StoredEvent; due: number }> = [];
-  for (const e of candidates) {
-    for (const c of campaigns.get(e.workspace_id) ?? []) {
-      const due = triggerDue(c.trigger, e, nowS);
-      if (due !== undefined) found.push({ campaignId: c.id, event: e, due });
+  const prepare = async (events: StoredEvent[]) => {
+    const candidates = events.filter((e) => TRIGGER_TYPES.has(e.event_type) && typeof e.user?.user_id === 'string' && /^[0-9a-f-]{36}$/i.test(e.user.user_id));
+    const campaigns = candidates.length ? await activeTriggered(db, [...new Set(candidates.map((e) => e.workspace_id))]) : new Map();
+    const nowS = opts.now() / 1000;
+    const found: Array<{ campaignId: string; event: StoredEvent; due: number }> = [];
+    for (const e of candidates) {
+      for (const c of campaigns.get(e.workspace_id) ?? []) {
+        const due = triggerDue(c.trigger, e, nowS);
+        if (due !== undefined) found.push({ campaignId: c.id, event: e, due });
+      }
     }
-  }
-  return db.transaction(async (tx) => {
-    const { rows } = await tx.query(
-      `SELECT 1 FROM campaign_log_readers WHERE name = $1 AND lease_owner = $2 AND lease_until > now() AND cursor_txid = $3 AND cursor_seq = $4 FOR UPDATE`,
-      [READER, owner, cursor.txid, cursor.seq],
-    );
-    if (!rows.length) return false;
+    return found;
+  };
+  return advanceLogReader(db, READER, owner, opts, prepare, async (tx, found) => {
     for (const f of found) {
       const p = f.event.properties;
       const props = (f.event.event_type === TRIGGER_EVENT_TYPES.custom_event ? p.custom_properties : f.event.event_type === TRIGGER_EVENT_TYPES.purchase ? { product_id: p.product_id, price: p.price, currency: p.currency, ...(p.purchase_properties as object | undefined) } : {}) ?? {};
@@ -87,8 +66,6 @@ export async function readTriggerPage(db: Db, owner: string, opts: TriggerReader
         [f.campaignId, f.event.user.user_id, f.event.id, f.event.workspace_id, f.due, JSON.stringify(props)],
       );
     }
-    await tx.query(`UPDATE campaign_log_readers SET cursor_txid = $2, cursor_seq = $3 WHERE name = $1`, [READER, page.end.txid, page.end.seq]);
-    return true;
   });
 }
 
@@ -163,6 +140,6 @@ export class TriggerReader {
 
   async stop(): Promise<void> {
     await this.ticker.stop();
-    await this.db.query(`UPDATE campaign_log_readers SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2`, [READER, this.owner]);
+    await releaseLogReader(this.db, READER, this.owner);
   }
 }
