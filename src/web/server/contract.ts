@@ -34,3 +34,11 @@ export const RecentEvent = Type.Object({
   event: Type.Object({ properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }, { ...Open, description: 'the Currents-format event as logged' }),
 });
 export const UserLookup = Type.Object({ profile: UserProfile, recent_events: Type.Array(RecentEvent) });
+
+/** The dashboard's session (`/dashboard/api/session`): whether the cookie is a live session, and its CSRF token. */
+export const SessionState = Type.Object({
+  signed_in: Type.Boolean(),
+  csrf_token: Type.Optional(Type.String({ description: 'sent back as X-CSRF-Token on every state-changing call' })),
+  expires_at: Type.Optional(Timestamp),
+});
+export type SessionState = Static<typeof SessionState>;

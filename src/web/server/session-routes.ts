@@ -13,6 +13,7 @@ import { currentPasswordHash, verifyPassword } from './password.js';
 import { checkCrossSite, checkOrigin, sessionToken, type SessionContext } from './session-auth.js';
 import { csrfTokenFor, SESSION_TTL_MS } from './sessions.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
+import { SessionState } from './contract.js';
 
 export const SESSION_PATH = '/dashboard/api/session';
 
@@ -46,13 +47,13 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
     return token && (await opts.sessions.find(token)) ? token : undefined;
   };
 
-  app.get(SESSION_PATH, { schema: hidden }, async (request, reply) => {
+  app.get(SESSION_PATH, { schema: { ...hidden, response: { 200: SessionState } } }, async (request, reply) => {
     const token = await current(request);
     noStore(reply);
     return token ? { signed_in: true, csrf_token: csrfTokenFor(token) } : { signed_in: false };
   });
 
-  app.post(SESSION_PATH, { schema: { ...hidden, body: SignInBody } }, async (request, reply) => {
+  app.post(SESSION_PATH, { schema: { ...hidden, body: SignInBody, response: { 200: SessionState } } }, async (request, reply) => {
     noStore(reply);
     checkOrigin(request, opts.publicHost);
     const { password } = request.body as { password: string };
@@ -62,7 +63,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
     return { signed_in: true, csrf_token: csrfTokenFor(session.token), expires_at: session.expiresAt.toISOString() };
   });
 
-  app.delete(SESSION_PATH, { schema: hidden }, async (request, reply) => {
+  app.delete(SESSION_PATH, { schema: { ...hidden, response: { 200: SessionState } } }, async (request, reply) => {
     noStore(reply);
     const token = await current(request);
     if (token) {

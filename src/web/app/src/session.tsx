@@ -4,14 +4,13 @@
  * app only ever holds the CSRF token.
  */
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import type { Static } from 'typebox';
+import type * as Dashboard from '../../server/contract';
 import { api, setCsrfToken, whenSignedOut } from './api';
 
 type SessionState = 'checking' | 'signed-out' | 'signed-in';
 
-interface SessionInfo {
-  signed_in: boolean;
-  csrf_token?: string;
-}
+type SessionInfo = Static<typeof Dashboard.SessionState>;
 
 interface SessionApi {
   state: SessionState;
