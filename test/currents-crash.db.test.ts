@@ -70,14 +70,18 @@ describe(`kill -9 of the exporting process on ${TEST_BACKEND}`, () => {
       expect(bad.status).toBe(201);
       expect((await call(first, 'POST', `/admin/currents/${bad.body.id}/test`)).body).toMatchObject({ ok: false, status: 401 });
 
-      // Slow Mixpanel down so that the kill lands mid-stream: at 25 ms a request the whole export
-      // took under a second, and a busy test process saw a third delivered only once all was.
-      mp.emulator.setFaults({ latencyMs: 200, rate429: 0.05 }, P.projectId);
+      // The kill must land mid-stream. Tracked while the export runs, the events were exported as
+      // fast as they came (the export kept pace with the test's requests, and the kill found 99.75 %
+      // or all of them delivered): so the export is paused while they are tracked, then resumed
+      // against a slowed Mixpanel.
+      expect((await call(first, 'POST', `/admin/currents/${good.body.id}/pause`)).status).toBeLessThan(300);
+      mp.emulator.setFaults({ latencyMs: 100, rate429: 0.05 }, P.projectId);
       const time = new Date(Date.now() - 600_000).toISOString();
       for (let i = 0; i < EVENTS; i += 75) {
         const events = Array.from({ length: Math.min(75, EVENTS - i) }, (_, j) => ({ external_id: `crash-${(i + j) % 100}`, name: 'crash_event', time, properties: { n: i + j } }));
         expect((await call(first, 'POST', '/users/track', { events })).status).toBe(201);
       }
+      expect((await call(first, 'POST', `/admin/currents/${good.body.id}/resume`)).status).toBeLessThan(300);
       await waitFor(async () => mp.emulator.store.count(P.projectId, 'dedup') >= EVENTS * 0.3, 'a third of the events to land', 120_000, 5);
       first.child.kill('SIGKILL');
       await first.exited;

@@ -3,7 +3,7 @@
  * bundle), launches Debian's Chromium through playwright-core (never a downloaded browser), records
  * console errors, and writes screenshots to the git-ignored test-results/screenshots/.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -15,12 +15,17 @@ const VITE_CONFIG = fileURLToPath(new URL('../../src/web/app/vite.config.ts', im
 /** The flags that work on this machine: no sandbox as root, no GPU, no network chatter. */
 const FLAGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** A build of its own for the tests, so that servers other test files start meanwhile never see dist/dashboard half-written. */
-export const TEST_BUILD = fileURLToPath(new URL('../../test-results/dashboard/', import.meta.url));
+/**
+ * A build of its own for each test process: servers other test files start meanwhile never see
+ * dist/dashboard half-written, and two browser test files running at once never empty each other's
+ * build while its server serves it (they did, with one shared directory).
+ */
+export const TEST_BUILD = fileURLToPath(new URL(`../../test-results/dashboard-${process.pid}/`, import.meta.url));
 
 export async function buildDashboard(outDir = TEST_BUILD): Promise<string> {
   const { build } = await import('vite');
   await build({ configFile: VITE_CONFIG, logLevel: 'warn', mode: 'production', build: { outDir, emptyOutDir: true } });
+  if (outDir === TEST_BUILD) process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
   return outDir;
 }
 
@@ -46,6 +51,8 @@ export interface WatchedPage {
 export async function openPage(browser: Browser, opts: { width: number; height: number }): Promise<WatchedPage> {
   await mkdir(SCREENSHOTS, { recursive: true });
   const context = await browser.newContext({ viewport: { width: opts.width, height: opts.height }, acceptDownloads: true });
+  // Generous on a busy 2-core machine: an action that waits longer is stuck, not slow.
+  context.setDefaultTimeout(90_000);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (msg) => {
