@@ -16,6 +16,7 @@ import { activeCanvases, ENTRY_COLUMNS, type Canvas, type Entry } from './store.
 
 const CURSOR = 'canvases';
 const PAGE = 2000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RELEVANT = new Set(['users.behaviors.CustomEvent', 'users.behaviors.Purchase']);
 
 /** Creates the cursor at the log's head the first time (history before the first start is not replayed). */
@@ -35,11 +36,33 @@ export async function listenOnce(deps: EngineDeps, db: Db): Promise<number> {
     const events = page.events.filter((e) => RELEVANT.has(e.event_type) && typeof e.user.user_id === 'string');
     if (events.length) {
       const canvases = await activeCanvases(tx);
-      for (const e of events) await handle(deps, tx, canvases, e);
+      // Most tracked events concern no Canvas: only users already in one (for exits, Action Paths and
+      // conversions) and events that match an action-based entry need the per-event work below.
+      const inCanvas = await usersWithEntries(tx, events);
+      for (const e of events) {
+        const key = `${e.workspace_id}/${e.user.user_id!}`;
+        if (!inCanvas.has(key) && !canvases.some((c) => c.workspace_id === e.workspace_id && c.definition.entry.type === 'action' && matchesEvent(c.definition.entry.event, e))) continue;
+        await handle(deps, tx, canvases, e);
+        inCanvas.add(key); // a later event of the page may concern the entry this one made
+      }
     }
     await tx.query(`UPDATE canvas_log_cursor SET txid = $2, seq = $3 WHERE name = $1`, [CURSOR, page.end.txid, page.end.seq]);
     return page.scanned;
   });
+}
+
+/** `workspace/user` of the page's users with an entry the listener could act on (the same rows `handle` reads), in one query. */
+async function usersWithEntries(tx: Queryable, events: StoredEvent[]): Promise<Set<string>> {
+  // Ids that are not UUIDs (an event published for a user the store never had) have no entries.
+  const pairs = new Map(events.filter((e) => UUID.test(e.user.user_id!)).map((e) => [`${e.workspace_id}/${e.user.user_id!}`, e]));
+  if (!pairs.size) return new Set();
+  const { rows } = await tx.query<{ workspace_id: string; user_id: string }>(
+    `SELECT DISTINCT e.workspace_id, e.user_id FROM canvas_entries e
+       JOIN unnest($1::uuid[], $2::uuid[]) AS p(workspace_id, user_id) ON e.workspace_id = p.workspace_id AND e.user_id = p.user_id
+      WHERE e.state = 'active' OR e.entered_at > now() - interval '31 days'`,
+    [[...pairs.values()].map((e) => e.workspace_id), [...pairs.values()].map((e) => e.user.user_id!)],
+  );
+  return new Set(rows.map((r) => `${r.workspace_id}/${r.user_id}`));
 }
 
 /** The properties a tracked event carried (Braze's `event_properties`). */

@@ -47,9 +47,20 @@ const ADD_SQL = `
          window_end = EXCLUDED.window_end
   RETURNING bucket, window_end, hits`;
 
+// Rows are locked in bucket order (the ORDER BY under FOR UPDATE), as ADD_SQL does, so the two
+// statements cannot deadlock across processes.
+const RETURN_SQL = `
+  WITH t AS (SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(bucket, window_end, n)),
+       locked AS (SELECT c.bucket FROM rate_limit_counters c JOIN t ON t.bucket = c.bucket AND t.window_end = c.window_end ORDER BY c.bucket FOR UPDATE OF c)
+  UPDATE rate_limit_counters c SET hits = greatest(c.hits - t.n, 0)
+    FROM t WHERE c.bucket = t.bucket AND c.window_end = t.window_end AND c.bucket IN (SELECT bucket FROM locked)`;
+
 export class SharedCounters {
   private pending = new Map<string, PendingBucket>();
   private flushing = false;
+  /** Slots given back and not yet written, by `${resetAt} ${bucket}`. */
+  private returns = new Map<string, { bucket: string; resetAt: number; ops: Array<{ resolve(): void; reject(err: unknown): void }> }>();
+  private returning = false;
   private readonly pruneTimer: NodeJS.Timeout;
   /** The in-process fallback's counts, while the store refuses the write. */
   private readonly local = new Map<string, { windowEnd: number; hits: number }>();
@@ -91,7 +102,36 @@ export class SharedCounters {
       local.hits--;
       return;
     }
-    await this.db.query('UPDATE rate_limit_counters SET hits = hits - 1 WHERE bucket = $1 AND window_end = $2 AND hits > 0', [bucket, resetAt]);
+    // Coalesced like hits: every request of a busy key gives its slot back, and one statement per
+    // row lock (rather than one per request, queued on the same row) keeps that off the hot path.
+    const key = `${resetAt} ${bucket}`;
+    return new Promise((resolve, reject) => {
+      let entry = this.returns.get(key);
+      if (!entry) this.returns.set(key, (entry = { bucket, resetAt, ops: [] }));
+      entry.ops.push({ resolve, reject });
+      if (!this.returning) {
+        this.returning = true;
+        queueMicrotask(() => void this.flushReturns());
+      }
+    });
+  }
+
+  private async flushReturns(): Promise<void> {
+    try {
+      while (this.returns.size > 0) {
+        const batch = this.returns;
+        this.returns = new Map();
+        const entries = [...batch.values()];
+        try {
+          await this.db.query(RETURN_SQL, [entries.map((e) => e.bucket), entries.map((e) => e.resetAt), entries.map((e) => e.ops.length)]);
+          for (const e of entries) for (const op of e.ops) op.resolve();
+        } catch (err) {
+          for (const e of entries) for (const op of e.ops) op.reject(err);
+        }
+      }
+    } finally {
+      this.returning = false;
+    }
   }
 
   close(): void {
