@@ -18,6 +18,7 @@ import { flagHardBounce, flagsOf, getDispatch, holdsSend, type Dispatch, type Se
 import { signToken } from '../channels/index.js';
 import { acceptSmsMessage, prepareSmsMessage, type SmsMessage, type SmsProvider, type SmsSendOutcome } from '../channels/index.js';
 import { smsSubscribeState } from '../identity/index.js';
+import type { SendWriter } from './send-writer.js';
 
 export interface AttemptDeps {
   db: Db;
@@ -30,6 +31,8 @@ export interface AttemptDeps {
   trackingSecret(workspaceId: string): Buffer;
   campaignName(campaignId: string): Promise<string>;
   now(): number;
+  /** The worker's group-commit queue (send-writer.ts); without it each write is a transaction of its own. */
+  writer?: SendWriter;
   /** The SMS channel: the workspace's provider, the send, and the status callback URL to give it. */
   sms?: {
     provider(workspaceId: string): Promise<SmsProvider | undefined>;
@@ -99,6 +102,10 @@ async function fenced(deps: AttemptDeps, row: SendRow, work: (tx: Queryable) => 
 }
 
 async function finish(deps: AttemptDeps, row: SendRow, state: string, reason: string | null, events: LogEvent[], extra: { attempt?: AttemptRecord; delivered?: boolean } = {}): Promise<void> {
+  if (deps.writer) {
+    await deps.writer.write({ kind: 'finish', sendKey: row.send_key, workspaceId: row.workspace_id, state, reason, events, ...(extra.attempt ? { attempt: extra.attempt } : {}), delivered: extra.delivered === true });
+    return;
+  }
   await fenced(deps, row, async (tx) => {
     await tx.query(
       `UPDATE campaign_sends SET state = $2, reason = $3, lease_owner = NULL, lease_until = NULL,
@@ -112,6 +119,10 @@ async function finish(deps: AttemptDeps, row: SendRow, state: string, reason: st
 }
 
 async function retryLater(deps: AttemptDeps, row: SendRow, at: number, events: LogEvent[], attempt?: AttemptRecord): Promise<void> {
+  if (deps.writer) {
+    await deps.writer.write({ kind: 'retry', sendKey: row.send_key, workspaceId: row.workspace_id, at, events, ...(attempt ? { attempt } : {}) });
+    return;
+  }
   await fenced(deps, row, async (tx) => {
     await tx.query(
       `UPDATE campaign_sends SET next_attempt_at = to_timestamp($2::float8 / 1000), lease_owner = NULL, lease_until = NULL,
@@ -125,6 +136,7 @@ async function retryLater(deps: AttemptDeps, row: SendRow, at: number, events: L
 
 /** Marks the attempt as started (the Send event on the first); false if the lease is gone. */
 async function start(deps: AttemptDeps, row: SendRow, sendEvent: LogEvent | undefined): Promise<boolean> {
+  if (deps.writer) return deps.writer.write({ kind: 'start', sendKey: row.send_key, workspaceId: row.workspace_id, events: sendEvent && row.attempts === 0 ? [sendEvent] : [] });
   return fenced(deps, row, async (tx) => {
     await tx.query(`UPDATE campaign_sends SET attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, now()) WHERE send_key = $1`, [row.send_key]);
     if (sendEvent && row.attempts === 0) await appendEvents(tx, row.workspace_id, [sendEvent]);
