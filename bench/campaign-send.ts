@@ -1,7 +1,12 @@
 /**
  * Email and webhook campaign throughput on PostgreSQL (docs/reference/campaigns.md, "Bench").
  *
- *   npx tsx bench/campaign-send.ts [--users 1000000] [--webhooks 200000] [--concurrency 64] [--smtp-connections 16]
+ *   npx tsx bench/campaign-send.ts [--users 1000000] [--webhooks 200000] [--concurrency 256] [--smtp-connections 16] [--profile]
+ *   npx tsx bench/campaign-send.ts --crash [--users 100000]
+ *
+ * `--profile` counts the statements and transactions the send path runs during the email campaign
+ * (by the statement's first words) and prints them per email. `--crash` runs the kill -9 acceptance
+ * test (test/campaign-crash.db.test.ts) at `--users` recipients instead of the throughput bench.
  *
  * 1. Populates a fresh database with `--users` users that have an email address (generate_series).
  * 2. Starts the mail sink as a process of its own (`rivulet mail-sink`), and a tiny HTTP sink for
@@ -32,7 +37,8 @@ const opt = (name: string, fallback: string) => {
 };
 const USERS = Number(opt('users', '1000000'));
 const WEBHOOKS = Math.min(USERS, Number(opt('webhooks', '200000')));
-const CONCURRENCY = Number(opt('concurrency', '64'));
+const CONCURRENCY = Number(opt('concurrency', '256'));
+const PROFILE = args.includes('--profile');
 const SMTP_CONNECTIONS = Number(opt('smtp-connections', '16'));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -112,6 +118,43 @@ async function baseline(smtpUrl: string, count: number): Promise<number> {
   return count / seconds;
 }
 
+if (args.includes('--crash')) {
+  // The acceptance run of the crash test at full size, on PostgreSQL.
+  const child = spawn('npx', ['vitest', 'run', '--project', 'postgres', 'test/campaign-crash.db.test.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, RIVULET_CAMPAIGN_CRASH_USERS: String(Number(opt('users', '100000'))) },
+    stdio: 'inherit',
+  });
+  process.exit(await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1))));
+}
+
+/** Statement and transaction counts by the statement's first words (`--profile`). */
+const statements = new Map<string, number>();
+let transactions = 0;
+let counting = false;
+function countOn(db: { query: (...a: any[]) => Promise<any>; transaction?: (work: (tx: any) => Promise<any>) => Promise<any> }): void {
+  const query = db.query.bind(db);
+  const name = (sql: string) => sql.replace(/\s+/g, ' ').trim().slice(0, 70);
+  const wrapTx = (tx: { query: (...a: any[]) => Promise<any>; exec: (sql: string) => Promise<void> }) => ({
+    exec: (sql: string) => tx.exec(sql),
+    query: (sql: string, params?: unknown[]) => {
+      if (counting) statements.set(name(sql), (statements.get(name(sql)) ?? 0) + 1);
+      return tx.query(sql, params);
+    },
+  });
+  db.query = (sql: string, params?: unknown[]) => {
+    if (counting) statements.set(name(sql), (statements.get(name(sql)) ?? 0) + 1);
+    return query(sql, params);
+  };
+  if (db.transaction) {
+    const transaction = db.transaction.bind(db);
+    db.transaction = (work) => {
+      if (counting) transactions++;
+      return transaction((tx) => work(wrapTx(tx)));
+    };
+  }
+}
+
 const sink = await startMailSinkProcess();
 const hooks = await startHookSinkProcess();
 const { startTestServer } = await import('../src/test-support/server.js');
@@ -128,6 +171,7 @@ const server = await startTestServer({
   LOG_LEVEL: 'silent',
 });
 const db = server.testDb.db;
+if (PROFILE) countOn(db as never);
 try {
   const t0 = performance.now();
   await db.exec('ALTER TABLE users DISABLE TRIGGER USER');
@@ -164,6 +208,7 @@ try {
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
   const launchedAt = performance.now();
+  counting = PROFILE;
   const launched = await server.call('POST', `/admin/campaigns/${campaign.body.id}/launch`);
   if (launched.status !== 201) throw new Error(JSON.stringify(launched.body));
   await until('the first delivery', async () => (await sink.messages()) > 0, 120_000, 10);
@@ -184,6 +229,12 @@ try {
     200,
   );
   const emailSeconds = (performance.now() - launchedAt) / 1000;
+  counting = false;
+  if (PROFILE) {
+    const total = [...statements.values()].reduce((a, b) => a + b, 0);
+    log(`profile: ${total.toLocaleString('en')} statements (${(total / USERS).toFixed(2)} per email), ${transactions.toLocaleString('en')} transactions (${(transactions / USERS).toFixed(3)} per email)`);
+    for (const [sql, n] of [...statements].sort((a, b) => b[1] - a[1]).slice(0, 20)) log(`  ${String(n).padStart(9)}  ${(n / USERS).toFixed(3)}/email  ${sql}`);
+  }
   const emailRate = USERS / emailSeconds;
   const emailRss = peakRss;
 

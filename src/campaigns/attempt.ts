@@ -12,7 +12,7 @@ import { buildRenderScope, compileTemplate, renderTemplate, type CompiledTemplat
 import type { Db, Queryable } from '../storage/index.js';
 import type { Dispatcher } from 'undici';
 import type { Variant } from './definition.js';
-import { campaignEvent, type SendContext } from './events.js';
+import { campaignEvent, campaignRef, type SendContext } from './events.js';
 import { emailSkipReason } from './resolve.js';
 import { flagHardBounce, flagsOf, getDispatch, holdsSend, type Dispatch, type SendRow } from './store.js';
 import { signToken } from '../channels/index.js';
@@ -157,7 +157,7 @@ export async function attemptSend(deps: AttemptDeps, row: SendRow, pre?: Prefetc
     workspaceId: row.workspace_id,
     sendKey: row.send_key,
     dispatchId: row.dispatch_id,
-    campaign: { id: row.campaign_id, name: await deps.campaignName(row.campaign_id) },
+    campaign: campaignRef(row.campaign_id, await deps.campaignName(row.campaign_id), dispatch.definition),
     variant: { id: variant.id, name: variant.name },
     user,
   };

@@ -11,7 +11,7 @@ import { appendEvents } from '../events/index.js';
 import { usersByIds } from '../identity/index.js';
 import { CONTROL_VARIANT } from './assignment.js';
 import type { CampaignDefinition } from './definition.js';
-import { campaignEvent } from './events.js';
+import { campaignEvent, campaignRef } from './events.js';
 import { getCampaignById, getDispatch, type SendRow } from './store.js';
 import { quietUntil, type FrequencyRule } from './gate-rules.js';
 
@@ -73,7 +73,7 @@ export async function passGates(db: Db, row: SendRow, owner: string, nowMs: numb
   const abort = async (tx: Queryable, type: string, log: string) => {
     await tx.query(`UPDATE campaign_sends SET state = 'aborted', reason = $3, lease_owner = NULL, lease_until = NULL WHERE send_key = $1 AND lease_owner = $2 AND state = 'queued'`, [row.send_key, owner, type]);
     const variant = row.variant_id === CONTROL_VARIANT ? { id: CONTROL_VARIANT, name: 'Control' } : { id: row.variant_id, name: def.variants.find((v) => v.id === row.variant_id)?.name ?? row.variant_id };
-    const ctx = { workspaceId: row.workspace_id, sendKey: row.send_key, dispatchId: row.dispatch_id, campaign: { id: row.campaign_id, name: campaign?.name ?? row.campaign_id }, variant, user };
+    const ctx = { workspaceId: row.workspace_id, sendKey: row.send_key, dispatchId: row.dispatch_id, campaign: campaignRef(row.campaign_id, campaign?.name ?? row.campaign_id, def), variant, user };
     await appendEvents(tx, row.workspace_id, [campaignEvent(`users.messages.${channel}.Abort`, ctx, { abort_type: type, abort_log: log, ...(channel === 'email' ? { email_address: user.email ?? '' } : {}) }, nowMs)]);
   };
   return db.transaction(async (tx) => {

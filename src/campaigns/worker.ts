@@ -104,7 +104,10 @@ export class SendWorker {
           for (const r of rows) this.inFlight.delete(r.send_key);
           throw err;
         });
-        if (head > 1024) queue.splice(0, head), (head = 0);
+        if (head > 1024) {
+          queue.splice(0, head);
+          head = 0;
+        }
         for (const row of rows) queue.push({ row, pre });
       })()
         .catch((err) => {
