@@ -53,14 +53,18 @@ function template(key: string, source: string): CompiledTemplate {
   return t;
 }
 
-const dispatches = new Map<string, Dispatch>();
-async function dispatchOf(db: Db, id: string): Promise<Dispatch> {
+/** Dispatches by id (a dispatch's definition never changes); promises, so that the lanes of a batch share one read. */
+const dispatches = new Map<string, Promise<Dispatch>>();
+function dispatchOf(db: Db, id: string): Promise<Dispatch> {
   let d = dispatches.get(id);
   if (!d) {
-    d = await getDispatch(db, id);
-    if (!d) throw new Error(`dispatch ${id} is gone`);
     if (dispatches.size > 1000) dispatches.clear();
+    d = getDispatch(db, id).then((found) => {
+      if (!found) throw new Error(`dispatch ${id} is gone`);
+      return found;
+    });
     dispatches.set(id, d);
+    d.catch(() => dispatches.delete(id));
   }
   return d;
 }

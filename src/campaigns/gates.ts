@@ -17,28 +17,34 @@ import { quietUntil, type FrequencyRule } from './gate-rules.js';
 
 export { checkFrequencyRules, checkQuietHours, localTime, quietUntil, type FrequencyRule, type QuietHours } from './gate-rules.js';
 
-const dispatchDefs = new Map<string, CampaignDefinition>();
-async function definitionOf(db: Queryable, dispatchId: string): Promise<CampaignDefinition | undefined> {
+/** Promises, not values: the lanes of a batch that ask at once share one read (single flight). */
+const dispatchDefs = new Map<string, Promise<CampaignDefinition | undefined>>();
+function definitionOf(db: Queryable, dispatchId: string): Promise<CampaignDefinition | undefined> {
   let d = dispatchDefs.get(dispatchId);
   if (!d) {
-    d = (await getDispatch(db, dispatchId))?.definition;
-    if (!d) return undefined;
     if (dispatchDefs.size > 1000) dispatchDefs.clear();
+    d = getDispatch(db, dispatchId).then((found) => {
+      if (!found) dispatchDefs.delete(dispatchId);
+      return found?.definition;
+    });
     dispatchDefs.set(dispatchId, d);
+    d.catch(() => dispatchDefs.delete(dispatchId));
   }
   return d;
 }
 
 /** A workspace's rules, read at most once a second per process (a change applies within a second). */
 const RULES_TTL_MS = 1000;
-const cachedRules = new Map<string, { rules: FrequencyRule[]; until: number }>();
-async function rulesOf(db: Queryable, workspaceId: string): Promise<FrequencyRule[]> {
+const cachedRules = new Map<string, { rules: Promise<FrequencyRule[]>; until: number }>();
+function rulesOf(db: Queryable, workspaceId: string): Promise<FrequencyRule[]> {
   const hit = cachedRules.get(workspaceId);
   if (hit && hit.until > Date.now()) return hit.rules;
-  const { rows } = await db.query<{ rules: FrequencyRule[] }>(`SELECT rules FROM frequency_cap_rules WHERE workspace_id = $1`, [workspaceId]);
-  const rules = rows[0]?.rules ?? [];
   if (cachedRules.size > 10_000) cachedRules.clear();
-  cachedRules.set(workspaceId, { rules, until: Date.now() + RULES_TTL_MS });
+  // One read per expiry however many lanes ask at once (single flight).
+  const rules = db.query<{ rules: FrequencyRule[] }>(`SELECT rules FROM frequency_cap_rules WHERE workspace_id = $1`, [workspaceId]).then(({ rows }) => rows[0]?.rules ?? []);
+  const entry = { rules, until: Date.now() + RULES_TTL_MS };
+  cachedRules.set(workspaceId, entry);
+  rules.catch(() => cachedRules.get(workspaceId) === entry && cachedRules.delete(workspaceId));
   return rules;
 }
 
