@@ -15,7 +15,7 @@ import { resolveNextDispatch, type AudienceSource } from './resolve.js';
 import { claimSends, releaseSends, renewSendLeases, type SendRow } from './store.js';
 import { SendWriter } from './send-writer.js';
 import { takeRateSlot } from './limits.js';
-import { passGates } from './gates.js';
+import { passGatesBatch } from './gates.js';
 
 export interface WorkerTiming {
   pollMs: number;
@@ -100,7 +100,11 @@ export class SendWorker {
         if (!claimed.length) exhausted = true;
         if (!rows.length) return;
         for (const r of rows) this.inFlight.add(r.send_key);
-        const pre = await prefetch(deps.db, rows).catch((err) => {
+        // The batch's users and flags, then quiet hours and the global frequency cap for the whole batch (gates.ts).
+        const { pre, passed } = await (async () => {
+          const pre = await prefetch(deps.db, rows);
+          return { pre, passed: await passGatesBatch(deps.db, rows, this.owner, deps.now(), pre.users) };
+        })().catch((err) => {
           for (const r of rows) this.inFlight.delete(r.send_key);
           throw err;
         });
@@ -108,7 +112,10 @@ export class SendWorker {
           queue.splice(0, head);
           head = 0;
         }
-        for (const row of rows) queue.push({ row, pre });
+        for (const row of rows) {
+          if (passed.has(row.send_key)) queue.push({ row, pre });
+          else this.inFlight.delete(row.send_key);
+        }
       })()
         .catch((err) => {
           this.onError(err);
@@ -131,8 +138,7 @@ export class SendWorker {
         queue[head++] = undefined as never;
         const { row, pre } = item;
         try {
-          // Quiet hours and the global frequency cap (gates.ts), then the campaign's rate limit: a send over it waits for a free slot instead (limits.ts).
-          if (!(await passGates(deps.db, row, this.owner, deps.now()).catch((err) => (this.onError(err), false)))) continue;
+          // The campaign's rate limit: a send over it waits for a free slot instead (limits.ts).
           if (!(await takeRateSlot(deps.db, row, this.owner).catch((err) => (this.onError(err), false)))) continue;
           await attemptSend(deps, row, pre).catch(this.onError);
         } finally {
