@@ -94,7 +94,7 @@ export interface Config {
     /** How often send workers look for due work, ms, and how many sends one process attempts at once. */
     sendPollMs: number;
     sendConcurrency: number;
-    /** How long a claimed send stays one process's (RIVULET_SEND_LEASE_MS): after a crash, its unfinished sends wait this long. */
+    /** How long a claimed send stays one process's unless renewed (RIVULET_SEND_LEASE_MS; a live worker renews it): after a crash, its unfinished sends wait this long. */
     sendLeaseMs: number;
   };
   /** Leases on background work shared by processes (src/leases, docs/scaling.md). */
@@ -197,7 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
       webhookAllow: (env.RIVULET_WEBHOOK_ALLOW ?? '').split(',').map((a) => a.trim()).filter((a) => a.length > 0),
       sendPollMs: int(env, 'RIVULET_SEND_POLL_MS', 500, 10, 60_000),
       sendConcurrency: int(env, 'RIVULET_SEND_CONCURRENCY', 16, 1, 1000),
-      sendLeaseMs: int(env, 'RIVULET_SEND_LEASE_MS', 300_000, 1_000, 3_600_000),
+      sendLeaseMs: int(env, 'RIVULET_SEND_LEASE_MS', 30_000, 1_000, 3_600_000),
     },
     leases: {
       pullRunMs: int(env, 'RIVULET_PULL_LEASE_MS', 60_000, 300, 3_600_000),

@@ -6,7 +6,7 @@
  * user to the mail sink with a personalized subject → opens and clicks fetched over HTTP by the
  * sink → a conversion event tracked → a Mixpanel Current exports → the Mixpanel emulator holds
  * exactly the expected Send, Delivery, Open, Click, Conversion and EnrollInControl, with the right
- * campaign_id, message_variation_id, send_id and (on message events, per the catalogue) dispatch_id.
+ * campaign_id, message_variation_id, send_id and (on message and Conversion events, per the catalogue) dispatch_id.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -140,8 +140,8 @@ describe(`campaign end to end on ${TEST_BACKEND}`, () => {
       const send = bySend.get(e.properties.send_id as string)!;
       expect(send).toBeDefined();
       expect(e.properties).toMatchObject({ campaign_id: campaignId, message_variation_id: send.variant_id });
-      // The catalogue gives dispatch_id to message events; Conversion and EnrollInControl have none.
-      if (e.event_type.startsWith('users.messages.')) expect(e.properties.dispatch_id).toBe(dispatchId);
+      // The catalogue gives dispatch_id to message events and Conversion; EnrollInControl has none.
+      if (e.event_type.startsWith('users.messages.') || e.event_type === 'users.campaigns.Conversion') expect(e.properties.dispatch_id).toBe(dispatchId);
       else expect(e.properties.dispatch_id).toBeUndefined();
     }
     const expected = expectedFor(log, TYPES, P.token).events.sort(byInsertId);

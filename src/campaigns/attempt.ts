@@ -12,12 +12,13 @@ import { buildRenderScope, compileTemplate, renderTemplate, type CompiledTemplat
 import type { Db, Queryable } from '../storage/index.js';
 import type { Dispatcher } from 'undici';
 import type { Variant } from './definition.js';
-import { campaignEvent, type SendContext } from './events.js';
+import { campaignEvent, campaignRef, type SendContext } from './events.js';
 import { emailSkipReason } from './resolve.js';
 import { flagHardBounce, flagsOf, getDispatch, holdsSend, type Dispatch, type SendRow } from './store.js';
 import { signToken } from '../channels/index.js';
 import { acceptSmsMessage, prepareSmsMessage, type SmsMessage, type SmsProvider, type SmsSendOutcome } from '../channels/index.js';
 import { smsSubscribeState } from '../identity/index.js';
+import type { SendWriter } from './send-writer.js';
 
 export interface AttemptDeps {
   db: Db;
@@ -30,6 +31,8 @@ export interface AttemptDeps {
   trackingSecret(workspaceId: string): Buffer;
   campaignName(campaignId: string): Promise<string>;
   now(): number;
+  /** The worker's group-commit queue (send-writer.ts); without it each write is a transaction of its own. */
+  writer?: SendWriter;
   /** The SMS channel: the workspace's provider, the send, and the status callback URL to give it. */
   sms?: {
     provider(workspaceId: string): Promise<SmsProvider | undefined>;
@@ -50,14 +53,18 @@ function template(key: string, source: string): CompiledTemplate {
   return t;
 }
 
-const dispatches = new Map<string, Dispatch>();
-async function dispatchOf(db: Db, id: string): Promise<Dispatch> {
+/** Dispatches by id (a dispatch's definition never changes); promises, so that the lanes of a batch share one read. */
+const dispatches = new Map<string, Promise<Dispatch>>();
+function dispatchOf(db: Db, id: string): Promise<Dispatch> {
   let d = dispatches.get(id);
   if (!d) {
-    d = await getDispatch(db, id);
-    if (!d) throw new Error(`dispatch ${id} is gone`);
     if (dispatches.size > 1000) dispatches.clear();
+    d = getDispatch(db, id).then((found) => {
+      if (!found) throw new Error(`dispatch ${id} is gone`);
+      return found;
+    });
     dispatches.set(id, d);
+    d.catch(() => dispatches.delete(id));
   }
   return d;
 }
@@ -99,6 +106,10 @@ async function fenced(deps: AttemptDeps, row: SendRow, work: (tx: Queryable) => 
 }
 
 async function finish(deps: AttemptDeps, row: SendRow, state: string, reason: string | null, events: LogEvent[], extra: { attempt?: AttemptRecord; delivered?: boolean } = {}): Promise<void> {
+  if (deps.writer) {
+    await deps.writer.write({ kind: 'finish', sendKey: row.send_key, workspaceId: row.workspace_id, state, reason, events, ...(extra.attempt ? { attempt: extra.attempt } : {}), delivered: extra.delivered === true });
+    return;
+  }
   await fenced(deps, row, async (tx) => {
     await tx.query(
       `UPDATE campaign_sends SET state = $2, reason = $3, lease_owner = NULL, lease_until = NULL,
@@ -112,6 +123,10 @@ async function finish(deps: AttemptDeps, row: SendRow, state: string, reason: st
 }
 
 async function retryLater(deps: AttemptDeps, row: SendRow, at: number, events: LogEvent[], attempt?: AttemptRecord): Promise<void> {
+  if (deps.writer) {
+    await deps.writer.write({ kind: 'retry', sendKey: row.send_key, workspaceId: row.workspace_id, at, events, ...(attempt ? { attempt } : {}) });
+    return;
+  }
   await fenced(deps, row, async (tx) => {
     await tx.query(
       `UPDATE campaign_sends SET next_attempt_at = to_timestamp($2::float8 / 1000), lease_owner = NULL, lease_until = NULL,
@@ -125,6 +140,7 @@ async function retryLater(deps: AttemptDeps, row: SendRow, at: number, events: L
 
 /** Marks the attempt as started (the Send event on the first); false if the lease is gone. */
 async function start(deps: AttemptDeps, row: SendRow, sendEvent: LogEvent | undefined): Promise<boolean> {
+  if (deps.writer) return deps.writer.write({ kind: 'start', sendKey: row.send_key, workspaceId: row.workspace_id, events: sendEvent && row.attempts === 0 ? [sendEvent] : [] });
   return fenced(deps, row, async (tx) => {
     await tx.query(`UPDATE campaign_sends SET attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, now()) WHERE send_key = $1`, [row.send_key]);
     if (sendEvent && row.attempts === 0) await appendEvents(tx, row.workspace_id, [sendEvent]);
@@ -145,7 +161,7 @@ export async function attemptSend(deps: AttemptDeps, row: SendRow, pre?: Prefetc
     workspaceId: row.workspace_id,
     sendKey: row.send_key,
     dispatchId: row.dispatch_id,
-    campaign: { id: row.campaign_id, name: await deps.campaignName(row.campaign_id) },
+    campaign: campaignRef(row.campaign_id, await deps.campaignName(row.campaign_id), dispatch.definition),
     variant: { id: variant.id, name: variant.name },
     user,
   };

@@ -15,7 +15,7 @@ import type { Db, Queryable } from '../storage/index.js';
 import { CONTROL_VARIANT } from './assignment.js';
 import { CONVERTING_EVENT_TYPES, conversionsOf, type ConversionBehavior, type Receipt } from './conversion-rules.js';
 import type { CampaignDefinition } from './definition.js';
-import { campaignEvent } from './events.js';
+import { campaignEvent, campaignRef } from './events.js';
 
 const READER = 'conversions';
 
@@ -91,7 +91,7 @@ async function conversionsFor(db: Queryable, events: StoredEvent[]): Promise<Arr
           workspaceId: row.workspace_id,
           sendKey: row.send_key,
           dispatchId: row.dispatch_id,
-          campaign: { id: row.campaign_id, name: row.campaign_name },
+          campaign: campaignRef(row.campaign_id, row.campaign_name, row.definition),
           variant,
           user: { id: row.user_id, external_id: e.user.external_user_id ?? null, time_zone: e.user.timezone ?? null },
         },

@@ -148,9 +148,9 @@ describe(`campaign delivery rules on ${TEST_BACKEND}`, () => {
       expect(c.properties).toMatchObject({
         campaign_id: id,
         message_variation_id: send.variant_id,
+        dispatch_id: send.dispatch_id,
         conversion_behavior_index: 0,
       });
-      // The catalogue's Conversion has no dispatch_id; send_id names the receipt.
       expect(JSON.parse(c.properties.conversion_behavior as string)).toEqual(behaviors[0]);
     }
     expect(new Set(conversions.map((c) => c.properties.send_id)).size).toBe(6);

@@ -12,9 +12,15 @@ export interface SendContext {
   workspaceId: string;
   sendKey: string;
   dispatchId: string;
-  campaign: { id: string; name: string };
+  /** `implicit`: the workspace's internal campaign of a `/messages/send` without campaign_id; its events carry `campaign_id: null`. */
+  campaign: { id: string; name: string; implicit?: boolean };
   variant: { id: string; name: string };
   user: { id: string; external_id: string | null; time_zone: string | null };
+}
+
+/** The campaign part of a SendContext from a campaign or dispatch definition (marks the internal API-messages campaign). */
+export function campaignRef(id: string, name: string, definition?: unknown): SendContext['campaign'] {
+  return (definition as { api_messages?: boolean } | undefined)?.api_messages === true ? { id, name, implicit: true } : { id, name };
 }
 
 export function campaignEvent(type: string, ctx: SendContext, fields: Record<string, unknown>, timeMs: number, discriminator = ''): LogEvent {
@@ -34,6 +40,11 @@ export function campaignEvent(type: string, ctx: SendContext, fields: Record<str
   for (const [k, v] of Object.entries(all)) {
     const field = spec.fields[k];
     if (v !== undefined && v !== null && field && field.placement === 'properties') properties[k] = v;
+  }
+  // A /messages/send without campaign_id: the events name no campaign (the internal row stays ours).
+  if (ctx.campaign.implicit && spec.fields['campaign_id']?.placement === 'properties') {
+    delete properties['campaign_name'];
+    properties['campaign_id'] = null;
   }
   const user: LogEvent['user'] = { user_id: ctx.user.id };
   if (ctx.user.external_id) user.external_user_id = ctx.user.external_id;

@@ -53,7 +53,8 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
   const policy = new AddressPolicy(config.messaging.webhookAllow);
   const agent = guardedAgent(policy);
   const timing = { ...DEFAULT_WORKER_TIMING, pollMs: config.messaging.sendPollMs, concurrency: config.messaging.sendConcurrency, leaseMs: config.messaging.sendLeaseMs, ...opts.timing };
-  const names = new Map<string, string>();
+  // Promises, not values: the lanes that ask at once share one query (single flight).
+  const names = new Map<string, Promise<string>>();
   const channelOf = async (campaignId: string) => {
     const c = await getCampaignById(db, campaignId);
     return c ? { channel: c.channel, name: c.name } : undefined;
@@ -98,7 +99,10 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
           trackingSecret,
           campaignName: async (id) => {
             let n = names.get(id);
-            if (n === undefined) names.set(id, (n = (await channelOf(id))?.name ?? id));
+            if (n === undefined) {
+              names.set(id, (n = channelOf(id).then((c) => c?.name ?? id)));
+              n.catch(() => names.delete(id));
+            }
             return n;
           },
           now: opts.now ?? Date.now,

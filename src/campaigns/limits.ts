@@ -24,15 +24,15 @@ export function checkRateLimit(raw: unknown, problems: Array<{ field: string; me
   return raw as number;
 }
 
-const limits = new Map<string, number | null>();
-/** The rate limit of a dispatch's definition (cached: a dispatch's definition never changes). */
-async function limitOf(db: Queryable, dispatchId: string): Promise<number | null> {
+const limits = new Map<string, Promise<number | null>>();
+/** The rate limit of a dispatch's definition (cached: a dispatch's definition never changes; one read however many lanes ask at once). */
+function limitOf(db: Queryable, dispatchId: string): Promise<number | null> {
   let l = limits.get(dispatchId);
   if (l === undefined) {
-    const { rows } = await db.query<{ limit: number | null }>(`SELECT (definition->>'rate_limit_per_minute')::int AS "limit" FROM campaign_dispatches WHERE id = $1`, [dispatchId]);
-    l = rows[0]?.limit ?? null;
     if (limits.size > 10_000) limits.clear();
+    l = db.query<{ limit: number | null }>(`SELECT (definition->>'rate_limit_per_minute')::int AS "limit" FROM campaign_dispatches WHERE id = $1`, [dispatchId]).then(({ rows }) => rows[0]?.limit ?? null);
     limits.set(dispatchId, l);
+    l.catch(() => limits.delete(dispatchId));
   }
   return l;
 }

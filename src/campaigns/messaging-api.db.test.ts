@@ -113,6 +113,11 @@ describe(`messaging API on ${TEST_BACKEND}`, () => {
       return ev.length === 2 ? ev : undefined;
     }, 'the Send events');
     expect(sends.map((e) => e.user.external_user_id).sort()).toEqual(['m0', 'm1']);
+    // Sent without a campaign_id: the events name no campaign (spec: campaign_id null).
+    expect(sends.map((e) => [e.properties.campaign_id, e.properties.campaign_name])).toEqual([
+      [null, undefined],
+      [null, undefined],
+    ]);
     // The hidden API campaign does not show in /campaigns/list.
     expect((await s.call('GET', '/campaigns/list')).body.campaigns).toEqual([]);
   });

@@ -15,7 +15,7 @@ import type { AppServices } from '../http/index.js';
 import { ApiError, requireKey } from '../http/index.js';
 import { setEmailSubscribe, userIdsByEmails, usersByIds } from '../identity/index.js';
 import type { Db, Queryable } from '../storage/index.js';
-import { campaignEvent, type SendContext } from './events.js';
+import { campaignEvent, campaignRef, type SendContext } from './events.js';
 import { flagHardBounce, getCampaign, getDispatch, getSend } from './store.js';
 
 const tags = ['campaigns'];
@@ -33,7 +33,7 @@ async function sendContext(db: Queryable, workspaceId: string, sendId: string, e
   // The event must be about the address the send went to.
   if (!campaign || !dispatch || !user || user.email?.toLowerCase() !== email) return undefined;
   const variant = dispatch.definition.variants.find((v) => v.id === send.variant_id);
-  return { workspaceId, sendKey: send.send_key, dispatchId: send.dispatch_id, campaign: { id: campaign.id, name: campaign.name }, variant: { id: send.variant_id, name: variant?.name ?? send.variant_id }, user };
+  return { workspaceId, sendKey: send.send_key, dispatchId: send.dispatch_id, campaign: campaignRef(campaign.id, campaign.name, campaign.definition), variant: { id: send.variant_id, name: variant?.name ?? send.variant_id }, user };
 }
 
 /** Applies one provider event; answers whether it matched a send. */

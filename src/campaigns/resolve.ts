@@ -11,13 +11,22 @@ import type { Db } from '../storage/index.js';
 import { assignVariant, CONTROL_VARIANT, sendKey } from './assignment.js';
 import type { CampaignDefinition } from './definition.js';
 import { campaignEvent } from './events.js';
-import { claimDispatch, finishDispatch, flagsOf, insertSends, type Dispatch, type NewSend } from './store.js';
+import { claimDispatch, finishDispatch, flagsOf, insertSends, releaseDispatch, type Dispatch, type NewSend } from './store.js';
 
 export interface AudienceSource {
   members(workspaceId: string, filter: FilterNode): Promise<OrdinalBitmap>;
 }
 
-const BATCH = 1000;
+/** The first chunk is small, so that the first sends are written (and claimed) at once; then larger ones. */
+const FIRST_BATCH = 500;
+const BATCH = 5000;
+
+export interface ResolveOptions {
+  /** Called after each chunk of send rows is committed (the worker wakes its senders). */
+  onChunk?(): void;
+  /** True once the worker stops: the resolution ends between chunks and the dispatch is given back. */
+  stopped?(): boolean;
+}
 
 /** Why a user is not sent an email now, or null if they may be. */
 export function emailSkipReason(def: Pick<CampaignDefinition, 'send_to'>, user: Pick<User, 'email' | 'email_subscribe'>, flags?: { hard_bounced: boolean; spam_reported: boolean }): string | null {
@@ -44,7 +53,7 @@ export async function decideSends(db: Db, dispatch: Dispatch, channel: 'email' |
 }
 
 /** Resolves the oldest queued dispatch, if any; returns whether there was one. */
-export async function resolveNextDispatch(db: Db, audience: AudienceSource, channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook' | 'sms'; name: string } | undefined>, owner: string, leaseMs: number, nowMs: () => number = Date.now): Promise<boolean> {
+export async function resolveNextDispatch(db: Db, audience: AudienceSource, channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook' | 'sms'; name: string } | undefined>, owner: string, leaseMs: number, nowMs: () => number = Date.now, opts: ResolveOptions = {}): Promise<boolean> {
   const dispatch = await claimDispatch(db, owner, leaseMs);
   if (!dispatch) return false;
   const campaign = await channelOf(dispatch.campaign_id);
@@ -62,7 +71,11 @@ export async function resolveNextDispatch(db: Db, audience: AudienceSource, chan
       for (const id of notInAudience) sends.push({ send_key: sendKey(dispatch.id, id, campaign.channel), user_id: id, variant_id: assignVariant(dispatch.definition, dispatch.campaign_id, id), state: 'skipped', reason: 'not_in_audience' });
       const byId = new Map(users.map((u) => [u.id, u]));
       await db.transaction(async (tx) => {
-        const { rows } = await tx.query(`SELECT 1 FROM campaign_dispatches WHERE id = $1 AND resolve_owner = $2 FOR UPDATE`, [dispatch.id, owner]);
+        // Fenced by the dispatch's lease, which each chunk renews (a long resolution keeps it).
+        const { rows } = await tx.query(
+          `UPDATE campaign_dispatches SET resolve_lease_until = now() + make_interval(secs => $3::float8 / 1000) WHERE id = $1 AND resolve_owner = $2 RETURNING 1`,
+          [dispatch.id, owner, leaseMs],
+        );
         if (!rows.length) throw new Error(`lost the lease on dispatch ${dispatch.id}`);
         const written = await insertSends(tx, dispatch, sends);
         const controls = sends.filter((s) => s.state === 'control' && written.has(s.send_key));
@@ -77,6 +90,7 @@ export async function resolveNextDispatch(db: Db, audience: AudienceSource, chan
         });
         await appendEvents(tx, dispatch.workspace_id, events);
       });
+      opts.onChunk?.();
     };
     if (trigger?.recipients) {
       const ids = trigger.recipients.map((r) => r.user_id);
@@ -86,8 +100,12 @@ export async function resolveNextDispatch(db: Db, audience: AudienceSource, chan
       await write(await usersByIds(db, dispatch.workspace_id, inside), outside);
     } else if (members) {
       let after = -1;
-      for (;;) {
-        const ordinals = members.page(after, BATCH);
+      for (let chunk = 0; ; chunk++) {
+        if (opts.stopped?.()) {
+          await releaseDispatch(db, dispatch.id, owner);
+          return true;
+        }
+        const ordinals = members.page(after, chunk === 0 ? FIRST_BATCH : BATCH);
         if (!ordinals.length) break;
         after = ordinals.at(-1)!;
         const ids = (await membersByOrdinal(db, dispatch.workspace_id, ordinals)).map((m) => m.user_id);

@@ -14,7 +14,7 @@ import { setEmailSubscribe, usersByIds } from '../identity/index.js';
 import { getSegment } from '../segments/index.js';
 import type { Db } from '../storage/index.js';
 import { checkCampaignBody, type CampaignInput } from './definition.js';
-import { campaignEvent, type SendContext } from './events.js';
+import { campaignEvent, campaignRef, type SendContext } from './events.js';
 import { campaignStats, createCampaign, endQueuedSends, getCampaign, getDispatch, getSend, insertDispatch, listCampaigns, markEngagement, setCampaignState, updateCampaign, type Campaign } from './store.js';
 import { Campaign as CampaignView, CampaignPage, CampaignStats, Launched } from './contract.js';
 
@@ -153,7 +153,7 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
       if (!campaign || !dispatch || !user) return undefined;
       const variant = dispatch.definition.variants.find((v) => v.id === send.variant_id);
       return {
-        ctx: { workspaceId: p.w, sendKey: p.s, dispatchId: send.dispatch_id, campaign: { id: campaign.id, name: campaign.name }, variant: { id: send.variant_id, name: variant?.name ?? send.variant_id }, user },
+        ctx: { workspaceId: p.w, sendKey: p.s, dispatchId: send.dispatch_id, campaign: campaignRef(campaign.id, campaign.name, campaign.definition), variant: { id: send.variant_id, name: variant?.name ?? send.variant_id }, user },
         email: user.email,
       };
     };

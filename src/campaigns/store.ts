@@ -122,6 +122,11 @@ export async function finishDispatch(db: Queryable, id: string, owner: string): 
   return rows.length === 1;
 }
 
+/** Gives a dispatch this owner was resolving back (at stop): another worker takes it up where it is. */
+export async function releaseDispatch(db: Queryable, id: string, owner: string): Promise<void> {
+  await db.query(`UPDATE campaign_dispatches SET resolve_owner = NULL, resolve_lease_until = NULL WHERE id = $1 AND resolve_owner = $2 AND state = 'queued'`, [id, owner]);
+}
+
 export interface NewSend {
   send_key: string;
   user_id: string;
@@ -160,6 +165,14 @@ export async function claimSends(db: Queryable, owner: string, limit: number, le
     [owner, limit, leaseMs],
   );
   return rows;
+}
+
+/** Extends the leases `owner` holds on `keys` (sends claimed and not yet finished by a live worker). */
+export async function renewSendLeases(db: Queryable, owner: string, keys: string[], leaseMs: number): Promise<void> {
+  await db.query(
+    `UPDATE campaign_sends SET lease_until = now() + make_interval(secs => $3::float8 / 1000) WHERE send_key = ANY($2::uuid[]) AND lease_owner = $1 AND state = 'queued'`,
+    [owner, keys, leaseMs],
+  );
 }
 
 /** True while this owner still holds the send's lease (every write of an attempt is fenced by it). */

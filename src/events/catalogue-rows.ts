@@ -88,7 +88,7 @@ export const CATALOGUE_TABLES: readonly CatalogueTable[] = [
       [
         'Conversion',
         'BASE CTX CONV',
-        'app_id:string?, campaign_id:string, campaign_name:string?, message_variation_id:string?, message_variation_name:string?, send_id:string?',
+        'app_id:string?, campaign_id:string, campaign_name:string?, message_variation_id:string?, message_variation_name:string?, send_id:string?, dispatch_id:string?',
       ],
       [
         'EnrollInControl',

@@ -72,6 +72,8 @@ export async function planDispatches(tx: Queryable, workspaceId: string, b: Chec
       definition = { ...definition, variants: definition.variants.map((v) => ({ ...v, name: variant.name })) };
     } else {
       target = await implicitApiCampaign(tx, workspaceId, m.channel);
+      // Marks the dispatch too: its events carry campaign_id null (events.ts campaignRef).
+      definition = { ...definition, api_messages: true } as typeof definition;
     }
     planned.push({ campaign_id: target!.id, definition, trigger });
   }
