@@ -10,6 +10,7 @@ import { resolveNextDispatch, type AudienceSource } from './resolve.js';
 import { claimSends, releaseSends } from './store.js';
 import { takeRateSlot } from './limits.js';
 import { passGates } from './gates.js';
+import type { Channel } from './definition.js';
 
 export interface WorkerTiming {
   pollMs: number;
@@ -27,7 +28,7 @@ export class SendWorker {
   constructor(
     private readonly deps: Omit<AttemptDeps, 'owner'>,
     private readonly audience: AudienceSource,
-    private readonly channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook' | 'sms'; name: string } | undefined>,
+    private readonly channelOf: (campaignId: string) => Promise<{ channel: Channel; name: string } | undefined>,
     private readonly timing: WorkerTiming,
     private readonly onError: (err: unknown) => void,
   ) {
