@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleNotificationClick, handlePush, type FetchLike, type ShownNotification } from '../../../packages/web-sdk/src/sw.js';
 import { startPushEmulator, type RunningPushEmulator } from '../../emulator/push/index.js';
 import { validateCurrentsEvent } from '../../events/catalogue.js';
 import { LOG_START, readEvents, type StoredEvent } from '../../events/log.js';
@@ -198,8 +199,26 @@ describe(`web push on ${TEST_BACKEND}`, () => {
       const res = await request(payload.rivulet.open_url, { method: 'POST', headers: { 'content-type': 'application/json', origin: ORIGIN }, body: JSON.stringify({ token }) });
       return { status: res.statusCode, body: (await res.body.json()) as any, cors: res.headers['access-control-allow-origin'] };
     };
-    expect(await open(payload.rivulet.token)).toEqual({ status: 200, body: { message: 'success', logged: true }, cors: ORIGIN });
-    expect((await open(payload.rivulet.token)).body.logged).toBe(false);
+    // The SDK's service worker handlers: the decrypted payload shown, then a simulated click.
+    const shown: ShownNotification[] = [];
+    const waits: Promise<unknown>[] = [];
+    const waitUntil = (p: Promise<unknown>) => void waits.push(p);
+    expect(handlePush({ data: { json: () => JSON.parse(message.payload), text: () => message.payload }, waitUntil }, { registration: { showNotification: async (title, options) => void shown.push({ title, options }) } })).toBe(true);
+    await Promise.all(waits.splice(0));
+    expect(shown).toEqual([{ title: 'Hi Name0', options: { body: 'Sale today ✓', icon: `${ORIGIN}/icon.png`, data: { url: `${ORIGIN}/sale?u=p0`, open_url: payload.rivulet.open_url, token: payload.rivulet.token } } }]);
+    const windows: string[] = [];
+    const answers: Array<{ status: number; body: unknown }> = [];
+    const fetchFn: FetchLike = async (url, init) => {
+      const res = await request(url, { method: 'POST', headers: { ...init.headers, origin: ORIGIN }, body: init.body });
+      answers.push({ status: res.statusCode, body: await res.body.json() });
+      return { ok: res.statusCode < 300, status: res.statusCode };
+    };
+    const clients = { matchAll: async () => [], openWindow: async (url: string) => void windows.push(url) };
+    expect(handleNotificationClick({ notification: { data: shown[0]!.options.data, close: () => undefined }, waitUntil }, { clients }, fetchFn)).toBe(true);
+    await Promise.all(waits.splice(0));
+    expect(answers).toEqual([{ status: 200, body: { message: 'success', logged: true } }]);
+    expect(windows).toEqual([`${ORIGIN}/sale?u=p0`]);
+    expect(await open(payload.rivulet.token)).toEqual({ status: 200, body: { message: 'success', logged: false }, cors: ORIGIN });
     const forged = await open(payload.rivulet.token.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A')));
     expect(forged.status).toBe(400);
     expect(forged.body.errors[0].path).toBe('token');

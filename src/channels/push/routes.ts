@@ -25,7 +25,7 @@ import { canonicalKeys, checkSubscription, type PushSubscriptionInput } from './
 import { vapidKeys } from './vapid.js';
 
 /** The built service worker, reached the same way from `src/channels/push` and `dist/channels/push`. */
-export const SW_BUNDLE = fileURLToPath(new URL('../../../dist/sdk-client/rivulet-sw.js', import.meta.url));
+export const SW_BUNDLE = fileURLToPath(new URL('../../../dist/sdk-sw/rivulet-sw.js', import.meta.url));
 
 export const PUSH_OPEN_PATH = '/sdk/v1/push/open';
 
