@@ -1,7 +1,7 @@
 /**
- * The SDK key check for routes outside this folder that the browser SDK calls (web push): the
- * same order as the upload route (docs/reference/sdk.md §1) — SDK key, then origin, then the `sdk`
- * rate limit of the app — before the body is read. The answer carries the CORS header of the
+ * The SDK key check for routes outside this folder that the browser SDK calls (web push), in the
+ * same order as the upload route (docs/reference/sdk.md, "SDK apps: the public SDK key"): SDK key,
+ * then origin, then the `sdk` rate limit of the app, before the body is read. The answer carries the CORS header of the
  * request's origin, so the page can read why it was refused.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
