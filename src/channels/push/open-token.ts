@@ -31,6 +31,8 @@ export function verifyOpenToken(token: string, secret: Buffer): OpenClaim | unde
   const parts = token.split('.');
   if (parts.length !== 4 || !parts.slice(0, 3).every((p) => UUID.test(p))) return undefined;
   const given = Buffer.from(parts[3]!, 'base64url');
+  // One spelling per MAC: base64url with unused trailing bits set would decode to the same bytes.
+  if (given.toString('base64url') !== parts[3]) return undefined;
   const want = mac(secret, parts.slice(0, 3).join('.'));
   if (given.length !== want.length || !timingSafeEqual(given, want)) return undefined;
   return { workspaceId: parts[0]!, sendKey: parts[1]!, subscriptionId: parts[2]! };

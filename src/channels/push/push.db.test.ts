@@ -219,7 +219,11 @@ describe(`web push on ${TEST_BACKEND}`, () => {
     expect(answers).toEqual([{ status: 200, body: { message: 'success', logged: true } }]);
     expect(windows).toEqual([`${ORIGIN}/sale?u=p0`]);
     expect(await open(payload.rivulet.token)).toEqual({ status: 200, body: { message: 'success', logged: false }, cors: ORIGIN });
-    const forged = await open(payload.rivulet.token.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A')));
+    // Another MAC (its first character changed), and the same MAC spelled non-canonically (last character's unused bits).
+    const token: string = payload.rivulet.token;
+    const dot = token.lastIndexOf('.') + 1;
+    const forged = await open(token.slice(0, dot) + (token[dot] === 'A' ? 'B' : 'A') + token.slice(dot + 1));
+    expect((await open(token.replace(/.$/, (c: string) => String.fromCharCode(c.charCodeAt(0) ^ 1)))).status).toBe(400);
     expect(forged.status).toBe(400);
     expect(forged.body.errors[0].path).toBe('token');
     const opened = await until(async () => (await pushEvents()).find((e) => e.event_type.endsWith('.Open')), 'the Open event');
@@ -228,5 +232,27 @@ describe(`web push on ${TEST_BACKEND}`, () => {
     expect(opened.properties).toMatchObject({ app_id: sdkAppId, platform: 'web', campaign_id: campaignId, send_id: send0.properties.send_id });
     expect(valid(opened)).toMatchObject({ ok: true });
     expect((await pushEvents()).filter((e) => e.event_type.endsWith('.Open'))).toHaveLength(1);
+  }, 180_000);
+
+  it('aborts a message whose template aborts, and one for a user whose subscription bounced before', async () => {
+    const segmentId = (await s.call('POST', '/admin/segments', { name: 'Push 2', filter: { filter: 'custom_attribute', attribute: 'push_test', op: 'equals', value: 'yes' } })).body.id;
+    const created = await s.call('POST', '/admin/campaigns', {
+      name: 'Abort push',
+      channel: 'pushnotification',
+      audience: { segment_id: segmentId },
+      variants: [{ id: 'b', name: 'B', percent: 100, pushnotification: { title: "{% if \${first_name} == 'Name0' %}{% abort_message('not for Name0') %}{% endif %}Hello", body: 'again' } }],
+    });
+    expect(created.status).toBe(201);
+    await emuCall('PUT', '/emulator/faults', { rules: [] });
+    expect((await s.call('POST', `/admin/campaigns/${created.body.id}/launch`)).status).toBe(201);
+    const mine = async () => (await pushEvents()).filter((e) => e.properties.campaign_id === created.body.id);
+    const events = await until(async () => {
+      const found = await mine();
+      return found.length === 4 ? found : undefined;
+    }, 'the second campaign to finish');
+    const kinds = Object.fromEntries(events.map((e) => [ids.get(String(e.user.user_id)), `${e.event_type.split('.').at(-1)}${e.properties.abort_type ? `:${e.properties.abort_type}` : ''}`]));
+    expect(kinds).toEqual({ p0: 'Abort:liquid_abort_message', p1: 'Abort:no_push_subscription', p2: 'Send', p3: 'Abort:no_push_subscription' });
+    expect(events.find((e) => ids.get(String(e.user.user_id)) === 'p0')!.properties.abort_log).toContain('not for Name0');
+    for (const e of events) expect(valid(e), e.event_type).toMatchObject({ ok: true });
   }, 180_000);
 });
