@@ -21,7 +21,7 @@ process.env.RIVULET_CURRENTS_IDLE_POLL_MS = '50';
 process.env.RIVULET_CURRENTS_NOTIFICATION_POLL_MS = '100';
 const ADMIN_PASSWORD = 'isolation-admin-password-0123456789';
 
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createECDH, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningMixpanelEmulator } from '../src/emulator/mixpanel/index.js';
 import { TEST_BACKEND } from '../src/test-support/db.js';
@@ -206,7 +206,7 @@ function registeredRoutes(): string[] {
 }
 
 /** Routes that answer without a workspace's credentials and serve no workspace's data. */
-const PUBLIC = [/^GET \/sdk\/v1\/rivulet\.js$/, /^OPTIONS \/sdk\/v1\/batch$/, /^GET \/$/, /^GET \/(healthz|readyz|metrics|openapi\.json)$/, /^GET \/docs(\/.*)?$/, /^GET \/dashboard(\/.*|\*)?$/];
+const PUBLIC = [/^GET \/sdk\/v1\/rivulet\.js$/, /^OPTIONS \/sdk\/v1\/batch$/, /^GET \/sdk\/v1\/rivulet-sw\.js$/, /^OPTIONS \/sdk\/v1\/push\/\*$/, /^GET \/$/, /^GET \/(healthz|readyz|metrics|openapi\.json)$/, /^GET \/docs(\/.*)?$/, /^GET \/dashboard(\/.*|\*)?$/];
 
 type Case = () => Promise<void>;
 let markersB: string[];
@@ -448,6 +448,20 @@ const CASES: Record<string, Case> = {
   'POST /sdk/apps': async () => expect((await a('POST', '/sdk/apps', { name: 'a-site', allowed_origins: ['https://a.example'] })).status).toBe(201),
   'GET /sdk/apps': async () => void (await listed('/sdk/apps')),
   'POST /sdk/v1/batch': async () => expect((await a('POST', '/sdk/v1/batch', { events: [] }, { headers: { origin: 'https://a.example' } })).status).toBe(401),
+  // Web push: a REST key is not an SDK key; A's SDK key cannot tie a subscription to B's device;
+  // an open token naming B's workspace without B's signature is refused.
+  'GET /sdk/v1/push/vapid-key': async () => expect((await a('GET', '/sdk/v1/push/vapid-key', undefined, { headers: { origin: 'https://a.example' } })).status).toBe(401),
+  'POST /sdk/v1/push/subscriptions': async () => {
+    const app = await a('POST', '/sdk/apps', { name: 'a-push-site', allowed_origins: ['https://a-push.example'] });
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    const subscription = { endpoint: 'https://push.example.net/a-sub', keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') } };
+    const r = await a('POST', '/sdk/v1/push/subscriptions', { device_id: 'iso-b-device', subscription }, { key: null, headers: { origin: 'https://a-push.example', 'x-rivulet-sdk-key': app.body.api_key } });
+    expect(r.status).toBe(404);
+    expect(r.body.errors[0].path).toBe('device_id');
+  },
+  'POST /sdk/v1/push/unsubscribe': async () => expect((await a('POST', '/sdk/v1/push/unsubscribe', { endpoint: 'https://push.example.net/b' }, { headers: { origin: 'https://a.example' } })).status).toBe(401),
+  'POST /sdk/v1/push/open': async () => expect((await a('POST', '/sdk/v1/push/open', { token: `${B.workspaceId}.${randomUUID()}.${randomUUID()}.${'A'.repeat(43)}` })).status).toBe(400),
   // The email recipient's routes (/t/o/*, /t/c/*, /u/*): a token that does not verify reaches nothing.
   'GET /*': async () => {
     for (const path of ['/t/o/', '/t/c/', '/u/']) {

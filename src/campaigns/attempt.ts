@@ -19,6 +19,7 @@ import { signToken } from '../channels/index.js';
 import { acceptSmsMessage, prepareSmsMessage, type SmsMessage, type SmsProvider, type SmsSendOutcome } from '../channels/index.js';
 import { smsSubscribeState } from '../identity/index.js';
 import type { SendWriter } from './send-writer.js';
+import { attemptPush, type PushChannel } from './attempt-push.js';
 
 export interface AttemptDeps {
   db: Db;
@@ -39,6 +40,8 @@ export interface AttemptDeps {
     send(provider: SmsProvider, message: SmsMessage): Promise<SmsSendOutcome>;
     statusCallback(workspaceId: string, sendKey: string): string;
   };
+  /** The web push channel (attempt-push.ts). */
+  push?: PushChannel;
 }
 
 const compiled = new Map<string, CompiledTemplate>();
@@ -178,6 +181,15 @@ export async function attemptSend(deps: AttemptDeps, row: SendRow, pre?: Prefetc
   if (variant.email) return attemptEmail(deps, row, dispatch, variant, user, ctx, scope, secret, pre);
   if (variant.webhook) return attemptHook(deps, row, variant, ctx, scope);
   if (variant.sms) return attemptSms(deps, row, variant, user, ctx, scope);
+  if (variant.pushnotification) {
+    return attemptPush(deps, row, variant, user, ctx, {
+      fenced: (work) => fenced(deps, row, work),
+      start: () => start(deps, row, undefined),
+      finish: (state, reason, events, extra) => finish(deps, row, state, reason, events, extra),
+      retryLater: (at, events, attempt) => retryLater(deps, row, at, events, attempt),
+      render: (key, source) => render(key, source, scope),
+    });
+  }
   return finish(deps, row, 'skipped', 'not_eligible', []);
 }
 

@@ -10,7 +10,7 @@ import { checkRateLimit } from './limits.js';
 import { checkTrigger, type CampaignTrigger } from './triggers/rules.js';
 import { checkQuietHours, type QuietHours } from './gate-rules.js';
 
-export type Channel = 'email' | 'webhook' | 'sms';
+export type Channel = 'email' | 'webhook' | 'sms' | 'pushnotification';
 export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';
 
 export interface EmailContent {
@@ -32,6 +32,15 @@ export interface SmsContent {
   body: string;
 }
 
+/** A web push notification (docs/reference/push.md §3); every field Liquid. */
+export interface PushContent {
+  title: string;
+  body: string;
+  /** Opened on click; absent: the site's root. */
+  url?: string;
+  icon?: string;
+}
+
 export interface Variant {
   id: string;
   name: string;
@@ -39,6 +48,7 @@ export interface Variant {
   email?: EmailContent;
   webhook?: WebhookContent;
   sms?: SmsContent;
+  pushnotification?: PushContent;
 }
 
 /**
@@ -108,7 +118,7 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
   const name = body.name;
   if (!isText(name, 200)) problems.push({ field: 'name', message: 'must be a string of 1 to 200 characters' });
   const channel = body.channel;
-  if (channel !== 'email' && channel !== 'webhook' && channel !== 'sms') problems.push({ field: 'channel', message: 'must be "email", "webhook" or "sms"' });
+  if (channel !== 'email' && channel !== 'webhook' && channel !== 'sms' && channel !== 'pushnotification') problems.push({ field: 'channel', message: 'must be "email", "webhook", "sms" or "pushnotification"' });
 
   const audience = body.audience;
   const segmentId = isObj(audience) ? audience.segment_id : undefined;
@@ -183,6 +193,20 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
         if (!isObj(m)) problems.push({ field: `${at}.sms`, message: 'an sms variant needs sms content' });
         else if (typeof m.body === 'string' && m.body.length > 1600) problems.push({ field: `${at}.sms.body`, message: 'must be at most 1600 characters' });
         else variant.sms = { body: template(problems, `${at}.sms.body`, m.body, true) ?? '' };
+      }
+      if (channel === 'pushnotification') {
+        const m = v.pushnotification;
+        if (!isObj(m)) problems.push({ field: `${at}.pushnotification`, message: 'a pushnotification variant needs pushnotification content (title, body, url, icon)' });
+        else {
+          const f = `${at}.pushnotification`;
+          for (const k of Object.keys(m)) if (!['title', 'body', 'url', 'icon'].includes(k)) problems.push({ field: `${f}.${k}`, message: 'unknown field' });
+          for (const k of ['title', 'body', 'url', 'icon'] as const) if (typeof m[k] === 'string' && m[k].length > 2000) problems.push({ field: `${f}.${k}`, message: 'must be at most 2000 characters' });
+          const title = template(problems, `${f}.title`, m.title, true);
+          const pbody = template(problems, `${f}.body`, m.body, true);
+          const url = template(problems, `${f}.url`, m.url, false);
+          const icon = template(problems, `${f}.icon`, m.icon, false);
+          variant.pushnotification = { title: title ?? '', body: pbody ?? '', ...(url !== undefined ? { url } : {}), ...(icon !== undefined ? { icon } : {}) };
+        }
       }
       variants.push(variant);
     });

@@ -25,6 +25,7 @@ import { providerEventRoutes } from './provider-events.js';
 import { TriggerReader } from './triggers/reader.js';
 import { deliverySettingsRoutes } from './delivery-routes.js';
 import { loadSmsProvider, sendSms, smsRoutes, statusCallbackPath } from '../channels/index.js';
+import { pushRoutes, PUSH_OPEN_PATH, sendPush, signOpenToken, vapidKeys, vapidSubject } from '../channels/index.js';
 import { campaignEvent, type SendContext } from './events.js';
 
 export { dispatchProgress, type DispatchProgress } from './dashboard-store.js';
@@ -61,10 +62,27 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
   };
   let worker: SendWorker | undefined;
   const now = opts.now ?? Date.now;
+  const openSecrets = new Map<string, Buffer>();
+  const openSecret = (workspaceId: string) => {
+    let s = openSecrets.get(workspaceId);
+    if (!s) openSecrets.set(workspaceId, (s = box.deriveKey(`push-open:${workspaceId}`)));
+    return s;
+  };
+  const subject = vapidSubject(config.publicUrl);
 
   return {
     routes: [
       smsRoutes({ db, box, publicUrl: config.publicUrl, statusEvent: (m, type, fields, t) => campaignEvent(`users.messages.sms.${type}`, m.context as unknown as SendContext, fields, t) }),
+      pushRoutes({
+        box,
+        allowHttpHosts: config.messaging.webhookAllow,
+        openSecret,
+        openEvent: (m, fields, t) => {
+          const e = campaignEvent('users.messages.pushnotification.Open', m.context as unknown as SendContext, fields, t, m.subscription_id);
+          e.user.device_id = m.device_id;
+          return e;
+        },
+      }),
       deliverySettingsRoutes({ db }),
       providerEventRoutes({ db }),
       triggerSendRoute({ db, wake: () => worker?.wake() }),
@@ -110,6 +128,12 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
             provider: (workspaceId) => loadSmsProvider(db, box, workspaceId),
             send: (provider, message) => sendSms(provider, message),
             statusCallback: (workspaceId, sendKey) => config.publicUrl + statusCallbackPath(workspaceId, sendKey),
+          },
+          push: {
+            vapid: (workspaceId) => vapidKeys(db, box, workspaceId),
+            send: (target, payload, vapid) => sendPush(target, payload, vapid, subject, agent, policy),
+            openUrl: config.publicUrl + PUSH_OPEN_PATH,
+            openToken: (workspaceId, sendKey, subscriptionId) => signOpenToken({ workspaceId, sendKey, subscriptionId }, openSecret(workspaceId)),
           },
         },
         evaluator,

@@ -16,6 +16,7 @@ import { claimSends, releaseSends, renewSendLeases, type SendRow } from './store
 import { SendWriter } from './send-writer.js';
 import { takeRateSlot } from './limits.js';
 import { passGatesBatch } from './gates.js';
+import type { Channel } from './definition.js';
 
 export interface WorkerTiming {
   pollMs: number;
@@ -38,7 +39,7 @@ export class SendWorker {
   constructor(
     private readonly deps: Omit<AttemptDeps, 'owner'>,
     private readonly audience: AudienceSource,
-    private readonly channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook' | 'sms'; name: string } | undefined>,
+    private readonly channelOf: (campaignId: string) => Promise<{ channel: Channel; name: string } | undefined>,
     private readonly timing: WorkerTiming,
     private readonly onError: (err: unknown) => void,
   ) {

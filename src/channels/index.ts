@@ -2,3 +2,4 @@
 export * from './email/index.js';
 export * from './webhook/index.js';
 export * from './sms/index.js';
+export * from './push/index.js';

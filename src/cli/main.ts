@@ -8,6 +8,7 @@ import { registerKeyCommands } from './keys.js';
 import { registerMailSinkCommand } from './mail-sink.js';
 import { registerMixpanelEmulatorCommand } from './mixpanel-emulator.js';
 import { registerTwilioEmulatorCommand } from './twilio-emulator.js';
+import { registerPushEmulatorCommand } from './push-emulator.js';
 import { OPERATIONS } from './operations.js';
 import { registerOperations, runOperation } from './store.js';
 import { startServer } from '../server.js';
@@ -44,6 +45,7 @@ registerImportKeyCommands(program);
 registerMixpanelEmulatorCommand(program);
 registerMailSinkCommand(program, { RIVULET_MAIL_SINK_AUTH: cliSecret('RIVULET_MAIL_SINK_AUTH') });
 registerTwilioEmulatorCommand(program, { RIVULET_TWILIO_EMULATOR_ACCOUNTS: cliSecret('RIVULET_TWILIO_EMULATOR_ACCOUNTS') });
+registerPushEmulatorCommand(program);
 (await import('./currents.js')).registerCurrentsCommands(program);
 (await import('./campaigns.js')).registerCampaignCommands(program);
 

@@ -2,3 +2,4 @@
 export * from './mixpanel/index.js';
 export * from './mail-sink/index.js';
 export * from './twilio/index.js';
+export * from './push/index.js';

@@ -13,6 +13,7 @@
  * exponential backoff; each event has a client id, so a retried upload is never counted twice.
  */
 import { StoredQueue, type QueuedEvent } from './queue.js';
+import * as push from './push.js';
 
 export const SDK_VERSION = '1.0.0';
 const BATCH = 100;
@@ -241,3 +242,13 @@ export function getUser() {
     setCustomUserAttribute: (key: string, value: unknown) => setAttributes({ [key]: value }),
   };
 }
+
+// Web push (push.ts): the SDK's state is its context.
+const pushContext = (): push.PushContext => {
+  const s = required();
+  return { baseUrl: s.opts.baseUrl, apiKey: s.opts.apiKey, deviceId: s.deviceId, flush: () => flush() };
+};
+export { isPushSupported, type PushOptions, type PushResult } from './push.js';
+export const requestPushPermission = (options?: push.PushOptions) => push.requestPushPermission(pushContext(), options);
+export const subscribeToPush = (options?: push.PushOptions) => push.subscribeToPush(pushContext(), options);
+export const unsubscribeFromPush = (options?: push.PushOptions) => push.unsubscribeFromPush(pushContext(), options);
