@@ -10,7 +10,7 @@ import type { Db, Queryable } from '../storage/index.js';
 import { appendEvents } from '../events/index.js';
 import { usersByIds } from '../identity/index.js';
 import { CONTROL_VARIANT } from './assignment.js';
-import type { CampaignDefinition } from './definition.js';
+import type { CampaignDefinition, Channel } from './definition.js';
 import { campaignEvent } from './events.js';
 import { getCampaignById, getDispatch, type SendRow } from './store.js';
 import { quietUntil, type FrequencyRule } from './gate-rules.js';
@@ -60,11 +60,16 @@ export async function getFrequencyRules(db: Queryable, workspaceId: string): Pro
  * Passes `row` (held by `owner`) through quiet hours and the frequency cap before its first
  * attempt. True: attempt it now. False: it was postponed or aborted here (with its Abort event).
  */
+/** The catalogue's name of each campaign channel (`users.messages.<name>.*`). */
+const CATALOGUE_CHANNEL: Record<Channel, string> = { email: 'email', webhook: 'webhook', sms: 'sms', content_card: 'contentcard', in_app_message: 'inappmessage' };
+
 export async function passGates(db: Db, row: SendRow, owner: string, nowMs: number): Promise<boolean> {
   if (row.attempts > 0) return true;
   const def = await definitionOf(db, row.dispatch_id);
   if (!def) return true;
-  const rules = def.ignore_frequency_capping ? [] : await rulesOf(db, row.workspace_id);
+  // In-app messages and content cards are exempt from the global frequency cap (Braze).
+  const exempt = def.variants.some((v) => v.content_card || v.in_app_message);
+  const rules = def.ignore_frequency_capping || exempt ? [] : await rulesOf(db, row.workspace_id);
   if (!def.quiet_hours && !rules.length) return true;
   const [user] = await usersByIds(db, row.workspace_id, [row.user_id]);
   if (!user) return true; // the attempt skips it
@@ -74,7 +79,7 @@ export async function passGates(db: Db, row: SendRow, owner: string, nowMs: numb
     await tx.query(`UPDATE campaign_sends SET state = 'aborted', reason = $3, lease_owner = NULL, lease_until = NULL WHERE send_key = $1 AND lease_owner = $2 AND state = 'queued'`, [row.send_key, owner, type]);
     const variant = row.variant_id === CONTROL_VARIANT ? { id: CONTROL_VARIANT, name: 'Control' } : { id: row.variant_id, name: def.variants.find((v) => v.id === row.variant_id)?.name ?? row.variant_id };
     const ctx = { workspaceId: row.workspace_id, sendKey: row.send_key, dispatchId: row.dispatch_id, campaign: { id: row.campaign_id, name: campaign?.name ?? row.campaign_id }, variant, user };
-    await appendEvents(tx, row.workspace_id, [campaignEvent(`users.messages.${channel}.Abort`, ctx, { abort_type: type, abort_log: log, ...(channel === 'email' ? { email_address: user.email ?? '' } : {}) }, nowMs)]);
+    await appendEvents(tx, row.workspace_id, [campaignEvent(`users.messages.${CATALOGUE_CHANNEL[channel]}.Abort`, ctx, { abort_type: type, abort_log: log, version: '1', ...(channel === 'email' ? { email_address: user.email ?? '' } : {}) }, nowMs)]);
   };
   return db.transaction(async (tx) => {
     const { rows: held } = await tx.query(`SELECT 1 FROM campaign_sends WHERE send_key = $1 AND lease_owner = $2 AND state = 'queued' FOR UPDATE`, [row.send_key, owner]);

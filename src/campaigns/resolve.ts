@@ -9,7 +9,7 @@ import { userOrdinals, usersByIds, type User } from '../identity/index.js';
 import { getSegment, membersByOrdinal, type FilterNode, type OrdinalBitmap } from '../segments/index.js';
 import type { Db } from '../storage/index.js';
 import { assignVariant, CONTROL_VARIANT, sendKey } from './assignment.js';
-import type { CampaignDefinition } from './definition.js';
+import type { CampaignDefinition, Channel } from './definition.js';
 import { campaignEvent } from './events.js';
 import { claimDispatch, finishDispatch, flagsOf, insertSends, type Dispatch, type NewSend } from './store.js';
 
@@ -30,7 +30,7 @@ export function emailSkipReason(def: Pick<CampaignDefinition, 'send_to'>, user: 
   return null;
 }
 
-export async function decideSends(db: Db, dispatch: Dispatch, channel: 'email' | 'webhook' | 'sms', users: User[], propsOf: (userId: string) => Record<string, unknown> | null = () => null): Promise<NewSend[]> {
+export async function decideSends(db: Db, dispatch: Dispatch, channel: Channel, users: User[], propsOf: (userId: string) => Record<string, unknown> | null = () => null): Promise<NewSend[]> {
   const def = dispatch.definition;
   const flags = channel === 'email' ? await flagsOf(db, dispatch.workspace_id, users.flatMap((u) => (u.email ? [u.email] : []))) : new Map();
   return users.map((u) => {
@@ -44,7 +44,7 @@ export async function decideSends(db: Db, dispatch: Dispatch, channel: 'email' |
 }
 
 /** Resolves the oldest queued dispatch, if any; returns whether there was one. */
-export async function resolveNextDispatch(db: Db, audience: AudienceSource, channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook' | 'sms'; name: string } | undefined>, owner: string, leaseMs: number, nowMs: () => number = Date.now): Promise<boolean> {
+export async function resolveNextDispatch(db: Db, audience: AudienceSource, channelOf: (campaignId: string) => Promise<{ channel: Channel; name: string } | undefined>, owner: string, leaseMs: number, nowMs: () => number = Date.now): Promise<boolean> {
   const dispatch = await claimDispatch(db, owner, leaseMs);
   if (!dispatch) return false;
   const campaign = await channelOf(dispatch.campaign_id);

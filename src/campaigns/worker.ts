@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Ticker } from '../leases/index.js';
 import { attemptSend, prefetch, type AttemptDeps } from './attempt.js';
 import { resolveNextDispatch, type AudienceSource } from './resolve.js';
+import type { Channel } from './definition.js';
 import { claimSends, releaseSends } from './store.js';
 import { takeRateSlot } from './limits.js';
 import { passGates } from './gates.js';
@@ -27,7 +28,7 @@ export class SendWorker {
   constructor(
     private readonly deps: Omit<AttemptDeps, 'owner'>,
     private readonly audience: AudienceSource,
-    private readonly channelOf: (campaignId: string) => Promise<{ channel: 'email' | 'webhook' | 'sms'; name: string } | undefined>,
+    private readonly channelOf: (campaignId: string) => Promise<{ channel: Channel; name: string } | undefined>,
     private readonly timing: WorkerTiming,
     private readonly onError: (err: unknown) => void,
   ) {
