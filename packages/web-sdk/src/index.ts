@@ -13,6 +13,12 @@
  * exponential backoff; each event has a client id, so a retried upload is never counted twice.
  */
 import { StoredQueue, type QueuedEvent } from './queue.js';
+import { createCards } from './cards.js';
+import { SdkRequestError, type SdkCore } from './core.js';
+import { createInApp } from './in-app.js';
+
+export type { ContentCard } from './cards.js';
+export type { InAppMessage } from './in-app.js';
 
 export const SDK_VERSION = '1.0.0';
 const BATCH = 100;
@@ -191,6 +197,47 @@ export function init(options: InitOptions): void {
   addEventListener('pagehide', () => void flush(true));
   // Whatever an earlier page left in the queue goes now.
   scheduleFlush(s, 0);
+  refreshInAppSoon();
+}
+
+/** The message modules' access to the queue and the SDK routes (core.ts). */
+const core: SdkCore = {
+  log(type, fields) {
+    const s = required();
+    touch(s);
+    enqueue(s, type, fields);
+  },
+  flush: (keepalive) => flush(keepalive),
+  async get(path) {
+    const s = required();
+    const res = await fetch(`${s.opts.baseUrl.replace(/\/+$/, '')}/sdk/v1/${path}?device_id=${encodeURIComponent(s.deviceId)}`, { headers: { 'x-rivulet-sdk-key': s.opts.apiKey } });
+    const body: unknown = await res.json().catch(() => undefined);
+    if (!res.ok) throw new SdkRequestError(res.status, body);
+    return body;
+  },
+  warn,
+  storage: () => localStorage,
+};
+const cards = createCards(core);
+const inApp = createInApp(core);
+
+/** Content cards: the current user's feed, and what the page reports about each card. */
+export const getContentCards = cards.getContentCards;
+export const logCardImpression = cards.logCardImpression;
+export const logCardClick = cards.logCardClick;
+export const dismissCard = cards.dismissCard;
+/** In-app messages: fetched at init and after a change of user; shown when a trigger event is logged. */
+export const refreshInAppMessages = inApp.refreshInAppMessages;
+export const closeInAppMessage = inApp.closeInAppMessage;
+
+/** Fetches the in-app messages once the queued events (a new session, a change of user) are uploaded. */
+function refreshInAppSoon(): void {
+  const s = required();
+  setTimeout(() => {
+    void flush()
+      .then(() => inApp.refreshInAppMessages())
+      .catch((err: unknown) => warn('could not fetch in-app messages', err));
+  }, s.opts.flushIntervalMs);
 }
 
 /** The device's id (kept in localStorage). */
@@ -207,12 +254,14 @@ export function changeUser(externalId: string): void {
   const s = required();
   touch(s);
   enqueue(s, 'change_user', { external_id: externalId });
+  refreshInAppSoon();
 }
 
 export function logCustomEvent(name: string, properties?: Record<string, unknown>): void {
   const s = required();
   touch(s);
   enqueue(s, 'custom_event', { name, ...(properties ? { properties } : {}) });
+  inApp.onEvent(name);
 }
 
 export function logPurchase(productId: string, price: number, currency = 'USD', quantity = 1, properties?: Record<string, unknown>): void {
