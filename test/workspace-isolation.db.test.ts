@@ -206,7 +206,7 @@ function registeredRoutes(): string[] {
 }
 
 /** Routes that answer without a workspace's credentials and serve no workspace's data. */
-const PUBLIC = [/^GET \/sdk\/v1\/rivulet\.js$/, /^OPTIONS \/sdk\/v1\/batch$/, /^GET \/$/, /^GET \/(healthz|readyz|metrics|openapi\.json)$/, /^GET \/docs(\/.*)?$/, /^GET \/dashboard(\/.*|\*)?$/];
+const PUBLIC = [/^GET \/sdk\/v1\/rivulet\.js$/, /^OPTIONS \/sdk\/v1\/(batch|content_cards|in_app_messages)$/, /^GET \/$/, /^GET \/(healthz|readyz|metrics|openapi\.json)$/, /^GET \/docs(\/.*)?$/, /^GET \/dashboard(\/.*|\*)?$/];
 
 type Case = () => Promise<void>;
 let markersB: string[];
@@ -448,6 +448,17 @@ const CASES: Record<string, Case> = {
   'POST /sdk/apps': async () => expect((await a('POST', '/sdk/apps', { name: 'a-site', allowed_origins: ['https://a.example'] })).status).toBe(201),
   'GET /sdk/apps': async () => void (await listed('/sdk/apps')),
   'POST /sdk/v1/batch': async () => expect((await a('POST', '/sdk/v1/batch', { events: [] }, { headers: { origin: 'https://a.example' } })).status).toBe(401),
+  // A's own SDK key asking for B's device: not found, as a device that does not exist.
+  'GET /sdk/v1/content_cards': async () => {
+    const app = await a('POST', '/sdk/apps', { name: 'a-cards', allowed_origins: ['https://a.example'] });
+    const r = await a('GET', '/sdk/v1/content_cards?device_id=iso-b-device', undefined, { key: null, headers: { origin: 'https://a.example', 'x-rivulet-sdk-key': app.body.api_key } });
+    expect(r.status).toBe(404);
+  },
+  'GET /sdk/v1/in_app_messages': async () => {
+    const app = await a('POST', '/sdk/apps', { name: 'a-iam', allowed_origins: ['https://a.example'] });
+    const r = await a('GET', '/sdk/v1/in_app_messages?device_id=iso-b-device', undefined, { key: null, headers: { origin: 'https://a.example', 'x-rivulet-sdk-key': app.body.api_key } });
+    expect(r.status).toBe(404);
+  },
   // The email recipient's routes (/t/o/*, /t/c/*, /u/*): a token that does not verify reaches nothing.
   'GET /*': async () => {
     for (const path of ['/t/o/', '/t/c/', '/u/']) {

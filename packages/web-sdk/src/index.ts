@@ -230,14 +230,23 @@ export const dismissCard = cards.dismissCard;
 export const refreshInAppMessages = inApp.refreshInAppMessages;
 export const closeInAppMessage = inApp.closeInAppMessage;
 
-/** Fetches the in-app messages once the queued events (a new session, a change of user) are uploaded. */
+/**
+ * Fetches the in-app messages once the queued session starts and changes of user are uploaded (the
+ * server knows the device's user only then); gives up after a minute of failing uploads.
+ */
 function refreshInAppSoon(): void {
   const s = required();
-  setTimeout(() => {
-    void flush()
-      .then(() => inApp.refreshInAppMessages())
-      .catch((err: unknown) => warn('could not fetch in-app messages', err));
-  }, s.opts.flushIntervalMs);
+  const started = Date.now();
+  const attempt = () => {
+    if (s.stopped || Date.now() - started > 60_000) return;
+    if (s.queue.all().some((e) => e.type === 'session_start' || e.type === 'change_user')) {
+      void flush();
+      setTimeout(attempt, Math.max(100, s.opts.flushIntervalMs));
+      return;
+    }
+    inApp.refreshInAppMessages().catch((err: unknown) => warn('could not fetch in-app messages', err));
+  };
+  setTimeout(attempt, s.opts.flushIntervalMs);
 }
 
 /** The device's id (kept in localStorage). */
