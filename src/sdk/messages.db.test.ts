@@ -68,6 +68,21 @@ describe(`content cards and in-app messages on ${TEST_BACKEND}`, () => {
     expect(iam.body.errors.map((e: any) => e.path).sort()).toEqual(['variants[0].in_app_message.body', 'variants[0].in_app_message.layout', 'variants[0].in_app_message.trigger_events']);
   });
 
+  it("previews a card and an in-app message for a chosen user (the dashboard composer's preview)", async () => {
+    const card = await s.call('POST', '/admin/campaigns/preview', { channel: 'content_card', external_id: 'cu1', variant: { content_card: { title: 'Hi {{${first_name}}}', description: 'Sale', pinned: true } } });
+    expect(card.status).toBe(200);
+    expect(card.body).toMatchObject({ ok: true, content_card: { title: 'Hi Ada', description: 'Sale', image_url: '', url: '', pinned: true } });
+    const iam = await s.call('POST', '/admin/campaigns/preview', {
+      channel: 'in_app_message',
+      external_id: 'cu2',
+      variant: { in_app_message: { layout: 'slideup', body: 'Hello {{${first_name}}}', buttons: [{ id: 'go', text: 'Go {{${first_name}}}', url: 'https://x.example/{{${first_name}}}' }], trigger_events: ['opened_cart'] } },
+    });
+    expect(iam.body).toMatchObject({ ok: true, in_app_message: { layout: 'slideup', header: '', body: 'Hello Bob', buttons: [{ id: 'go', text: 'Go Bob', url: 'https://x.example/Bob' }], trigger_events: ['opened_cart'] } });
+    const bad = await s.call('POST', '/admin/campaigns/preview', { channel: 'in_app_message', variant: { in_app_message: { layout: 'modal', body: 'x', buttons: [], trigger_events: [] } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].path).toBe('variant.in_app_message.trigger_events');
+  });
+
   it('renders a card per user; the feed shows it to its user only; impression, click and dismiss are logged once', async () => {
     const campaignId = await launch({
       name: 'Spring cards',
