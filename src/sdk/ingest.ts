@@ -141,10 +141,11 @@ async function applyTrackRun(
 async function applyMessageEvent(deps: IngestDeps, workspaceId: string, device: Device, clientEventId: string, op: Extract<MappedEvent['op'], { kind: 'content_card' | 'in_app_message' }>): Promise<void> {
   const user = await userByDeviceId(deps.db, workspaceId, device.device_id);
   if (!user) throw new UnknownDevice();
+  const who = { id: user.id, external_id: user.external_id, time_zone: user.time_zone };
   const reporting = { app_id: device.app_id, device_id: device.device_id, os_version: device.os_version, device_model: device.device_model };
   if (op.kind === 'content_card') {
-    await recordCardInteraction(deps.db, { workspaceId, userId: user.id, cardId: op.cardId, kind: op.interaction, device: reporting, clientEventId, timeMs: op.timeMs });
+    await recordCardInteraction(deps.db, { workspaceId, user: who, cardId: op.cardId, kind: op.interaction, device: reporting, clientEventId, timeMs: op.timeMs });
   } else {
-    await recordInAppInteraction(deps.db, { workspaceId, userId: user.id, messageId: op.messageId, kind: op.interaction, buttonId: op.buttonId, device: reporting, clientEventId, timeMs: op.timeMs });
+    await recordInAppInteraction(deps.db, { workspaceId, user: who, messageId: op.messageId, kind: op.interaction, buttonId: op.buttonId, device: reporting, clientEventId, timeMs: op.timeMs });
   }
 }

@@ -74,7 +74,7 @@ export function registerMessageRoutes(app: FastifyInstance, { db, authenticate, 
     { onRequest: authenticate, schema: { tags: ['sdk'], summary: "The in-app messages waiting for the device's user, with their trigger events", querystring: DeviceQuery, response: { 200: InAppMessageList, ...errors } } },
     async (request) => {
       const { sdkApp, user, deviceId } = await userOf(request);
-      const pending = await pendingInAppMessages(db, sdkApp.workspace_id, user.id, { app_id: sdkApp.id, device_id: deviceId }, now());
+      const pending = await pendingInAppMessages(db, sdkApp.workspace_id, { id: user.id, external_id: user.external_id, time_zone: user.time_zone }, { app_id: sdkApp.id, device_id: deviceId }, now());
       return {
         messages: pending.map((m) => ({
           id: m.id,

@@ -31,13 +31,13 @@ const until = async <T>(f: () => Promise<T | undefined | false>, ms = 120_000): 
 const logOf = async (types: string) =>
   (await s.testDb.db.query<{ body: any }>(`SELECT body FROM event_log WHERE workspace_id = $1 AND body->>'event_type' LIKE $2 ORDER BY seq`, [s.workspaceId, types])).rows.map((r) => r.body);
 
-async function launch(body: Record<string, unknown>): Promise<string> {
+async function launch(body: Record<string, unknown>, sends = 2): Promise<string> {
   const created = await s.call('POST', '/admin/campaigns', { audience: { segment_id: segmentId }, ...body });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   expect((await s.call('POST', `/admin/campaigns/${created.body.id}/launch`)).status).toBe(201);
   await until(async () => {
     const { rows } = await s.testDb.db.query<{ state: string }>('SELECT state FROM campaign_sends WHERE campaign_id = $1', [created.body.id]);
-    return rows.length === 2 && rows.every((r) => r.state !== 'queued');
+    return rows.length === sends && rows.every((r) => r.state !== 'queued');
   });
   return created.body.id;
 }
@@ -124,6 +124,22 @@ describe(`content cards and in-app messages on ${TEST_BACKEND}`, () => {
     // An expired card drops from the feed.
     await s.testDb.db.query(`UPDATE content_cards SET expires_at = now() - interval '1 second' WHERE title = 'Hi Bob'`);
     expect((await sdk('GET', '/sdk/v1/content_cards?device_id=dev-m2')).body.cards).toEqual([]);
+  });
+
+  it("moves an anonymous profile's card to the user it is identified as; its events name that user", async () => {
+    const up = await sdk('POST', '/sdk/v1/batch', { device_id: 'dev-m3', events: [evt('session_start', { session_id: 's-dev-m3' }), evt('attributes', { attributes: { plan: 'guest' } })] });
+    expect(up.body).toMatchObject({ accepted: 2, errors: [] });
+    const guests = (await s.call('POST', '/admin/segments', { name: 'Guests', filter: { filter: 'custom_attribute', attribute: 'plan', op: 'equals', value: 'guest' } })).body.id;
+    await launch({ name: 'Welcome', channel: 'content_card', audience: { segment_id: guests }, variants: [{ percent: 100, content_card: { title: 'Welcome', description: 'Sign up for 10% off' } }] }, 1);
+    const [card] = (await sdk('GET', '/sdk/v1/content_cards?device_id=dev-m3')).body.cards;
+    expect(card.title).toBe('Welcome');
+    // The guest signs in as cu1: the anonymous profile merges into cu1, and the card goes with it.
+    expect((await sdk('POST', '/sdk/v1/batch', { device_id: 'dev-m3', events: [evt('change_user', { external_id: 'cu1' })] })).body).toMatchObject({ accepted: 1, errors: [] });
+    expect((await sdk('GET', '/sdk/v1/content_cards?device_id=dev-m3')).body.cards.map((c: any) => c.id)).toEqual([card.id]);
+    expect((await sdk('POST', '/sdk/v1/batch', { device_id: 'dev-m3', events: [evt('content_card_click', { card_id: card.id })] })).body).toMatchObject({ accepted: 1, errors: [] });
+    const click = (await logOf('users.messages.contentcard.Click')).find((e) => e.properties.content_card_id === card.id);
+    const { rows } = await s.testDb.db.query<{ id: string }>(`SELECT id FROM users WHERE workspace_id = $1 AND external_id = 'cu1'`, [s.workspaceId]);
+    expect(click.user).toMatchObject({ user_id: rows[0]!.id, external_user_id: 'cu1', device_id: 'dev-m3' });
   });
 
   it('hands in-app messages with their trigger events to the device; impression and button click are logged; an expired one is aborted once', async () => {

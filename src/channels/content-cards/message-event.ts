@@ -8,13 +8,20 @@
 import { createHash } from 'node:crypto';
 import { eventTypeSpec, type LogEvent } from '../../events/index.js';
 
+/** The user an event names: the one who reported it, as they are now (a merge may have moved the message). */
+export interface EventUser {
+  id: string;
+  external_id: string | null;
+  time_zone: string | null;
+}
+
 export interface MessageContext {
   workspaceId: string;
   sendKey: string;
   dispatchId: string;
   campaign: { id: string; name: string };
   variant: { id: string; name: string };
-  user: { id: string; external_id: string | null; time_zone: string | null };
+  user: EventUser;
 }
 
 /** The device an interaction was reported from (the SDK app and the upload's device fields). */

@@ -5,7 +5,7 @@
 import { ApiError } from '../../http/index.js';
 import { appendEvents, type LogEvent } from '../../events/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
-import { deviceFields, messageEvent, nameBasedId, type MessageContext, type ReportingDevice } from './message-event.js';
+import { deviceFields, messageEvent, nameBasedId, type EventUser, type MessageContext, type ReportingDevice } from './message-event.js';
 
 export interface ContentCardInput {
   title: string;
@@ -63,13 +63,13 @@ export type CardInteraction = 'Impression' | 'Click' | 'Dismiss';
  */
 export async function recordCardInteraction(
   db: Db,
-  args: { workspaceId: string; userId: string; cardId: string; kind: CardInteraction; device: ReportingDevice; clientEventId: string; timeMs: number },
+  args: { workspaceId: string; user: EventUser; cardId: string; kind: CardInteraction; device: ReportingDevice; clientEventId: string; timeMs: number },
 ): Promise<void> {
   await db.transaction(async (tx) => {
     const { rows } = await tx.query<ContentCardRow>(`SELECT * FROM content_cards WHERE id = $1 AND workspace_id = $2 AND user_id = $3 FOR UPDATE`, [
       /^[0-9a-f-]{36}$/i.test(args.cardId) ? args.cardId : '00000000-0000-0000-0000-000000000000',
       args.workspaceId,
-      args.userId,
+      args.user.id,
     ]);
     const card = rows[0];
     if (!card) throw new ApiError(404, 'content card not found for this device', [{ type: 'unknown content card', path: 'card_id' }]);
@@ -77,6 +77,6 @@ export async function recordCardInteraction(
     const { rowCount } = await tx.query(`UPDATE content_cards SET ${column} = now() WHERE id = $1 AND ${args.kind === 'Dismiss' ? 'dismissed_at IS NULL' : 'true'}`, [card.id]);
     if (!rowCount) return;
     const fields = { ...deviceFields(args.device), content_card_id: card.id };
-    await appendEvents(tx, args.workspaceId, [messageEvent(`${CONTENT_CARD_EVENT}${args.kind}`, card.context, fields, args.timeMs, `${card.id}:${args.clientEventId}`)]);
+    await appendEvents(tx, args.workspaceId, [messageEvent(`${CONTENT_CARD_EVENT}${args.kind}`, { ...card.context, user: args.user }, fields, args.timeMs, `${card.id}:${args.clientEventId}`)]);
   });
 }

@@ -7,7 +7,7 @@
 import { ApiError } from '../../http/index.js';
 import { appendEvents, type LogEvent } from '../../events/index.js';
 import type { Db, Queryable } from '../../storage/index.js';
-import { deviceFields, messageEvent, nameBasedId, type MessageContext, type ReportingDevice } from '../content-cards/message-event.js';
+import { deviceFields, messageEvent, nameBasedId, type EventUser, type MessageContext, type ReportingDevice } from '../content-cards/message-event.js';
 
 export type InAppLayout = 'modal' | 'slideup';
 
@@ -69,14 +69,15 @@ export function inAppAbort(row: Pick<InAppRow, 'id' | 'context'>, abortType: str
  * The user's messages still to show (neither shown, aborted nor expired), oldest first; they are
  * marked delivered. Expired unshown ones are aborted here (Abort `expired`), once.
  */
-export async function pendingInAppMessages(db: Db, workspaceId: string, userId: string, device: ReportingDevice, nowMs: number): Promise<InAppRow[]> {
+export async function pendingInAppMessages(db: Db, workspaceId: string, user: EventUser, device: ReportingDevice, nowMs: number): Promise<InAppRow[]> {
+  const userId = user.id;
   return db.transaction(async (tx) => {
     const { rows: expired } = await tx.query<InAppRow>(
       `UPDATE in_app_messages SET aborted_at = now() WHERE workspace_id = $1 AND user_id = $2 AND shown_at IS NULL AND aborted_at IS NULL AND expires_at <= now() RETURNING *`,
       [workspaceId, userId],
     );
     if (expired.length) {
-      await appendEvents(tx, workspaceId, expired.map((r) => inAppAbort(r, 'expired', `the message expired at ${new Date(r.expires_at).toISOString()} before any of its trigger events was logged`, device, nowMs)));
+      await appendEvents(tx, workspaceId, expired.map((r) => inAppAbort({ id: r.id, context: { ...r.context, user } }, 'expired', `the message expired at ${new Date(r.expires_at).toISOString()} before any of its trigger events was logged`, device, nowMs)));
     }
     const { rows } = await tx.query<InAppRow>(
       `UPDATE in_app_messages SET delivered_at = coalesce(delivered_at, now())
@@ -96,13 +97,13 @@ export type InAppInteraction = 'Impression' | 'Click';
  */
 export async function recordInAppInteraction(
   db: Db,
-  args: { workspaceId: string; userId: string; messageId: string; kind: InAppInteraction; buttonId?: string | undefined; device: ReportingDevice; clientEventId: string; timeMs: number },
+  args: { workspaceId: string; user: EventUser; messageId: string; kind: InAppInteraction; buttonId?: string | undefined; device: ReportingDevice; clientEventId: string; timeMs: number },
 ): Promise<void> {
   await db.transaction(async (tx) => {
     const { rows } = await tx.query<InAppRow>(`SELECT * FROM in_app_messages WHERE id = $1 AND workspace_id = $2 AND user_id = $3 FOR UPDATE`, [
       /^[0-9a-f-]{36}$/i.test(args.messageId) ? args.messageId : '00000000-0000-0000-0000-000000000000',
       args.workspaceId,
-      args.userId,
+      args.user.id,
     ]);
     const m = rows[0];
     if (!m) throw new ApiError(404, 'in-app message not found for this device', [{ type: 'unknown in-app message', path: 'message_id' }]);
@@ -111,6 +112,20 @@ export async function recordInAppInteraction(
     }
     await tx.query(`UPDATE in_app_messages SET ${args.kind === 'Impression' ? 'shown_at' : 'clicked_at'} = coalesce(${args.kind === 'Impression' ? 'shown_at' : 'clicked_at'}, now()) WHERE id = $1`, [m.id]);
     const fields = { ...deviceFields(args.device), card_id: m.id, ...(args.buttonId !== undefined ? { button_id: args.buttonId } : {}) };
-    await appendEvents(tx, args.workspaceId, [messageEvent(`${IN_APP_EVENT}${args.kind}`, m.context, fields, args.timeMs, `${m.id}:${args.clientEventId}`)]);
+    await appendEvents(tx, args.workspaceId, [messageEvent(`${IN_APP_EVENT}${args.kind}`, { ...m.context, user: args.user }, fields, args.timeMs, `${m.id}:${args.clientEventId}`)]);
   });
+}
+
+/**
+ * Identity's merge hook: the source profile's content cards and in-app messages move to the target
+ * (a device's anonymous profile identified as an existing user keeps its messages). Their later
+ * events name the user who reported them (the `user` given to the record functions).
+ */
+export async function moveSdkMessages(tx: Queryable, ctx: { workspaceId: string; sourceId: string; targetId: string }): Promise<void> {
+  for (const table of ['content_cards', 'in_app_messages']) {
+    await tx.query(
+      `UPDATE ${table} SET user_id = $3 WHERE workspace_id = $1 AND user_id = $2`,
+      [ctx.workspaceId, ctx.sourceId, ctx.targetId],
+    );
+  }
 }
