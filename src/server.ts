@@ -19,6 +19,7 @@ import { trackingRoutes, type TrackingHooks } from './tracking/index.js';
 import { sdkRoutes } from './sdk/index.js';
 import { prepareDashboard } from './web/index.js';
 import { seedStore, type PreparedStore } from './workspaces/index.js';
+import { moveSdkMessages } from './channels/index.js';
 export { prepareStore, type PreparedStore } from './workspaces/index.js';
 
 export interface Rivulet {
@@ -88,7 +89,7 @@ export async function createRivulet(config: Config, opts: CreateOptions = {}): P
     const logWindow = { windowMs: config.eventLog.retentionMs, partitionMs: config.eventLog.partitionMs };
     await ensurePartitions(db, logWindow);
     const cohorts = await createCohortImport(config, { ...opts.cohortImport, partnerKeys: prepared.partnerKeys, box: prepared.masterKey.box });
-    const hooks: TrackingHooks = { mergeParticipants: [...cohorts.mergeParticipants], profileExtensions: [...cohorts.profileExtensions] };
+    const hooks: TrackingHooks = { mergeParticipants: [...cohorts.mergeParticipants, moveSdkMessages], profileExtensions: [...cohorts.profileExtensions] };
     const capabilities: CapabilityPlugin[] = [workspaceRoutes, trackingRoutes(hooks), ...cohorts.capabilities];
     const currents = await createCurrents(config, undefined, prepared.masterKey.box);
     capabilities.push(...currents.capabilities);

@@ -206,7 +206,7 @@ function registeredRoutes(): string[] {
 }
 
 /** Routes that answer without a workspace's credentials and serve no workspace's data. */
-const PUBLIC = [/^GET \/sdk\/v1\/rivulet\.js$/, /^OPTIONS \/sdk\/v1\/batch$/, /^GET \/sdk\/v1\/rivulet-sw\.js$/, /^OPTIONS \/sdk\/v1\/push\/\*$/, /^GET \/$/, /^GET \/(healthz|readyz|metrics|openapi\.json)$/, /^GET \/docs(\/.*)?$/, /^GET \/dashboard(\/.*|\*)?$/];
+const PUBLIC = [/^GET \/sdk\/v1\/rivulet\.js$/, /^OPTIONS \/sdk\/v1\/(batch|content_cards|in_app_messages)$/, /^GET \/sdk\/v1\/rivulet-sw\.js$/, /^OPTIONS \/sdk\/v1\/push\/\*$/, /^GET \/$/, /^GET \/(healthz|readyz|metrics|openapi\.json)$/, /^GET \/docs(\/.*)?$/, /^GET \/dashboard(\/.*|\*)?$/];
 
 type Case = () => Promise<void>;
 let markersB: string[];
@@ -462,6 +462,17 @@ const CASES: Record<string, Case> = {
   },
   'POST /sdk/v1/push/unsubscribe': async () => expect((await a('POST', '/sdk/v1/push/unsubscribe', { endpoint: 'https://push.example.net/b' }, { headers: { origin: 'https://a.example' } })).status).toBe(401),
   'POST /sdk/v1/push/open': async () => expect((await a('POST', '/sdk/v1/push/open', { token: `${B.workspaceId}.${randomUUID()}.${randomUUID()}.${'A'.repeat(43)}` })).status).toBe(400),
+  // A's own SDK key asking for B's device: not found, as a device that does not exist.
+  'GET /sdk/v1/content_cards': async () => {
+    const app = await a('POST', '/sdk/apps', { name: 'a-cards', allowed_origins: ['https://a.example'] });
+    const r = await a('GET', '/sdk/v1/content_cards?device_id=iso-b-device', undefined, { key: null, headers: { origin: 'https://a.example', 'x-rivulet-sdk-key': app.body.api_key } });
+    expect(r.status).toBe(404);
+  },
+  'GET /sdk/v1/in_app_messages': async () => {
+    const app = await a('POST', '/sdk/apps', { name: 'a-iam', allowed_origins: ['https://a.example'] });
+    const r = await a('GET', '/sdk/v1/in_app_messages?device_id=iso-b-device', undefined, { key: null, headers: { origin: 'https://a.example', 'x-rivulet-sdk-key': app.body.api_key } });
+    expect(r.status).toBe(404);
+  },
   // The email recipient's routes (/t/o/*, /t/c/*, /u/*): a token that does not verify reaches nothing.
   'GET /*': async () => {
     for (const path of ['/t/o/', '/t/c/', '/u/']) {

@@ -20,6 +20,8 @@ import { acceptSmsMessage, prepareSmsMessage, type SmsMessage, type SmsProvider,
 import { smsSubscribeState } from '../identity/index.js';
 import type { SendWriter } from './send-writer.js';
 import { attemptPush, type PushChannel } from './attempt-push.js';
+import { IN_APP_FORMAT_VERSION, writeContentCard, writeInAppMessage, type MessageContext } from '../channels/index.js';
+import { expiryOf } from './definition.js';
 
 export interface AttemptDeps {
   db: Db;
@@ -108,12 +110,14 @@ async function fenced(deps: AttemptDeps, row: SendRow, work: (tx: Queryable) => 
   });
 }
 
-async function finish(deps: AttemptDeps, row: SendRow, state: string, reason: string | null, events: LogEvent[], extra: { attempt?: AttemptRecord; delivered?: boolean } = {}): Promise<void> {
-  if (deps.writer) {
+async function finish(deps: AttemptDeps, row: SendRow, state: string, reason: string | null, events: LogEvent[], extra: { attempt?: AttemptRecord; delivered?: boolean; write?: (tx: Queryable) => Promise<LogEvent[]> } = {}): Promise<void> {
+  // A channel that writes its own rows with the outcome (content cards, in-app messages) takes the fenced path.
+  if (deps.writer && !extra.write) {
     await deps.writer.write({ kind: 'finish', sendKey: row.send_key, workspaceId: row.workspace_id, state, reason, events, ...(extra.attempt ? { attempt: extra.attempt } : {}), delivered: extra.delivered === true });
     return;
   }
   await fenced(deps, row, async (tx) => {
+    if (extra.write) events = [...events, ...(await extra.write(tx))];
     await tx.query(
       `UPDATE campaign_sends SET state = $2, reason = $3, lease_owner = NULL, lease_until = NULL,
               attempt_log = CASE WHEN $4::jsonb IS NULL THEN attempt_log ELSE attempt_log || $4::jsonb END,
@@ -190,6 +194,8 @@ export async function attemptSend(deps: AttemptDeps, row: SendRow, pre?: Prefetc
       render: (key, source) => render(key, source, scope),
     });
   }
+  if (variant.content_card) return attemptContentCard(deps, row, variant, ctx, scope);
+  if (variant.in_app_message) return attemptInApp(deps, row, variant, ctx, scope);
   return finish(deps, row, 'skipped', 'not_eligible', []);
 }
 
@@ -293,4 +299,51 @@ async function attemptSms(deps: AttemptDeps, row: SendRow, variant: Variant, use
   const next = nextWebhookAttempt({ attempts: row.attempts + 1, firstAttemptAt: first, now: deps.now() });
   if (next === 'exhausted') return finish(deps, row, 'aborted', 'exhausted_retries', [ev('Abort', { abort_type: 'exhausted_retries', abort_log: `the provider did not accept the message within 24 hours; last: ${outcome.message}` })], { attempt });
   return retryLater(deps, row, next.at, [], attempt);
+}
+
+const messageContext = (ctx: SendContext): MessageContext => ({ ...ctx, user: { id: ctx.user.id, external_id: ctx.user.external_id, time_zone: ctx.user.time_zone } });
+const nullIfBlank = (s: string | undefined) => (s === undefined || s.trim() === '' ? null : s.trim());
+
+/** A content card: rendered for the user and written as their card, with its Send event, in one fenced transaction. */
+async function attemptContentCard(deps: AttemptDeps, row: SendRow, variant: Variant, ctx: SendContext, scope: Record<string, unknown>): Promise<void> {
+  const card = variant.content_card!;
+  const ev = (type: string, fields: Record<string, unknown> = {}) => campaignEvent(`users.messages.contentcard.${type}`, ctx, fields, deps.now());
+  const base = `${row.dispatch_id}:${variant.id}:card`;
+  const parts = await Promise.all([render(`${base}:title`, card.title, scope), render(`${base}:description`, card.description, scope), render(`${base}:image`, card.image_url, scope), render(`${base}:url`, card.url, scope)]);
+  const failed = parts.find((p): p is Extract<RenderOutcome, { ok: false }> => !p.ok);
+  if (failed) return finish(deps, row, 'aborted', failed.abortType, [ev('Abort', { abort_type: failed.abortType, abort_log: failed.abortLog })]);
+  const [title, description, image, url] = parts.map((p) => (p.ok ? p.text : ''));
+  const expires = expiryOf(card, deps.now());
+  if (expires.getTime() <= deps.now()) return finish(deps, row, 'aborted', 'expired', [ev('Abort', { abort_type: 'expired', abort_log: `the card expired at ${expires.toISOString()} before it was sent` })]);
+  if (!(await start(deps, row, undefined))) return;
+  return finish(deps, row, 'delivered', null, [], {
+    delivered: true,
+    write: (tx) => writeContentCard(tx, messageContext(ctx), { title: title!, description: description!, image_url: nullIfBlank(image), url: nullIfBlank(url), pinned: card.pinned === true, expires_at: expires }, deps.now()),
+  });
+}
+
+/** An in-app message: rendered for the user and written as theirs; the SDK shows it when a trigger event is logged. */
+async function attemptInApp(deps: AttemptDeps, row: SendRow, variant: Variant, ctx: SendContext, scope: Record<string, unknown>): Promise<void> {
+  const m = variant.in_app_message!;
+  const ev = (type: string, fields: Record<string, unknown> = {}) => campaignEvent(`users.messages.inappmessage.${type}`, ctx, { version: IN_APP_FORMAT_VERSION, ...fields }, deps.now());
+  const base = `${row.dispatch_id}:${variant.id}:iam`;
+  const parts = await Promise.all([
+    render(`${base}:header`, m.header, scope),
+    render(`${base}:body`, m.body, scope),
+    render(`${base}:image`, m.image_url, scope),
+    ...m.buttons.flatMap((b) => [render(`${base}:b:${b.id}:text`, b.text, scope), render(`${base}:b:${b.id}:url`, b.url, scope)]),
+  ]);
+  const failed = parts.find((p): p is Extract<RenderOutcome, { ok: false }> => !p.ok);
+  if (failed) return finish(deps, row, 'aborted', failed.abortType, [ev('Abort', { abort_type: failed.abortType, abort_log: failed.abortLog })]);
+  const texts = parts.map((p) => (p.ok ? p.text : ''));
+  const expires = expiryOf(m, deps.now());
+  if (expires.getTime() <= deps.now()) return finish(deps, row, 'aborted', 'expired', [ev('Abort', { abort_type: 'expired', abort_log: `the message expired at ${expires.toISOString()} before it was sent` })]);
+  if (!(await start(deps, row, undefined))) return;
+  const buttons = m.buttons.map((b, i) => ({ id: b.id, text: texts[3 + 2 * i]!, url: nullIfBlank(texts[4 + 2 * i]) }));
+  return finish(deps, row, 'sent', null, [], {
+    write: async (tx) => {
+      await writeInAppMessage(tx, messageContext(ctx), { layout: m.layout, header: nullIfBlank(texts[0]), body: texts[1]!, image_url: nullIfBlank(texts[2]), buttons, trigger_events: m.trigger_events, expires_at: expires });
+      return [];
+    },
+  });
 }

@@ -17,10 +17,46 @@ export const WebhookContent = Type.Object(
   },
   { additionalProperties: false },
 );
-export const VariantContent = Type.Object({ email: Type.Optional(EmailContent), webhook: Type.Optional(WebhookContent) }, { additionalProperties: false });
+/** A content card variant (docs/reference/sdk.md#content-cards); texts are Liquid. */
+export const ContentCardContent = Type.Object(
+  {
+    title: Type.String({ maxLength: 100_000 }),
+    description: Type.String({ maxLength: 100_000 }),
+    image_url: Type.Optional(Type.String({ maxLength: 100_000 })),
+    url: Type.Optional(Type.String({ maxLength: 100_000 })),
+    pinned: Type.Optional(Type.Boolean()),
+    expires_after_seconds: Type.Optional(Type.Integer()),
+    expires_at: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export const InAppButtonContent = Type.Object(
+  { id: Type.String({ maxLength: 64 }), text: Type.String({ maxLength: 100_000 }), url: Type.Optional(Type.String({ maxLength: 100_000 })) },
+  { additionalProperties: false },
+);
+/** An in-app message variant (docs/reference/sdk.md#in-app-messages); texts are Liquid. */
+export const InAppContent = Type.Object(
+  {
+    layout: Type.Union([Type.Literal('modal'), Type.Literal('slideup')]),
+    header: Type.Optional(Type.String({ maxLength: 100_000 })),
+    body: Type.String({ maxLength: 100_000 }),
+    image_url: Type.Optional(Type.String({ maxLength: 100_000 })),
+    buttons: Type.Array(InAppButtonContent, { maxItems: 2 }),
+    trigger_events: Type.Array(Type.String({ maxLength: 255 }), { maxItems: 20 }),
+    expires_after_seconds: Type.Optional(Type.Integer()),
+    expires_at: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export const VariantContent = Type.Object(
+  { email: Type.Optional(EmailContent), webhook: Type.Optional(WebhookContent), content_card: Type.Optional(ContentCardContent), in_app_message: Type.Optional(InAppContent) },
+  { additionalProperties: false },
+);
+/** The channels the dashboard composes. */
+export const ComposerChannel = Type.Union([Type.Literal('email'), Type.Literal('webhook'), Type.Literal('content_card'), Type.Literal('in_app_message')]);
 export const PreviewBody = Type.Object(
   {
-    channel: Type.Union([Type.Literal('email'), Type.Literal('webhook')]),
+    channel: ComposerChannel,
     variant: VariantContent,
     /** The user to render for; absent: an empty profile. */
     external_id: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
@@ -32,6 +68,17 @@ export const Rendered = Type.Object({
   user: Type.Union([Type.Object({ user_id: Type.String(), external_id: Type.Union([Type.String(), Type.Null()]), email: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
   email: Type.Optional(Type.Object({ subject: Type.String(), html: Type.String(), text: Type.String() })),
   webhook: Type.Optional(Type.Object({ url: Type.String(), method: Type.String(), headers: Type.Record(Type.String(), Type.String()), body: Type.String() })),
+  content_card: Type.Optional(Type.Object({ title: Type.String(), description: Type.String(), image_url: Type.String(), url: Type.String(), pinned: Type.Boolean() })),
+  in_app_message: Type.Optional(
+    Type.Object({
+      layout: Type.Union([Type.Literal('modal'), Type.Literal('slideup')]),
+      header: Type.String(),
+      body: Type.String(),
+      image_url: Type.String(),
+      buttons: Type.Array(Type.Object({ id: Type.String(), text: Type.String(), url: Type.String() })),
+      trigger_events: Type.Array(Type.String()),
+    }),
+  ),
   /** Set when a template aborted the message (abort_message) or failed to render. */
   abort: Type.Optional(Type.Object({ abort_type: Type.String(), abort_log: Type.String() })),
 });

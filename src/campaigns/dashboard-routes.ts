@@ -16,7 +16,7 @@ import type { Db } from '../storage/index.js';
 import { checkCampaignBody, type Variant } from './definition.js';
 import { campaignOverview, dispatchProgress, messagesOfUser, type OverviewRow } from './dashboard-store.js';
 import { flagsOf, getCampaign } from './store.js';
-import { CampaignOverview, Counts, OverviewQuery, PreviewBody, VariantContent, Progress, Rendered, TestSendBody, TestSendReply, UserMessages, UserParams, UserQuery } from './dashboard-contract.js';
+import { CampaignOverview, ComposerChannel, Counts, OverviewQuery, PreviewBody, VariantContent, Progress, Rendered, TestSendBody, TestSendReply, UserMessages, UserParams, UserQuery } from './dashboard-contract.js';
 
 const admin = { permission: 'admin' as const };
 const tags = ['campaigns'];
@@ -34,7 +34,7 @@ export interface DashboardRouteDeps {
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 /** Checks one variant's templates as a campaign would, naming fields `variant.…`. */
-function checkedVariant(channel: 'email' | 'webhook', content: Static<typeof VariantContent>): Variant {
+function checkedVariant(channel: Static<typeof ComposerChannel>, content: Static<typeof VariantContent>): Variant {
   const checked = checkCampaignBody({
     name: 'preview',
     channel,
@@ -118,6 +118,19 @@ export function campaignDashboardRoutes(deps: DashboardRouteDeps) {
           const { texts, abort } = await renderAll([e.subject, e.html, e.text], scope);
           if (abort) return { ok: false, user: who, abort };
           return { ok: true, user: who, email: { subject: texts[0]!, html: texts[1]!, text: texts[2]! } };
+        }
+        if (variant.content_card) {
+          const c = variant.content_card;
+          const { texts, abort } = await renderAll([c.title, c.description, c.image_url, c.url], scope);
+          if (abort) return { ok: false, user: who, abort };
+          return { ok: true, user: who, content_card: { title: texts[0]!, description: texts[1]!, image_url: texts[2]!, url: texts[3]!, pinned: c.pinned === true } };
+        }
+        if (variant.in_app_message) {
+          const m = variant.in_app_message;
+          const { texts, abort } = await renderAll([m.header, m.body, m.image_url, ...m.buttons.flatMap((b) => [b.text, b.url])], scope);
+          if (abort) return { ok: false, user: who, abort };
+          const buttons = m.buttons.map((b, i) => ({ id: b.id, text: texts[3 + 2 * i]!, url: texts[4 + 2 * i]! }));
+          return { ok: true, user: who, in_app_message: { layout: m.layout, header: texts[0]!, body: texts[1]!, image_url: texts[2]!, buttons, trigger_events: m.trigger_events } };
         }
         const w = variant.webhook!;
         const names = Object.keys(w.headers);

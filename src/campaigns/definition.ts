@@ -10,7 +10,8 @@ import { checkRateLimit } from './limits.js';
 import { checkTrigger, type CampaignTrigger } from './triggers/rules.js';
 import { checkQuietHours, type QuietHours } from './gate-rules.js';
 
-export type Channel = 'email' | 'webhook' | 'sms' | 'pushnotification';
+export type Channel = 'email' | 'webhook' | 'sms' | 'pushnotification' | 'content_card' | 'in_app_message';
+export const CHANNELS: readonly Channel[] = ['email', 'webhook', 'sms', 'pushnotification', 'content_card', 'in_app_message'];
 export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';
 
 export interface EmailContent {
@@ -41,6 +42,44 @@ export interface PushContent {
   icon?: string;
 }
 
+/** A content card (docs/reference/sdk.md#content-cards): Liquid in every text; rendered per user at send time. */
+export interface ContentCardContent {
+  title: string;
+  description: string;
+  image_url?: string;
+  /** Where a click leads. */
+  url?: string;
+  /** Pinned cards come first in the feed. */
+  pinned?: boolean;
+  /** The card leaves the feed this long after it was sent (default 30 days)… */
+  expires_after_seconds?: number;
+  /** …or at this moment (ISO-8601), whichever comes first. */
+  expires_at?: string;
+}
+
+export interface InAppButtonContent {
+  id: string;
+  text: string;
+  url?: string;
+}
+
+/** An in-app message (docs/reference/sdk.md#in-app-messages), shown by the SDK when a trigger event is logged. */
+export interface InAppContent {
+  layout: 'modal' | 'slideup';
+  header?: string;
+  body: string;
+  image_url?: string;
+  buttons: InAppButtonContent[];
+  /** Custom event names; the SDK shows the message when one of them is logged. */
+  trigger_events: string[];
+  /** Not shown after this long from its send (default 30 days), or after `expires_at`. */
+  expires_after_seconds?: number;
+  expires_at?: string;
+}
+
+export const MESSAGE_DEFAULT_TTL_SECONDS = 30 * 86_400;
+export const MESSAGE_MAX_TTL_SECONDS = 365 * 86_400;
+
 export interface Variant {
   id: string;
   name: string;
@@ -49,6 +88,8 @@ export interface Variant {
   webhook?: WebhookContent;
   sms?: SmsContent;
   pushnotification?: PushContent;
+  content_card?: ContentCardContent;
+  in_app_message?: InAppContent;
 }
 
 /**
@@ -118,7 +159,7 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
   const name = body.name;
   if (!isText(name, 200)) problems.push({ field: 'name', message: 'must be a string of 1 to 200 characters' });
   const channel = body.channel;
-  if (channel !== 'email' && channel !== 'webhook' && channel !== 'sms' && channel !== 'pushnotification') problems.push({ field: 'channel', message: 'must be "email", "webhook", "sms" or "pushnotification"' });
+  if (!CHANNELS.includes(channel as Channel)) problems.push({ field: 'channel', message: `must be one of ${CHANNELS.map((c) => `"${c}"`).join(', ')}` });
 
   const audience = body.audience;
   const segmentId = isObj(audience) ? audience.segment_id : undefined;
@@ -208,6 +249,14 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
           variant.pushnotification = { title: title ?? '', body: pbody ?? '', ...(url !== undefined ? { url } : {}), ...(icon !== undefined ? { icon } : {}) };
         }
       }
+      if (channel === 'content_card') {
+        const c = checkContentCard(problems, `${at}.content_card`, v.content_card);
+        if (c) variant.content_card = c;
+      }
+      if (channel === 'in_app_message') {
+        const m = checkInApp(problems, `${at}.in_app_message`, v.in_app_message);
+        if (m) variant.in_app_message = m;
+      }
       variants.push(variant);
     });
     const total = variants.reduce((s, v) => s + (Number.isInteger(v.percent) ? v.percent : 0), 0) + (Number.isInteger(control) ? (control as number) : 0);
@@ -230,4 +279,86 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
       definition: { delivery: delivery as Delivery, audience: { segment_id: (segmentId as string | undefined) ?? '' }, variants, control_percent: control as number, ...(from ? { from } : {}), ...(typeof body.reply_to === 'string' ? { reply_to: body.reply_to } : {}), send_to: sendTo as SendTo, ...delivery_rules },
     },
   };
+}
+
+function checkExpiry(problems: DefinitionProblem[], at: string, c: Obj): { expires_after_seconds?: number; expires_at?: string } {
+  const out: { expires_after_seconds?: number; expires_at?: string } = {};
+  if (c.expires_after_seconds !== undefined) {
+    const n = c.expires_after_seconds;
+    if (!Number.isInteger(n) || (n as number) < 60 || (n as number) > MESSAGE_MAX_TTL_SECONDS) problems.push({ field: `${at}.expires_after_seconds`, message: `must be an integer from 60 to ${MESSAGE_MAX_TTL_SECONDS}` });
+    else out.expires_after_seconds = n as number;
+  }
+  if (c.expires_at !== undefined) {
+    if (typeof c.expires_at !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(c.expires_at) || Number.isNaN(Date.parse(c.expires_at))) problems.push({ field: `${at}.expires_at`, message: 'must be an ISO-8601 date-time' });
+    else out.expires_at = new Date(c.expires_at).toISOString();
+  }
+  return out;
+}
+
+function optionalText(problems: DefinitionProblem[], field: string, value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  return template(problems, field, value, true);
+}
+
+function checkContentCard(problems: DefinitionProblem[], at: string, c: unknown): ContentCardContent | undefined {
+  if (!isObj(c)) {
+    problems.push({ field: at, message: 'a content card variant needs content_card content' });
+    return undefined;
+  }
+  const before = problems.length;
+  const title = template(problems, `${at}.title`, c.title, true);
+  const description = template(problems, `${at}.description`, c.description, true);
+  const image = optionalText(problems, `${at}.image_url`, c.image_url);
+  const url = optionalText(problems, `${at}.url`, c.url);
+  if (c.pinned !== undefined && typeof c.pinned !== 'boolean') problems.push({ field: `${at}.pinned`, message: 'must be a boolean' });
+  const expiry = checkExpiry(problems, at, c);
+  if (problems.length > before) return undefined;
+  return { title: title!, description: description!, ...(image !== undefined ? { image_url: image } : {}), ...(url !== undefined ? { url } : {}), ...(c.pinned === true ? { pinned: true } : {}), ...expiry };
+}
+
+function checkInApp(problems: DefinitionProblem[], at: string, m: unknown): InAppContent | undefined {
+  if (!isObj(m)) {
+    problems.push({ field: at, message: 'an in-app message variant needs in_app_message content' });
+    return undefined;
+  }
+  const before = problems.length;
+  const layout = m.layout ?? 'modal';
+  if (layout !== 'modal' && layout !== 'slideup') problems.push({ field: `${at}.layout`, message: 'must be "modal" or "slideup"' });
+  const header = optionalText(problems, `${at}.header`, m.header);
+  const body = template(problems, `${at}.body`, m.body, true);
+  const image = optionalText(problems, `${at}.image_url`, m.image_url);
+  const buttons: InAppButtonContent[] = [];
+  const rawButtons = m.buttons ?? [];
+  if (!Array.isArray(rawButtons) || rawButtons.length > 2) problems.push({ field: `${at}.buttons`, message: 'must hold at most 2 buttons' });
+  else
+    rawButtons.forEach((b, i) => {
+      const bat = `${at}.buttons[${i}]`;
+      if (!isObj(b)) return problems.push({ field: bat, message: 'must be an object' });
+      const id = b.id ?? `button_${i + 1}`;
+      if (!isText(id, 64) || !/^[A-Za-z0-9_-]+$/.test(id)) problems.push({ field: `${bat}.id`, message: 'must be 1 to 64 letters, digits, _ or -' });
+      const text = template(problems, `${bat}.text`, b.text, true);
+      const url = optionalText(problems, `${bat}.url`, b.url);
+      buttons.push({ id: id as string, text: text ?? '', ...(url !== undefined ? { url } : {}) });
+    });
+  if (new Set(buttons.map((b) => b.id)).size !== buttons.length) problems.push({ field: `${at}.buttons`, message: 'button ids must differ' });
+  const triggers = m.trigger_events;
+  if (!Array.isArray(triggers) || triggers.length === 0 || triggers.length > 20 || !triggers.every((t) => isText(t, 255)))
+    problems.push({ field: `${at}.trigger_events`, message: 'must hold 1 to 20 custom event names' });
+  const expiry = checkExpiry(problems, at, m);
+  if (problems.length > before) return undefined;
+  return {
+    layout: layout as 'modal' | 'slideup',
+    ...(header !== undefined ? { header } : {}),
+    body: body!,
+    ...(image !== undefined ? { image_url: image } : {}),
+    buttons,
+    trigger_events: [...new Set(triggers as string[])],
+    ...expiry,
+  };
+}
+
+/** When a message sent at `sentMs` stops being shown. */
+export function expiryOf(c: { expires_after_seconds?: number; expires_at?: string }, sentMs: number): Date {
+  const ttl = sentMs + (c.expires_after_seconds ?? MESSAGE_DEFAULT_TTL_SECONDS) * 1000;
+  return new Date(c.expires_at ? Math.min(ttl, Date.parse(c.expires_at)) : ttl);
 }

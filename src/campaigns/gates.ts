@@ -10,7 +10,7 @@ import type { Db, Queryable } from '../storage/index.js';
 import { appendEvents, type LogEvent } from '../events/index.js';
 import { usersByIds, type User } from '../identity/index.js';
 import { CONTROL_VARIANT } from './assignment.js';
-import type { CampaignDefinition } from './definition.js';
+import type { CampaignDefinition, Channel } from './definition.js';
 import { campaignEvent, campaignRef } from './events.js';
 import { getCampaignById, getDispatch, type SendRow } from './store.js';
 import { quietUntil, type FrequencyRule } from './gate-rules.js';
@@ -66,11 +66,25 @@ export async function getFrequencyRules(db: Queryable, workspaceId: string): Pro
  * Passes `row` (held by `owner`) through quiet hours and the frequency cap before its first
  * attempt. True: attempt it now. False: it was postponed or aborted here (with its Abort event).
  */
+/** The catalogue's name of each campaign channel (`users.messages.<name>.*`). */
+const CATALOGUE_CHANNEL: Record<Channel, string> = { email: 'email', webhook: 'webhook', sms: 'sms', pushnotification: 'pushnotification', content_card: 'contentcard', in_app_message: 'inappmessage' };
+
+/** The fields a channel's Abort event needs beyond the abort's own (the catalogue's required ones). */
+function abortFields(channel: Channel, user: User): Record<string, string> {
+  if (channel === 'email') return { email_address: user.email ?? '' };
+  if (channel === 'in_app_message') return { version: '1' };
+  if (channel === 'pushnotification') return { platform: 'web' };
+  return {};
+}
+
+/** In-app messages and content cards are exempt from the global frequency cap (Braze). */
+const capExempt = (def: CampaignDefinition) => def.variants.some((v) => v.content_card || v.in_app_message);
+
 export async function passGates(db: Db, row: SendRow, owner: string, nowMs: number, prefetched?: User): Promise<boolean> {
   if (row.attempts > 0) return true;
   const def = await definitionOf(db, row.dispatch_id);
   if (!def) return true;
-  const rules = def.ignore_frequency_capping ? [] : await rulesOf(db, row.workspace_id);
+  const rules = def.ignore_frequency_capping || capExempt(def) ? [] : await rulesOf(db, row.workspace_id);
   if (!def.quiet_hours && !rules.length) return true;
   // The batch's users were read at claim time (attempt.ts prefetch); a lone call reads its own.
   const user = prefetched ?? (await usersByIds(db, row.workspace_id, [row.user_id]))[0];
@@ -81,7 +95,7 @@ export async function passGates(db: Db, row: SendRow, owner: string, nowMs: numb
     await tx.query(`UPDATE campaign_sends SET state = 'aborted', reason = $3, lease_owner = NULL, lease_until = NULL WHERE send_key = $1 AND lease_owner = $2 AND state = 'queued'`, [row.send_key, owner, type]);
     const variant = row.variant_id === CONTROL_VARIANT ? { id: CONTROL_VARIANT, name: 'Control' } : { id: row.variant_id, name: def.variants.find((v) => v.id === row.variant_id)?.name ?? row.variant_id };
     const ctx = { workspaceId: row.workspace_id, sendKey: row.send_key, dispatchId: row.dispatch_id, campaign: campaignRef(row.campaign_id, campaign?.name ?? row.campaign_id, def), variant, user };
-    await appendEvents(tx, row.workspace_id, [campaignEvent(`users.messages.${channel}.Abort`, ctx, { abort_type: type, abort_log: log, ...(channel === 'email' ? { email_address: user.email ?? '' } : {}) }, nowMs)]);
+    await appendEvents(tx, row.workspace_id, [campaignEvent(`users.messages.${CATALOGUE_CHANNEL[channel]}.Abort`, ctx, { abort_type: type, abort_log: log, ...abortFields(channel, user) }, nowMs)]);
   };
   return db.transaction(async (tx) => {
     const { rows: held } = await tx.query(`SELECT 1 FROM campaign_sends WHERE send_key = $1 AND lease_owner = $2 AND state = 'queued' FOR UPDATE`, [row.send_key, owner]);
@@ -137,7 +151,7 @@ export async function passGatesBatch(db: Db, rows: SendRow[], owner: string, now
   const byWorkspace = new Map<string, Gated[]>();
   for (const row of rows) {
     const def = row.attempts > 0 ? undefined : await definitionOf(db, row.dispatch_id);
-    const rules = !def || def.ignore_frequency_capping ? [] : await rulesOf(db, row.workspace_id);
+    const rules = !def || def.ignore_frequency_capping || capExempt(def) ? [] : await rulesOf(db, row.workspace_id);
     const user = users.get(`${row.workspace_id}:${row.user_id}`);
     // Nothing to check (or no user: the attempt skips it).
     if (!def || (!def.quiet_hours && !rules.length) || !user) {
@@ -161,15 +175,15 @@ export async function passGatesBatch(db: Db, rows: SendRow[], owner: string, now
       const aborts: Array<{ send_key: string; reason: string }> = [];
       const postpones: Array<{ send_key: string; at: number }> = [];
       const events: LogEvent[] = [];
-      const abort = (it: Gated, channel: string, type: string, log: string) => {
+      const abort = (it: Gated, channel: Channel, type: string, log: string) => {
         const { row, def, user } = it;
         aborts.push({ send_key: row.send_key, reason: type });
         const variant = row.variant_id === CONTROL_VARIANT ? { id: CONTROL_VARIANT, name: 'Control' } : { id: row.variant_id, name: def.variants.find((v) => v.id === row.variant_id)?.name ?? row.variant_id };
         const campaign = campaigns.get(row.campaign_id);
         const ctx = { workspaceId: row.workspace_id, sendKey: row.send_key, dispatchId: row.dispatch_id, campaign: campaignRef(row.campaign_id, campaign?.name ?? row.campaign_id, def), variant, user };
-        events.push(campaignEvent(`users.messages.${channel}.Abort`, ctx, { abort_type: type, abort_log: log, ...(channel === 'email' ? { email_address: user.email ?? '' } : {}) }, nowMs));
+        events.push(campaignEvent(`users.messages.${CATALOGUE_CHANNEL[channel]}.Abort`, ctx, { abort_type: type, abort_log: log, ...abortFields(channel, user) }, nowMs));
       };
-      const capped: Array<Gated & { channel: string }> = [];
+      const capped: Array<Gated & { channel: Channel }> = [];
       for (const it of items) {
         if (!isHeld.has(it.row.send_key)) continue;
         const channel = campaigns.get(it.row.campaign_id)?.channel ?? 'email';

@@ -3,3 +3,5 @@ export * from './email/index.js';
 export * from './webhook/index.js';
 export * from './sms/index.js';
 export * from './push/index.js';
+export * from './content-cards/index.js';
+export * from './in-app/index.js';

@@ -11,7 +11,9 @@ export type SdkOperation =
   | { kind: 'session_start'; sessionId: string; time: string }
   | { kind: 'session_end'; sessionId: string; time: string; duration: number | undefined }
   | { kind: 'change_user'; externalId: string }
-  | { kind: 'track'; body: (userId: string, appId: string) => Record<string, unknown> };
+  | { kind: 'track'; body: (userId: string, appId: string) => Record<string, unknown> }
+  | { kind: 'content_card'; interaction: 'Impression' | 'Click' | 'Dismiss'; cardId: string; timeMs: number }
+  | { kind: 'in_app_message'; interaction: 'Impression' | 'Click'; messageId: string; buttonId: string | undefined; timeMs: number };
 
 export interface MappedEvent {
   id: string;
@@ -61,6 +63,20 @@ function mapEvent(e: SdkEvent): Mapped {
       if (bad) return { ok: false, field: `attributes.${bad}`, error: `${bad} cannot be set as an attribute; use change_user` };
       const attrs = e.attributes;
       return { ok: true, op: { kind: 'track', body: (userId) => ({ attributes: [{ ...attrs, braze_id: userId }] }) } };
+    }
+    case 'content_card_impression':
+    case 'content_card_click':
+    case 'content_card_dismiss': {
+      if (!e.card_id) return missing('card_id');
+      const interaction = e.type === 'content_card_impression' ? 'Impression' : e.type === 'content_card_click' ? 'Click' : 'Dismiss';
+      return { ok: true, op: { kind: 'content_card', interaction, cardId: e.card_id, timeMs: parseTime(e.time)! } };
+    }
+    case 'in_app_message_impression':
+    case 'in_app_message_click': {
+      if (!e.message_id) return missing('message_id');
+      if (e.button_id !== undefined && e.type !== 'in_app_message_click') return { ok: false, field: 'button_id', error: 'button_id belongs to in_app_message_click only' };
+      const interaction = e.type === 'in_app_message_impression' ? 'Impression' : 'Click';
+      return { ok: true, op: { kind: 'in_app_message', interaction, messageId: e.message_id, buttonId: e.button_id, timeMs: parseTime(e.time)! } };
     }
   }
   return { ok: false, field: 'type', error: 'unknown event type' };

@@ -11,7 +11,19 @@ export const SDK_KEY_HEADER = 'x-rivulet-sdk-key';
 
 const Short = Type.String({ minLength: 1, maxLength: 255 });
 
-export const SDK_EVENT_TYPES = ['session_start', 'session_end', 'change_user', 'custom_event', 'purchase', 'attributes'] as const;
+export const SDK_EVENT_TYPES = [
+  'session_start',
+  'session_end',
+  'change_user',
+  'custom_event',
+  'purchase',
+  'attributes',
+  'content_card_impression',
+  'content_card_click',
+  'content_card_dismiss',
+  'in_app_message_impression',
+  'in_app_message_click',
+] as const;
 
 export const SdkEvent = Type.Object(
   {
@@ -23,6 +35,11 @@ export const SdkEvent = Type.Object(
       Type.Literal('custom_event'),
       Type.Literal('purchase'),
       Type.Literal('attributes'),
+      Type.Literal('content_card_impression'),
+      Type.Literal('content_card_click'),
+      Type.Literal('content_card_dismiss'),
+      Type.Literal('in_app_message_impression'),
+      Type.Literal('in_app_message_click'),
     ]),
     time: Type.String({ minLength: 1, maxLength: 64 }),
     session_id: Type.Optional(Short),
@@ -35,6 +52,11 @@ export const SdkEvent = Type.Object(
     price: Type.Optional(Type.Number()),
     quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     attributes: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    /** The card of a content_card_* event (its `id` in the feed). */
+    card_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    /** The message of an in_app_message_* event, and the button clicked (absent: the message body). */
+    message_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    button_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   },
   { additionalProperties: false },
 );
@@ -89,3 +111,35 @@ const SdkAppView = Type.Object({
 
 export const CreatedSdkApp = Type.Object({ ...SdkAppView.properties, api_key: Type.String() });
 export const SdkAppList = Type.Object({ sdk_apps: Type.Array(SdkAppView) });
+
+/** `GET /sdk/v1/content_cards` and `GET /sdk/v1/in_app_messages`: the device whose user's messages are asked for. */
+export const DeviceQuery = Type.Object({ device_id: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
+export type DeviceQuery = Static<typeof DeviceQuery>;
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const ContentCardView = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  description: Type.String(),
+  image_url: Nullable(Type.String()),
+  url: Nullable(Type.String()),
+  pinned: Type.Boolean(),
+  created_at: Type.String(),
+  expires_at: Type.String(),
+  viewed: Type.Boolean(),
+  clicked: Type.Boolean(),
+});
+export const ContentCardFeed = Type.Object({ cards: Type.Array(ContentCardView) });
+
+export const InAppMessageView = Type.Object({
+  id: Type.String(),
+  layout: Type.Union([Type.Literal('modal'), Type.Literal('slideup')]),
+  header: Nullable(Type.String()),
+  body: Type.String(),
+  image_url: Nullable(Type.String()),
+  buttons: Type.Array(Type.Object({ id: Type.String(), text: Type.String(), url: Nullable(Type.String()) })),
+  trigger_events: Type.Array(Type.String()),
+  expires_at: Type.String(),
+});
+export const InAppMessageList = Type.Object({ messages: Type.Array(InAppMessageView) });

@@ -13,6 +13,7 @@ import { changeUser, endSession, startSession, type Tracker } from '../tracking/
 import type { BatchBody } from './contract.js';
 import type { MappedEvent } from './batch.js';
 import { claimClientEvents, releaseClientEvents, type SdkApp } from './store.js';
+import { recordCardInteraction, recordInAppInteraction } from '../channels/index.js';
 
 export interface IngestDeps {
   db: Db;
@@ -87,6 +88,7 @@ export async function ingestBatch(deps: IngestDeps, app: SdkApp, body: BatchBody
 
 async function applySession(deps: IngestDeps, workspaceId: string, device: Device, e: MappedEvent): Promise<void> {
   const op = e.op;
+  if (op.kind === 'content_card' || op.kind === 'in_app_message') return applyMessageEvent(deps, workspaceId, device, e.id, op);
   if (op.kind === 'session_start') await startSession(deps.db, workspaceId, { ...device, session_id: op.sessionId, time: op.time });
   else if (op.kind === 'session_end') await endSession(deps.db, workspaceId, { ...device, session_id: op.sessionId, time: op.time, duration: op.duration });
   else if (op.kind === 'change_user') await changeUser(deps.db, workspaceId, { device_id: device.device_id, external_id: op.externalId }, deps.mergeParticipants);
@@ -132,5 +134,18 @@ async function applyTrackRun(
     result.accepted += run.length - bad.size;
   } catch (err) {
     for (const e of run) fail(e, err);
+  }
+}
+
+/** A content card or in-app message interaction of the device's user (the message must be theirs). */
+async function applyMessageEvent(deps: IngestDeps, workspaceId: string, device: Device, clientEventId: string, op: Extract<MappedEvent['op'], { kind: 'content_card' | 'in_app_message' }>): Promise<void> {
+  const user = await userByDeviceId(deps.db, workspaceId, device.device_id);
+  if (!user) throw new UnknownDevice();
+  const who = { id: user.id, external_id: user.external_id, time_zone: user.time_zone };
+  const reporting = { app_id: device.app_id, device_id: device.device_id, os_version: device.os_version, device_model: device.device_model };
+  if (op.kind === 'content_card') {
+    await recordCardInteraction(deps.db, { workspaceId, user: who, cardId: op.cardId, kind: op.interaction, device: reporting, clientEventId, timeMs: op.timeMs });
+  } else {
+    await recordInAppInteraction(deps.db, { workspaceId, user: who, messageId: op.messageId, kind: op.interaction, buttonId: op.buttonId, device: reporting, clientEventId, timeMs: op.timeMs });
   }
 }

@@ -4,6 +4,8 @@
  *   (`X-Rivulet-SDK-Key`) that can call nothing else, from the key's allowed origins only (CORS);
  *   counted against the `sdk` rate limit per SDK app.
  * - `OPTIONS /sdk/v1/batch`: the CORS preflight.
+ * - `GET /sdk/v1/content_cards`, `GET /sdk/v1/in_app_messages` (and their preflights): the device's
+ *   user's messages (message-routes.ts).
  * - `GET /sdk/v1/rivulet.js`: the built browser SDK (packages/web-sdk).
  * - `POST|GET /sdk/apps`: create and list SDK apps (admin).
  */
@@ -16,6 +18,7 @@ import { createTracker, type TrackingHooks } from '../tracking/index.js';
 import { mapBatch } from './batch.js';
 import { BatchBody, BatchResponse, CreateSdkAppBody, CreatedSdkApp, ErrorBody, SdkAppList, SDK_KEY_HEADER } from './contract.js';
 import { ingestBatch } from './ingest.js';
+import { registerMessageRoutes } from './message-routes.js';
 import { originAllowed, parseOrigin } from './origins.js';
 import { createSdkApp, findSdkAppByKey, listSdkApps, type SdkApp } from './store.js';
 
@@ -106,6 +109,8 @@ export function sdkRoutes(hooks: TrackingHooks) {
         return ingestBatch({ db, tracker, mergeParticipants: hooks.mergeParticipants }, sdkApp, body, mapBatch(body));
       },
     );
+
+    registerMessageRoutes(app, { db, authenticate: authenticateSdk, now: Date.now });
 
     app.get(
       '/sdk/v1/rivulet.js',

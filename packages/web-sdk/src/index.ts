@@ -14,6 +14,12 @@
  */
 import { StoredQueue, type QueuedEvent } from './queue.js';
 import * as push from './push.js';
+import { createCards } from './cards.js';
+import { SdkRequestError, type SdkCore } from './core.js';
+import { createInApp } from './in-app.js';
+
+export type { ContentCard } from './cards.js';
+export type { InAppMessage } from './in-app.js';
 
 export const SDK_VERSION = '1.0.0';
 const BATCH = 100;
@@ -192,6 +198,56 @@ export function init(options: InitOptions): void {
   addEventListener('pagehide', () => void flush(true));
   // Whatever an earlier page left in the queue goes now.
   scheduleFlush(s, 0);
+  refreshInAppSoon();
+}
+
+/** The message modules' access to the queue and the SDK routes (core.ts). */
+const core: SdkCore = {
+  log(type, fields) {
+    const s = required();
+    touch(s);
+    enqueue(s, type, fields);
+  },
+  flush: (keepalive) => flush(keepalive),
+  async get(path) {
+    const s = required();
+    const res = await fetch(`${s.opts.baseUrl.replace(/\/+$/, '')}/sdk/v1/${path}?device_id=${encodeURIComponent(s.deviceId)}`, { headers: { 'x-rivulet-sdk-key': s.opts.apiKey } });
+    const body: unknown = await res.json().catch(() => undefined);
+    if (!res.ok) throw new SdkRequestError(res.status, body);
+    return body;
+  },
+  warn,
+  storage: () => localStorage,
+};
+const cards = createCards(core);
+const inApp = createInApp(core);
+
+/** Content cards: the current user's feed, and what the page reports about each card. */
+export const getContentCards = cards.getContentCards;
+export const logCardImpression = cards.logCardImpression;
+export const logCardClick = cards.logCardClick;
+export const dismissCard = cards.dismissCard;
+/** In-app messages: fetched at init and after a change of user; shown when a trigger event is logged. */
+export const refreshInAppMessages = inApp.refreshInAppMessages;
+export const closeInAppMessage = inApp.closeInAppMessage;
+
+/**
+ * Fetches the in-app messages once the queued session starts and changes of user are uploaded (the
+ * server knows the device's user only then); gives up after a minute of failing uploads.
+ */
+function refreshInAppSoon(): void {
+  const s = required();
+  const started = Date.now();
+  const attempt = () => {
+    if (s.stopped || Date.now() - started > 60_000) return;
+    if (s.queue.all().some((e) => e.type === 'session_start' || e.type === 'change_user')) {
+      void flush();
+      setTimeout(attempt, Math.max(100, s.opts.flushIntervalMs));
+      return;
+    }
+    inApp.refreshInAppMessages().catch((err: unknown) => warn('could not fetch in-app messages', err));
+  };
+  setTimeout(attempt, s.opts.flushIntervalMs);
 }
 
 /** The device's id (kept in localStorage). */
@@ -208,12 +264,14 @@ export function changeUser(externalId: string): void {
   const s = required();
   touch(s);
   enqueue(s, 'change_user', { external_id: externalId });
+  refreshInAppSoon();
 }
 
 export function logCustomEvent(name: string, properties?: Record<string, unknown>): void {
   const s = required();
   touch(s);
   enqueue(s, 'custom_event', { name, ...(properties ? { properties } : {}) });
+  inApp.onEvent(name);
 }
 
 export function logPurchase(productId: string, price: number, currency = 'USD', quantity = 1, properties?: Record<string, unknown>): void {

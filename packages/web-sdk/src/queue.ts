@@ -4,7 +4,18 @@
  */
 export interface QueuedEvent {
   id: string;
-  type: 'session_start' | 'session_end' | 'change_user' | 'custom_event' | 'purchase' | 'attributes';
+  type:
+    | 'session_start'
+    | 'session_end'
+    | 'change_user'
+    | 'custom_event'
+    | 'purchase'
+    | 'attributes'
+    | 'content_card_impression'
+    | 'content_card_click'
+    | 'content_card_dismiss'
+    | 'in_app_message_impression'
+    | 'in_app_message_click';
   time: string;
   [field: string]: unknown;
 }

@@ -8,7 +8,8 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, post, put } from '../api';
 import { ErrorMessage, Loaded } from '../components/feedback';
 import { Badge, PageHeader, Section } from '../components/ui';
-import { newVariant, type CampaignView, type Channel, type Progress, type Rendered, type VariantDraft } from '../campaigns/types';
+import { CHANNEL_LABELS, contentOf, isChannel, newVariant, type CampaignView, type Channel, type Progress, type Rendered, type VariantDraft } from '../campaigns/types';
+import { ContentCardEditor, InAppEditor, MessagePreview } from '../campaigns/MessageEditors';
 import { count, when } from '../format';
 import { useDebounced, useResource } from '../hooks';
 import { Link, navigate } from '../router';
@@ -40,7 +41,7 @@ function useReachable(segmentId: string): number | undefined {
 }
 
 function usePreview(channel: Channel, variant: VariantDraft | undefined, externalId: string) {
-  const body = variant ? JSON.stringify({ channel, variant: channel === 'email' ? { email: variant.email } : { webhook: variant.webhook }, ...(externalId.trim() ? { external_id: externalId.trim() } : {}) }) : undefined;
+  const body = variant ? JSON.stringify({ channel, variant: contentOf(channel, variant), ...(externalId.trim() ? { external_id: externalId.trim() } : {}) }) : undefined;
   const debounced = useDebounced(body, 350);
   const [state, setState] = useState<{ rendered?: Rendered; error?: ApiFailure; busy: boolean }>({ busy: false });
   useEffect(() => {
@@ -87,7 +88,7 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
     audience: { segment_id: segmentId },
     control_percent: control,
     ...(channel === 'email' ? { from: { address: fromAddress.trim(), ...(fromName.trim() ? { name: fromName.trim() } : {}) } } : {}),
-    variants: variants.map((v) => ({ id: v.id, name: v.name, percent: v.percent, ...(channel === 'email' ? { email: v.email } : { webhook: v.webhook }) })),
+    variants: variants.map((v) => ({ id: v.id, name: v.name, percent: v.percent, ...contentOf(channel, v) })),
   });
   const run = async (action: string, work: () => Promise<void>) => {
     setBusy(true);
@@ -154,9 +155,12 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
               </div>
               <div className="field">
                 <label htmlFor="campaign-channel">Channel</label>
-                <select id="campaign-channel" value={channel} disabled={!!campaign} onChange={(e) => switchChannel(e.target.value as Channel)}>
-                  <option value="email">Email</option>
-                  <option value="webhook">Webhook</option>
+                <select id="campaign-channel" value={channel} disabled={!!campaign} onChange={(e) => isChannel(e.target.value) && switchChannel(e.target.value)}>
+                  {Object.entries(CHANNEL_LABELS).map(([value, label]) => (
+                    <option key={value} value={value}>
+                      {label}
+                    </option>
+                  ))}
                 </select>
               </div>
               <div className="field">
@@ -255,6 +259,8 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
                     </div>
                   </>
                 ) : null}
+                {v.content_card ? <ContentCardEditor prefix={`v${i}`} value={v.content_card} onChange={(content_card) => patch(i, { content_card })} /> : null}
+                {v.in_app_message ? <InAppEditor prefix={`v${i}`} value={v.in_app_message} onChange={(in_app_message) => patch(i, { in_app_message })} /> : null}
                 {variants.length > 1 ? (
                   <button type="button" className="button button-small button-ghost" onClick={() => (setVariants((vs) => vs.filter((_, j) => j !== i)), setSelected(0))}>
                     Remove variant
@@ -292,6 +298,7 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
                 {preview.rendered.webhook.body}
               </pre>
             ) : null}
+            {preview.rendered ? <MessagePreview rendered={preview.rendered} /> : null}
           </div>
           {channel === 'email' ? (
             <div className="field">
