@@ -10,7 +10,8 @@ import { Nullable, NullableTimestamp, Timestamp } from '../http/contract.js';
 export const CanvasIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 export const StepUsersParams = Type.Object({ id: Type.String({ format: 'uuid' }), step_id: Type.String({ minLength: 1, maxLength: 64 }) });
 export const UserParams = Type.Object({ user_id: Type.String({ format: 'uuid' }) });
-export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })) }, { additionalProperties: false });
+/** Query strings are not coerced: the limit is digits, 1 to 500 (default 100). */
+export const LimitQuery = Type.Object({ limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$', description: '1 to 500, default 100' })) }, { additionalProperties: false });
 
 /** One Canvas in the dashboard's list. */
 export const CanvasListItem = Type.Object({

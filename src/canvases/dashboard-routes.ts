@@ -74,7 +74,7 @@ export function canvasDashboardRoutes(deps: CanvasDashboardDeps) {
 
     app.get('/admin/canvases', { config: admin, schema: { tags, summary: "This workspace's Canvases with their entries (newest first)", querystring: LimitQuery, response: { 200: CanvasList } } }, async (request) => {
       const ws = requireKey(request).workspace_id;
-      const { limit = 100 } = request.query as Static<typeof LimitQuery>;
+      const limit = Number((request.query as Static<typeof LimitQuery>).limit ?? 100);
       const [canvases, counts] = await Promise.all([listCanvases(db, ws, { limit, offset: 0, includeArchived: true, desc: true }), entryCounts(db, ws)]);
       return {
         canvases: canvases.map((c) => ({
@@ -144,7 +144,7 @@ export function canvasDashboardRoutes(deps: CanvasDashboardDeps) {
       async (request) => {
         const ws = requireKey(request).workspace_id;
         const { id, step_id } = request.params as Static<typeof StepUsersParams>;
-        const { limit = 100 } = request.query as Static<typeof LimitQuery>;
+        const limit = Number((request.query as Static<typeof LimitQuery>).limit ?? 100);
         if (!(await getCanvas(db, ws, id))) throw Errors.notFound(`Canvas ${id}`);
         const entries = await entriesAtStep(db, id, step_id, limit);
         const users = new Map((await usersByIds(db, ws, [...new Set(entries.map((e) => e.user_id))])).map((u) => [u.id, u]));
@@ -167,7 +167,7 @@ export function canvasDashboardRoutes(deps: CanvasDashboardDeps) {
     app.get('/admin/canvases/users/:user_id', { config: admin, schema: { tags, summary: 'The Canvases a user is in (and was in), and where', params: UserParams, querystring: LimitQuery, response: { 200: UserCanvases } } }, async (request) => {
       const ws = requireKey(request).workspace_id;
       const { user_id } = request.params as Static<typeof UserParams>;
-      const { limit = 100 } = request.query as Static<typeof LimitQuery>;
+      const limit = Number((request.query as Static<typeof LimitQuery>).limit ?? 100);
       const [user] = await usersByIds(db, ws, [user_id]);
       if (!user) throw Errors.notFound(`User ${user_id}`);
       const entries = await entriesOfUser(db, ws, user_id, limit);

@@ -104,7 +104,8 @@ describe(`canvas step statistics on ${TEST_BACKEND}`, () => {
     expect(st.welcome).toMatchObject({ entered: 3, advanced: 3, in_step: 0 });
     expect(st.wait).toMatchObject({ entered: 3, advanced: 0, in_step: 3 });
 
-    const atWait = await s.call('GET', `/admin/canvases/${id}/steps/wait/users`);
+    const atWait = await s.call('GET', `/admin/canvases/${id}/steps/wait/users?limit=50`);
+    expect((await s.call('GET', `/admin/canvases/${id}/steps/wait/users?limit=0`)).status).toBe(400);
     expect(atWait.status).toBe(200);
     expect((atWait.body.users as Array<{ external_id: string; phase: string }>).map((u) => `${u.external_id}:${u.phase}`).sort()).toEqual(['s-a:wait', 's-b:wait', 's-c:wait']);
 

@@ -180,6 +180,7 @@ export function Diagram({
         onNodeClick={(_, n) => onSelect(n.type === 'step' ? n.id : null)}
         onPaneClick={() => onSelect(null)}
         fitView
+        fitViewOptions={{ maxZoom: 1 }}
         minZoom={0.2}
       >
         <Background />

@@ -5,7 +5,7 @@
  * step's statistics on the diagram and the users at the selected step. Saving a launched Canvas
  * makes its next version; users already inside stay on theirs.
  */
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure, post, put } from '../api';
 import { Diagram } from '../canvases/Diagram';
 import { draftOf, canvasBody, emptyCanvas, newStep, STEP_TYPES, type CanvasDraft, type StepType } from '../canvases/model';
@@ -99,6 +99,7 @@ function Builder({ segments, initial, saved, reload }: { segments: Segment[]; in
   useEffect(() => {
     if (selected && !draft.steps.some((s) => s.id === selected)) setSelected(null);
   }, [draft, selected]);
+  const resumed = useRef(false);
 
   const run = async (what: string, f: () => Promise<void>) => {
     setBusy(true);
@@ -118,7 +119,7 @@ function Builder({ segments, initial, saved, reload }: { segments: Segment[]; in
     return r;
   };
   /** Saves; on a refusal, runs the launch check so the problems are shown on their steps. */
-  const persist = async (): Promise<string | undefined> => {
+  const persist = async (then?: 'launch'): Promise<string | undefined> => {
     try {
       if (saved) {
         const before = saved.version;
@@ -131,7 +132,8 @@ function Builder({ segments, initial, saved, reload }: { segments: Segment[]; in
       }
       const created = savedOf(await post<Obj>('/admin/canvases', canvasBody(draft)));
       setDirty(false);
-      if (created) navigate(`/canvases/${created.id}`, { replace: true });
+      // The saved Canvas's page takes over (a new builder): it resumes the launch when asked to.
+      if (created) navigate(`/canvases/${created.id}${then ? `?then=${then}` : ''}`, { replace: true });
       return created?.id;
     } catch (e) {
       if (e instanceof ApiFailure && e.status === 400) {
@@ -163,7 +165,11 @@ function Builder({ segments, initial, saved, reload }: { segments: Segment[]; in
         setError(new ApiFailure(400, `The Canvas cannot launch yet: fix the ${r.problems.length === 1 ? 'problem' : `${r.problems.length} problems`} marked on the diagram`));
         return;
       }
-      if (dirty || !saved) await persist();
+      if (!saved) {
+        await persist('launch');
+        return;
+      }
+      if (dirty) await persist();
       setConfirm(r);
     });
   const act = (action: 'launch' | 'pause' | 'stop') =>
@@ -173,6 +179,13 @@ function Builder({ segments, initial, saved, reload }: { segments: Segment[]; in
       setMessage(action === 'launch' ? 'Launched.' : action === 'pause' ? 'Paused.' : 'Stopped.');
       reload?.();
     });
+  // A new Canvas saved by "Launch…" opens here with ?then=launch: the launch goes on.
+  useEffect(() => {
+    if (resumed.current || !saved || new URLSearchParams(window.location.search).get('then') !== 'launch') return;
+    resumed.current = true;
+    window.history.replaceState(null, '', window.location.pathname);
+    void prepareLaunch();
+  });
   const addStep = (type: StepType) => {
     let n = draft.steps.length + 1;
     while (draft.steps.some((s) => s.id === `${type}_${n}`)) n++;
