@@ -46,7 +46,7 @@ beforeAll(async () => {
   const attributes = ['a', 'b', 'c', 'd'].map((n) => ({ external_id: `s-${n}`, first_name: n.toUpperCase(), email: `${n}@example.com`, plan: n === 'd' ? 'free' : 'pro' }));
   expect((await s.call('POST', '/users/track', { attributes })).status).toBe(201);
   pro = (await s.call('POST', '/admin/segments', { name: 'Pro', filter: { filter: 'custom_attribute', attribute: 'plan', op: 'equals', value: 'pro' } })).body.id;
-}, 120_000);
+}, 180_000);
 afterAll(async () => {
   await s?.close();
   await sink?.close();
