@@ -133,8 +133,9 @@ function stepBody(s: StepDraft): Record<string, unknown> {
       return { ...base, delay: s.delay.kind === 'seconds' ? { seconds: s.delay.seconds } : s.delay.kind === 'until' ? { until: s.delay.until } : { weekday: s.delay.weekday, time: s.delay.time }, next: s.next };
     case 'decision_split':
       return { ...base, segment_id: s.segment_id, yes: s.yes, no: s.no };
+    // A group without a segment is sent as null: the server names it (only the last may be Everyone Else).
     case 'audience_paths':
-      return { ...base, paths: s.paths.map((p, i) => ({ name: p.name, segment_id: i === s.paths.length - 1 ? null : p.segment_id || '', next: p.next })) };
+      return { ...base, paths: s.paths.map((p, i) => ({ name: p.name, segment_id: i === s.paths.length - 1 ? null : p.segment_id, next: p.next })) };
     case 'action_paths':
       return { ...base, window_seconds: s.window_seconds, paths: s.paths.map((p) => ({ name: p.name, event: event(p.event), next: p.next })), everyone_else: s.everyone_else };
     case 'experiment_paths':
