@@ -10,7 +10,10 @@
  *   5. sends an email campaign to the cohort's segment through the mail sink (real SMTP), opens and
  *      clicks some of the messages over HTTP, and waits until their engagement events (Send,
  *      Delivery, Open, Click) reach the Mixpanel emulator through the Current;
- *   6. prints the dashboard URL, the admin password and what to look at, and keeps events and
+ *   6. runs a Canvas on the same cohort: a welcome email, a day's Delay (30 s in the demo only),
+ *      Action Paths on a purchase (some entrants buy, over the REST API), a thank-you email, the end;
+ *      prints each step's figures from the step statistics;
+ *   7. prints the dashboard URL, the admin password and what to look at, and keeps events and
  *      cohort changes flowing until Ctrl-C.
  *
  * Everything goes through the public APIs (REST, admin, partner webhook, emulator control), so what
@@ -37,6 +40,8 @@ const COHORTS = {
   pulled: { id: '1002', name: 'Churn risk' },
 };
 const SYNC_EVERY_SECONDS = 30;
+/** Users the demo's Canvas takes in (its entry limit). */
+const CANVAS_ENTRIES = 300;
 const PLANS = ['free', 'pro', 'family'];
 const COUNTRIES = ['US', 'DE', 'FR', 'BR', 'IN', 'JP'];
 const MOVIES = ['The Sad Egg', 'Night Train', 'Blue Harbour', 'Paper Moon', 'Iron Orchard'];
@@ -308,6 +313,44 @@ async function main(): Promise<void> {
   }, 300_000);
   step(`  in the Mixpanel emulator: ${Object.entries(engagement).map(([k, v]) => `${k} × ${v}`).join(', ')}`);
 
+  // 6. A Canvas on the same cohort: welcome email → "1 day" → did they buy? → a thank-you email → out.
+  //    The day is 30 s and the purchase window 60 s in the demo only; the builder shows the real units.
+  step(`Running a Canvas on "${cohort.name}": welcome email → 1 day (30 s in this demo) → purchase within 2 days (60 s) → thank-you email → exit…`);
+  const canvas = await api<{ id: string }>('POST', '/admin/canvases', {
+    name: `${cohort.name}: welcome journey`,
+    entry: { type: 'scheduled', segment_id: bingers.id },
+    entry_limit: CANVAS_ENTRIES,
+    from: { address: 'hello@rivulet-demo.test', name: 'Rivulet Films' },
+    steps: [
+      { id: 'welcome', name: 'Welcome email', type: 'message', email: { subject: 'Welcome to Rivulet Films, {{${first_name}}}', html: '<p>Your first film is on us: <a href="https://films.example/start">start watching</a></p>' }, next: 'day' },
+      { id: 'day', name: '1 day (30 s in the demo)', type: 'delay', delay: { seconds: 30 }, next: 'bought' },
+      { id: 'bought', name: 'Bought a pass?', type: 'action_paths', window_seconds: 60, paths: [{ name: 'Purchased', event: { kind: 'purchase' }, next: 'thanks' }], everyone_else: null },
+      { id: 'thanks', name: 'Thank-you email', type: 'message', email: { subject: 'Thanks for your pass, {{${first_name}}}', html: '<p>Enjoy the weekend picks.</p>' }, next: null },
+    ],
+  });
+  await api('POST', `/admin/canvases/${canvas.id}/launch`);
+  type StepFigures = { step_id: string; entered: number; advanced: number; exited: number; in_step: number };
+  type CanvasFigures = { totals: { entries: number; in_canvas: number; completed: number; exited: number }; steps: StepFigures[] };
+  const figures = async () => {
+    const f = await api<CanvasFigures>('GET', `/admin/canvases/${canvas.id}/step-stats`);
+    return { ...f, at: Object.fromEntries(f.steps.map((x) => [x.step_id, x])) as Record<string, StepFigures> };
+  };
+  const listening = await until('every entrant to reach the purchase check', async () => {
+    const f = await figures();
+    return f.totals.entries > 0 && f.totals.in_canvas === f.at.bought!.in_step ? f : undefined;
+  }, 300_000);
+  step(`  ${listening.totals.entries} users entered; ${listening.at.welcome!.advanced} welcome emails went out; after the day all ${listening.at.bought!.in_step} wait up to 2 days for a purchase`);
+  const waiting = await api<{ users: Array<{ external_id: string | null }> }>('GET', `/admin/canvases/${canvas.id}/steps/bought/users?limit=500`);
+  const buyers = waiting.users.filter((u, k) => u.external_id && k % 3 === 0).map((u) => u.external_id!);
+  const now = new Date().toISOString();
+  for (const batch of chunks(buyers, 75)) await api('POST', '/users/track', { purchases: batch.map((external_id) => ({ external_id, product_id: 'monthly_pass', currency: 'USD', price: 9.99, time: now })) });
+  step(`  ${buyers.length} of them buy a monthly pass (tracked through /users/track); the others let the window run out…`);
+  const finished = await until('every Canvas entry to finish', async () => {
+    const f = await figures();
+    return f.totals.in_canvas === 0 && f.at.thanks!.advanced >= buyers.length ? f : undefined;
+  }, 300_000);
+  step(`  ${finished.at.thanks!.entered} took the purchase path and got the thank-you email; ${finished.at.bought!.advanced - finished.at.thanks!.entered} left when the window ended; ${finished.totals.completed} journeys completed`);
+
   // Keep it alive: events every 2 s; Mixpanel's cohort churns before each webhook sync.
   timers.push(setInterval(() => void sendEvents(40).catch(() => undefined), 2_000));
   timers.push(
@@ -347,6 +390,8 @@ async function main(): Promise<void> {
       '  6. Usage: data points per day (one per user added to or removed from a cohort).',
       `  7. Campaigns › ${cohort.name}: weekend picks: sent, delivered, opens and clicks per variant and control;`,
       `     the messages themselves at ${sink.url}/messages; \`rivulet campaigns progress ${campaign.id}\`.`,
+      `  8. Canvases › ${cohort.name}: welcome journey: the diagram with entered, advanced and in-step figures per`,
+      '     step; select a step to see who is in it. A user\'s page lists the Canvases they are in and where.',
       '',
       ` Current ${current.id} · webhook sync ${sync.id}. Press Ctrl-C to stop${process.env.RIVULET_DATA_DIR ? '' : ' (the demo store is deleted)'}.`,
       line,

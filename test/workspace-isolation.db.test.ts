@@ -160,6 +160,7 @@ const OWNED_THROUGH: Record<string, string> = {
   workspaces: 'id = $1',
   canvas_versions: 'canvas_id IN (SELECT id FROM canvases WHERE workspace_id = $1)',
   canvas_conversions: 'entry_id IN (SELECT id FROM canvas_entries WHERE workspace_id = $1)',
+  canvas_step_counts: 'canvas_id IN (SELECT id FROM canvases WHERE workspace_id = $1)',
   currents_history: 'connector_id IN (SELECT id FROM currents_connectors WHERE workspace_id = $1)',
   campaign_conversions: 'send_key IN (SELECT send_key FROM campaign_sends WHERE workspace_id = $1)',
   campaign_rate_slots: 'campaign_id IN (SELECT id FROM campaigns WHERE workspace_id = $1)',
@@ -401,6 +402,19 @@ const CASES: Record<string, Case> = {
   'POST /admin/canvases/:id/stop': () => notFound('POST', `/admin/canvases/${B.canvasId}/stop`),
   'POST /admin/canvases/:id/archive': () => notFound('POST', `/admin/canvases/${B.canvasId}/archive`),
   'GET /canvas/list': async () => void (await listed('/canvas/list')),
+  // The dashboard's Canvas routes: B's Canvas, its steps and B's users are not A's to read; A's list has none of B's.
+  'GET /admin/canvases': async () => void (await listed('/admin/canvases')),
+  'POST /admin/canvases/validate': async () => {
+    // B's segment is unknown to A: the check names it and counts nobody.
+    const r = await a('POST', '/admin/canvases/validate', canvasBody('iso-a-check', B.segmentId));
+    expect(r.status).toBe(200);
+    expect(r.body.ok).toBe(false);
+    expect(r.body.problems[0].field).toBe('entry.segment_id');
+    expect(r.body.audience_size).toBeNull();
+  },
+  'GET /admin/canvases/:id/step-stats': () => notFound('GET', `/admin/canvases/${B.canvasId}/step-stats`),
+  'GET /admin/canvases/:id/steps/:step_id/users': () => notFound('GET', `/admin/canvases/${B.canvasId}/steps/m/users`),
+  'GET /admin/canvases/users/:user_id': () => notFound('GET', `/admin/canvases/users/${B.brazeId}`),
   'GET /canvas/details': async () => {
     const r = await a('GET', `/canvas/details?canvas_id=${B.canvasId}`);
     expect(r.status).toBe(400);

@@ -11,12 +11,14 @@ import { SegmentEvaluator } from '../segments/index.js';
 import type { Db } from '../storage/index.js';
 import type { CanvasDefinition } from './definition.js';
 import type { EngineDeps } from './engine.js';
+import { canvasDashboardRoutes } from './dashboard-routes.js';
 import { canvasRoutes } from './routes.js';
 import { versionDefinition } from './store.js';
 import { CanvasWorker, DEFAULT_CANVAS_TIMING, type CanvasWorkerTiming } from './worker.js';
 
 export { checkCanvasBody, type CanvasDefinition, type CanvasInput } from './definition.js';
 export { CanvasWorker, type CanvasWorkerTiming } from './worker.js';
+export * as CanvasesContract from './contract.js';
 export type { EngineDeps } from './engine.js';
 
 export interface Canvases {
@@ -78,7 +80,7 @@ export async function createCanvases(db: Db, config: Config, box: SecretBox, opt
   const deps = canvasEngineDeps(db, config, box, transports, now);
   let worker: CanvasWorker | undefined;
   return {
-    routes: [canvasRoutes({ db, now, wake: () => worker?.wake(), members: deps.members })],
+    routes: [canvasRoutes({ db, now, wake: () => worker?.wake(), members: deps.members }), canvasDashboardRoutes({ db, now, members: deps.members })],
     startWorkers(app) {
       worker = new CanvasWorker(deps, { ...DEFAULT_CANVAS_TIMING, pollMs: config.messaging.sendPollMs, ...opts.timing }, (err) => app.log.error({ err }, 'canvas step failed'));
       worker.start();

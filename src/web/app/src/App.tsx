@@ -2,6 +2,7 @@
 import { Layout } from './components/Layout';
 import { Loading } from './components/feedback';
 import { CampaignComposer } from './pages/CampaignComposer';
+import { Canvases } from './pages/Canvases';
 import { Campaigns } from './pages/Campaigns';
 import { CohortPage } from './pages/CohortPage';
 import { Cohorts } from './pages/Cohorts';
@@ -17,7 +18,10 @@ import { Usage } from './pages/Usage';
 import { Users } from './pages/Users';
 import { match, navigate, usePath } from './router';
 import { useSession } from './session';
-import { useEffect } from 'react';
+import { lazy, Suspense, useEffect } from 'react';
+
+// The builder carries the diagram library: loaded when a Canvas is opened, not with every page.
+const CanvasBuilder = lazy(() => import('./pages/CanvasBuilder').then((m) => ({ default: m.CanvasBuilder })));
 
 function Page({ path }: { path: string }) {
   let p: Record<string, string> | null;
@@ -35,6 +39,19 @@ function Page({ path }: { path: string }) {
   if (path === '/campaigns') return <Campaigns />;
   if (path === '/campaigns/new') return <CampaignComposer key="new" />;
   if ((p = match('/campaigns/:id', path))) return <CampaignComposer key={p.id} id={p.id!} />;
+  if (path === '/canvases') return <Canvases />;
+  if (path === '/canvases/new')
+    return (
+      <Suspense fallback={<Loading what="the Canvas builder" />}>
+        <CanvasBuilder key="new" />
+      </Suspense>
+    );
+  if ((p = match('/canvases/:id', path)))
+    return (
+      <Suspense fallback={<Loading what="the Canvas builder" />}>
+        <CanvasBuilder key={p.id} id={p.id!} />
+      </Suspense>
+    );
   return <NotFound />;
 }
 

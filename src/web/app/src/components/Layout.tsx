@@ -8,6 +8,7 @@ export const NAV: Array<{ to: string; label: string; group?: string }> = [
   { to: '/cohorts', label: 'Cohorts' },
   { to: '/segments', label: 'Segments' },
   { to: '/campaigns', label: 'Campaigns' },
+  { to: '/canvases', label: 'Canvases' },
   { to: '/currents', label: 'Currents' },
   { to: '/users', label: 'Users' },
   { to: '/usage', label: 'Usage' },

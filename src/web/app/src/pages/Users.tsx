@@ -8,6 +8,7 @@ import { EmptyState, ErrorMessage, Loading } from '../components/feedback';
 import { PageHeader, Section, Stat } from '../components/ui';
 import { count, when } from '../format';
 import { UserMessages } from '../campaigns/UserMessages';
+import { UserCanvases } from '../canvases/UserCanvases';
 import type { Static } from 'typebox';
 import type * as Dashboard from '../../../server/contract';
 
@@ -135,6 +136,7 @@ function ProfileView({ lookup }: { lookup: Lookup }) {
         )}
       </Section>
       <UserMessages userId={p.braze_id} />
+      <UserCanvases userId={p.braze_id} />
       <Section title="Recent events">
         {lookup.recent_events.length ? (
           <div className="table-wrap">
