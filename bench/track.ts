@@ -142,6 +142,8 @@ async function serve(mode: string): Promise<void> {
       // Group-commit settings pass through, to compare them (docs/reference/operations.md#limits).
       RIVULET_TRACK_GROUPS_IN_FLIGHT: process.env.RIVULET_TRACK_GROUPS_IN_FLIGHT,
       RIVULET_TRACK_GROUP_MAX_ITEMS: process.env.RIVULET_TRACK_GROUP_MAX_ITEMS,
+      RIVULET_TRACK_GROUP_LINGER_MS: process.env.RIVULET_TRACK_GROUP_LINGER_MS,
+      RIVULET_TRACK_GROUP_LINGER_ITEMS: process.env.RIVULET_TRACK_GROUP_LINGER_ITEMS,
       DATABASE_URL: mode === 'postgres' ? process.env.BENCH_DATABASE_URL : '',
       PORT: '0',
     });
@@ -302,6 +304,19 @@ async function machineBusySeconds(): Promise<number> {
 }
 
 /** PostgreSQL backends serving the bench database, and the server-wide writer processes. */
+/** Transactions committed in `database` so far (pg_stat_database; the server's counters lag by up to a second). */
+async function commitsOf(database: string): Promise<number> {
+  const client = new pg.Client({ connectionString: opts.pgAdminUrl });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = $1', [database]);
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}
+
 async function postgresPids(database: string | undefined): Promise<number[]> {
   if (!database) return [];
   const client = new pg.Client({ connectionString: opts.pgAdminUrl });
@@ -427,6 +442,8 @@ interface Row {
   otherCpu: number;
   stats: ServerStats;
   waits?: Map<string, number>;
+  /** Transactions committed in the bench database per second (--processes). */
+  commitsPerS?: number;
 }
 
 async function measure(label: string, child: Child, path: string, bodies: string[], database?: string): Promise<Row> {
@@ -574,12 +591,14 @@ async function measureMany(label: string, children: Child[], bodies: string[], d
   }
   const pids = await postgresPids(database);
   const pgBefore = await cpuSecondsOf(pids);
+  const commitsBefore = await commitsOf(database);
   const machineBefore = await machineBusySeconds();
   const clientBefore = process.cpuUsage();
   process.stderr.write(`measuring ${opts.durationS}s … `);
   const r = await loadAll(opts.durationS);
   const clientCpu = process.cpuUsage(clientBefore);
   const pgCpu = (await cpuSecondsOf(pids)) - pgBefore;
+  const commits = (await commitsOf(database)) - commitsBefore;
   const machineCpu = (await machineBusySeconds()) - machineBefore;
   const stats: ServerStats[] = [];
   for (const c of children) {
@@ -605,6 +624,7 @@ async function measureMany(label: string, children: Child[], bodies: string[], d
     pgCpu: pgCpu / r.seconds,
     otherCpu: Math.max(0, machineCpu - serverCpuS - clientCpuS - pgCpu) / r.seconds,
     stats: stats[0]!,
+    commitsPerS: commits / r.seconds,
   };
 }
 
@@ -632,6 +652,13 @@ async function mainProcesses(bodies: string[]): Promise<void> {
   }
   console.log('');
   printTable(rows, rows[0]!, 'vs 1 process');
+  for (const r of rows) {
+    const perEvent = (cores: number | undefined) => (cores === undefined ? '—' : ((cores / r.eps) * 1e6).toFixed(1));
+    console.log(
+      `${r.target}: ${f0(r.commitsPerS ?? 0)} commits/s, ${f0(r.eps / (r.commitsPerS || NaN))} events per commit; ` +
+        `CPU per event: postgres ${perEvent(r.pgCpu)} µs, servers ${perEvent(r.serverCpu)} µs`,
+    );
+  }
   console.log(
     '\nvs 1 process = requests/s ÷ those of the first row (one process): the scaling ratio. Connections are spread evenly over the processes; ' +
       'server CPU is the sum over the server processes, server ELU their mean. Other columns as in the default run.',
