@@ -83,6 +83,9 @@ interface ServerStats {
   phasesMs?: Record<string, number>;
   sql?: Array<{ sql: string; calls: number; totalMs: number; meanMs: number }>;
   poolWaitMs?: number;
+  /** /users/track group commit: transactions and requests applied through it (from /metrics). */
+  trackGroups?: number;
+  trackJobs?: number;
 }
 
 async function serve(mode: string): Promise<void> {
@@ -186,9 +189,19 @@ async function serve(mode: string): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
 
+  // The tracker's group-commit counters (docs/reference/operations.md#metrics), to tell its commits from background work.
+  const counter = async (name: string): Promise<number> => {
+    const registry = (app as unknown as { metrics?: import('prom-client').Registry }).metrics;
+    const metric = registry?.getSingleMetric(name);
+    return metric ? ((await metric.get()).values[0]?.value ?? 0) : 0;
+  };
+  let groupsStart = 0;
+  let jobsStart = 0;
   let eluStart = performance.eventLoopUtilization();
   let cpuStart = process.cpuUsage();
-  const reset = () => {
+  const reset = async () => {
+    groupsStart = await counter('rivulet_track_transactions_total');
+    jobsStart = await counter('rivulet_track_grouped_requests_total');
     eluStart = performance.eventLoopUtilization();
     cpuStart = process.cpuUsage();
     requests = 0;
@@ -196,13 +209,15 @@ async function serve(mode: string): Promise<void> {
     sqlStats.clear();
     poolWaitMs = 0;
   };
-  const report = (): ServerStats => {
+  const report = async (): Promise<ServerStats> => {
     const cpu = process.cpuUsage(cpuStart);
     const stats: ServerStats = {
       elu: performance.eventLoopUtilization(eluStart).utilization,
       cpuUserS: cpu.user / 1e6,
       cpuSystemS: cpu.system / 1e6,
       requests,
+      trackGroups: (await counter('rivulet_track_transactions_total')) - groupsStart,
+      trackJobs: (await counter('rivulet_track_grouped_requests_total')) - jobsStart,
     };
     if (profile) {
       stats.phasesMs = { ...phases };
@@ -216,10 +231,8 @@ async function serve(mode: string): Promise<void> {
 
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
-    if (line === 'RESET') {
-      reset();
-      process.stdout.write('RESET-OK\n');
-    } else if (line === 'REPORT') process.stdout.write(`STATS ${JSON.stringify(report())}\n`);
+    if (line === 'RESET') void reset().then(() => process.stdout.write('RESET-OK\n'));
+    else if (line === 'REPORT') void report().then((stats) => process.stdout.write(`STATS ${JSON.stringify(stats)}\n`));
     else if (line === 'STOP') {
       void close().then(
         () => process.exit(0),
@@ -444,6 +457,8 @@ interface Row {
   waits?: Map<string, number>;
   /** Transactions committed in the bench database per second (--processes). */
   commitsPerS?: number;
+  /** Of those, the /users/track group commits (the servers' counters). */
+  trackCommitsPerS?: number;
 }
 
 async function measure(label: string, child: Child, path: string, bodies: string[], database?: string): Promise<Row> {
@@ -625,6 +640,7 @@ async function measureMany(label: string, children: Child[], bodies: string[], d
     otherCpu: Math.max(0, machineCpu - serverCpuS - clientCpuS - pgCpu) / r.seconds,
     stats: stats[0]!,
     commitsPerS: commits / r.seconds,
+    trackCommitsPerS: stats.reduce((n, s) => n + (s.trackGroups ?? 0), 0) / r.seconds,
   };
 }
 
@@ -655,7 +671,8 @@ async function mainProcesses(bodies: string[]): Promise<void> {
   for (const r of rows) {
     const perEvent = (cores: number | undefined) => (cores === undefined ? '—' : ((cores / r.eps) * 1e6).toFixed(1));
     console.log(
-      `${r.target}: ${f0(r.commitsPerS ?? 0)} commits/s, ${f0(r.eps / (r.commitsPerS || NaN))} events per commit; ` +
+      `${r.target}: ${f0(r.commitsPerS ?? 0)} commits/s in the database, of which /users/track ${f0(r.trackCommitsPerS ?? 0)}/s ` +
+        `(${f0(r.eps / (r.trackCommitsPerS || NaN))} events per track commit); ` +
         `CPU per event: postgres ${perEvent(r.pgCpu)} µs, servers ${perEvent(r.serverCpu)} µs`,
     );
   }
