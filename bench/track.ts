@@ -189,7 +189,7 @@ async function serve(mode: string): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
 
-  // The tracker's group-commit counters (docs/reference/operations.md#metrics), to tell its commits from background work.
+  // The tracker's group-commit counters (`GET /metrics`, docs/reference/operations.md#http-endpoints), to tell its commits from background work.
   const counter = async (name: string): Promise<number> => {
     const registry = (app as unknown as { metrics?: import('prom-client').Registry }).metrics;
     const metric = registry?.getSingleMetric(name);
