@@ -83,6 +83,9 @@ interface ServerStats {
   phasesMs?: Record<string, number>;
   sql?: Array<{ sql: string; calls: number; totalMs: number; meanMs: number }>;
   poolWaitMs?: number;
+  /** /users/track group commit: transactions and requests applied through it (from /metrics). */
+  trackGroups?: number;
+  trackJobs?: number;
 }
 
 async function serve(mode: string): Promise<void> {
@@ -142,6 +145,8 @@ async function serve(mode: string): Promise<void> {
       // Group-commit settings pass through, to compare them (docs/reference/operations.md#limits).
       RIVULET_TRACK_GROUPS_IN_FLIGHT: process.env.RIVULET_TRACK_GROUPS_IN_FLIGHT,
       RIVULET_TRACK_GROUP_MAX_ITEMS: process.env.RIVULET_TRACK_GROUP_MAX_ITEMS,
+      RIVULET_TRACK_GROUP_LINGER_MS: process.env.RIVULET_TRACK_GROUP_LINGER_MS,
+      RIVULET_TRACK_GROUP_LINGER_ITEMS: process.env.RIVULET_TRACK_GROUP_LINGER_ITEMS,
       DATABASE_URL: mode === 'postgres' ? process.env.BENCH_DATABASE_URL : '',
       PORT: '0',
     });
@@ -184,9 +189,19 @@ async function serve(mode: string): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
 
+  // The tracker's group-commit counters (`GET /metrics`, docs/reference/operations.md#http-endpoints), to tell its commits from background work.
+  const counter = async (name: string): Promise<number> => {
+    const registry = (app as unknown as { metrics?: import('prom-client').Registry }).metrics;
+    const metric = registry?.getSingleMetric(name);
+    return metric ? ((await metric.get()).values[0]?.value ?? 0) : 0;
+  };
+  let groupsStart = 0;
+  let jobsStart = 0;
   let eluStart = performance.eventLoopUtilization();
   let cpuStart = process.cpuUsage();
-  const reset = () => {
+  const reset = async () => {
+    groupsStart = await counter('rivulet_track_transactions_total');
+    jobsStart = await counter('rivulet_track_grouped_requests_total');
     eluStart = performance.eventLoopUtilization();
     cpuStart = process.cpuUsage();
     requests = 0;
@@ -194,13 +209,15 @@ async function serve(mode: string): Promise<void> {
     sqlStats.clear();
     poolWaitMs = 0;
   };
-  const report = (): ServerStats => {
+  const report = async (): Promise<ServerStats> => {
     const cpu = process.cpuUsage(cpuStart);
     const stats: ServerStats = {
       elu: performance.eventLoopUtilization(eluStart).utilization,
       cpuUserS: cpu.user / 1e6,
       cpuSystemS: cpu.system / 1e6,
       requests,
+      trackGroups: (await counter('rivulet_track_transactions_total')) - groupsStart,
+      trackJobs: (await counter('rivulet_track_grouped_requests_total')) - jobsStart,
     };
     if (profile) {
       stats.phasesMs = { ...phases };
@@ -214,10 +231,8 @@ async function serve(mode: string): Promise<void> {
 
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
-    if (line === 'RESET') {
-      reset();
-      process.stdout.write('RESET-OK\n');
-    } else if (line === 'REPORT') process.stdout.write(`STATS ${JSON.stringify(report())}\n`);
+    if (line === 'RESET') void reset().then(() => process.stdout.write('RESET-OK\n'));
+    else if (line === 'REPORT') void report().then((stats) => process.stdout.write(`STATS ${JSON.stringify(stats)}\n`));
     else if (line === 'STOP') {
       void close().then(
         () => process.exit(0),
@@ -302,6 +317,19 @@ async function machineBusySeconds(): Promise<number> {
 }
 
 /** PostgreSQL backends serving the bench database, and the server-wide writer processes. */
+/** Transactions committed in `database` so far (pg_stat_database; the server's counters lag by up to a second). */
+async function commitsOf(database: string): Promise<number> {
+  const client = new pg.Client({ connectionString: opts.pgAdminUrl });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = $1', [database]);
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}
+
 async function postgresPids(database: string | undefined): Promise<number[]> {
   if (!database) return [];
   const client = new pg.Client({ connectionString: opts.pgAdminUrl });
@@ -427,6 +455,10 @@ interface Row {
   otherCpu: number;
   stats: ServerStats;
   waits?: Map<string, number>;
+  /** Transactions committed in the bench database per second (--processes). */
+  commitsPerS?: number;
+  /** Of those, the /users/track group commits (the servers' counters). */
+  trackCommitsPerS?: number;
 }
 
 async function measure(label: string, child: Child, path: string, bodies: string[], database?: string): Promise<Row> {
@@ -574,12 +606,14 @@ async function measureMany(label: string, children: Child[], bodies: string[], d
   }
   const pids = await postgresPids(database);
   const pgBefore = await cpuSecondsOf(pids);
+  const commitsBefore = await commitsOf(database);
   const machineBefore = await machineBusySeconds();
   const clientBefore = process.cpuUsage();
   process.stderr.write(`measuring ${opts.durationS}s … `);
   const r = await loadAll(opts.durationS);
   const clientCpu = process.cpuUsage(clientBefore);
   const pgCpu = (await cpuSecondsOf(pids)) - pgBefore;
+  const commits = (await commitsOf(database)) - commitsBefore;
   const machineCpu = (await machineBusySeconds()) - machineBefore;
   const stats: ServerStats[] = [];
   for (const c of children) {
@@ -605,6 +639,8 @@ async function measureMany(label: string, children: Child[], bodies: string[], d
     pgCpu: pgCpu / r.seconds,
     otherCpu: Math.max(0, machineCpu - serverCpuS - clientCpuS - pgCpu) / r.seconds,
     stats: stats[0]!,
+    commitsPerS: commits / r.seconds,
+    trackCommitsPerS: stats.reduce((n, s) => n + (s.trackGroups ?? 0), 0) / r.seconds,
   };
 }
 
@@ -632,6 +668,14 @@ async function mainProcesses(bodies: string[]): Promise<void> {
   }
   console.log('');
   printTable(rows, rows[0]!, 'vs 1 process');
+  for (const r of rows) {
+    const perEvent = (cores: number | undefined) => (cores === undefined ? '—' : ((cores / r.eps) * 1e6).toFixed(1));
+    console.log(
+      `${r.target}: ${f0(r.commitsPerS ?? 0)} commits/s in the database, of which /users/track ${f0(r.trackCommitsPerS ?? 0)}/s ` +
+        `(${f0(r.eps / (r.trackCommitsPerS || NaN))} events per track commit); ` +
+        `CPU per event: postgres ${perEvent(r.pgCpu)} µs, servers ${perEvent(r.serverCpu)} µs`,
+    );
+  }
   console.log(
     '\nvs 1 process = requests/s ÷ those of the first row (one process): the scaling ratio. Connections are spread evenly over the processes; ' +
       'server CPU is the sum over the server processes, server ELU their mean. Other columns as in the default run.',

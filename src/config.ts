@@ -63,6 +63,10 @@ export interface Config {
     trackGroupsInFlight: number | undefined;
     /** `/users/track` group commit: items (attributes + events + purchases) one transaction may take. */
     trackGroupMaxItems: number;
+    /** While a /users/track group is in flight, a further one waits up to this long to fill (0: off). */
+    trackGroupLingerMs: number;
+    /** The queued items that end that wait at once (default: half of trackGroupMaxItems). */
+    trackGroupLingerItems: number | undefined;
     /** PostgreSQL's statement_timeout for segment queries, in ms; beyond it the route answers 503 (docs/reference/segments.md#limits). */
     segmentStatementTimeoutMs: number;
     /** Cohorts one workspace may hold; the partner API refuses new ones beyond (docs/reference/cohort-import.md#16-cohorts-per-workspace). */
@@ -182,6 +186,8 @@ export function loadConfig(env: Env = process.env): Config {
       authFailuresPerMinute: int(env, 'RIVULET_AUTH_FAILURES_PER_MINUTE', 30, 1),
       trackGroupsInFlight: env.RIVULET_TRACK_GROUPS_IN_FLIGHT ? int(env, 'RIVULET_TRACK_GROUPS_IN_FLIGHT', 2, 1, 64) : undefined,
       trackGroupMaxItems: int(env, 'RIVULET_TRACK_GROUP_MAX_ITEMS', 3000, 1, 100_000),
+      trackGroupLingerMs: int(env, 'RIVULET_TRACK_GROUP_LINGER_MS', 0, 0, 1000),
+      trackGroupLingerItems: env.RIVULET_TRACK_GROUP_LINGER_ITEMS ? int(env, 'RIVULET_TRACK_GROUP_LINGER_ITEMS', 1500, 1, 100_000) : undefined,
       segmentStatementTimeoutMs: int(env, 'RIVULET_SEGMENT_STATEMENT_TIMEOUT_MS', 10_000, 1, 3_600_000),
       cohortsPerWorkspace: int(env, 'RIVULET_COHORTS_PER_WORKSPACE', 10_000, 1, 10_000_000),
     },

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError, Errors, requireKey, type AppServices, type ErrorEntry } from '../http/index.js';
-import { createTracker, type TrackingHooks } from '../tracking/index.js';
+import { createTracker, trackGroupOptions, type TrackingHooks } from '../tracking/index.js';
 import { mapBatch } from './batch.js';
 import { BatchBody, BatchResponse, CreateSdkAppBody, CreatedSdkApp, ErrorBody, SdkAppList, SDK_KEY_HEADER } from './contract.js';
 import { ingestBatch } from './ingest.js';
@@ -47,7 +47,7 @@ export function sdkRoutes(hooks: TrackingHooks) {
   return async function routes(app: FastifyInstance, { db, config, limits }: AppServices): Promise<void> {
     const tracker = createTracker(db, {
       maxArrayAttributeValues: config.limits.arrayAttributeValues,
-      group: { maxInFlight: config.limits.trackGroupsInFlight ?? (db.kind === 'pglite' ? 1 : 2), maxGroupWeight: config.limits.trackGroupMaxItems },
+      group: trackGroupOptions(db.kind, config.limits),
     });
     const keyCache = new Map<string, { app: SdkApp | undefined; until: number }>();
     const lookup = async (key: string) => {

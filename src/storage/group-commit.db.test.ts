@@ -33,7 +33,7 @@ describe(`group commit on ${TEST_BACKEND}`, () => {
     // The first job starts alone; the next nine queue behind it and are taken 6 at a time (weight 12).
     expect(sizes).toEqual([1, 6, 3]);
     expect(results).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
-    expect(committer.stats).toEqual({ groups: 3, jobs: 10, splits: 0 });
+    expect(committer.stats).toEqual({ groups: 3, jobs: 10, splits: 0, lingered: 0 });
   });
 
   it('re-runs a failed group job by job: only the failing job fails, the others apply once', async () => {
@@ -77,5 +77,52 @@ describe(`group commit on ${TEST_BACKEND}`, () => {
     await Promise.all(['a1', 'b1', 'a2', 'b2', 'a3'].map((j) => committer.submit(j[0]!, j)));
     // Each key's lane runs on its own; the order between lanes is up to the connections.
     expect(groups.sort((x, y) => x[0]!.localeCompare(y[0]!))).toEqual([['a1'], ['a2', 'a3'], ['b1'], ['b2']]);
+  });
+
+  describe('linger (a further group waits to fill while one is in flight)', () => {
+    const HOUR = 3_600_000;
+    const recorder = (groups: number[][]) =>
+      async (_tx: Queryable, jobs: number[]) => {
+        groups.push(jobs);
+        return jobs;
+      };
+
+    it('starts the further group as soon as its queued weight reaches the bound', async () => {
+      const groups: number[][] = [];
+      const committer = new GroupCommitter(t.db, recorder(groups), () => 1, { maxInFlight: 2, maxGroupWeight: 100, lingerMs: HOUR, lingerWeight: 4 });
+      // 0 starts alone (nothing in flight); 1–3 wait (weight 3 < 4); 4 brings the weight to 4.
+      const results = await Promise.all([0, 1, 2, 3, 4].map((j) => committer.submit('w', j)));
+      expect(results).toEqual([0, 1, 2, 3, 4]);
+      expect(groups).toEqual([[0], [1, 2, 3, 4]]);
+    });
+
+    it('adds no wait when nothing is in flight: the lingering jobs start when the group before them ends', async () => {
+      const groups: number[][] = [];
+      const committer = new GroupCommitter(t.db, recorder(groups), () => 1, { maxInFlight: 2, maxGroupWeight: 100, lingerMs: HOUR, lingerWeight: 50 });
+      // With an hour's linger, only the end of group [0] can start [1, 2] before the test times out.
+      await Promise.all([0, 1, 2].map((j) => committer.submit('w', j)));
+      expect(groups).toEqual([[0], [1, 2]]);
+    });
+
+    it('starts the further group when the linger runs out, while the first is still in flight', async () => {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const groups: number[][] = [];
+      const committer = new GroupCommitter(t.db, async (_tx, jobs: number[]) => {
+        groups.push(jobs);
+        if (jobs.includes(0)) await held;
+        return jobs;
+      }, () => 1, { maxInFlight: 2, maxGroupWeight: 100, lingerMs: 20, lingerWeight: 50 });
+      const first = committer.submit('w', 0);
+      const rest = Promise.all([1, 2].map((j) => committer.submit('w', j)));
+      // Group [0] is held open, so only the linger's timer can take [1, 2] (taken = counted in stats.groups).
+      const deadline = Date.now() + 120_000;
+      while (committer.stats.groups < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(committer.stats).toMatchObject({ groups: 2, jobs: 3, lingered: 1 });
+      release();
+      expect(await first).toBe(0);
+      expect(await rest).toEqual([1, 2]);
+      expect(groups.map((g) => [...g].sort())).toEqual(expect.arrayContaining([[0], [1, 2]]));
+    });
   });
 });

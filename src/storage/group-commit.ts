@@ -26,6 +26,16 @@ export interface GroupCommitOptions {
   maxInFlight: number;
   /** A group takes queued jobs while their summed weight stays at or under this (always at least one job). */
   maxGroupWeight: number;
+  /**
+   * Linger: while a group of the key is in flight, a further group starts only once the queued
+   * weight reaches `lingerWeight` or its oldest job has waited `lingerMs`. A lane with nothing in
+   * flight starts at once, so an idle server adds no wait. 0 (the default) turns it off. It keeps
+   * groups large when the load is split over several processes (each sees a part of it): fewer,
+   * larger transactions for the same events.
+   */
+  lingerMs?: number;
+  /** The queued weight that ends a linger at once (default: half of `maxGroupWeight`). */
+  lingerWeight?: number;
 }
 
 /** Applies `jobs` in order inside `tx`; returns one result per job, in the same order. */
@@ -41,6 +51,10 @@ interface Pending<Job, Result> {
 interface Lane<Job, Result> {
   queue: Pending<Job, Result>[];
   inFlight: number;
+  /** Summed weight of `queue`. */
+  queuedWeight: number;
+  /** The linger's timer, while one runs. */
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 export interface GroupCommitStats {
@@ -48,11 +62,13 @@ export interface GroupCommitStats {
   jobs: number;
   /** Groups that failed and were re-run job by job. */
   splits: number;
+  /** Groups whose start waited for the linger (see `lingerMs`). */
+  lingered: number;
 }
 
 export class GroupCommitter<Job, Result> {
   private readonly lanes = new Map<string, Lane<Job, Result>>();
-  readonly stats: GroupCommitStats = { groups: 0, jobs: 0, splits: 0 };
+  readonly stats: GroupCommitStats = { groups: 0, jobs: 0, splits: 0, lingered: 0 };
 
   constructor(
     private readonly db: Db,
@@ -65,14 +81,30 @@ export class GroupCommitter<Job, Result> {
   submit(key: string, job: Job): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       let lane = this.lanes.get(key);
-      if (!lane) this.lanes.set(key, (lane = { queue: [], inFlight: 0 }));
-      lane.queue.push({ job, weight: this.weigh(job), resolve, reject });
+      if (!lane) this.lanes.set(key, (lane = { queue: [], inFlight: 0, queuedWeight: 0 }));
+      const weight = this.weigh(job);
+      lane.queue.push({ job, weight, resolve, reject });
+      lane.queuedWeight += weight;
       this.pump(key, lane);
     });
   }
 
-  private pump(key: string, lane: Lane<Job, Result>): void {
+  private pump(key: string, lane: Lane<Job, Result>, lingerOver = false): void {
+    const lingerMs = this.opts.lingerMs ?? 0;
+    const lingerWeight = this.opts.lingerWeight ?? Math.max(1, Math.floor(this.opts.maxGroupWeight / 2));
     while (lane.queue.length && lane.inFlight < this.opts.maxInFlight) {
+      if (lingerMs > 0 && lane.inFlight > 0 && !lingerOver && lane.queuedWeight < lingerWeight) {
+        // Another group is in flight: let this one fill up a little (bounded by the timer).
+        lane.timer ??= setTimeout(() => {
+          lane.timer = undefined;
+          this.pump(key, lane, true);
+        }, lingerMs);
+        return;
+      }
+      if (lane.timer || lingerOver) this.stats.lingered++;
+      if (lane.timer) clearTimeout(lane.timer);
+      lane.timer = undefined;
+      lingerOver = false;
       const group = this.take(lane);
       lane.inFlight++;
       void this.run(group).finally(() => {
@@ -87,6 +119,7 @@ export class GroupCommitter<Job, Result> {
     let weight = lane.queue[0]!.weight;
     let n = 1;
     while (n < lane.queue.length && weight + lane.queue[n]!.weight <= this.opts.maxGroupWeight) weight += lane.queue[n++]!.weight;
+    lane.queuedWeight -= weight;
     return lane.queue.splice(0, n);
   }
 

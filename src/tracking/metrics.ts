@@ -16,4 +16,5 @@ export function registerGroupCommitMetrics(registry: Registry, stats: GroupCommi
   counter('rivulet_track_transactions_total', '/users/track transactions (each applies a group of concurrent requests)', () => stats.groups);
   counter('rivulet_track_grouped_requests_total', '/users/track requests applied through group commit', () => stats.jobs);
   counter('rivulet_track_group_splits_total', '/users/track groups that failed and were re-run request by request', () => stats.splits);
+  counter('rivulet_track_group_lingered_total', '/users/track groups whose start waited for the linger (RIVULET_TRACK_GROUP_LINGER_MS)', () => stats.lingered);
 }

@@ -11,7 +11,7 @@ import { exportIds } from './export-ids.js';
 import { identifyUsers, newAliases } from './identify.js';
 import { changeUser, endSession, startSession, type ChangeUserInput, type SessionEndInput, type SessionStartInput } from './sessions.js';
 import { registerGroupCommitMetrics } from './metrics.js';
-import { createTracker } from './track.js';
+import { createTracker, trackGroupOptions } from './track.js';
 
 export interface TrackingHooks {
   mergeParticipants: MergeParticipant[];
@@ -65,7 +65,7 @@ export function trackingRoutes(hooks: TrackingHooks) {
   return async function routes(app: FastifyInstance, { db, config }: AppServices): Promise<void> {
     const tracker = createTracker(db, {
       maxArrayAttributeValues: config.limits.arrayAttributeValues,
-      group: { maxInFlight: config.limits.trackGroupsInFlight ?? (db.kind === 'pglite' ? 1 : 2), maxGroupWeight: config.limits.trackGroupMaxItems },
+      group: trackGroupOptions(db.kind, config.limits),
     });
     registerGroupCommitMetrics(app.metrics, tracker.stats);
     app.post(

@@ -133,6 +133,19 @@ export function trackJobWeight(job: TrackJob): number {
   return job.valid.attributes.length + job.valid.events.length + job.valid.purchases.length;
 }
 
+/** The group-commit settings of `/users/track` from the configured limits (docs/reference/operations.md#limits). */
+export function trackGroupOptions(
+  dbKind: string,
+  limits: { trackGroupsInFlight?: number | undefined; trackGroupMaxItems: number; trackGroupLingerMs: number; trackGroupLingerItems?: number | undefined },
+): GroupCommitOptions {
+  return {
+    maxInFlight: limits.trackGroupsInFlight ?? (dbKind === 'pglite' ? 1 : 2),
+    maxGroupWeight: limits.trackGroupMaxItems,
+    lingerMs: limits.trackGroupLingerMs,
+    ...(limits.trackGroupLingerItems !== undefined ? { lingerWeight: limits.trackGroupLingerItems } : {}),
+  };
+}
+
 export interface Tracker {
   track(workspaceId: string, body: unknown): Promise<TrackResponse>;
   readonly stats: GroupCommitStats;
