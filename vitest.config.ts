@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirstSequencer from './src/test-support/sequencer.js';
 
 // Two projects: every test runs on the embedded store (PGlite); the storage-dependent tests
 // (`*.db.test.ts`) run again on the PostgreSQL server. The project name prefixes each line of output.
@@ -16,6 +17,8 @@ export default defineConfig({
     // intervals), and PGlite's WebAssembly heap and child processes are per process.
     pool: 'forks',
     teardownTimeout: 60_000,
+    // Both projects' files in one queue, longest first (recorded durations: sequencer.ts).
+    sequence: { sequencer: LongestFirstSequencer },
     reporters: ['default', './src/test-support/summary-reporter.ts'],
     projects: [
       {
@@ -33,6 +36,8 @@ export default defineConfig({
           name: 'postgres',
           include: ['src/**/*.db.test.ts', 'test/**/*.db.test.ts'],
           env: { RIVULET_TEST_BACKEND: 'postgres' },
+          // Makes the migrated template database every migrated test database is copied from (db.ts).
+          globalSetup: ['./src/test-support/global-setup-postgres.ts'],
           ...TIMEOUTS,
         },
       },
