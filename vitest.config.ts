@@ -8,6 +8,9 @@ import LongestFirstSequencer from './src/test-support/sequencer.js';
 // Generous for a busy 2-core machine (docs/testing.md): a test or hook that needs longer is stuck,
 // not slow. Files that need more say so themselves.
 const TIMEOUTS = { testTimeout: 120_000, hookTimeout: 120_000 };
+// Records each file's CPU time for the reporter's profile (test-results/durations.json). Given per
+// project: an inline project inherits nothing from the root config.
+const PER_PROJECT = { ...TIMEOUTS, setupFiles: ['./src/test-support/cpu-meter.ts'] };
 
 export default defineConfig({
   test: {
@@ -28,7 +31,7 @@ export default defineConfig({
           env: { RIVULET_TEST_BACKEND: 'pglite' },
           // Makes the PGlite templates every test database starts from, once (src/test-support/db.ts).
           globalSetup: ['./src/test-support/global-setup.ts'],
-          ...TIMEOUTS,
+          ...PER_PROJECT,
         },
       },
       {
@@ -38,7 +41,7 @@ export default defineConfig({
           env: { RIVULET_TEST_BACKEND: 'postgres' },
           // Makes the migrated template database every migrated test database is copied from (db.ts).
           globalSetup: ['./src/test-support/global-setup-postgres.ts'],
-          ...TIMEOUTS,
+          ...PER_PROJECT,
         },
       },
     ],

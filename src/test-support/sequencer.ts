@@ -4,8 +4,8 @@
  *
  * The durations come from the last run on this machine (test-results/durations.json, written by
  * summary-reporter.ts) or, in a fresh clone, from the recorded ones (src/test-support/durations.json,
- * refreshed with `npm run test:durations` after a full run). A file in neither (a new one) is
- * estimated from its kind. Vitest's own order (without this) runs all of the pglite project first,
+ * refreshed with `npm run test:durations` after a full run). A file in neither is estimated from
+ * what it starts (`estimate`). Vitest's own order (without this) runs all of the pglite project first,
  * largest file first: the postgres project's slow files then ran last.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -29,11 +29,23 @@ function read(path: string): Durations {
   }
 }
 
-/** A guess for a file with no recorded duration (ms): a storage file on PGlite, a storage file, other. */
-function estimate(key: string): number {
-  if (key.startsWith('pglite:') && key.endsWith('.db.test.ts')) return 15_000;
-  if (key.endsWith('.db.test.ts')) return 8_000;
-  return 4_000;
+/**
+ * A guess for a file with no recorded duration (ms), from what it starts: child processes (the
+ * `rivulet` command, Chromium) cost the most, then a store on PGlite, a PostgreSQL database, nothing.
+ */
+function estimate(key: string, path: string): number {
+  let source = '';
+  try {
+    source = readFileSync(path, 'utf8');
+  } catch {
+    /* unreadable: judged by its name alone */
+  }
+  const db = key.endsWith('.db.test.ts');
+  const pglite = key.startsWith('pglite:');
+  if (/cli-process\.js|browser\.js/.test(source)) return pglite ? 45_000 : 30_000;
+  if (db && pglite) return /startTestServer|fast-check/.test(source) ? 20_000 : 12_000;
+  if (db) return 8_000;
+  return 3_000;
 }
 
 export default class LongestFirstSequencer extends BaseSequencer {
@@ -43,7 +55,7 @@ export default class LongestFirstSequencer extends BaseSequencer {
     const durations = { ...read(join(root, RECORDED_DURATIONS_PATH)), ...read(join(root, DURATIONS_PATH)) };
     const cost = (spec: TestSpecification) => {
       const key = `${spec.project.name}:${relative(root, spec.moduleId)}`;
-      return durations[key] ?? estimate(key);
+      return durations[key] ?? estimate(key, spec.moduleId);
     };
     return Promise.resolve([...files].sort((a, b) => cost(b) - cost(a)));
   }

@@ -17,6 +17,9 @@ export interface FileDuration {
   /** Vitest's own breakdown, ms: importing the file, and its tests and hooks. */
   collectMs: number;
   testsMs: number;
+  /** CPU of the test process (import included) and of the child processes it reaped, ms (cpu-meter.ts). */
+  cpuMs?: number;
+  childCpuMs?: number;
   tests: number;
   state: string;
 }
@@ -78,6 +81,7 @@ export default class SummaryReporter implements Reporter {
       const d = mod.diagnostic();
       const queued = this.queued.get(key);
       const ended = this.ended.get(key);
+      const cpu = mod.meta() as { cpuMs?: number; childCpuMs?: number };
       const breakdown = d.environmentSetupDuration + d.prepareDuration + d.setupDuration + d.collectDuration + d.duration;
       files.push({
         key,
@@ -86,16 +90,19 @@ export default class SummaryReporter implements Reporter {
         wallMs: Math.round(queued !== undefined && ended !== undefined ? ended - queued : breakdown),
         collectMs: Math.round(d.collectDuration),
         testsMs: Math.round(d.duration),
+        cpuMs: cpu.cpuMs,
+        childCpuMs: cpu.childCpuMs,
         tests,
         state: mod.state(),
       });
     }
     files.sort((a, b) => b.wallMs - a.wallMs);
-    const projects: Record<string, { files: number; wallMs: number }> = {};
+    const projects: Record<string, { files: number; wallMs: number; cpuMs: number }> = {};
     for (const f of files) {
-      const p = (projects[f.project] ??= { files: 0, wallMs: 0 });
+      const p = (projects[f.project] ??= { files: 0, wallMs: 0, cpuMs: 0 });
       p.files++;
       p.wallMs += f.wallMs;
+      p.cpuMs += (f.cpuMs ?? 0) + (f.childCpuMs ?? 0);
     }
     const runMs = Date.now() - this.runStarted;
     const load = { min: Math.min(...this.load), max: Math.max(...this.load), mean: this.load.reduce((s, x) => s + x, 0) / this.load.length };
@@ -111,11 +118,12 @@ export default class SummaryReporter implements Reporter {
 
     // Only a run of many files has a profile worth printing; a focused run keeps its short output.
     if (files.length > 5) {
-      const out = [`\nSlowest files (wall s in the worker; ${DURATIONS_PATH}):`];
-      for (const f of files.slice(0, 15)) out.push(`  ${(f.wallMs / 1000).toFixed(1).padStart(6)}  ${f.key}`);
+      const s = (ms: number | undefined) => (ms === undefined ? '?' : (ms / 1000).toFixed(1)).padStart(6);
+      const out = [`\nSlowest files (${DURATIONS_PATH}): wall s in the worker, CPU s of the test process + its children`];
+      for (const f of files.slice(0, 15)) out.push(`${s(f.wallMs)}  ${s(f.cpuMs)} +${s(f.childCpuMs)}  ${f.key}`);
       const perProject = Object.entries(projects)
-        .map(([name, p]) => `${name} ${p.files} files ${(p.wallMs / 1000).toFixed(0)} s`)
-        .join(', ');
+        .map(([name, p]) => `${name} ${p.files} files ${(p.wallMs / 1000).toFixed(0)} s wall, ${(p.cpuMs / 1000).toFixed(0)} s CPU`)
+        .join('; ');
       out.push(`Summed over workers: ${perProject}; run ${(runMs / 1000).toFixed(0)} s, 1-min load ${load.min.toFixed(1)}–${load.max.toFixed(1)} (mean ${load.mean.toFixed(1)})`);
       process.stdout.write(`${out.join('\n')}\n`);
     }
