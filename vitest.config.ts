@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirstSequencer from './src/test-support/sequencer.js';
 
 // Two projects: every test runs on the embedded store (PGlite); the storage-dependent tests
 // (`*.db.test.ts`) run again on the PostgreSQL server. The project name prefixes each line of output.
@@ -7,6 +8,9 @@ import { defineConfig } from 'vitest/config';
 // Generous for a busy 2-core machine (docs/testing.md): a test or hook that needs longer is stuck,
 // not slow. Files that need more say so themselves.
 const TIMEOUTS = { testTimeout: 120_000, hookTimeout: 120_000 };
+// Records each file's CPU time for the reporter's profile (test-results/durations.json). Given per
+// project: an inline project inherits nothing from the root config.
+const PER_PROJECT = { ...TIMEOUTS, setupFiles: ['./src/test-support/cpu-meter.ts'] };
 
 export default defineConfig({
   test: {
@@ -16,6 +20,8 @@ export default defineConfig({
     // intervals), and PGlite's WebAssembly heap and child processes are per process.
     pool: 'forks',
     teardownTimeout: 60_000,
+    // Both projects' files in one queue, longest first (recorded durations: sequencer.ts).
+    sequence: { sequencer: LongestFirstSequencer },
     reporters: ['default', './src/test-support/summary-reporter.ts'],
     projects: [
       {
@@ -25,7 +31,7 @@ export default defineConfig({
           env: { RIVULET_TEST_BACKEND: 'pglite' },
           // Makes the PGlite templates every test database starts from, once (src/test-support/db.ts).
           globalSetup: ['./src/test-support/global-setup.ts'],
-          ...TIMEOUTS,
+          ...PER_PROJECT,
         },
       },
       {
@@ -33,7 +39,9 @@ export default defineConfig({
           name: 'postgres',
           include: ['src/**/*.db.test.ts', 'test/**/*.db.test.ts'],
           env: { RIVULET_TEST_BACKEND: 'postgres' },
-          ...TIMEOUTS,
+          // Makes the migrated template database every migrated test database is copied from (db.ts).
+          globalSetup: ['./src/test-support/global-setup-postgres.ts'],
+          ...PER_PROJECT,
         },
       },
     ],

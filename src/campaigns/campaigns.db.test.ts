@@ -70,7 +70,7 @@ beforeAll(async () => {
     hook: i === 3 ? `http://127.0.0.2:${hookPort}/x` : `http://127.0.0.1:${hookPort}/in`,
   }));
   expect((await s.call('POST', '/users/track', { attributes })).status).toBe(201);
-}, 60_000);
+});
 afterAll(async () => {
   await s?.close();
   await sink?.close();

@@ -26,7 +26,7 @@ beforeAll(async () => {
   s = await startTestServer({ SMTP_URL: sink.smtpUrl, RIVULET_SEND_POLL_MS: '50' });
   const attributes = Array.from({ length: 5 }, (_, i) => ({ external_id: `d${i}`, first_name: `Dee${i}`, email: `d${i}@example.com`, group: 'dash' }));
   expect((await s.call('POST', '/users/track', { attributes })).status).toBe(201);
-}, 60_000);
+});
 afterAll(async () => {
   await s?.close();
   await sink?.close();

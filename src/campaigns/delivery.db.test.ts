@@ -64,7 +64,7 @@ beforeAll(async () => {
     ...Array.from({ length: 25 }, (_, i) => ({ external_id: `r${i}`, first_name: `Rate${i}`, email: `r${i}@example.com`, plan: 'rate' })),
   ];
   expect((await s.call('POST', '/users/track', { attributes })).status).toBe(201);
-}, 60_000);
+});
 afterAll(async () => {
   await s?.close();
   await sink?.close();

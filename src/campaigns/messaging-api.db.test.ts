@@ -81,7 +81,7 @@ beforeAll(async () => {
   );
   const attributes = Array.from({ length: 10 }, (_, i) => ({ external_id: `m${i}`, first_name: `Name${i}`, email: `m${i}@example.com`, plan: i < 5 ? 'pro' : 'free' }));
   expect((await s.call('POST', '/users/track', { attributes })).status).toBe(201);
-}, 60_000);
+});
 afterAll(async () => {
   await s?.close();
   await sink?.close();

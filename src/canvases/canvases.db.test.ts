@@ -58,7 +58,7 @@ beforeAll(async () => {
   expect((await s.call('POST', '/users/track', { attributes })).status).toBe(201);
   const { rows } = await s.testDb.db.query<{ id: string; external_id: string }>(`SELECT id, external_id FROM users WHERE workspace_id = $1`, [s.workspaceId]);
   for (const r of rows) userIds.set(r.external_id, r.id);
-}, 60_000);
+});
 afterAll(async () => {
   await s?.close();
   await sink?.close();

@@ -18,7 +18,7 @@ beforeAll(async () => {
   process.env.SMTP_URL = sink.smtpUrl;
   process.env.RIVULET_CURRENTS_NOTIFICATION_POLL_MS = '100';
   s = await startTestServer({ RIVULET_COHORT_SYNC_CONTACT: CONTACT, RIVULET_COHORT_SYNC_CHECK_MS: '100' });
-}, 60_000);
+});
 afterAll(async () => {
   await s?.close();
   await sink?.close();

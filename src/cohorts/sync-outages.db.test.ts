@@ -20,7 +20,7 @@ beforeAll(async () => {
   mp = await startMixpanelEmulator({ projects: [{ id: PROJECT }] });
   secret = (await s.call('POST', '/admin/import-keys', { partner: 'mixpanel' })).body.key;
   await s.call('POST', '/users/track', { attributes: Array.from({ length: 10 }, (_, i) => ({ external_id: `u${i}` })) });
-}, 60_000);
+});
 afterAll(async () => {
   await s?.close();
   await mp?.close();

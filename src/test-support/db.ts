@@ -10,6 +10,11 @@
  * node_modules/.cache/rivulet-test/, keyed by the PGlite version, the migrations' text and the UTC
  * day (the log's first partition reaches two days past its creation), so a stale one is never used.
  * RIVULET_TEST_PGLITE_TEMPLATE=0 creates each database from scratch.
+ *
+ * A migrated PostgreSQL test database is likewise copied from a template database on the server
+ * (`CREATE DATABASE … TEMPLATE`, ≈0.7 s on a busy machine against ≈3 s for creating one and
+ * applying every migration), named after the same key (`rivulet_tpl_<day>_<hash>`) and made once by
+ * the postgres project's global set-up. RIVULET_TEST_PG_TEMPLATE=0 migrates each database instead.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -39,13 +44,19 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-export async function createTestDatabaseUrl(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `rivulet_t_${randomBytes(6).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
+function databaseUrl(name: string): string {
   const url = new URL(TEST_PG_ADMIN_URL);
   url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A new, empty database on the test server (`template`: a copy of that database instead). */
+export async function createTestDatabaseUrl(template?: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `rivulet_t_${randomBytes(6).toString('hex')}`;
+  // WAL_LOG (PostgreSQL 15's default) copies block by block without the checkpoint FILE_COPY needs.
+  await adminQuery(template ? `CREATE DATABASE ${name} TEMPLATE ${template} STRATEGY WAL_LOG` : `CREATE DATABASE ${name}`);
   return {
-    url: url.toString(),
+    url: databaseUrl(name),
     drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
@@ -100,6 +111,56 @@ async function ensureTemplate(migrated: boolean): Promise<{ path: string; made?:
   return { path, made };
 }
 
+let pgTemplate: Promise<string | undefined> | undefined;
+
+/**
+ * The name of the migrated PostgreSQL template database, made unless the server has it (or
+ * undefined when switched off). Several processes may make it at once: each migrates a database
+ * of its own name and renames it; the first rename wins and the others drop theirs. Nothing ever
+ * connects to the template after the rename (a copy needs it unused).
+ */
+export function postgresTemplate(): Promise<string | undefined> {
+  if (process.env.RIVULET_TEST_PG_TEMPLATE === '0') return Promise.resolve(undefined);
+  pgTemplate ??= (async () => {
+    const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
+    const hash = createHash('sha256');
+    for (const m of await loadMigrations()) hash.update(`\n${m.name}\n${m.sql}`);
+    const name = `rivulet_tpl_${day}_${hash.digest('hex').slice(0, 16)}`;
+    const client = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
+    await client.connect();
+    try {
+      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (found.rowCount) return name;
+      const making = `${name}_${randomBytes(4).toString('hex')}`;
+      await client.query(`CREATE DATABASE ${making}`);
+      const db = openPostgres({ connectionString: databaseUrl(making), maxConnections: 2 });
+      try {
+        await migrate(db);
+      } finally {
+        await db.close();
+      }
+      try {
+        await client.query(`ALTER DATABASE ${making} RENAME TO ${name}`);
+      } catch (err) {
+        await client.query(`DROP DATABASE IF EXISTS ${making} WITH (FORCE)`);
+        if ((err as { code?: string }).code !== '42P04') throw err; // 42P04: another process made it first
+      }
+      // Templates from before yesterday are never used again (the event log's first partition has
+      // run out; a run that began yesterday may still be copying yesterday's).
+      const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'rivulet\\_tpl\\_%'`);
+      for (const { datname } of rows) {
+        const madeOn = /^rivulet_tpl_(\d{8})_/.exec(datname)?.[1];
+        if (madeOn && madeOn < yesterday) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => {});
+      }
+      return name;
+    } finally {
+      await client.end();
+    }
+  })();
+  return pgTemplate;
+}
+
 /** Both templates, made before the test processes start (the pglite project's global set-up). */
 export async function ensurePgliteTemplates(): Promise<void> {
   if (process.env.RIVULET_TEST_PGLITE_TEMPLATE === '0') return;
@@ -127,9 +188,10 @@ export async function openTestDb(opts: { migrate?: boolean } = {}): Promise<Test
     if (migrated && !template) await migrate(db);
     return { db, drop: () => db.close() };
   }
-  const created = await createTestDatabaseUrl();
+  const template = opts.migrate !== false ? await postgresTemplate() : undefined;
+  const created = await createTestDatabaseUrl(template);
   const db = openPostgres({ connectionString: created.url, maxConnections: 10 });
-  if (opts.migrate !== false) await migrate(db);
+  if (opts.migrate !== false && !template) await migrate(db);
   return {
     db,
     url: created.url,

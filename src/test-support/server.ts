@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { loadConfig, type Config } from '../config.js';
 import { createRivulet, type CreateOptions, type Rivulet } from '../server.js';
 import { DEFAULT_WORKSPACE, createApiKey, ensureWorkspace, PERMISSIONS, type Permission } from '../workspaces/index.js';
-import { openTestDb, TEST_BACKEND, type TestDb } from './db.js';
+import { openTestDb, type TestDb } from './db.js';
 
 /** The Mixpanel partner API key test servers are configured with. */
 export const TEST_PARTNER_KEY = 'pk_test_mixpanel_partner_key';
@@ -36,8 +36,9 @@ export interface TestServer {
 
 /** `options`: createRivulet's (e.g. `campaigns: { now }` or `canvases`: the clocks the workers read). */
 export async function startTestServer(env: Record<string, string> = {}, options: Omit<CreateOptions, 'db' | 'logger'> = {}): Promise<TestServer> {
-  // On PGlite from the migrated template (see db.ts); createRivulet then finds every migration applied.
-  const testDb = await openTestDb({ migrate: TEST_BACKEND === 'pglite' });
+  // From the migrated template on either backend (see db.ts); createRivulet then finds every
+  // migration applied. Migrating a new database at start-up is what the CLI and multi-process tests do.
+  const testDb = await openTestDb();
   const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-test-'));
   const config: Config = loadConfig({ LOG_LEVEL: 'silent', RIVULET_DATA_DIR: dataDir, RIVULET_PARTNER_API_KEY_MIXPANEL: TEST_PARTNER_KEY, ...env });
   const rivulet = await createRivulet(config, { ...options, db: testDb.db, logger: false });

@@ -24,7 +24,7 @@ beforeAll(async () => {
     }),
   );
   publicUrl = await app.listen({ port: 0, host: '127.0.0.1' });
-}, 30_000);
+});
 afterAll(async () => {
   transports.close();
   await app?.close();

@@ -74,7 +74,7 @@ beforeAll(async () => {
   expect((await s.call('POST', '/users/track', { attributes })).status).toBe(201);
   const { rows } = await s.testDb.db.query<{ id: string; external_id: string }>(`SELECT id, external_id FROM users WHERE workspace_id = $1`, [s.workspaceId]);
   ids = new Map(rows.map((r) => [r.id, r.external_id]));
-}, 60_000);
+});
 afterAll(async () => {
   await s?.close();
   await tw?.close();

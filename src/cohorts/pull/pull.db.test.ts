@@ -43,7 +43,7 @@ beforeAll(async () => {
     ...['g1', 'g2', 'g3', 'g4', 'g5'],
   ];
   await emu('POST', '/_emulator/cohorts', { project_id: '555', id: 10, name: 'Pulled users', description: 'from pull', members });
-}, 60_000);
+});
 afterAll(async () => {
   await s.close();
   await mp.close();

@@ -28,7 +28,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
   webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
-}, 30_000);
+});
 afterAll(async () => {
   await sink?.close();
   await new Promise((r) => web?.close(r));
