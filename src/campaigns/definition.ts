@@ -3,72 +3,29 @@
  * what needs the database (that the segment exists). Every problem names its field; templates are
  * compiled here, so a Liquid error names the field, line and column.
  */
+import type { Static } from 'typebox';
 import { compileTemplate } from '../personalization/index.js';
 import { WEBHOOK_METHODS, type WebhookMethod } from '../channels/index.js';
-import { checkConversionBehaviors, type ConversionBehavior } from './conversion-rules.js';
+import * as Contract from './contract.js';
+import { checkConversionBehaviors } from './conversion-rules.js';
 import { checkRateLimit } from './limits.js';
-import { checkTrigger, type CampaignTrigger } from './triggers/rules.js';
-import { checkQuietHours, type QuietHours } from './gate-rules.js';
+import { checkTrigger } from './triggers/rules.js';
+import { checkQuietHours } from './gate-rules.js';
 
-export type Channel = 'email' | 'webhook' | 'sms';
-export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';
-
-export interface EmailContent {
-  subject: string;
-  html: string;
-  text?: string;
-  preheader?: string;
-}
-
-export interface WebhookContent {
-  url: string;
-  method: WebhookMethod;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export interface SmsContent {
-  /** Liquid; at most 1600 characters once rendered (the provider's limit). */
-  body: string;
-}
-
-export interface Variant {
-  id: string;
-  name: string;
-  percent: number;
-  email?: EmailContent;
-  webhook?: WebhookContent;
-  sms?: SmsContent;
-}
-
+// The types of a campaign's definition are those of its schema in the contract (one source).
+export type Channel = Static<typeof Contract.CampaignChannel>;
+export type SendTo = Static<typeof Contract.SendTo>;
+export type EmailContent = Static<typeof Contract.EmailMessage>;
+export type WebhookContent = Static<typeof Contract.WebhookMessage>;
+export type SmsContent = Static<typeof Contract.SmsMessage>;
+export type Variant = Static<typeof Contract.Variant>;
 /**
  * `launch`: sent to the whole audience by a launch; `api_triggered`: by `/campaigns/trigger/send`;
  * `api_campaign`: content comes with each `/messages/send` (docs/reference/messaging-api.md);
  * `action_based`: sent when a user performs the trigger (triggers/reader.ts).
  */
-export type Delivery = 'launch' | 'api_triggered' | 'api_campaign' | 'action_based';
-
-export interface CampaignDefinition {
-  /** `launch`: sent to the whole audience by a launch; `api_triggered`: sent by `/campaigns/trigger/send`. */
-  delivery: Delivery;
-  audience: { segment_id: string };
-  variants: Variant[];
-  control_percent: number;
-  /** Email only. */
-  from?: { address: string; name?: string };
-  reply_to?: string;
-  send_to: SendTo;
-  /** Conversion behaviors A–D (conversion-rules.ts); absent: none. */
-  conversion_behaviors?: ConversionBehavior[];
-  /** At most this many attempts in any minute (limits.ts); absent: unlimited. */
-  rate_limit_per_minute?: number;
-  /** Action-based delivery only (triggers/rules.ts). */
-  trigger?: CampaignTrigger;
-  /** Quiet hours in the user's time zone (gates.ts). */
-  quiet_hours?: QuietHours;
-  /** Opt out of the workspace's global frequency cap. */
-  ignore_frequency_capping?: boolean;
-}
+export type Delivery = Static<typeof Contract.Delivery>;
+export type CampaignDefinition = Static<typeof Contract.CampaignDefinition>;
 
 export interface CampaignInput {
   name: string;
@@ -83,7 +40,7 @@ export interface DefinitionProblem {
   column?: number;
 }
 
-export const MAX_VARIANTS = 8;
+export const MAX_VARIANTS = Contract.MAX_VARIANTS;
 const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
 
 type Obj = Record<string, unknown>;
@@ -181,7 +138,7 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
       if (channel === 'sms') {
         const m = v.sms;
         if (!isObj(m)) problems.push({ field: `${at}.sms`, message: 'an sms variant needs sms content' });
-        else if (typeof m.body === 'string' && m.body.length > 1600) problems.push({ field: `${at}.sms.body`, message: 'must be at most 1600 characters' });
+        else if (typeof m.body === 'string' && m.body.length > Contract.MAX_SMS_BODY) problems.push({ field: `${at}.sms.body`, message: `must be at most ${Contract.MAX_SMS_BODY} characters` });
         else variant.sms = { body: template(problems, `${at}.sms.body`, m.body, true) ?? '' };
       }
       variants.push(variant);
