@@ -25,6 +25,10 @@ export const MAX_SMS_BODY = 1600;
 
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
 const Percent = Type.Integer({ minimum: 0, maximum: 100 });
+// Checked by definition.ts in its own terms (its address pattern, Date.parse), not by a JSON Schema
+// format: a stored campaign must always serialize through the answer's schema.
+const EmailAddress = Type.String({ description: 'an email address' });
+const IsoTime = Type.String({ description: 'an ISO 8601 time' });
 
 // ---- Messages, one per channel ----
 /** Liquid templates of an email. */
@@ -65,7 +69,7 @@ export const CampaignTrigger = Type.Object({
   product: Type.Optional(Type.String({ minLength: 1 })),
   property_filters: Type.Optional(Type.Array(PropertyFilter, { maxItems: 10 })),
   delay_seconds: Type.Integer({ minimum: 0, maximum: MAX_DELAY_SECONDS }),
-  window: Type.Optional(Type.Object({ start: Type.Optional(Timestamp), end: Type.Optional(Timestamp) })),
+  window: Type.Optional(Type.Object({ start: Type.Optional(IsoTime), end: Type.Optional(IsoTime) })),
   /** Absent: a user receives the campaign once. Else: again this many seconds after a receipt. */
   reeligible_after_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_REELIGIBILITY_SECONDS })),
 });
@@ -75,7 +79,7 @@ export const QuietHours = Type.Object({
   end_hour: Type.Integer({ minimum: 0, maximum: 23 }),
   fallback: Type.Union([Type.Literal('send_later'), Type.Literal('abort')]),
 });
-export const Sender = Type.Object({ address: Type.String({ format: 'email' }), name: Type.Optional(Text(200)) });
+export const Sender = Type.Object({ address: EmailAddress, name: Type.Optional(Text(200)) });
 
 /** What every campaign defines whatever its channel. */
 const DefinitionFields = {
@@ -104,7 +108,7 @@ export const CampaignDefinition = Type.Object({
   variants: Type.Array(Variant, { minItems: 1, maxItems: MAX_VARIANTS }),
   /** Email only. */
   from: Type.Optional(Sender),
-  reply_to: Type.Optional(Type.String({ format: 'email' })),
+  reply_to: Type.Optional(EmailAddress),
 });
 
 /** One channel's campaign: its name, `channel`, the shared definition fields, `extra` fields, and variants carrying `message`. */
@@ -114,7 +118,7 @@ function campaignOf<C extends string, M extends TProperties, E extends TProperti
     { additionalProperties: true },
   );
 }
-export const EmailCampaign = campaignOf('email', { email: Type.Optional(EmailMessage) }, { from: Type.Optional(Sender), reply_to: Type.Optional(Type.String({ format: 'email' })) });
+export const EmailCampaign = campaignOf('email', { email: Type.Optional(EmailMessage) }, { from: Type.Optional(Sender), reply_to: Type.Optional(EmailAddress) });
 export const WebhookCampaign = campaignOf('webhook', { webhook: Type.Optional(WebhookMessage) }, {});
 export const SmsCampaign = campaignOf('sms', { sms: Type.Optional(SmsMessage) }, {});
 /** A campaign as the admin API takes it and the composer drafts it: one arm per channel. */
