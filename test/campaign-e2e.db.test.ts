@@ -8,13 +8,12 @@
  * exactly the expected Send, Delivery, Open, Click, Conversion and EnrollInControl, with the right
  * campaign_id, message_variation_id, send_id and (on message and Conversion events, per the catalogue) dispatch_id.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailSink, type RunningMailSink } from '../src/emulator/mail-sink/index.js';
 import type { RunningMixpanelEmulator } from '../src/emulator/mixpanel/index.js';
 import { TEST_BACKEND } from '../src/test-support/db.js';
+import { freePort } from '../src/test-support/net.js';
 import { startTestServer, type TestServer } from '../src/test-support/server.js';
 import { allLogEvents, byInsertId, connectorBody, expectedFor, projectCreds, startEmulator, waitFor } from './currents-support.js';
 
@@ -31,13 +30,6 @@ let s: TestServer;
 let sink: RunningMailSink;
 let mp: RunningMixpanelEmulator;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 const json = async (base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> =>
   (await (await request(base + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).body.json());
 

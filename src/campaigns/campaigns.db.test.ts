@@ -6,7 +6,6 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { request } from 'undici';
 import { Braze } from 'braze-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailSink, type RunningMailSink } from '../emulator/mail-sink/index.js';
@@ -14,6 +13,7 @@ import { assignVariant } from './assignment.js';
 import { validateCurrentsEvent } from '../events/catalogue.js';
 import { LOG_START, readEvents, type StoredEvent } from '../events/log.js';
 import { TEST_BACKEND } from '../test-support/db.js';
+import { freePort, jsonApi, untilWithin } from '../test-support/net.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 
 let s: TestServer;
@@ -22,26 +22,9 @@ let hooks: Server;
 let hookPort: number;
 const hookCalls: Array<{ url: string; headers: Record<string, unknown>; body: string }> = [];
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+const until = untilWithin(45_000);
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 45_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const sinkApi = async (method: 'GET' | 'POST' | 'PUT', path: string, json?: unknown) =>
-  (await (await request(sink.url + path, { method, headers: json ? { 'content-type': 'application/json' } : {}, body: json ? JSON.stringify(json) : undefined })).body.json()) as any;
+const sinkApi = jsonApi(() => sink.url);
 
 async function events(): Promise<StoredEvent[]> {
   return readEvents(s.testDb.db, LOG_START, 100_000, s.workspaceId);

@@ -2,22 +2,16 @@
  * Conversion behaviors (docs/reference/campaigns.md, "Conversions"). Pure: checking a campaign's
  * `conversion_behaviors`, and deciding whether a logged event is a behavior's match.
  */
+import type { Static } from 'typebox';
 import type { LogEvent } from '../events/index.js';
+import { MAX_CONVERSION_BEHAVIORS, MAX_CONVERSION_WINDOW, MIN_CONVERSION_WINDOW, type ConversionBehavior as ConversionBehaviorSchema, type ConversionType as ConversionTypeSchema } from './contract.js';
 
-export type ConversionType = 'opens_email' | 'clicks_email' | 'makes_purchase' | 'performs_custom_event' | 'starts_session';
-
-export interface ConversionBehavior {
-  type: ConversionType;
-  /** Seconds after the receipt (or control enrollment) during which a match converts. */
-  window: number;
-  custom_event_name?: string;
-  product?: string;
-}
+export type ConversionType = Static<typeof ConversionTypeSchema>;
+/** A conversion behavior (its schema is in the contract). */
+export type ConversionBehavior = Static<typeof ConversionBehaviorSchema>;
 
 export const CONVERSION_TYPES: readonly ConversionType[] = ['opens_email', 'clicks_email', 'makes_purchase', 'performs_custom_event', 'starts_session'];
-export const MAX_CONVERSION_BEHAVIORS = 4;
-export const MIN_CONVERSION_WINDOW = 300;
-export const MAX_CONVERSION_WINDOW = 30 * 86_400;
+export { MAX_CONVERSION_BEHAVIORS, MAX_CONVERSION_WINDOW, MIN_CONVERSION_WINDOW };
 export const DEFAULT_CONVERSION_WINDOW = 3 * 86_400;
 
 /** The event types a conversion can be; the reader looks at these only. */

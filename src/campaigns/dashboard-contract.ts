@@ -118,6 +118,7 @@ export const CampaignOverview = Type.Object({
   totals: Counts,
   variants: Type.Array(VariantCounts),
 });
+export const CampaignOverviewPage = Type.Object({ campaigns: Type.Array(CampaignOverview) });
 export const OverviewQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 200 })) }, { additionalProperties: false });
 export const Progress = Type.Object({
   campaign_id: Type.String(),

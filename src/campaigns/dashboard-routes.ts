@@ -16,7 +16,7 @@ import type { Db } from '../storage/index.js';
 import { checkCampaignBody, type Variant } from './definition.js';
 import { campaignOverview, dispatchProgress, messagesOfUser, type OverviewRow } from './dashboard-store.js';
 import { flagsOf, getCampaign } from './store.js';
-import { CampaignOverview, ComposerChannel, Counts, OverviewQuery, PreviewBody, VariantContent, Progress, Rendered, TestSendBody, TestSendReply, UserMessages, UserParams, UserQuery } from './dashboard-contract.js';
+import { CampaignOverviewPage, ComposerChannel, Counts, OverviewQuery, PreviewBody, VariantContent, Progress, Rendered, TestSendBody, TestSendReply, UserMessages, UserParams, UserQuery } from './dashboard-contract.js';
 
 const admin = { permission: 'admin' as const };
 const tags = ['campaigns'];
@@ -177,7 +177,7 @@ export function campaignDashboardRoutes(deps: DashboardRouteDeps) {
 
     app.get(
       '/admin/campaigns/overview',
-      { config: admin, schema: { tags, summary: "Every campaign's results, per variant and control (newest first)", querystring: OverviewQuery, response: { 200: Type.Object({ campaigns: Type.Array(CampaignOverview) }) } } },
+      { config: admin, schema: { tags, summary: "Every campaign's results, per variant and control (newest first)", querystring: OverviewQuery, response: { 200: CampaignOverviewPage } } },
       async (request) => {
         const key = requireKey(request);
         const { limit = 200 } = request.query as { limit?: number };

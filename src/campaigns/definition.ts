@@ -3,123 +3,39 @@
  * what needs the database (that the segment exists). Every problem names its field; templates are
  * compiled here, so a Liquid error names the field, line and column.
  */
+import type { Static } from 'typebox';
 import { compileTemplate } from '../personalization/index.js';
 import { WEBHOOK_METHODS, type WebhookMethod } from '../channels/index.js';
-import { checkConversionBehaviors, type ConversionBehavior } from './conversion-rules.js';
+import * as Contract from './contract.js';
+import { checkConversionBehaviors } from './conversion-rules.js';
 import { checkRateLimit } from './limits.js';
-import { checkTrigger, type CampaignTrigger } from './triggers/rules.js';
-import { checkQuietHours, type QuietHours } from './gate-rules.js';
+import { checkTrigger } from './triggers/rules.js';
+import { checkQuietHours } from './gate-rules.js';
 
-export type Channel = 'email' | 'webhook' | 'sms' | 'pushnotification' | 'content_card' | 'in_app_message';
-export const CHANNELS: readonly Channel[] = ['email', 'webhook', 'sms', 'pushnotification', 'content_card', 'in_app_message'];
-export type SendTo = 'subscribed_or_opted_in' | 'opted_in' | 'all';
-
-export interface EmailContent {
-  subject: string;
-  html: string;
-  text?: string;
-  preheader?: string;
-}
-
-export interface WebhookContent {
-  url: string;
-  method: WebhookMethod;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export interface SmsContent {
-  /** Liquid; at most 1600 characters once rendered (the provider's limit). */
-  body: string;
-}
-
+// The types of a campaign's definition are those of its schema in the contract (one source).
+export type Channel = Static<typeof Contract.CampaignChannel>;
+export type SendTo = Static<typeof Contract.SendTo>;
+export type EmailContent = Static<typeof Contract.EmailMessage>;
+export type WebhookContent = Static<typeof Contract.WebhookMessage>;
+export type SmsContent = Static<typeof Contract.SmsMessage>;
 /** A web push notification (docs/reference/push.md §3); every field Liquid. */
-export interface PushContent {
-  title: string;
-  body: string;
-  /** Opened on click; absent: the site's root. */
-  url?: string;
-  icon?: string;
-}
-
+export type PushContent = Static<typeof Contract.PushMessage>;
 /** A content card (docs/reference/sdk.md#content-cards): Liquid in every text; rendered per user at send time. */
-export interface ContentCardContent {
-  title: string;
-  description: string;
-  image_url?: string;
-  /** Where a click leads. */
-  url?: string;
-  /** Pinned cards come first in the feed. */
-  pinned?: boolean;
-  /** The card leaves the feed this long after it was sent (default 30 days)… */
-  expires_after_seconds?: number;
-  /** …or at this moment (ISO-8601), whichever comes first. */
-  expires_at?: string;
-}
-
-export interface InAppButtonContent {
-  id: string;
-  text: string;
-  url?: string;
-}
-
+export type ContentCardContent = Static<typeof Contract.ContentCardMessage>;
+export type InAppButtonContent = Static<typeof Contract.InAppButton>;
 /** An in-app message (docs/reference/sdk.md#in-app-messages), shown by the SDK when a trigger event is logged. */
-export interface InAppContent {
-  layout: 'modal' | 'slideup';
-  header?: string;
-  body: string;
-  image_url?: string;
-  buttons: InAppButtonContent[];
-  /** Custom event names; the SDK shows the message when one of them is logged. */
-  trigger_events: string[];
-  /** Not shown after this long from its send (default 30 days), or after `expires_at`. */
-  expires_after_seconds?: number;
-  expires_at?: string;
-}
-
+export type InAppContent = Static<typeof Contract.InAppMessage>;
+export const CHANNELS: readonly Channel[] = ['email', 'webhook', 'sms', 'pushnotification', 'content_card', 'in_app_message'];
 export const MESSAGE_DEFAULT_TTL_SECONDS = 30 * 86_400;
 export const MESSAGE_MAX_TTL_SECONDS = 365 * 86_400;
-
-export interface Variant {
-  id: string;
-  name: string;
-  percent: number;
-  email?: EmailContent;
-  webhook?: WebhookContent;
-  sms?: SmsContent;
-  pushnotification?: PushContent;
-  content_card?: ContentCardContent;
-  in_app_message?: InAppContent;
-}
-
+export type Variant = Static<typeof Contract.Variant>;
 /**
  * `launch`: sent to the whole audience by a launch; `api_triggered`: by `/campaigns/trigger/send`;
  * `api_campaign`: content comes with each `/messages/send` (docs/reference/messaging-api.md);
  * `action_based`: sent when a user performs the trigger (triggers/reader.ts).
  */
-export type Delivery = 'launch' | 'api_triggered' | 'api_campaign' | 'action_based';
-
-export interface CampaignDefinition {
-  /** `launch`: sent to the whole audience by a launch; `api_triggered`: sent by `/campaigns/trigger/send`. */
-  delivery: Delivery;
-  audience: { segment_id: string };
-  variants: Variant[];
-  control_percent: number;
-  /** Email only. */
-  from?: { address: string; name?: string };
-  reply_to?: string;
-  send_to: SendTo;
-  /** Conversion behaviors A–D (conversion-rules.ts); absent: none. */
-  conversion_behaviors?: ConversionBehavior[];
-  /** At most this many attempts in any minute (limits.ts); absent: unlimited. */
-  rate_limit_per_minute?: number;
-  /** Action-based delivery only (triggers/rules.ts). */
-  trigger?: CampaignTrigger;
-  /** Quiet hours in the user's time zone (gates.ts). */
-  quiet_hours?: QuietHours;
-  /** Opt out of the workspace's global frequency cap. */
-  ignore_frequency_capping?: boolean;
-}
+export type Delivery = Static<typeof Contract.Delivery>;
+export type CampaignDefinition = Static<typeof Contract.CampaignDefinition>;
 
 export interface CampaignInput {
   name: string;
@@ -134,7 +50,7 @@ export interface DefinitionProblem {
   column?: number;
 }
 
-export const MAX_VARIANTS = 8;
+export const MAX_VARIANTS = Contract.MAX_VARIANTS;
 const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
 
 type Obj = Record<string, unknown>;
@@ -232,7 +148,7 @@ export function checkCampaignBody(body: unknown): { input: CampaignInput; proble
       if (channel === 'sms') {
         const m = v.sms;
         if (!isObj(m)) problems.push({ field: `${at}.sms`, message: 'an sms variant needs sms content' });
-        else if (typeof m.body === 'string' && m.body.length > 1600) problems.push({ field: `${at}.sms.body`, message: 'must be at most 1600 characters' });
+        else if (typeof m.body === 'string' && m.body.length > Contract.MAX_SMS_BODY) problems.push({ field: `${at}.sms.body`, message: `must be at most ${Contract.MAX_SMS_BODY} characters` });
         else variant.sms = { body: template(problems, `${at}.sms.body`, m.body, true) ?? '' };
       }
       if (channel === 'pushnotification') {

@@ -5,38 +5,20 @@
  * window at the sink may exceed.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailSink, type RunningMailSink } from '../emulator/mail-sink/index.js';
 import { validateCurrentsEvent } from '../events/catalogue.js';
 import type { StoredEvent } from '../events/log.js';
 import { TEST_BACKEND } from '../test-support/db.js';
+import { freePort, jsonApi, untilWithin } from '../test-support/net.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 
 let s: TestServer;
 let sink: RunningMailSink;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+const until = untilWithin(90_000);
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const sinkApi = async (method: 'GET' | 'DELETE', path: string) => (await (await request(sink.url + path, { method })).body.json()) as any;
+const sinkApi = jsonApi(() => sink.url);
 /**
  * Every committed event of the workspace, read directly: not through `readEvents`, whose horizon is
  * cluster-wide on PostgreSQL and lags while any transaction anywhere runs. A reader's cursor that

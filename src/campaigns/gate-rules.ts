@@ -2,12 +2,10 @@
  * Quiet hours and global frequency-cap rules (docs/reference/campaigns.md, "Frequency cap and quiet
  * hours"). Pure: the checks of their settings and the user's local time; gates.ts enforces them.
  */
-export interface QuietHours {
-  /** Local hours 0–23: quiet from `start_hour` (inclusive) to `end_hour` (exclusive); may wrap midnight. */
-  start_hour: number;
-  end_hour: number;
-  fallback: 'send_later' | 'abort';
-}
+import type { Static } from 'typebox';
+import type { QuietHours as QuietHoursSchema } from './contract.js';
+/** Local hours 0–23: quiet from `start_hour` (inclusive) to `end_hour` (exclusive); may wrap midnight (schema in the contract). */
+export type QuietHours = Static<typeof QuietHoursSchema>;
 
 export interface FrequencyRule {
   channel: 'email' | 'webhook' | 'any';

@@ -9,10 +9,10 @@
  * wire cannot put more than `limit` arrivals into any 60 s window at the receiver.
  */
 import type { Db, Queryable } from '../storage/index.js';
+import { MAX_RATE_LIMIT, MIN_RATE_LIMIT } from './contract.js';
 
 export const RATE_WINDOW_MS = 61_000;
-export const MIN_RATE_LIMIT = 10;
-export const MAX_RATE_LIMIT = 500_000;
+export { MAX_RATE_LIMIT, MIN_RATE_LIMIT };
 
 /** Checks `rate_limit_per_minute` (absent: unlimited). */
 export function checkRateLimit(raw: unknown, problems: Array<{ field: string; message: string }>): number | undefined {

@@ -9,11 +9,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Braze } from 'braze-api';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailSink, type RunningMailSink } from '../emulator/mail-sink/index.js';
 import { LOG_START, readEvents } from '../events/log.js';
 import { TEST_BACKEND } from '../test-support/db.js';
+import { freePort, jsonApi, untilWithin } from '../test-support/net.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 
 let s: TestServer;
@@ -26,26 +26,9 @@ let offsetMs = 0;
 const clock = () => Date.now() + offsetMs;
 const HOUR = 3_600_000;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+const until = untilWithin(60_000);
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const sinkApi = async (method: 'GET' | 'POST' | 'PUT', path: string, json?: unknown) =>
-  (await (await request(sink.url + path, { method, headers: json ? { 'content-type': 'application/json' } : {}, body: json ? JSON.stringify(json) : undefined })).body.json()) as any;
+const sinkApi = jsonApi(() => sink.url);
 
 const sendStates = async (dispatchId: string) =>
   (await s.testDb.db.query<{ external_id: string; state: string; reason: string | null }>(

@@ -7,6 +7,11 @@
 import { Type } from 'typebox';
 import { Nullable, NullableTimestamp, Timestamp } from '../http/contract.js';
 
+/** A Canvas as the admin routes answer it: its fixed fields and its definition (docs/reference/canvases.md §1). */
+export const CanvasReply = Type.Object(
+  { id: Type.String(), name: Type.String(), state: Type.String(), version: Type.Integer(), steps: Type.Array(Type.Object({}, { additionalProperties: true })) },
+  { additionalProperties: true },
+);
 export const CanvasIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 export const StepUsersParams = Type.Object({ id: Type.String({ format: 'uuid' }), step_id: Type.String({ minLength: 1, maxLength: 64 }) });
 export const UserParams = Type.Object({ user_id: Type.String({ format: 'uuid' }) });

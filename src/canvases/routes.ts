@@ -12,6 +12,7 @@ import { getSegment } from '../segments/index.js';
 import type { Db } from '../storage/index.js';
 import { checkCanvasBody, nextsOf, segmentRefs, type CanvasInput, type Step } from './definition.js';
 import { enterUsers } from './engine.js';
+import { CanvasReply } from './contract.js';
 import { createCanvas, getCanvas, listCanvases, setCanvasState, stepStats, updateCanvas, type Canvas } from './store.js';
 
 const admin = { permission: 'admin' as const };
@@ -19,10 +20,6 @@ const tags = ['canvases'];
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const Body = Type.Object({}, { additionalProperties: true, description: 'A Canvas: {name, entry, re_entry, entry_limit, exit, from, control_percent, first_step_id, steps, conversions}; docs/reference/canvases.md §1' });
 const ErrorReply = Type.Object({ message: Type.String(), errors: Type.Optional(Type.Array(Type.Object({ type: Type.String(), path: Type.String() }))) }, { additionalProperties: true });
-const CanvasReply = Type.Object(
-  { id: Type.String(), name: Type.String(), state: Type.String(), version: Type.Integer(), steps: Type.Array(Type.Object({}, { additionalProperties: true })) },
-  { additionalProperties: true },
-);
 const replies = (ok: number, schema: unknown) => ({ [ok]: schema, 400: ErrorReply, 404: ErrorReply, 409: ErrorReply });
 const MAX_RECIPIENTS = 50;
 const MAX_PROPERTIES_BYTES = 50 * 1024;

@@ -5,11 +5,10 @@
  * the audience size → every reachable user's email arrives → an open fetched over HTTP → the list's
  * statistics and the progress table update; the user's page shows the message. Console stays clean.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailSink, type RunningMailSink } from '../../src/emulator/mail-sink/index.js';
+import { freePort } from '../../src/test-support/net.js';
 import { startTestServer, type TestServer } from '../../src/test-support/server.js';
 import { buildDashboard, launchChromium, openPage, type WatchedPage } from './browser.js';
 
@@ -27,14 +26,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 const sinkGet = async (path: string): Promise<any> => (await fetch(sink.url + path)).json();

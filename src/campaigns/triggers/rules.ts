@@ -7,30 +7,17 @@
  * optional window (`start` / `end`, ISO times: events outside it trigger nothing, and sends due
  * after `end` are not made). Events more than 24 hours old when read trigger nothing.
  */
+import type { Static } from 'typebox';
 import type { LogEvent } from '../../events/index.js';
+import { MAX_DELAY_SECONDS, MAX_REELIGIBILITY_SECONDS, type CampaignTrigger as CampaignTriggerSchema, type FilterOp as FilterOpSchema, type PropertyFilter as PropertyFilterSchema, type TriggerType as TriggerTypeSchema } from '../contract.js';
 
-export type TriggerType = 'custom_event' | 'purchase' | 'session_start';
-export type FilterOp = 'equals' | 'not_equals' | 'exists' | 'greater_than' | 'less_than';
+// The trigger's types are those of its schema in the campaigns contract.
+export type TriggerType = Static<typeof TriggerTypeSchema>;
+export type FilterOp = Static<typeof FilterOpSchema>;
+export type PropertyFilter = Static<typeof PropertyFilterSchema>;
+export type CampaignTrigger = Static<typeof CampaignTriggerSchema>;
 
-export interface PropertyFilter {
-  property: string;
-  op: FilterOp;
-  value?: string | number | boolean;
-}
-
-export interface CampaignTrigger {
-  type: TriggerType;
-  custom_event_name?: string;
-  product?: string;
-  property_filters?: PropertyFilter[];
-  delay_seconds: number;
-  window?: { start?: string; end?: string };
-  /** Absent: a user receives the campaign once. Else: again this many seconds after a receipt. */
-  reeligible_after_seconds?: number;
-}
-
-export const MAX_DELAY_SECONDS = 30 * 86_400;
-export const MAX_REELIGIBILITY_SECONDS = 720 * 86_400;
+export { MAX_DELAY_SECONDS, MAX_REELIGIBILITY_SECONDS };
 export const MAX_EVENT_AGE_SECONDS = 86_400;
 const OPS: readonly FilterOp[] = ['equals', 'not_equals', 'exists', 'greater_than', 'less_than'];
 

@@ -5,14 +5,13 @@
  * Currents catalogue); unsigned or wrongly signed callbacks are refused with nothing stored; an
  * inbound STOP unsubscribes the user and a later send to them aborts; START subscribes again.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signTwilio, startTwilioEmulator, type RunningTwilioEmulator } from '../../emulator/twilio/index.js';
 import { validateCurrentsEvent } from '../../events/catalogue.js';
 import { LOG_START, readEvents, type StoredEvent } from '../../events/log.js';
 import { TEST_BACKEND } from '../../test-support/db.js';
+import { freePort, jsonApi, untilWithin } from '../../test-support/net.js';
 import { startTestServer, type TestServer } from '../../test-support/server.js';
 
 const ACCOUNT = 'AC' + 'a1'.repeat(16);
@@ -23,26 +22,9 @@ const phone = (i: number) => `+1555010000${i}`;
 let s: TestServer;
 let tw: RunningTwilioEmulator;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+const until = untilWithin(60_000);
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const emu = async (method: 'GET' | 'POST' | 'PUT', path: string, json?: unknown) =>
-  (await (await request(tw.url + path, { method, headers: json ? { 'content-type': 'application/json' } : {}, body: json ? JSON.stringify(json) : undefined })).body.json()) as any;
+const emu = jsonApi(() => tw.url);
 
 async function smsEvents(): Promise<StoredEvent[]> {
   return (await readEvents(s.testDb.db, LOG_START, 100_000, s.workspaceId)).filter((e) => e.event_type.startsWith('users.messages.sms.'));

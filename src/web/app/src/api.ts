@@ -4,11 +4,18 @@
  * A 404 for a route the server does not have is marked `unavailable`, so a page can say "this
  * needs a newer server" instead of showing a broken table.
  *
- * Responses are typed by the server's contract: `T` is `Static<typeof Schema>` of a response
- * schema in `src/<capability>/contract.ts` (re-exported by the dashboard's per-capability modules,
- * e.g. `currents/api.ts`). The server serializes every answer through that same schema, which is
- * why the one conversion from parsed JSON to `T` below is the single trust point of the client.
+ * Every call names the response schema of its route, from the server's contract
+ * (`src/<capability>/contract.ts`, re-exported by the dashboard's per-capability modules, e.g.
+ * `currents/api.ts`), and the answer is checked against it at run time (TypeBox's interpreted
+ * `Check` of `typebox/schema`: no code generation, so no `unsafe-eval` in the page's CSP, and not
+ * the whole `typebox/value` toolbox in the bundle). The answer's type is what the
+ * check proves, not a cast; an answer that does not match (a proxy's page, a server of another
+ * version) fails with an `ApiFailure` that names the route and the first fields at fault, which the
+ * page shows like any other error.
  */
+import type { Static, TSchema } from 'typebox';
+import { Check, Errors } from 'typebox/schema';
+
 export class ApiFailure extends Error {
   constructor(
     readonly status: number,
@@ -51,7 +58,20 @@ function describe(body: unknown, status: number): { message: string; details: st
   return { message, details, unavailable };
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** Field problems shown under a mismatch message (the first few are enough to see what changed). */
+const MAX_MISMATCHES = 5;
+
+/** The failure for an answer that does not match its route's schema. */
+export function mismatch(schema: TSchema, value: unknown, method: string, path: string): ApiFailure {
+  const where = `${method} ${path.split('?')[0]}`;
+  const [, errors] = Errors(schema, value);
+  const problems = errors
+    .slice(0, MAX_MISMATCHES)
+    .map((e) => `${e.instancePath || '(the whole answer)'}: ${e.message}`);
+  return new ApiFailure(0, `The server's answer to ${where} does not match what this dashboard expects (is the server of another version?)`, problems);
+}
+
+export async function api<S extends TSchema>(method: string, path: string, schema: S, body?: unknown): Promise<Static<S>> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
@@ -64,7 +84,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const text = await res.text();
   let parsed: unknown;
   try {
-    parsed = text ? JSON.parse(text) : undefined;
+    // An empty answer (204) is null, as the contract's NoContent declares it.
+    parsed = text ? JSON.parse(text) : null;
   } catch {
     parsed = undefined;
   }
@@ -73,10 +94,12 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     if (res.status === 401 && path.startsWith('/admin/')) onSignedOut();
     throw new ApiFailure(res.status, unavailable ? `This server has no ${method} ${path.split('?')[0]} route yet` : message, details, unavailable);
   }
-  return parsed as T;
+  if (Check(schema, parsed)) return parsed;
+  throw mismatch(schema, parsed, method, path);
 }
 
-export const get = <T>(path: string) => api<T>('GET', path);
-export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body ?? {});
-export const put = <T>(path: string, body: unknown) => api<T>('PUT', path, body);
-export const del = <T>(path: string) => api<T>('DELETE', path);
+export const get = <S extends TSchema>(schema: S, path: string) => api('GET', path, schema);
+export const post = <S extends TSchema>(schema: S, path: string, body?: unknown) => api('POST', path, schema, body ?? {});
+export const put = <S extends TSchema>(schema: S, path: string, body: unknown) => api('PUT', path, schema, body);
+export const patch = <S extends TSchema>(schema: S, path: string, body: unknown) => api('PATCH', path, schema, body);
+export const del = <S extends TSchema>(schema: S, path: string) => api('DELETE', path, schema);

@@ -1,5 +1,6 @@
 /** Data loading for pages: one GET with loading, error and reload, and a debounced value. */
 import { useCallback, useEffect, useRef, useState } from 'react';
+import type { Static, TSchema } from 'typebox';
 import { ApiFailure, get } from './api';
 
 export interface Resource<T> {
@@ -9,8 +10,12 @@ export interface Resource<T> {
   reload: () => void;
 }
 
-export function useResource<T>(path: string | null, opts: { refreshMs?: number } = {}): Resource<T> {
-  const [data, setData] = useState<T | undefined>(undefined);
+/** GETs `path` (null: nothing yet) and checks the answer against `schema`, its route's response schema. */
+export function useResource<S extends TSchema>(schema: S, path: string | null, opts: { refreshMs?: number } = {}): Resource<Static<S>> {
+  const [data, setData] = useState<Static<S> | undefined>(undefined);
+  // The schema is a module constant in practice; a ref keeps a new object from reloading the resource.
+  const schemaRef = useRef(schema);
+  schemaRef.current = schema;
   const [error, setError] = useState<ApiFailure | undefined>(undefined);
   const [loading, setLoading] = useState(path !== null);
   const [tick, setTick] = useState(0);
@@ -20,7 +25,7 @@ export function useResource<T>(path: string | null, opts: { refreshMs?: number }
     if (path === null) return;
     let live = true;
     setLoading(true);
-    get<T>(path)
+    get(schemaRef.current, path)
       .then((d) => {
         if (!live) return;
         setData(d);

@@ -5,12 +5,13 @@
  */
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
 import type { Static } from 'typebox';
-import type * as Dashboard from '../../server/contract';
+import * as Dashboard from '../../server/contract';
 import { api, setCsrfToken, whenSignedOut } from './api';
 
 type SessionState = 'checking' | 'signed-out' | 'signed-in';
 
-type SessionInfo = Static<typeof Dashboard.SessionState>;
+const SessionInfo = Dashboard.SessionState;
+type SessionInfo = Static<typeof SessionInfo>;
 
 interface SessionApi {
   state: SessionState;
@@ -38,7 +39,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       setNotice('Your session has ended. Sign in again to continue.');
       setState('signed-out');
     });
-    api<SessionInfo>('GET', SESSION_PATH)
+    api('GET', SESSION_PATH, SessionInfo)
       .then(accept)
       .catch(() => setState('signed-out'));
   }, [accept]);
@@ -47,12 +48,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     state,
     notice,
     async signIn(password) {
-      accept(await api<SessionInfo>('POST', SESSION_PATH, { password }));
+      accept(await api('POST', SESSION_PATH, SessionInfo, { password }));
       setNotice(undefined);
     },
     async signOut() {
       try {
-        await api('DELETE', SESSION_PATH);
+        await api('DELETE', SESSION_PATH, SessionInfo);
       } finally {
         setNotice('You have signed out.');
         accept({ signed_in: false });

@@ -4,31 +4,57 @@
  * serializes through, so renaming a field there breaks this type check. No hand-written copies.
  */
 import type { Static } from 'typebox';
-import type * as Cohorts from '../../../cohorts/contract';
-import type * as Segments from '../../../segments/contract';
+import * as Cohorts from '../../../cohorts/contract';
+import * as Http from '../../../http/contract';
+import * as Segments from '../../../segments/contract';
 
-export type Segment = Static<typeof Segments.Segment>;
-export type SegmentPage = Static<typeof Segments.SegmentPage>;
-export type CatalogueEntry = Static<typeof Segments.CatalogueEntry>;
-export type FilterCatalogue = Static<typeof Segments.FilterCatalogue>;
-export type SegmentCount = Static<typeof Segments.SegmentCount>;
+/** A 204 answer: no body (null). */
+export const NoContent = Http.NoContent;
 
-export type PartnerInfo = Static<typeof Cohorts.PartnerInfo>;
-export type PartnerList = Static<typeof Cohorts.PartnerList>;
-export type PartnerSettings = Static<typeof Cohorts.PartnerSettings>;
-export type ImportKey = Static<typeof Cohorts.ImportKey>;
-export type ImportKeyPage = Static<typeof Cohorts.ImportKeyPage>;
-export type NewImportKey = Static<typeof Cohorts.NewImportKey>;
-export type SyncRow = Static<typeof Cohorts.SyncRow>;
-export type SyncPage = Static<typeof Cohorts.SyncPage>;
-export type Cohort = Static<typeof Cohorts.Cohort>;
-export type CohortPage = Static<typeof Cohorts.CohortPage>;
-export type CohortDetail = Static<typeof Cohorts.CohortDetail>;
-export type UsageDay = Static<typeof Cohorts.UsageDay>;
-export type DataPointUsage = Static<typeof Cohorts.DataPointUsage>;
+export const Segment = Segments.Segment;
+export type Segment = Static<typeof Segment>;
+export const SegmentPage = Segments.SegmentPage;
+export type SegmentPage = Static<typeof SegmentPage>;
+export const CatalogueEntry = Segments.CatalogueEntry;
+export type CatalogueEntry = Static<typeof CatalogueEntry>;
+export const FilterCatalogue = Segments.FilterCatalogue;
+export type FilterCatalogue = Static<typeof FilterCatalogue>;
+export const SegmentCount = Segments.SegmentCount;
+export type SegmentCount = Static<typeof SegmentCount>;
+
+export const PartnerInfo = Cohorts.PartnerInfo;
+export type PartnerInfo = Static<typeof PartnerInfo>;
+export const PartnerList = Cohorts.PartnerList;
+export type PartnerList = Static<typeof PartnerList>;
+export const PartnerSettings = Cohorts.PartnerSettings;
+export type PartnerSettings = Static<typeof PartnerSettings>;
+export const ImportKey = Cohorts.ImportKey;
+export type ImportKey = Static<typeof ImportKey>;
+export const ImportKeyPage = Cohorts.ImportKeyPage;
+export type ImportKeyPage = Static<typeof ImportKeyPage>;
+export const NewImportKey = Cohorts.NewImportKey;
+export type NewImportKey = Static<typeof NewImportKey>;
+export const SyncRow = Cohorts.SyncRow;
+export type SyncRow = Static<typeof SyncRow>;
+export const SyncPage = Cohorts.SyncPage;
+export type SyncPage = Static<typeof SyncPage>;
+export const Cohort = Cohorts.Cohort;
+export type Cohort = Static<typeof Cohort>;
+export const CohortPage = Cohorts.CohortPage;
+export type CohortPage = Static<typeof CohortPage>;
+export const CohortDetail = Cohorts.CohortDetail;
+export type CohortDetail = Static<typeof CohortDetail>;
+export const UsageDay = Cohorts.UsageDay;
+export type UsageDay = Static<typeof UsageDay>;
+export const DataPointUsage = Cohorts.DataPointUsage;
+export type DataPointUsage = Static<typeof DataPointUsage>;
 /** A rejected webhook push or partner API request (GET /admin/cohort-sync-rejections). */
-export type SyncRejection = Static<typeof Cohorts.SyncRejection>;
-export type SyncRejectionPage = Static<typeof Cohorts.SyncRejectionPage>;
+export const SyncRejection = Cohorts.SyncRejection;
+export type SyncRejection = Static<typeof SyncRejection>;
+export const SyncRejectionPage = Cohorts.SyncRejectionPage;
+export type SyncRejectionPage = Static<typeof SyncRejectionPage>;
 /** A dynamic sync whose last good sync is older than two intervals (GET /admin/cohort-syncs/stale). */
-export type StaleSync = Static<typeof Cohorts.StaleSync>;
-export type StaleSyncList = Static<typeof Cohorts.StaleSyncList>;
+export const StaleSync = Cohorts.StaleSync;
+export type StaleSync = Static<typeof StaleSync>;
+export const StaleSyncList = Cohorts.StaleSyncList;
+export type StaleSyncList = Static<typeof StaleSyncList>;

@@ -4,10 +4,10 @@ import { Badge, Section } from '../components/ui';
 import { when } from '../format';
 import { useResource } from '../hooks';
 import { Link } from '../router';
-import type { UserMessages as Messages } from './types';
+import { UserMessages as Messages } from './types';
 
 export function UserMessages({ userId }: { userId: string }) {
-  const r = useResource<Messages>(`/admin/campaigns/recipients/${userId}`);
+  const r = useResource(Messages, `/admin/campaigns/recipients/${userId}`);
   return (
     <Section title="Messages and subscriptions">
       <Loaded resource={r} what="the user's messages" feature="Campaign messages" needs="GET /admin/campaigns/recipients/:user_id">

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'react';
 import { ApiFailure, post } from '../api';
 import { ErrorMessage } from '../components/feedback';
 import { useDebounced } from '../hooks';
-import type { Rendered } from '../campaigns/types';
+import { Rendered } from '../campaigns/types';
 import type { Segment } from '../types';
 import { outputsOf, typeLabel, withOutput, type CanvasDraft, type DelayDraft, type PathDraft, type Slot, type StepDraft } from './model';
 
@@ -92,7 +92,7 @@ function MessagePreview({ step }: { step: StepDraft }) {
   useEffect(() => {
     if (!wanted.subject || !wanted.html) return;
     let live = true;
-    post<Rendered>('/admin/campaigns/preview', { channel: 'email', variant: { email: { subject: wanted.subject, html: wanted.html } }, ...(wanted.user ? { external_id: wanted.user } : {}) })
+    post(Rendered, '/admin/campaigns/preview', { channel: 'email', variant: { email: { subject: wanted.subject, html: wanted.html } }, ...(wanted.user ? { external_id: wanted.user } : {}) })
       .then((r) => live && (setRendered(r), setError(undefined)))
       .catch((e: unknown) => live && setError(e instanceof ApiFailure ? e : new ApiFailure(0, String(e))));
     return () => {

@@ -4,7 +4,7 @@ import { Badge, Section } from '../components/ui';
 import { when } from '../format';
 import { useResource } from '../hooks';
 import { Link } from '../router';
-import type { UserCanvases as Entries } from './types';
+import { UserCanvases as Entries } from './types';
 
 const where = (x: Entries['canvases'][number]) =>
   x.state !== 'active'
@@ -12,7 +12,7 @@ const where = (x: Entries['canvases'][number]) =>
     : `${x.step_name ?? '—'}${x.phase === 'wait' ? `, waiting until ${when(x.due_at)}` : x.phase === 'listen' ? `, waiting for an action until ${when(x.due_at)}` : ''}`;
 
 export function UserCanvases({ userId }: { userId: string }) {
-  const r = useResource<Entries>(`/admin/canvases/users/${userId}`);
+  const r = useResource(Entries, `/admin/canvases/users/${userId}`);
   return (
     <Section title="Canvases">
       <Loaded resource={r} what="the user's Canvases" feature="Canvases" needs="GET /admin/canvases/users/:user_id">

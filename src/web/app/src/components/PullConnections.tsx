@@ -9,16 +9,17 @@ import { when } from '../format';
 import { useResource } from '../hooks';
 import { EmptyState, ErrorMessage, Loaded } from './feedback';
 import { Badge, ConfirmButton } from './ui';
+import { NoContent } from '../types';
 import type { Static } from 'typebox';
-import type * as Cohorts from '../../../../cohorts/contract';
+import * as Cohorts from '../../../../cohorts/contract';
 
 export type PullConnection = Static<typeof Cohorts.PullConnection>;
-type PullConnectionPage = Static<typeof Cohorts.PullConnectionPage>;
+const PullConnectionPage = Cohorts.PullConnectionPage;
 
 export const PULL_ROUTE = '/admin/mixpanel/connections';
 
 export function PullConnections() {
-  const connections = useResource<PullConnectionPage>(`${PULL_ROUTE}?limit=1000`, { refreshMs: 15_000 });
+  const connections = useResource(PullConnectionPage, `${PULL_ROUTE}?limit=1000`, { refreshMs: 15_000 });
   const [error, setError] = useState<ApiFailure | undefined>(undefined);
   const act = async (what: () => Promise<unknown>) => {
     setError(undefined);
@@ -74,10 +75,10 @@ export function PullConnections() {
                       </td>
                       <td>
 <div className="row-actions">
-                        <button type="button" className="button button-small" onClick={() => void act(() => post(`${PULL_ROUTE}/${c.id}/run`))}>
+                        <button type="button" className="button button-small" onClick={() => void act(() => post(Cohorts.PullConnection, `${PULL_ROUTE}/${c.id}/run`))}>
                           Run now
                         </button>
-                        <ConfirmButton confirm="Delete connection" onConfirm={() => void act(() => del(`${PULL_ROUTE}/${c.id}`))}>
+                        <ConfirmButton confirm="Delete connection" onConfirm={() => void act(() => del(NoContent, `${PULL_ROUTE}/${c.id}`))}>
                           Delete
                         </ConfirmButton>
                       </div>
@@ -110,7 +111,7 @@ function NewConnection({ onCreated }: { onCreated: () => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      await post(PULL_ROUTE, {
+      await post(Cohorts.PullConnection, PULL_ROUTE, {
         ...(form.name.trim() ? { name: form.name.trim() } : {}),
         project_id: form.project.trim(),
         region: form.region,

@@ -8,7 +8,7 @@ import { api, ApiFailure, post } from '../api';
 import { ErrorMessage, Loaded } from '../components/feedback';
 import { Section } from '../components/ui';
 import { useResource } from '../hooks';
-import { CURRENTS_ROUTES, type ChangedConnector, type ConnectionTestResult, type ConnectorStatus, type EventTypeCatalogue } from './api';
+import { CURRENTS_ROUTES, ChangedConnector, ConnectionTestResult, type ConnectorStatus, EventTypeCatalogue } from './api';
 import { EventTypePicker } from './EventTypePicker';
 
 /** The result of a connection test, saying what failed (auth, project, region or host, network). */
@@ -23,11 +23,11 @@ export function TestResult({ result }: { result: ConnectionTestResult }) {
 }
 
 export async function testExisting(id: string): Promise<ConnectionTestResult> {
-  return post<ConnectionTestResult>(`${CURRENTS_ROUTES.one(id)}/test`);
+  return post(ConnectionTestResult, `${CURRENTS_ROUTES.one(id)}/test`);
 }
 
 export function EditCurrent({ status, onSaved, onCancel }: { status: ConnectorStatus; onSaved: (changed: string[]) => void; onCancel: () => void }) {
-  const groups = useResource<EventTypeCatalogue>(CURRENTS_ROUTES.eventTypes);
+  const groups = useResource(EventTypeCatalogue, CURRENTS_ROUTES.eventTypes);
   const [name, setName] = useState(status.name);
   const [email, setEmail] = useState(status.contact_email ?? '');
   const [region, setRegion] = useState(status.region);
@@ -62,7 +62,7 @@ export function EditCurrent({ status, onSaved, onCancel }: { status: ConnectorSt
       return;
     }
     try {
-      const updated = await api<ChangedConnector>('PATCH', CURRENTS_ROUTES.one(status.id), patch);
+      const updated = await api('PATCH', CURRENTS_ROUTES.one(status.id), ChangedConnector, patch);
       onSaved(updated.changed);
     } catch (err) {
       setError(err instanceof ApiFailure ? err : new ApiFailure(0, String(err)));

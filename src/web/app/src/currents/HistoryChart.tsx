@@ -9,7 +9,7 @@ import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { ApiFailure, get } from '../api';
-import { CURRENTS_ROUTES, type History, type HistoryPoint } from './api';
+import { CURRENTS_ROUTES, History, type HistoryPoint } from './api';
 
 export type { HistoryPoint } from './api';
 
@@ -22,18 +22,21 @@ const RANGES = [
 ];
 const REFRESH_MS = 30_000;
 
+/** The fields of a history point that are numbers (or null where not measured). */
+type NumericField = { [K in keyof HistoryPoint]: HistoryPoint[K] extends number | null ? K : never }[keyof HistoryPoint];
+
 /** Columns for uPlot: one x per bucket of the range, null where the history has no row. */
-export function columns(h: History, fields: Array<keyof HistoryPoint>): Array<Array<number | null>> {
+export function columns(h: History, fields: NumericField[]): uPlot.AlignedData {
   const step = h.resolution === 'hour' ? 3_600_000 : 60_000;
   const from = Math.floor(Date.parse(h.from) / step) * step;
   const to = Date.parse(h.to);
   const byBucket = new Map(h.points.map((p) => [Date.parse(p.at), p]));
   const xs: number[] = [];
   for (let t = from; t < to; t += step) xs.push(t);
-  return [xs.map((t) => t / 1000), ...fields.map((f) => xs.map((t) => (byBucket.get(t)?.[f] as number | null | undefined) ?? null))];
+  return [xs.map((t) => t / 1000), ...fields.map((f) => xs.map((t) => byBucket.get(t)?.[f] ?? null))];
 }
 
-function Plot({ title, data, series, axes = [{}, { size: 56 }], height = 200 }: { title: string; data: Array<Array<number | null>>; series: uPlot.Series[]; axes?: uPlot.Axis[]; height?: number }) {
+function Plot({ title, data, series, axes = [{}, { size: 56 }], height = 200 }: { title: string; data: uPlot.AlignedData; series: uPlot.Series[]; axes?: uPlot.Axis[]; height?: number }) {
   const box = useRef<HTMLDivElement | null>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
@@ -50,7 +53,7 @@ function Plot({ title, data, series, axes = [{}, { size: 56 }], height = 200 }: 
         series: [{}, ...series],
         axes,
       },
-      data as uPlot.AlignedData,
+      data,
       el,
     );
     plot.current = u;
@@ -64,7 +67,7 @@ function Plot({ title, data, series, axes = [{}, { size: 56 }], height = 200 }: 
     // Series are fixed per chart; new data is handed over below without rebuilding the chart.
   }, [title, height]);
   useEffect(() => {
-    plot.current?.setData(data as uPlot.AlignedData);
+    plot.current?.setData(data);
   }, [data]);
   return <div ref={box} className="history-chart" role="img" aria-label={title} />;
 }
@@ -79,7 +82,7 @@ export function HistoryCharts({ id }: { id: string }) {
       const to = new Date();
       const from = new Date(to.getTime() - range.ms);
       try {
-        const h = await get<History>(`${CURRENTS_ROUTES.history(id)}?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`);
+        const h = await get(History, `${CURRENTS_ROUTES.history(id)}?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`);
         if (live) {
           setHistory(h);
           setError(undefined);

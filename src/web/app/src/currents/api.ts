@@ -3,7 +3,7 @@
  * own contract (src/currents/contract.ts), so a renamed field there breaks this type check.
  */
 import type { Static } from 'typebox';
-import type * as Contract from '../../../../currents/contract';
+import * as Contract from '../../../../currents/contract';
 
 export const CURRENTS_ROUTES = {
   list: '/admin/currents',
@@ -17,17 +17,31 @@ export const CURRENTS_ROUTES = {
   history: (id: string) => `/admin/currents/${encodeURIComponent(id)}/history`,
 };
 
-export type Connector = Static<typeof Contract.Connector>;
-export type ConnectorPage = Static<typeof Contract.ConnectorPage>;
-export type ConnectorListItem = Static<typeof Contract.ConnectorListItem>;
-export type History = Static<typeof Contract.History>;
-export type HistoryPoint = Static<typeof Contract.HistoryPoint>;
-export type ChangedConnector = Static<typeof Contract.ChangedConnector>;
-export type ConnectorStatus = Static<typeof Contract.ConnectorStatus>;
-export type ReasonCount = Static<typeof Contract.ReasonCount>;
-export type DeadLetter = Static<typeof Contract.DeadLetter>;
-export type DeadLetterPage = Static<typeof Contract.DeadLetterPage>;
-export type ResendReport = Static<typeof Contract.ResendReport>;
-export type ConnectionTestResult = Static<typeof Contract.ConnectionTestResult>;
-export type EventTypeGroup = Static<typeof Contract.EventTypeGroup>;
-export type EventTypeCatalogue = Static<typeof Contract.EventTypeCatalogue>;
+export const Connector = Contract.Connector;
+export type Connector = Static<typeof Connector>;
+export const ConnectorPage = Contract.ConnectorPage;
+export type ConnectorPage = Static<typeof ConnectorPage>;
+export const ConnectorListItem = Contract.ConnectorListItem;
+export type ConnectorListItem = Static<typeof ConnectorListItem>;
+export const History = Contract.History;
+export type History = Static<typeof History>;
+export const HistoryPoint = Contract.HistoryPoint;
+export type HistoryPoint = Static<typeof HistoryPoint>;
+export const ChangedConnector = Contract.ChangedConnector;
+export type ChangedConnector = Static<typeof ChangedConnector>;
+export const ConnectorStatus = Contract.ConnectorStatus;
+export type ConnectorStatus = Static<typeof ConnectorStatus>;
+export const ReasonCount = Contract.ReasonCount;
+export type ReasonCount = Static<typeof ReasonCount>;
+export const DeadLetter = Contract.DeadLetter;
+export type DeadLetter = Static<typeof DeadLetter>;
+export const DeadLetterPage = Contract.DeadLetterPage;
+export type DeadLetterPage = Static<typeof DeadLetterPage>;
+export const ResendReport = Contract.ResendReport;
+export type ResendReport = Static<typeof ResendReport>;
+export const ConnectionTestResult = Contract.ConnectionTestResult;
+export type ConnectionTestResult = Static<typeof ConnectionTestResult>;
+export const EventTypeGroup = Contract.EventTypeGroup;
+export type EventTypeGroup = Static<typeof EventTypeGroup>;
+export const EventTypeCatalogue = Contract.EventTypeCatalogue;
+export type EventTypeCatalogue = Static<typeof EventTypeCatalogue>;

@@ -8,18 +8,19 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, post, put } from '../api';
 import { ErrorMessage, Loaded } from '../components/feedback';
 import { Badge, PageHeader, Section } from '../components/ui';
-import { CHANNEL_LABELS, contentOf, isChannel, newVariant, type CampaignView, type Channel, type Progress, type Rendered, type VariantDraft } from '../campaigns/types';
+import { CampaignView, CHANNEL_LABELS, isChannel, Launched, newVariant, Progress, Rendered, TestSendReply, WEBHOOK_METHODS, type CampaignDraft, type Channel, type VariantDraft } from '../campaigns/types';
 import { ContentCardEditor, InAppEditor, MessagePreview } from '../campaigns/MessageEditors';
+import { choice } from '../choice';
 import { count, when } from '../format';
 import { useDebounced, useResource } from '../hooks';
 import { Link, navigate } from '../router';
-import type { Segment } from '../types';
+import { SegmentCount, SegmentPage, type Segment } from '../types';
 
 const failure = (e: unknown) => (e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
 
 export function CampaignComposer({ id }: { id?: string }) {
-  const segments = useResource<{ segments: Segment[] }>('/admin/segments?limit=1000');
-  const existing = useResource<CampaignView>(id ? `/admin/campaigns/${id}` : null);
+  const segments = useResource(SegmentPage, '/admin/segments?limit=1000');
+  const existing = useResource(CampaignView, id ? `/admin/campaigns/${id}` : null);
   return (
     <Loaded resource={segments} what="the segments" feature="Campaigns" needs="GET /admin/segments">
       {(s) =>
@@ -36,19 +37,31 @@ export function CampaignComposer({ id }: { id?: string }) {
 }
 
 function useReachable(segmentId: string): number | undefined {
-  const r = useResource<{ count: number }>(segmentId ? `/admin/segments/${segmentId}/count` : null);
+  const r = useResource(SegmentCount, segmentId ? `/admin/segments/${segmentId}/count` : null);
   return segmentId ? r.data?.count : undefined;
 }
 
+/** The preview route renders email, webhook, content card and in-app variants; SMS and web push have no preview. */
+function previewBody(channel: Channel, variant: VariantDraft, externalId: string) {
+  const user = externalId.trim() ? { external_id: externalId.trim() } : {};
+  if (channel === 'email') return { channel, variant: { email: variant.email }, ...user };
+  if (channel === 'webhook') return { channel, variant: { webhook: variant.webhook }, ...user };
+  if (channel === 'content_card') return { channel, variant: { content_card: variant.content_card }, ...user };
+  if (channel === 'in_app_message') return { channel, variant: { in_app_message: variant.in_app_message }, ...user };
+  return undefined;
+}
+
 function usePreview(channel: Channel, variant: VariantDraft | undefined, externalId: string) {
-  const body = variant ? JSON.stringify({ channel, variant: contentOf(channel, variant), ...(externalId.trim() ? { external_id: externalId.trim() } : {}) }) : undefined;
+  const payload = variant && previewBody(channel, variant, externalId);
+  const body = payload ? JSON.stringify(payload) : undefined;
   const debounced = useDebounced(body, 350);
   const [state, setState] = useState<{ rendered?: Rendered; error?: ApiFailure; busy: boolean }>({ busy: false });
   useEffect(() => {
     if (!debounced) return;
     let live = true;
     setState((s) => ({ ...s, busy: true }));
-    post<Rendered>('/admin/campaigns/preview', JSON.parse(debounced) as unknown)
+    const payload: unknown = JSON.parse(debounced);
+    post(Rendered, '/admin/campaigns/preview', payload)
       .then((rendered) => live && setState({ rendered, busy: false }))
       .catch((e: unknown) => live && setState({ error: failure(e), busy: false }));
     return () => {
@@ -63,8 +76,9 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
   const [channel, setChannel] = useState<Channel>(campaign?.channel ?? 'email');
   const [segmentId, setSegmentId] = useState(campaign?.audience.segment_id ?? segments[0]?.id ?? '');
   const [control, setControl] = useState(campaign?.control_percent ?? 0);
-  const [fromAddress, setFromAddress] = useState(campaign?.from?.address ?? '');
-  const [fromName, setFromName] = useState(campaign?.from?.name ?? '');
+  const sender = campaign?.channel === 'email' ? campaign.from : undefined;
+  const [fromAddress, setFromAddress] = useState(sender?.address ?? '');
+  const [fromName, setFromName] = useState(sender?.name ?? '');
   const [variants, setVariants] = useState<VariantDraft[]>(campaign?.variants ?? [newVariant('email', 1, 100)]);
   const [selected, setSelected] = useState(0);
   const [previewUser, setPreviewUser] = useState('');
@@ -82,14 +96,29 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
     setVariants((vs) => vs.map((v, i) => ({ ...newVariant(c, i + 1, v.percent), id: v.id, name: v.name })));
   };
   const patch = (i: number, change: Partial<VariantDraft>) => setVariants((vs) => vs.map((v, j) => (j === i ? { ...v, ...change } : v)));
-  const body = () => ({
-    name: name.trim(),
-    channel,
-    audience: { segment_id: segmentId },
-    control_percent: control,
-    ...(channel === 'email' ? { from: { address: fromAddress.trim(), ...(fromName.trim() ? { name: fromName.trim() } : {}) } } : {}),
-    variants: variants.map((v) => ({ id: v.id, name: v.name, percent: v.percent, ...contentOf(channel, v) })),
-  });
+  /** The campaign body of the contract, built for the draft's channel (only its message is sent). */
+  const body = (): CampaignDraft => {
+    // What the composer does not edit (delivery, trigger, delivery rules) is kept as the campaign has it.
+    const kept = campaign
+      ? { conversion_behaviors: campaign.conversion_behaviors, rate_limit_per_minute: campaign.rate_limit_per_minute, trigger: campaign.trigger, quiet_hours: campaign.quiet_hours, ignore_frequency_capping: campaign.ignore_frequency_capping }
+      : {};
+    const common = { ...kept, name: name.trim(), delivery: campaign?.delivery ?? 'launch', send_to: campaign?.send_to ?? 'subscribed_or_opted_in', audience: { segment_id: segmentId }, control_percent: control };
+    const share = (v: VariantDraft) => ({ id: v.id, name: v.name, percent: v.percent });
+    switch (channel) {
+      case 'email':
+        return { ...common, channel, from: { address: fromAddress.trim(), ...(fromName.trim() ? { name: fromName.trim() } : {}) }, ...(campaign?.channel === 'email' && campaign.reply_to ? { reply_to: campaign.reply_to } : {}), variants: variants.map((v) => ({ ...share(v), email: v.email })) };
+      case 'webhook':
+        return { ...common, channel, variants: variants.map((v) => ({ ...share(v), webhook: v.webhook })) };
+      case 'sms':
+        return { ...common, channel, variants: variants.map((v) => ({ ...share(v), sms: v.sms })) };
+      case 'pushnotification':
+        return { ...common, channel, variants: variants.map((v) => ({ ...share(v), pushnotification: v.pushnotification })) };
+      case 'content_card':
+        return { ...common, channel, variants: variants.map((v) => ({ ...share(v), content_card: v.content_card })) };
+      case 'in_app_message':
+        return { ...common, channel, variants: variants.map((v) => ({ ...share(v), in_app_message: v.in_app_message })) };
+    }
+  };
   const run = async (action: string, work: () => Promise<void>) => {
     setBusy(true);
     setError(undefined);
@@ -106,11 +135,11 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
     e.preventDefault();
     void run('save the campaign', async () => {
       if (campaign) {
-        await put(`/admin/campaigns/${campaign.id}`, body());
+        await put(CampaignView, `/admin/campaigns/${campaign.id}`, body());
         setMessage('Saved.');
         reload?.();
       } else {
-        const created = await post<CampaignView>('/admin/campaigns', body());
+        const created = await post(CampaignView, '/admin/campaigns', body());
         navigate(`/campaigns/${created.id}`, { replace: true });
       }
     });
@@ -118,7 +147,7 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
   const testSend = () =>
     run('send the test message', async () => {
       const v = variants[selected]!;
-      const r = await post<{ smtp_response: string }>('/admin/campaigns/test-send', {
+      const r = await post(TestSendReply, '/admin/campaigns/test-send', {
         to: testTo.trim(),
         from: { address: fromAddress.trim(), ...(fromName.trim() ? { name: fromName.trim() } : {}) },
         email: v.email,
@@ -128,9 +157,15 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
     });
   const act = (action: 'launch' | 'pause' | 'resume' | 'stop') =>
     run(`${action} the campaign`, async () => {
-      const r = await post<{ audience_size?: number }>(`/admin/campaigns/${campaign!.id}/${action}`);
+      const path = `/admin/campaigns/${campaign!.id}/${action}`;
+      if (action === 'launch') {
+        const r = await post(Launched, path);
+        setMessage(`Launched to ${count(r.audience_size ?? reachable ?? 0)} users.`);
+      } else {
+        await post(CampaignView, path);
+        setMessage(`Campaign ${action === 'stop' ? 'stopped' : action === 'pause' ? 'paused' : 'resumed'}.`);
+      }
       setConfirming(false);
-      setMessage(action === 'launch' ? `Launched to ${count(r.audience_size ?? reachable ?? 0)} users.` : `Campaign ${action === 'stop' ? 'stopped' : action === 'pause' ? 'paused' : 'resumed'}.`);
       reload?.();
     });
 
@@ -246,8 +281,8 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
                       </div>
                       <div className="field">
                         <label htmlFor={`v${i}-method`}>Method</label>
-                        <select id={`v${i}-method`} value={v.webhook.method} onChange={(e) => patch(i, { webhook: { ...v.webhook!, method: e.target.value } })}>
-                          {['POST', 'PUT', 'PATCH', 'GET', 'DELETE'].map((m) => (
+                        <select id={`v${i}-method`} value={v.webhook.method} onChange={(e) => patch(i, { webhook: { ...v.webhook!, method: choice(WEBHOOK_METHODS, e.target.value, 'POST') } })}>
+                          {WEBHOOK_METHODS.map((m) => (
                             <option key={m}>{m}</option>
                           ))}
                         </select>
@@ -261,6 +296,12 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
                 ) : null}
                 {v.content_card ? <ContentCardEditor prefix={`v${i}`} value={v.content_card} onChange={(content_card) => patch(i, { content_card })} /> : null}
                 {v.in_app_message ? <InAppEditor prefix={`v${i}`} value={v.in_app_message} onChange={(in_app_message) => patch(i, { in_app_message })} /> : null}
+                {v.sms ? (
+                  <div className="field">
+                    <label htmlFor={`v${i}-sms`}>Message (Liquid, at most 1600 characters)</label>
+                    <textarea id={`v${i}-sms`} className="mono" rows={4} maxLength={1600} spellCheck={false} value={v.sms.body} onChange={(e) => patch(i, { sms: { body: e.target.value } })} />
+                  </div>
+                ) : null}
                 {variants.length > 1 ? (
                   <button type="button" className="button button-small button-ghost" onClick={() => (setVariants((vs) => vs.filter((_, j) => j !== i)), setSelected(0))}>
                     Remove variant
@@ -323,7 +364,7 @@ function Composer({ segments, campaign, reload }: { segments: Segment[]; campaig
           {campaign ? <Controls campaign={campaign} reachable={reachable} busy={busy} confirming={confirming} setConfirming={setConfirming} act={act} /> : null}
         </aside>
       </form>
-      {campaign ? <Progress id={campaign.id} /> : null}
+      {campaign ? <ProgressSection id={campaign.id} /> : null}
     </div>
   );
 }
@@ -385,8 +426,8 @@ function Controls({
   );
 }
 
-function Progress({ id }: { id: string }) {
-  const progress = useResource<Progress>(`/admin/campaigns/${id}/progress`, { refreshMs: 1000 });
+function ProgressSection({ id }: { id: string }) {
+  const progress = useResource(Progress, `/admin/campaigns/${id}/progress`, { refreshMs: 1000 });
   return (
     <Section title="Progress">
       <Loaded resource={progress} what="the progress">

@@ -2,7 +2,7 @@
 import { Fragment } from 'react';
 import { EmptyState, Loaded } from '../components/feedback';
 import { Badge, PageHeader } from '../components/ui';
-import type { CampaignOverview, Counts } from '../campaigns/types';
+import { CampaignOverviewPage, type Counts } from '../campaigns/types';
 import { count, when } from '../format';
 import { useResource } from '../hooks';
 import { Link } from '../router';
@@ -22,7 +22,7 @@ function Cells({ c }: { c: Counts }) {
 }
 
 export function Campaigns() {
-  const list = useResource<{ campaigns: CampaignOverview[] }>('/admin/campaigns/overview', { refreshMs: 3000 });
+  const list = useResource(CampaignOverviewPage, '/admin/campaigns/overview', { refreshMs: 3000 });
   return (
     <>
       <PageHeader

@@ -10,13 +10,13 @@ import { ApiFailure, post, put } from '../api';
 import { Diagram } from '../canvases/Diagram';
 import { draftOf, canvasBody, emptyCanvas, newStep, STEP_TYPES, type CanvasDraft, type StepType } from '../canvases/model';
 import { StepEditor } from '../canvases/StepEditor';
-import type { CanvasStats, LaunchProblem, StepUsers, ValidationReply } from '../canvases/types';
+import { CanvasReply, CanvasStats, StepUsers, ValidationReply, type LaunchProblem } from '../canvases/types';
 import { ErrorMessage, Loaded } from '../components/feedback';
 import { Badge, PageHeader, Section } from '../components/ui';
 import { count, when } from '../format';
 import { useResource } from '../hooks';
 import { Link, navigate } from '../router';
-import type { Segment } from '../types';
+import { SegmentPage, type Segment } from '../types';
 
 type Obj = Record<string, unknown>;
 interface Saved {
@@ -27,8 +27,8 @@ interface Saved {
 const savedOf = (c: Obj): Saved | undefined => (typeof c.id === 'string' ? { id: c.id, state: typeof c.state === 'string' ? c.state : 'draft', version: typeof c.version === 'number' ? c.version : 1 } : undefined);
 
 export function CanvasBuilder({ id }: { id?: string }) {
-  const segments = useResource<{ segments: Segment[] }>('/admin/segments?limit=1000');
-  const existing = useResource<Obj>(id ? `/admin/canvases/${id}` : null);
+  const segments = useResource(SegmentPage, '/admin/segments?limit=1000');
+  const existing = useResource(CanvasReply, id ? `/admin/canvases/${id}` : null);
   return (
     <Loaded resource={segments} what="the segments" feature="Canvases" needs="GET /admin/segments">
       {(s) =>
@@ -52,7 +52,7 @@ function entryDetail(d: CanvasDraft, segments: Segment[]): string {
 }
 
 function StepUsersList({ canvasId, stepId }: { canvasId: string; stepId: string }) {
-  const r = useResource<StepUsers>(`/admin/canvases/${canvasId}/steps/${encodeURIComponent(stepId)}/users?limit=50`, { refreshMs: 3000 });
+  const r = useResource(StepUsers, `/admin/canvases/${canvasId}/steps/${encodeURIComponent(stepId)}/users?limit=50`, { refreshMs: 3000 });
   return (
     <div data-testid="step-users">
       <h3>Users in this step now</h3>
@@ -88,7 +88,7 @@ function Builder({ segments, initial, saved, reload }: { segments: Segment[]; in
   const [message, setMessage] = useState('');
   const [confirm, setConfirm] = useState<ValidationReply | undefined>();
   const running = saved !== undefined && saved.state !== 'draft';
-  const stats = useResource<CanvasStats>(running ? `/admin/canvases/${saved.id}/step-stats` : null, { refreshMs: 2000 });
+  const stats = useResource(CanvasStats, running ? `/admin/canvases/${saved.id}/step-stats` : null, { refreshMs: 2000 });
   const step = draft.steps.find((s) => s.id === selected);
 
   const change = (d: CanvasDraft) => {
@@ -114,7 +114,7 @@ function Builder({ segments, initial, saved, reload }: { segments: Segment[]; in
     }
   };
   const check = async (): Promise<ValidationReply> => {
-    const r = await post<ValidationReply>('/admin/canvases/validate', canvasBody(draft));
+    const r = await post(ValidationReply, '/admin/canvases/validate', canvasBody(draft));
     setProblems(r.problems);
     return r;
   };
@@ -123,14 +123,14 @@ function Builder({ segments, initial, saved, reload }: { segments: Segment[]; in
     try {
       if (saved) {
         const before = saved.version;
-        const r = await put<Obj>(`/admin/canvases/${saved.id}`, canvasBody(draft));
+        const r = await put(CanvasReply, `/admin/canvases/${saved.id}`, canvasBody(draft));
         const after = savedOf(r);
         setDirty(false);
         setProblems([]);
         setMessage(after && after.version !== before ? `Saved as version ${after.version}: new entries follow it; users already inside stay on version ${before}.` : 'Draft saved.');
         return saved.id;
       }
-      const created = savedOf(await post<Obj>('/admin/canvases', canvasBody(draft)));
+      const created = savedOf(await post(CanvasReply, '/admin/canvases', canvasBody(draft)));
       setDirty(false);
       // The saved Canvas's page takes over (a new builder): it resumes the launch when asked to.
       if (created) navigate(`/canvases/${created.id}${then ? `?then=${then}` : ''}`, { replace: true });
@@ -174,7 +174,7 @@ function Builder({ segments, initial, saved, reload }: { segments: Segment[]; in
     });
   const act = (action: 'launch' | 'pause' | 'stop') =>
     run(`${action} the Canvas`, async () => {
-      await post(`/admin/canvases/${saved!.id}/${action}`);
+      await post(CanvasReply, `/admin/canvases/${saved!.id}/${action}`);
       setConfirm(undefined);
       setMessage(action === 'launch' ? 'Launched.' : action === 'pause' ? 'Paused.' : 'Stopped.');
       reload?.();

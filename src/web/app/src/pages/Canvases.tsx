@@ -1,7 +1,7 @@
 /** Every Canvas: its state, version, entry and how many users entered and are inside now. */
 import { EmptyState, Loaded } from '../components/feedback';
 import { Badge, PageHeader } from '../components/ui';
-import type { CanvasList } from '../canvases/types';
+import { CanvasList } from '../canvases/types';
 import { count, when } from '../format';
 import { useResource } from '../hooks';
 import { Link } from '../router';
@@ -9,7 +9,7 @@ import { Link } from '../router';
 const ENTRY: Record<string, string> = { api: 'API-triggered', scheduled: 'Scheduled', action: 'Action-based' };
 
 export function Canvases() {
-  const list = useResource<CanvasList>('/admin/canvases', { refreshMs: 5000 });
+  const list = useResource(CanvasList, '/admin/canvases', { refreshMs: 5000 });
   return (
     <>
       <PageHeader

@@ -6,7 +6,7 @@ import { PageHeader, Section, Stat } from '../components/ui';
 import { count, day, lastDays, when } from '../format';
 import { useResource } from '../hooks';
 import { Link } from '../router';
-import type { CohortDetail } from '../types';
+import { CohortDetail } from '../types';
 
 /** Fills days without changes with zeros, so the chart's time axis is even. */
 export function dailySeries(daily: CohortDetail['daily'], days = 30): { labels: string[]; added: number[]; removed: number[] } {
@@ -22,7 +22,7 @@ export function dailySeries(daily: CohortDetail['daily'], days = 30): { labels: 
 }
 
 export function CohortPage({ id }: { id: string }) {
-  const cohort = useResource<CohortDetail>(`/admin/cohorts/${encodeURIComponent(id)}`, { refreshMs: 15_000 });
+  const cohort = useResource(CohortDetail, `/admin/cohorts/${encodeURIComponent(id)}`, { refreshMs: 15_000 });
   return (
     <Loaded resource={cohort} what="the cohort">
       {(c) => {

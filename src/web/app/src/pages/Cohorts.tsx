@@ -4,10 +4,10 @@ import { PageHeader } from '../components/ui';
 import { count, when } from '../format';
 import { useResource } from '../hooks';
 import { Link } from '../router';
-import type { CohortPage } from '../types';
+import { CohortPage } from '../types';
 
 export function Cohorts() {
-  const cohorts = useResource<CohortPage>('/admin/cohorts?limit=1000', { refreshMs: 15_000 });
+  const cohorts = useResource(CohortPage, '/admin/cohorts?limit=1000', { refreshMs: 15_000 });
   return (
     <>
       <PageHeader title="Cohorts" subtitle="Audiences imported from Mixpanel (and other partners), kept in sync by their partner." />

@@ -8,7 +8,7 @@ import { useState, type FormEvent } from 'react';
 import { ApiFailure, post } from '../api';
 import { EventTypePicker } from '../currents/EventTypePicker';
 import { TestResult } from '../currents/EditCurrent';
-import { CURRENTS_ROUTES, type ConnectionTestResult, type Connector, type EventTypeCatalogue, type EventTypeGroup } from '../currents/api';
+import { CURRENTS_ROUTES, ConnectionTestResult, Connector, EventTypeCatalogue, type EventTypeGroup } from '../currents/api';
 import { ErrorMessage, Loaded } from '../components/feedback';
 import { PageHeader, Section } from '../components/ui';
 import { useResource } from '../hooks';
@@ -17,7 +17,7 @@ import { Link, navigate } from '../router';
 type CredentialKind = 'service_account' | 'api_secret';
 
 export function CreateCurrent() {
-  const groups = useResource<EventTypeCatalogue>(CURRENTS_ROUTES.eventTypes);
+  const groups = useResource(EventTypeCatalogue, CURRENTS_ROUTES.eventTypes);
   return (
     <>
       <PageHeader title="Create Current → Mixpanel Export" subtitle={<><Link to="/currents">Currents</Link> › new Mixpanel export</>} />
@@ -52,7 +52,7 @@ function CurrentForm({ groups }: { groups: EventTypeGroup[] }) {
     const credentials = kind === 'service_account' ? { kind, username, secret, project_id: projectId } : { kind, api_secret: apiSecret };
     try {
       setTested(
-        await post<ConnectionTestResult>(`${CURRENTS_ROUTES.createMixpanel}/test`, {
+        await post(ConnectionTestResult, `${CURRENTS_ROUTES.createMixpanel}/test`, {
           name: name.trim() || 'connection test',
           contact_email: email.trim() || 'test@example.com',
           credentials,
@@ -79,7 +79,7 @@ function CurrentForm({ groups }: { groups: EventTypeGroup[] }) {
     setError(undefined);
     const credentials = kind === 'service_account' ? { kind, username, secret, project_id: projectId } : { kind, api_secret: apiSecret };
     try {
-      const created = await post<Connector>(CURRENTS_ROUTES.createMixpanel, {
+      const created = await post(Connector, CURRENTS_ROUTES.createMixpanel, {
         name: name.trim(),
         contact_email: email.trim(),
         credentials,

@@ -9,9 +9,10 @@ import { EditCurrent, TestResult, testExisting } from '../currents/EditCurrent';
 import { HistoryCharts } from '../currents/HistoryChart';
 import { EmptyState, ErrorMessage, Loaded, Loading, Unavailable } from '../components/feedback';
 import { Badge, ConfirmButton, PageHeader, Section, Stat } from '../components/ui';
-import { CURRENTS_ROUTES, type ConnectionTestResult, type ConnectorStatus, type DeadLetterPage, type ReasonCount, type ResendReport } from '../currents/api';
+import { CURRENTS_ROUTES, type ConnectionTestResult, Connector, ConnectorStatus, DeadLetterPage, type ReasonCount, ResendReport } from '../currents/api';
 import { count, duration, when } from '../format';
 import { useResource } from '../hooks';
+import { NoContent } from '../types';
 import { Link, navigate } from '../router';
 
 const SAMPLE_MS = 3000;
@@ -24,7 +25,7 @@ function useStatus(id: string) {
     let live = true;
     const load = async () => {
       try {
-        const s = await get<ConnectorStatus>(CURRENTS_ROUTES.status(id));
+        const s = await get(ConnectorStatus, CURRENTS_ROUTES.status(id));
         if (!live) return;
         setStatus(s);
         setError(undefined);
@@ -66,7 +67,7 @@ export function CurrentPage({ id }: { id: string }) {
   };
   const remove = async () => {
     try {
-      await del(CURRENTS_ROUTES.one(id));
+      await del(NoContent, CURRENTS_ROUTES.one(id));
       navigate('/currents');
     } catch (e) {
       setActing(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
@@ -75,7 +76,7 @@ export function CurrentPage({ id }: { id: string }) {
   const toggle = async () => {
     setActing(undefined);
     try {
-      await post(status.state === 'paused' ? CURRENTS_ROUTES.resume(id) : CURRENTS_ROUTES.pause(id));
+      await post(Connector, status.state === 'paused' ? CURRENTS_ROUTES.resume(id) : CURRENTS_ROUTES.pause(id));
       reload();
     } catch (e) {
       setActing(e instanceof ApiFailure ? e : new ApiFailure(0, String(e)));
@@ -218,12 +219,12 @@ function ReasonTable({ rows, empty }: { rows: ReasonCount[]; empty: string }) {
 }
 
 function DeadLetters({ id }: { id: string }) {
-  const letters = useResource<DeadLetterPage>(CURRENTS_ROUTES.deadLetters(id), { refreshMs: 15_000 });
+  const letters = useResource(DeadLetterPage, CURRENTS_ROUTES.deadLetters(id), { refreshMs: 15_000 });
   const [outcome, setOutcome] = useState<{ error?: ApiFailure; done?: string }>({});
   const resendAll = async () => {
     setOutcome({});
     try {
-      const result = await post<ResendReport>(`${CURRENTS_ROUTES.deadLetters(id)}/resend`, { all: true });
+      const result = await post(ResendReport, `${CURRENTS_ROUTES.deadLetters(id)}/resend`, { all: true });
       setOutcome({ done: `Re-sent: resent ${result.resent}, failed_again ${result.failed_again}, not_attempted ${result.not_attempted}.` });
       letters.reload();
     } catch (e) {

@@ -1,5 +1,5 @@
 /** The Currents connectors (Mixpanel exports) with their state, and the way to create one. */
-import { CURRENTS_ROUTES, type ConnectorPage } from '../currents/api';
+import { CURRENTS_ROUTES, ConnectorPage } from '../currents/api';
 import { EmptyState, Loaded } from '../components/feedback';
 import { Badge, PageHeader } from '../components/ui';
 import { count, duration, when } from '../format';
@@ -7,7 +7,7 @@ import { useResource } from '../hooks';
 import { Link } from '../router';
 
 export function Currents() {
-  const list = useResource<ConnectorPage>(`${CURRENTS_ROUTES.list}?limit=1000`, { refreshMs: 10_000 });
+  const list = useResource(ConnectorPage, `${CURRENTS_ROUTES.list}?limit=1000`, { refreshMs: 10_000 });
   return (
     <>
       <PageHeader

@@ -11,16 +11,16 @@ import { SyncHistory } from '../components/SyncHistory';
 import { Badge, ConfirmButton, CopyField, PageHeader, Section } from '../components/ui';
 import { when } from '../format';
 import { useResource } from '../hooks';
-import type { CohortPage, ImportKey, ImportKeyPage, NewImportKey, PartnerInfo, PartnerList, PartnerSettings, StaleSyncList, SyncPage, SyncRejectionPage } from '../types';
+import { CohortPage, ImportKey, ImportKeyPage, NewImportKey, type PartnerInfo, PartnerList, PartnerSettings, StaleSyncList, SyncPage, SyncRejectionPage } from '../types';
 
 export function MixpanelPartner() {
-  const partners = useResource<PartnerList>('/admin/partners');
+  const partners = useResource(PartnerList, '/admin/partners');
   const [filter, setFilter] = useState<{ cohort: string; status: string }>({ cohort: '', status: '' });
   const [pages, setPages] = useState<string[]>([]);
   const query = new URLSearchParams({ limit: '50', ...(filter.cohort ? { cohort_id: filter.cohort } : {}), ...(filter.status ? { status: filter.status } : {}) });
   if (pages.length > 0) query.set('cursor', pages[pages.length - 1]!);
-  const syncs = useResource<SyncPage>(`/admin/cohort-syncs?${query.toString()}`, { refreshMs: pages.length ? undefined : 10_000 });
-  const cohorts = useResource<CohortPage>('/admin/cohorts?limit=1000', { refreshMs: 10_000 });
+  const syncs = useResource(SyncPage, `/admin/cohort-syncs?${query.toString()}`, { refreshMs: pages.length ? undefined : 10_000 });
+  const cohorts = useResource(CohortPage, '/admin/cohorts?limit=1000', { refreshMs: 10_000 });
   const cohortNames = new Map((cohorts.data?.cohorts ?? []).map((c) => [c.id, c.name]));
   const setFilterTo = (next: { cohort: string; status: string }) => {
     setPages([]);
@@ -118,7 +118,7 @@ function Endpoints({ restEndpoint, partner }: { restEndpoint: string; partner: P
 }
 
 function ImportKeys({ onChange }: { onChange: () => void }) {
-  const keys = useResource<ImportKeyPage>('/admin/import-keys?limit=1000');
+  const keys = useResource(ImportKeyPage, '/admin/import-keys?limit=1000');
   const [fresh, setFresh] = useState<NewImportKey | undefined>(undefined);
   const [error, setError] = useState<ApiFailure | undefined>(undefined);
   const [busy, setBusy] = useState(false);
@@ -144,7 +144,7 @@ function ImportKeys({ onChange }: { onChange: () => void }) {
     <Section
       title="Data import keys"
       actions={
-        <button type="button" className="button button-primary" disabled={busy} onClick={() => void act(() => post<NewImportKey>('/admin/import-keys', { partner: 'mixpanel' }))}>
+        <button type="button" className="button button-primary" disabled={busy} onClick={() => void act(() => post(NewImportKey, '/admin/import-keys', { partner: 'mixpanel' }))}>
           {hasActive ? 'Generate another key' : 'Generate key'}
         </button>
       }
@@ -196,13 +196,13 @@ function ImportKeys({ onChange }: { onChange: () => void }) {
 <div className="row-actions">
                         {k.state === 'active' ? (
                           <>
-                            <ConfirmButton confirm={`Rotate ${k.prefix}`} disabled={busy} onConfirm={() => void act(() => post<NewImportKey>(`/admin/import-keys/${k.prefix}/rotate`))}>
+                            <ConfirmButton confirm={`Rotate ${k.prefix}`} disabled={busy} onConfirm={() => void act(() => post(NewImportKey, `/admin/import-keys/${k.prefix}/rotate`))}>
                               Rotate
                             </ConfirmButton>
                             <ConfirmButton
                               confirm={`Invalidate ${k.prefix}`}
                               disabled={busy}
-                              onConfirm={() => void act(async () => (await post<ImportKey>(`/admin/import-keys/${k.prefix}/invalidate`), undefined))}
+                              onConfirm={() => void act(async () => (await post(ImportKey, `/admin/import-keys/${k.prefix}/invalidate`), undefined))}
                             >
                               Invalidate
                             </ConfirmButton>
@@ -238,7 +238,7 @@ function Webhook({ partner, onSaved }: { partner: PartnerInfo; onSaved: () => vo
   const save = async () => {
     setState({ saving: true });
     try {
-      await put<PartnerSettings>('/admin/partners/mixpanel', { match_key: kind === 'property' ? `property:${property}` : kind });
+      await put(PartnerSettings, '/admin/partners/mixpanel', { match_key: kind === 'property' ? `property:${property}` : kind });
       setState({ saving: false, saved: true });
       onSaved();
     } catch (e) {
@@ -296,8 +296,8 @@ function Webhook({ partner, onSaved }: { partner: PartnerInfo; onSaved: () => vo
 
 /** Rejected pushes and requests, and stale dynamic syncs: what a silent outage looks like. */
 function SyncProblems() {
-  const rejected = useResource<SyncRejectionPage>('/admin/cohort-sync-rejections?limit=50', { refreshMs: 10_000 });
-  const stale = useResource<StaleSyncList>('/admin/cohort-syncs/stale', { refreshMs: 30_000 });
+  const rejected = useResource(SyncRejectionPage, '/admin/cohort-sync-rejections?limit=50', { refreshMs: 10_000 });
+  const stale = useResource(StaleSyncList, '/admin/cohort-syncs/stale', { refreshMs: 30_000 });
   return (
     <Section title="Rejected attempts and stale syncs" actions={<button type="button" className="button button-small" onClick={() => (rejected.reload(), stale.reload())}>Refresh</button>}>
       <Loaded resource={stale} what="the stale syncs">

@@ -12,11 +12,11 @@ import { useDebounced, useResource } from '../hooks';
 import { Link, navigate } from '../router';
 import { GroupEditor } from '../segments/FilterEditor';
 import { fromFilter, newGroup, toFilter, updateNode, type EditorNode, type Group } from '../segments/model';
-import type { CatalogueEntry, FilterCatalogue, Segment, SegmentCount } from '../types';
+import { type CatalogueEntry, FilterCatalogue, NoContent, Segment, SegmentCount } from '../types';
 
 export function SegmentBuilder({ id }: { id?: string }) {
-  const catalogue = useResource<FilterCatalogue>('/admin/segments/filters');
-  const existing = useResource<Segment>(id ? `/admin/segments/${id}` : null);
+  const catalogue = useResource(FilterCatalogue, '/admin/segments/filters');
+  const existing = useResource(Segment, id ? `/admin/segments/${id}` : null);
   return (
     <Loaded resource={catalogue} what="the filter catalogue" feature="The segment builder" needs="GET /admin/segments/filters">
       {(cat) =>
@@ -44,7 +44,8 @@ function usePreviewCount(filterJson: string | undefined): Preview {
   useEffect(() => {
     if (debounced === undefined) return;
     let live = true;
-    post<SegmentCount>('/admin/segments/preview-count', { filter: JSON.parse(debounced) as unknown })
+    const filter: unknown = JSON.parse(debounced);
+    post(SegmentCount, '/admin/segments/preview-count', { filter })
       .then((r) => live && setPreview({ state: 'done', count: r.count }))
       .catch((e: unknown) => live && setPreview({ state: 'failed', message: e instanceof ApiFailure ? [e.message, ...e.details].join(' — ') : String(e) }));
     return () => {
@@ -77,9 +78,9 @@ function Builder({ catalogue, segment }: { catalogue: CatalogueEntry[]; segment?
     setError(undefined);
     const body = { name: name.trim(), description: description.trim() || null, filter: translation.filter };
     try {
-      if (segment) await put<Segment>(`/admin/segments/${segment.id}`, body);
+      if (segment) await put(Segment, `/admin/segments/${segment.id}`, body);
       else {
-        const created = await post<Segment>('/admin/segments', body);
+        const created = await post(Segment, '/admin/segments', body);
         navigate(`/segments/${created.id}`, { replace: true });
       }
       setSaved(true);
@@ -93,7 +94,7 @@ function Builder({ catalogue, segment }: { catalogue: CatalogueEntry[]; segment?
   const remove = async () => {
     if (!segment) return;
     try {
-      await del<null>(`/admin/segments/${segment.id}`);
+      await del(NoContent, `/admin/segments/${segment.id}`);
       navigate('/segments');
     } catch (err) {
       setError(err instanceof ApiFailure ? err : new ApiFailure(0, String(err)));

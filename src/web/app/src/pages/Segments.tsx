@@ -4,10 +4,10 @@ import { PageHeader } from '../components/ui';
 import { when } from '../format';
 import { useResource } from '../hooks';
 import { Link } from '../router';
-import type { SegmentPage } from '../types';
+import { SegmentPage } from '../types';
 
 export function Segments() {
-  const segments = useResource<SegmentPage>('/admin/segments?limit=1000');
+  const segments = useResource(SegmentPage, '/admin/segments?limit=1000');
   return (
     <>
       <PageHeader

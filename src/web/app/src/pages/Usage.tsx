@@ -5,14 +5,14 @@ import { EmptyState, Loaded } from '../components/feedback';
 import { PageHeader, Section, Stat } from '../components/ui';
 import { count, day, lastDays } from '../format';
 import { useResource } from '../hooks';
-import type { DataPointUsage } from '../types';
+import { DataPointUsage } from '../types';
 
 const TONES: Series['tone'][] = ['a', 'b', 'c', 'd'];
 
 export function Usage() {
   const [days, setDays] = useState(30);
   const range = lastDays(days);
-  const usage = useResource<DataPointUsage>(`/admin/usage/data-points?from=${range[0]}&to=${range[range.length - 1]}`);
+  const usage = useResource(DataPointUsage, `/admin/usage/data-points?from=${range[0]}&to=${range[range.length - 1]}`);
   return (
     <>
       <PageHeader title="Usage" subtitle="Data points: one per user actually added to or removed from an imported cohort." />

@@ -4,17 +4,19 @@
  */
 import { useState, type FormEvent } from 'react';
 import { ApiFailure, get } from '../api';
+import { choice } from '../choice';
 import { EmptyState, ErrorMessage, Loading } from '../components/feedback';
 import { PageHeader, Section, Stat } from '../components/ui';
 import { count, when } from '../format';
 import { UserMessages } from '../campaigns/UserMessages';
 import { UserCanvases } from '../canvases/UserCanvases';
 import type { Static } from 'typebox';
-import type * as Dashboard from '../../../server/contract';
+import * as Dashboard from '../../../server/contract';
 
 type Kind = 'external_id' | 'alias' | 'device_id' | 'email';
 
-type Lookup = Static<typeof Dashboard.UserLookup>;
+const Lookup = Dashboard.UserLookup;
+type Lookup = Static<typeof Lookup>;
 
 const KINDS: Array<{ value: Kind; label: string; placeholder: string }> = [
   { value: 'external_id', label: 'External id', placeholder: 'user_0001' },
@@ -40,7 +42,7 @@ export function Users() {
     } else q.set(kind, value.trim());
     setResult({ state: 'loading' });
     try {
-      setResult({ state: 'done', data: await get<Lookup>(`/admin/users/lookup?${q}`) });
+      setResult({ state: 'done', data: await get(Lookup, `/admin/users/lookup?${q}`) });
     } catch (err) {
       const failure = err instanceof ApiFailure ? err : new ApiFailure(0, String(err));
       setResult(failure.status === 404 && !failure.unavailable ? { state: 'missing' } : { state: 'done', error: failure });
@@ -55,7 +57,7 @@ export function Users() {
         <form className="inline-form" onSubmit={(e) => void search(e)} role="search">
           <div className="field">
             <label htmlFor="lookup-kind">Identifier</label>
-            <select id="lookup-kind" value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
+            <select id="lookup-kind" value={kind} onChange={(e) => setKind(choice(KINDS.map((k) => k.value), e.target.value, 'external_id'))}>
               {KINDS.map((k) => (
                 <option key={k.value} value={k.value}>
                   {k.label}

@@ -4,6 +4,7 @@
  * its operator and operands. Every control has a label; everything works from the keyboard.
  */
 import { useId } from 'react';
+import { choice } from '../choice';
 import type { CatalogueEntry } from '../types';
 import {
   CATEGORY_LABELS,
@@ -37,7 +38,7 @@ export function GroupEditor({ group, depth, ...props }: EditorProps & { group: G
         <label htmlFor={`${id}-op`} className="offscreen">
           How conditions in this group combine
         </label>
-        <select id={`${id}-op`} value={group.op} onChange={(e) => props.onChange(group.id, (g) => (g.kind === 'group' ? { ...g, op: e.target.value as 'and' | 'or' } : g))}>
+        <select id={`${id}-op`} value={group.op} onChange={(e) => props.onChange(group.id, (g) => (g.kind === 'group' ? { ...g, op: choice(['and', 'or'], e.target.value, 'and') } : g))}>
           <option value="and">ALL of these (AND)</option>
           <option value="or">ANY of these (OR)</option>
         </select>
@@ -158,7 +159,7 @@ function AttributeValue({ id, condition: c, set }: { id: string; condition: Cond
       {!comparesOrder ? (
         <div className="field field-narrow">
           <label htmlFor={`${id}-type`}>Type</label>
-          <select id={`${id}-type`} value={c.valueType} onChange={(e) => set({ valueType: e.target.value as ValueType })}>
+          <select id={`${id}-type`} value={c.valueType} onChange={(e) => set({ valueType: choice<ValueType>(['text', 'number', 'boolean'], e.target.value, 'text') })}>
             <option value="text">text</option>
             <option value="number">number</option>
             <option value="boolean">true / false</option>

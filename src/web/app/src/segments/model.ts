@@ -162,7 +162,8 @@ export function updateNode(root: Group, id: string, change: (n: EditorNode) => E
     if (n.kind === 'condition') return n;
     return { ...n, children: n.children.map(walk).filter((c): c is EditorNode => c !== null) };
   };
-  return (walk(root) as Group | null) ?? newGroup();
+  const out = walk(root);
+  return out?.kind === 'group' ? out : newGroup();
 }
 
 export const OPERATOR_LABELS: Record<string, string> = {
