@@ -88,9 +88,10 @@ function contextOf(canvas: { id: string; name: string }, def: CanvasDefinition, 
 
 /**
  * Enters users into a Canvas (one transaction): control users get `Entry` with in_control_group and
- * end at once; the others start at the first step, due now. Returns how many entered.
+ * end at once; the others start at the first step, due now. `source` (one for all, or per user)
+ * makes the entry id, so entering again from the same source writes nothing. Returns how many entered.
  */
-export async function enterUsers(tx: Queryable, canvas: Canvas, users: User[], source: string, props: (userId: string) => Record<string, unknown>, nowMs: number): Promise<number> {
+export async function enterUsers(tx: Queryable, canvas: Canvas, users: User[], source: string | ((userId: string) => string), props: (userId: string) => Record<string, unknown>, nowMs: number): Promise<number> {
   const def = canvas.definition;
   let candidates = users;
   if (def.entry_limit !== null) {
@@ -101,7 +102,7 @@ export async function enterUsers(tx: Queryable, canvas: Canvas, users: User[], s
   const entries: NewEntry[] = candidates.map((u) => {
     const control = bucketOf(canvas.id, u.id) < def.control_percent;
     return {
-      id: uuidV5(canvas.id, `${u.id}:${def.re_entry === 'off' ? 'once' : source}`),
+      id: uuidV5(canvas.id, `${u.id}:${def.re_entry === 'off' ? 'once' : typeof source === 'string' ? source : source(u.id)}`),
       user_id: u.id,
       variant_id: control ? CONTROL_VARIANT : def.variant.id,
       entry_properties: props(u.id),

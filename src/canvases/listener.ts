@@ -7,10 +7,11 @@
  * several processes each event is handled once.
  */
 import { appendEvents, logHead, readLogPage, type LogCursor, type LogEvent, type StoredEvent } from '../events/index.js';
-import { usersByIds } from '../identity/index.js';
+import { userOrdinals, usersByIds, type User } from '../identity/index.js';
+import { getSegment } from '../segments/index.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { matchesEvent, type CanvasDefinition } from './definition.js';
-import { enterUsers, inSegment, type EngineDeps } from './engine.js';
+import { enterUsers, type EngineDeps } from './engine.js';
 import { canvasEvent } from './events.js';
 import { activeCanvases, ENTRY_COLUMNS, type Canvas, type Entry } from './store.js';
 
@@ -35,7 +36,7 @@ export async function listenOnce(deps: EngineDeps, db: Db): Promise<number> {
     const events = page.events.filter((e) => RELEVANT.has(e.event_type) && typeof e.user.user_id === 'string');
     if (events.length) {
       const canvases = await activeCanvases(tx);
-      for (const e of events) await handle(deps, tx, canvases, e);
+      await handle(deps, tx, canvases, events);
     }
     await tx.query(`UPDATE canvas_log_cursor SET txid = $2, seq = $3 WHERE name = $1`, [CURSOR, page.end.txid, page.end.seq]);
     return page.scanned;
@@ -48,63 +49,201 @@ function eventProperties(e: StoredEvent): Record<string, unknown> {
   return typeof p === 'object' && p !== null && !Array.isArray(p) ? (p as Record<string, unknown>) : {};
 }
 
-async function handle(deps: EngineDeps, tx: Queryable, canvases: Canvas[], e: StoredEvent): Promise<void> {
-  const userId = e.user.user_id!;
+const userKey = (ws: string, userId: string) => `${ws}:${userId}`;
+
+/** Entries of the page's users: active ones, and recent ones (conversions), in one query. */
+async function entriesOf(tx: Queryable, keys: Array<[string, string]>, exclude: Set<string> = new Set()): Promise<Map<string, Entry[]>> {
+  const out = new Map<string, Entry[]>();
+  if (!keys.length) return out;
+  const { rows } = await tx.query<Entry>(
+    `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}
+       FROM unnest($1::uuid[], $2::uuid[]) AS k(ws, uid)
+       JOIN canvas_entries e ON e.workspace_id = k.ws AND e.user_id = k.uid
+      WHERE e.state = 'active' OR e.entered_at > now() - interval '31 days'`,
+    [keys.map((k) => k[0]), keys.map((k) => k[1])],
+  );
+  for (const r of rows) {
+    if (exclude.has(r.id)) continue;
+    const k = userKey(r.workspace_id, r.user_id);
+    const list = out.get(k);
+    if (list) list.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
+}
+
+/** Users of a segment among `userIds` (one evaluation and one ordinal lookup for the whole page). */
+async function segmentHolds(deps: EngineDeps, tx: Queryable, ws: string, segmentId: string, userIds: string[]): Promise<Set<string>> {
+  const segment = await getSegment(tx, ws, segmentId);
+  if (!segment) return new Set();
+  const [members, ordinals] = await Promise.all([deps.members(ws, segment.filter, deps.now()), userOrdinals(tx, ws, userIds)]);
+  return new Set(userIds.filter((id) => {
+    const o = ordinals.get(id);
+    return o !== undefined && members.has(o);
+  }));
+}
+
+/** What a page does to entries, gathered in memory and written set-based at the end. */
+class PageWrites {
+  /** Action Paths routes, by entry (the first matching event wins). */
+  readonly routes = new Map<string, { next: string | null; step_id: string; props: Record<string, unknown> }>();
+  /** Exits by event, by entry, with their event. */
+  readonly exits = new Map<string, LogEvent>();
+  /** Conversion credits (entry:behavior) with the event written if the credit is new. */
+  readonly credits = new Map<string, { entry_id: string; workspace_id: string; behavior: number; event: LogEvent }>();
+}
+
+/**
+ * Applies one event to a user's entries in memory (conversions, an exit by event, an Action Paths
+ * route); the entries' state is updated so that later events of the page see it.
+ */
+async function applyEvent(deps: EngineDeps, canvases: Map<string, Canvas>, user: User, entries: Entry[], e: StoredEvent, writes: PageWrites): Promise<void> {
   const ws = e.workspace_id;
-  const nowMs = deps.now();
-  const [user] = await usersByIds(tx, ws, [userId]);
-  if (!user) return;
-  // Entries first: an event that enters a user is not also an action of the new entry.
-  const { rows: entries } = await tx.query<Entry>(`SELECT ${ENTRY_COLUMNS} FROM canvas_entries WHERE workspace_id = $1 AND user_id = $2 AND (state = 'active' OR entered_at > now() - interval '31 days')`, [ws, userId]);
-  const names = new Map(canvases.map((c) => [c.id, c.name]));
   for (const entry of entries) {
     const def = await deps.definition(entry.canvas_id, entry.version);
     if (!def) continue;
-    const name = names.get(entry.canvas_id) ?? (await deps.canvasName(entry.canvas_id));
+    const name = canvases.get(entry.canvas_id)?.name ?? (await deps.canvasName(entry.canvas_id));
     const step = def.steps.find((s) => s.id === entry.step_id);
     const variant = entry.variant_id === 'control' ? { id: 'control', name: 'Control' } : def.variant;
     const ctx = { workspaceId: ws, canvas: { id: entry.canvas_id, name }, variant, user, ...(step ? { step: { id: step.id, name: step.name } } : {}) };
-    const out: LogEvent[] = [];
-    await conversions(tx, def, entry, e, ctx, out);
-    if (entry.state === 'active') {
-      if (def.exit.events.some((m) => matchesEvent(m, e))) {
-        const { rowCount } = await tx.query(`UPDATE canvas_entries SET state = 'exited', end_reason = 'performed_event', ended_at = now(), lease_owner = NULL, lease_until = NULL WHERE id = $1 AND state = 'active'`, [entry.id]);
-        if (rowCount) out.push(canvasEvent('users.canvas.exit.PerformedEvent', ctx, entry.id, {}, e.time * 1000));
-      } else if (entry.phase === 'listen' && step?.type === 'action_paths') {
-        const path = step.paths.find((p) => matchesEvent(p.event, e));
-        if (path) {
-          const next = path.next;
-          await tx.query(
-            `UPDATE canvas_entries SET step_id = $2, phase = 'run', state = $3, due_at = to_timestamp($4::float8 / 1000), visits = visits + 1, step_attempts = 0,
-                    event_properties = $5, end_reason = $6, ended_at = CASE WHEN $3 = 'done' THEN now() END, lease_owner = NULL, lease_until = NULL
-              WHERE id = $1 AND state = 'active' AND phase = 'listen' AND step_id = $7`,
-            [entry.id, next, next === null ? 'done' : 'active', nowMs, JSON.stringify(eventProperties(e)), next === null ? 'completed' : null, step.id],
-          );
-        }
+    conversions(def, entry, e, ctx, writes);
+    if (entry.state !== 'active') continue;
+    if (def.exit.events.some((m) => matchesEvent(m, e))) {
+      entry.state = 'exited';
+      writes.exits.set(entry.id, canvasEvent('users.canvas.exit.PerformedEvent', ctx, entry.id, {}, e.time * 1000));
+    } else if (entry.phase === 'listen' && step?.type === 'action_paths') {
+      const path = step.paths.find((p) => matchesEvent(p.event, e));
+      if (path) {
+        entry.phase = 'run';
+        entry.step_id = path.next;
+        if (path.next === null) entry.state = 'done';
+        writes.routes.set(entry.id, { next: path.next, step_id: step.id, props: eventProperties(e) });
       }
     }
-    await appendEvents(tx, ws, out);
-  }
-  for (const canvas of canvases) {
-    const entry = canvas.definition.entry;
-    if (canvas.workspace_id !== ws || entry.type !== 'action' || !matchesEvent(entry.event, e)) continue;
-    if (entry.segment_id && !(await inSegment(deps, ws, entry.segment_id, userId))) continue;
-    await enterUsers(tx, canvas, [user], e.id, () => eventProperties(e), nowMs);
   }
 }
 
-async function conversions(tx: Queryable, def: CanvasDefinition, entry: Entry, e: StoredEvent, ctx: Parameters<typeof canvasEvent>[1], out: LogEvent[]): Promise<void> {
+/**
+ * Handles a page's relevant events with a fixed number of statements, whatever their count: one
+ * read of the users (per workspace) and of their entries, in-memory matching in log order, then one
+ * statement each for the routes, the exits and the conversion credits, an entry batch per
+ * action-based Canvas, and one append per workspace.
+ */
+async function handle(deps: EngineDeps, tx: Queryable, canvasList: Canvas[], events: StoredEvent[]): Promise<void> {
+  const nowMs = deps.now();
+  const canvases = new Map(canvasList.map((c) => [c.id, c]));
+  const keys = new Map<string, [string, string]>();
+  for (const e of events) keys.set(userKey(e.workspace_id, e.user.user_id!), [e.workspace_id, e.user.user_id!]);
+  const byWorkspace = new Map<string, string[]>();
+  for (const [ws, id] of keys.values()) {
+    const list = byWorkspace.get(ws);
+    if (list) list.push(id);
+    else byWorkspace.set(ws, [id]);
+  }
+  const users = new Map<string, User>();
+  for (const [ws, ids] of byWorkspace) for (const u of await usersByIds(tx, ws, ids)) users.set(userKey(ws, u.id), u);
+  const entries = await entriesOf(tx, [...keys.values()].filter(([ws, id]) => users.has(userKey(ws, id))));
+  const writes = new PageWrites();
+
+  // Entries first: an event that enters a user is not also an action of the new entry.
+  const entering = new Map<string, Array<{ user: User; e: StoredEvent; at: number }>>();
+  const actionCanvases = canvasList.filter((c) => c.definition.entry.type === 'action');
+  for (const [i, e] of events.entries()) {
+    const k = userKey(e.workspace_id, e.user.user_id!);
+    const user = users.get(k);
+    if (!user) continue;
+    await applyEvent(deps, canvases, user, entries.get(k) ?? [], e, writes);
+    for (const canvas of actionCanvases) {
+      const entry = canvas.definition.entry;
+      if (canvas.workspace_id !== e.workspace_id || entry.type !== 'action' || !matchesEvent(entry.event, e)) continue;
+      const list = entering.get(canvas.id) ?? [];
+      // A user enters once per page (the first matching event), as an active entry blocks re-entry.
+      if (!list.some((x) => x.user.id === user.id)) list.push({ user, e, at: i });
+      entering.set(canvas.id, list);
+    }
+  }
+  const entered: Array<{ key: string; at: number }> = [];
+  for (const [canvasId, list] of entering) {
+    const canvas = canvases.get(canvasId)!;
+    const segmentId = canvas.definition.entry.type === 'action' ? canvas.definition.entry.segment_id : undefined;
+    const allowed = segmentId ? await segmentHolds(deps, tx, canvas.workspace_id, segmentId, list.map((x) => x.user.id)) : undefined;
+    const chosen = allowed ? list.filter((x) => allowed.has(x.user.id)) : list;
+    if (!chosen.length) continue;
+    const source = new Map(chosen.map((x) => [x.user.id, x.e]));
+    const n = await enterUsers(tx, canvas, chosen.map((x) => x.user), (id) => source.get(id)!.id, (id) => eventProperties(source.get(id)!), nowMs);
+    if (n) for (const x of chosen) entered.push({ key: userKey(canvas.workspace_id, x.user.id), at: x.at });
+  }
+  // Later events of the page reach the entries it made (an exit by event, a conversion).
+  if (entered.length) {
+    const known = new Set([...entries.values()].flat().map((en) => en.id));
+    const fresh = await entriesOf(tx, [...new Set(entered.map((x) => x.key))].map((k) => keys.get(k)!), known);
+    const firstAt = new Map<string, number>();
+    for (const x of entered) firstAt.set(x.key, Math.min(firstAt.get(x.key) ?? Infinity, x.at));
+    for (const [i, e] of events.entries()) {
+      const k = userKey(e.workspace_id, e.user.user_id!);
+      if (i > (firstAt.get(k) ?? Infinity) && fresh.has(k)) await applyEvent(deps, canvases, users.get(k)!, fresh.get(k)!, e, writes);
+    }
+  }
+  await writePage(tx, writes);
+}
+
+async function writePage(tx: Queryable, writes: PageWrites): Promise<void> {
+  const out = new Map<string, LogEvent[]>();
+  const emit = (ws: string, ev: LogEvent) => {
+    const list = out.get(ws);
+    if (list) list.push(ev);
+    else out.set(ws, [ev]);
+  };
+  if (writes.routes.size) {
+    await tx.query(
+      `UPDATE canvas_entries e SET step_id = r.next, phase = 'run', state = CASE WHEN r.next IS NULL THEN 'done' ELSE 'active' END,
+              due_at = to_timestamp($2::float8 / 1000), visits = e.visits + 1, step_attempts = 0, event_properties = r.props,
+              end_reason = CASE WHEN r.next IS NULL THEN 'completed' END, ended_at = CASE WHEN r.next IS NULL THEN now() END,
+              lease_owner = NULL, lease_until = NULL
+         FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, next text, step_id text, props jsonb)
+        WHERE e.id = r.id AND e.state = 'active' AND e.phase = 'listen' AND e.step_id = r.step_id`,
+      [JSON.stringify([...writes.routes].map(([id, r]) => ({ id, ...r }))), Date.now()],
+    );
+  }
+  if (writes.exits.size) {
+    const { rows } = await tx.query<{ id: string; workspace_id: string }>(
+      `UPDATE canvas_entries SET state = 'exited', end_reason = 'performed_event', ended_at = now(), lease_owner = NULL, lease_until = NULL
+        WHERE id = ANY($1::uuid[]) AND state = 'active' RETURNING id, workspace_id`,
+      [[...writes.exits.keys()]],
+    );
+    for (const r of rows) emit(r.workspace_id, writes.exits.get(r.id)!);
+  }
+  if (writes.credits.size) {
+    const credits = [...writes.credits.values()];
+    const { rows } = await tx.query<{ entry_id: string; behavior: number }>(
+      `INSERT INTO canvas_conversions (entry_id, behavior) SELECT * FROM unnest($1::uuid[], $2::int[]) ON CONFLICT DO NOTHING RETURNING entry_id, behavior`,
+      [credits.map((c) => c.entry_id), credits.map((c) => c.behavior)],
+    );
+    const fresh = new Set(rows.map((r) => `${r.entry_id}:${r.behavior}`));
+    for (const c of credits) {
+      // An experiment's credit counts only with the conversion's own (as one did before the other).
+      if (!fresh.has(`${c.entry_id}:${c.behavior}`)) continue;
+      if (c.behavior < 0 && !fresh.has(`${c.entry_id}:${-1 - c.behavior}`)) continue;
+      emit(c.workspace_id, c.event);
+    }
+  }
+  for (const [ws, events] of out) await appendEvents(tx, ws, events);
+}
+
+function conversions(def: CanvasDefinition, entry: Entry, e: StoredEvent, ctx: Parameters<typeof canvasEvent>[1], writes: PageWrites): void {
   const since = e.time * 1000 - entry.entered_at.getTime();
   if (since < 0) return;
-  const credit = async (behavior: number) => (await tx.query(`INSERT INTO canvas_conversions (entry_id, behavior) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [entry.id, behavior])).rowCount === 1;
+  const credit = (behavior: number, event: LogEvent) => {
+    const k = `${entry.id}:${behavior}`;
+    if (!writes.credits.has(k)) writes.credits.set(k, { entry_id: entry.id, workspace_id: entry.workspace_id, behavior, event });
+  };
   for (const [i, c] of def.conversions.entries()) {
     if (since > c.window_seconds * 1000 || !matchesEvent({ kind: c.kind, ...(c.name ? { name: c.name } : {}) }, e)) continue;
-    if (!(await credit(i))) continue;
     const fields = { conversion_behavior_index: i, conversion_behavior: JSON.stringify(c) };
-    out.push(canvasEvent('users.canvas.Conversion', ctx, entry.id, fields, e.time * 1000, String(i)));
+    credit(i, canvasEvent('users.canvas.Conversion', ctx, entry.id, fields, e.time * 1000, String(i)));
     if (entry.experiment) {
       const x = entry.experiment;
-      if (await credit(-1 - i)) out.push(canvasEvent('users.canvas.experimentstep.Conversion', ctx, entry.id, { ...fields, experiment_step_id: x.step_id, experiment_split_id: x.split_id, experiment_split_name: x.split_name }, e.time * 1000, `x${i}`));
+      credit(-1 - i, canvasEvent('users.canvas.experimentstep.Conversion', ctx, entry.id, { ...fields, experiment_step_id: x.step_id, experiment_split_id: x.split_id, experiment_split_name: x.split_name }, e.time * 1000, `x${i}`));
     }
   }
 }
