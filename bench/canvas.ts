@@ -2,6 +2,7 @@
  * Canvas engine benchmark on PostgreSQL (a fresh database).
  *
  *   flock /tmp/rivulet-heavy.lock npx tsx bench/canvas.ts [--users 1000000] [--rate 10000] [--workers 4] [--baseline 100000] [--mode batch|single]
+ *   flock /tmp/rivulet-heavy.lock npx tsx bench/canvas.ts --crash [--users 100000] [--due 10000]
  *
  * Users enter a three-step Canvas (Delay → Experiment Paths → Delay) through the engine's own entry
  * path (entries/s). Their first Delay is then spread so that `--rate` users fall due per second,
@@ -13,7 +14,9 @@
  * Goals (issue 19): ≥ 20,000 transitions/s, p99 lateness < 1 s, RSS < 300 MB.
  * The server is `RIVULET_BENCH_PG_URL` (default: the test server).
  */
-import { loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { checkCanvasBody, CanvasWorker, type EngineDeps } from '../src/canvases/index.js';
 import { createCanvas, getCanvas, setCanvasState, claimDue, versionDefinition } from '../src/canvases/store.js';
@@ -22,6 +25,9 @@ import { createUsers } from '../src/identity/index.js';
 import { migrate, openPostgres } from '../src/storage/index.js';
 import { createTestDatabaseUrl } from '../src/test-support/db.js';
 import { ensureWorkspace } from '../src/workspaces/index.js';
+import { checkDrill, doneCount, seedDrill } from '../test/canvas-crash-drill.js';
+import { serve, type ServeProcess } from '../test/cli-process.js';
+import { waitFor } from '../test/currents-support.js';
 
 process.env.RIVULET_TEST_PG_URL ??= process.env.RIVULET_BENCH_PG_URL;
 const args = process.argv.slice(2);
@@ -39,6 +45,61 @@ if (MODE !== 'batch' && MODE !== 'single') throw new Error('--mode is batch or s
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const rssMiB = () => process.resourceUsage().maxRSS / 1024;
+
+if (args.includes('--crash')) {
+  await crashDrill();
+  process.exit(0);
+}
+
+/**
+ * `--crash`: the acceptance drill on real processes (test/canvas-crash-drill.ts): `--users` waiting
+ * (default 100,000), `--due` of them (default 10,000) due within the next second; `rivulet serve`
+ * is killed with SIGKILL once the first due users are through, a second one takes over, and the
+ * rows and the log are counted.
+ */
+async function crashDrill(): Promise<void> {
+  const users = opt('users', 100_000);
+  const dueCount = opt('due', 10_000);
+  const { url: dbUrl, drop: dropDb } = await createTestDatabaseUrl();
+  const pg = openPostgres({ connectionString: dbUrl, maxConnections: 4, applicationName: 'bench-canvas-crash' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-canvas-crash-bench-'));
+  const env = { RIVULET_DATA_DIR: dataDir, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn', RIVULET_SEND_POLL_MS: '50', RIVULET_SEND_LEASE_MS: '2000' };
+  const procs: ServeProcess[] = [];
+  try {
+    log(`canvas crash drill: ${users} waiting, ${dueCount} due within 1 s; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    procs.push(await serve(env));
+    let t = performance.now();
+    // Due from 1 s after the seeding ends: the seeding itself takes a while, so due times start after it.
+    const seedStart = Date.now();
+    const drill = await seedDrill(pg, { users, due: dueCount, startAt: seedStart + 600_000, spreadMs: 1000 });
+    log(`seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const startAt = Date.now() + 1000;
+    await pg.query(`UPDATE canvas_entries SET due_at = due_at - make_interval(secs => $2::float8 / 1000) WHERE canvas_id = $1 AND due_at < to_timestamp($3::float8 / 1000 + 3600)`, [
+      drill.canvasId,
+      seedStart + 600_000 - startAt,
+      seedStart,
+    ]);
+    t = performance.now();
+    await waitFor(async () => (await doneCount(pg, drill)) > 0, 'the first due users', 120_000, 20);
+    procs[0]!.child.kill('SIGKILL');
+    await procs[0]!.exited;
+    const atKill = await doneCount(pg, drill);
+    log(`killed with ${atKill} of ${dueCount} done (${((performance.now() - t) / 1000).toFixed(1)} s after the first was due)`);
+    t = performance.now();
+    procs.push(await serve(env));
+    await waitFor(async () => (await doneCount(pg, drill)) >= dueCount, 'every due user after the restart', 600_000, 200);
+    log(`restart to all ${dueCount} done: ${((performance.now() - t) / 1000).toFixed(1)} s (the dead process's leases end after 2 s)`);
+    await new Promise((r) => setTimeout(r, 2000));
+    const problems = await checkDrill(pg, drill);
+    log(problems.length ? `PROBLEMS: ${problems.join('; ')}` : `exactly once: ${dueCount} advanced once each, none early, none lost, ${users - dueCount} not due untouched`);
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+    await pg.close();
+    await dropDb();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
 
 const { url, drop } = await createTestDatabaseUrl();
 const db = openPostgres({ connectionString: url, maxConnections: WORKERS * 4 + 4, applicationName: 'bench-canvas' });
