@@ -94,15 +94,48 @@ class PageWrites {
 }
 
 /**
+ * The definitions and names of the page's entries' Canvases, read through the page's transaction in
+ * one statement each (an embedded store has one connection: a read outside the transaction would
+ * wait for it).
+ */
+class Lookups {
+  readonly defs = new Map<string, CanvasDefinition>();
+  readonly names = new Map<string, string>();
+  constructor(canvases: Canvas[]) {
+    for (const c of canvases) {
+      this.names.set(c.id, c.name);
+      this.defs.set(`${c.id}:${c.version}`, c.definition);
+    }
+  }
+
+  async load(tx: Queryable, entries: Entry[]): Promise<void> {
+    const pairs = new Map<string, [string, number]>();
+    for (const e of entries) if (!this.defs.has(`${e.canvas_id}:${e.version}`)) pairs.set(`${e.canvas_id}:${e.version}`, [e.canvas_id, e.version]);
+    if (pairs.size) {
+      const { rows } = await tx.query<{ canvas_id: string; version: number; definition: CanvasDefinition }>(
+        `SELECT v.canvas_id, v.version, v.definition FROM unnest($1::uuid[], $2::int[]) AS k(c, v) JOIN canvas_versions v ON v.canvas_id = k.c AND v.version = k.v`,
+        [[...pairs.values()].map((p) => p[0]), [...pairs.values()].map((p) => p[1])],
+      );
+      for (const r of rows) this.defs.set(`${r.canvas_id}:${r.version}`, r.definition);
+    }
+    const ids = [...new Set(entries.map((e) => e.canvas_id).filter((id) => !this.names.has(id)))];
+    if (ids.length) {
+      const { rows } = await tx.query<{ id: string; name: string }>(`SELECT id, name FROM canvases WHERE id = ANY($1::uuid[])`, [ids]);
+      for (const r of rows) this.names.set(r.id, r.name);
+    }
+  }
+}
+
+/**
  * Applies one event to a user's entries in memory (conversions, an exit by event, an Action Paths
  * route); the entries' state is updated so that later events of the page see it.
  */
-async function applyEvent(deps: EngineDeps, canvases: Map<string, Canvas>, user: User, entries: Entry[], e: StoredEvent, writes: PageWrites): Promise<void> {
+function applyEvent(lookups: Lookups, user: User, entries: Entry[], e: StoredEvent, writes: PageWrites): void {
   const ws = e.workspace_id;
   for (const entry of entries) {
-    const def = await deps.definition(entry.canvas_id, entry.version);
+    const def = lookups.defs.get(`${entry.canvas_id}:${entry.version}`);
     if (!def) continue;
-    const name = canvases.get(entry.canvas_id)?.name ?? (await deps.canvasName(entry.canvas_id));
+    const name = lookups.names.get(entry.canvas_id) ?? entry.canvas_id;
     const step = def.steps.find((s) => s.id === entry.step_id);
     const variant = entry.variant_id === 'control' ? { id: 'control', name: 'Control' } : def.variant;
     const ctx = { workspaceId: ws, canvas: { id: entry.canvas_id, name }, variant, user, ...(step ? { step: { id: step.id, name: step.name } } : {}) };
@@ -143,6 +176,8 @@ async function handle(deps: EngineDeps, tx: Queryable, canvasList: Canvas[], eve
   const users = new Map<string, User>();
   for (const [ws, ids] of byWorkspace) for (const u of await usersByIds(tx, ws, ids)) users.set(userKey(ws, u.id), u);
   const entries = await entriesOf(tx, [...keys.values()].filter(([ws, id]) => users.has(userKey(ws, id))));
+  const lookups = new Lookups(canvasList);
+  await lookups.load(tx, [...entries.values()].flat());
   const writes = new PageWrites();
 
   // Entries first: an event that enters a user is not also an action of the new entry.
@@ -152,7 +187,7 @@ async function handle(deps: EngineDeps, tx: Queryable, canvasList: Canvas[], eve
     const k = userKey(e.workspace_id, e.user.user_id!);
     const user = users.get(k);
     if (!user) continue;
-    await applyEvent(deps, canvases, user, entries.get(k) ?? [], e, writes);
+    applyEvent(lookups, user, entries.get(k) ?? [], e, writes);
     for (const canvas of actionCanvases) {
       const entry = canvas.definition.entry;
       if (canvas.workspace_id !== e.workspace_id || entry.type !== 'action' || !matchesEvent(entry.event, e)) continue;
@@ -177,11 +212,12 @@ async function handle(deps: EngineDeps, tx: Queryable, canvasList: Canvas[], eve
   if (entered.length) {
     const known = new Set([...entries.values()].flat().map((en) => en.id));
     const fresh = await entriesOf(tx, [...new Set(entered.map((x) => x.key))].map((k) => keys.get(k)!), known);
+    await lookups.load(tx, [...fresh.values()].flat());
     const firstAt = new Map<string, number>();
     for (const x of entered) firstAt.set(x.key, Math.min(firstAt.get(x.key) ?? Infinity, x.at));
     for (const [i, e] of events.entries()) {
       const k = userKey(e.workspace_id, e.user.user_id!);
-      if (i > (firstAt.get(k) ?? Infinity) && fresh.has(k)) await applyEvent(deps, canvases, users.get(k)!, fresh.get(k)!, e, writes);
+      if (i > (firstAt.get(k) ?? Infinity) && fresh.has(k)) applyEvent(lookups, users.get(k)!, fresh.get(k)!, e, writes);
     }
   }
   await writePage(tx, writes);
