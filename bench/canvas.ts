@@ -167,7 +167,7 @@ try {
     [canvasId, t0, RATE],
   );
   await db.query('VACUUM ANALYZE canvas_entries');
-  log(`peak RSS with ${USERS} users waiting: ${rssMiB().toFixed(0)} MiB`);
+  log(`RSS with ${USERS} users waiting: ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB now (heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MiB), peak so far ${rssMiB().toFixed(0)} MiB`);
 
   const lateness: number[] = [];
   let claims = 0;
