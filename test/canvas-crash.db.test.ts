@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPostgres, type Db } from '../src/storage/index.js';
+import { migrate, openPostgres, type Db } from '../src/storage/index.js';
 import { createTestDatabaseUrl, TEST_BACKEND } from '../src/test-support/db.js';
 import { checkDrill, doneCount, seedDrill } from './canvas-crash-drill.js';
 import { serve, type ServeProcess } from './cli-process.js';
@@ -27,6 +27,8 @@ describe.skipIf(TEST_BACKEND !== 'postgres')('kill -9 of a rivulet serve running
   beforeAll(async () => {
     database = await createTestDatabaseUrl();
     db = openPostgres({ connectionString: database.url, maxConnections: 4 });
+    // Migrated here, so that the first start (within the serve helper's 60 s) only seeds.
+    await migrate(db);
     dataDir = await mkdtemp(join(tmpdir(), 'rivulet-canvas-crash-'));
     env = {
       RIVULET_DATA_DIR: dataDir,
@@ -36,7 +38,7 @@ describe.skipIf(TEST_BACKEND !== 'postgres')('kill -9 of a rivulet serve running
       // Entries claimed by the killed process are taken over once their lease ends.
       RIVULET_SEND_LEASE_MS: '2000',
     };
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await db?.close();
