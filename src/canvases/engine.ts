@@ -88,9 +88,10 @@ function contextOf(canvas: { id: string; name: string }, def: CanvasDefinition, 
 
 /**
  * Enters users into a Canvas (one transaction): control users get `Entry` with in_control_group and
- * end at once; the others start at the first step, due now. Returns how many entered.
+ * end at once; the others start at the first step, due now. `source` (one for all, or per user)
+ * makes the entry id, so entering again from the same source writes nothing. Returns how many entered.
  */
-export async function enterUsers(tx: Queryable, canvas: Canvas, users: User[], source: string, props: (userId: string) => Record<string, unknown>, nowMs: number): Promise<number> {
+export async function enterUsers(tx: Queryable, canvas: Canvas, users: User[], source: string | ((userId: string) => string), props: (userId: string) => Record<string, unknown>, nowMs: number): Promise<number> {
   const def = canvas.definition;
   let candidates = users;
   if (def.entry_limit !== null) {
@@ -101,7 +102,7 @@ export async function enterUsers(tx: Queryable, canvas: Canvas, users: User[], s
   const entries: NewEntry[] = candidates.map((u) => {
     const control = bucketOf(canvas.id, u.id) < def.control_percent;
     return {
-      id: uuidV5(canvas.id, `${u.id}:${def.re_entry === 'off' ? 'once' : source}`),
+      id: uuidV5(canvas.id, `${u.id}:${def.re_entry === 'off' ? 'once' : typeof source === 'string' ? source : source(u.id)}`),
       user_id: u.id,
       variant_id: control ? CONTROL_VARIANT : def.variant.id,
       entry_properties: props(u.id),
@@ -226,25 +227,117 @@ function moveTo(next: string | null, nowMs: number): Transition {
   return next === null ? { state: 'done', step_id: null, end_reason: 'completed', visit: true, step_attempts: 0 } : { step_id: next, phase: 'run', due_at: nowMs, visit: true, step_attempts: 0 };
 }
 
-/** Runs a claimed entry until it waits, ends or exits (or the lease is lost). */
-export async function runEntry(deps: EngineDeps, owner: string, entry: Entry): Promise<void> {
-  const def = await deps.definition(entry.canvas_id, entry.version);
-  const [user] = await usersByIds(deps.db, entry.workspace_id, [entry.user_id]);
-  if (!def || !user) {
-    await commitTransition(deps.db, entry, owner, { state: 'done', end_reason: user ? 'version_gone' : 'user_deleted', release: true }, []);
-    return;
+/**
+ * The final transitions of many entries (each fenced by its lease), committed together: one
+ * `UPDATE … FROM jsonb_to_recordset` for the rows and one append per workspace for their events,
+ * so a claimed batch costs a few statements, not one transaction per user. Only the entries whose
+ * row still matched (lease held, still active) have their events and extras written.
+ */
+export class TransitionBatch {
+  readonly items: Array<{ entry: Entry; pending: Pending }> = [];
+  constructor(
+    private readonly db: Db,
+    private readonly owner: string,
+  ) {}
+
+  add(entry: Entry, pending: Pending): void {
+    const p = new Pending();
+    Object.assign(p, { t: pending.t, events: pending.events, extras: pending.extras, visits: pending.visits });
+    this.items.push({ entry, pending: p });
+    Object.assign(pending, new Pending());
   }
+
+  /** Commits every staged transition; returns the ids committed (the others lost their lease). */
+  async flush(): Promise<Set<string>> {
+    const items = this.items.splice(0);
+    if (!items.length) return new Set();
+    try {
+      return await this.db.transaction(async (tx) => {
+        const rows = items.map(({ entry, pending: { t, visits } }) => ({
+          id: entry.id,
+          set_step: t.step_id !== undefined,
+          step_id: t.step_id ?? null,
+          phase: t.phase ?? null,
+          state: t.state ?? null,
+          due_ms: t.due_at ?? null,
+          visits,
+          step_attempts: t.step_attempts ?? null,
+          event_properties: t.event_properties ?? null,
+          experiment: t.experiment ?? null,
+          end_reason: t.end_reason ?? null,
+          release: t.release === true,
+        }));
+        const { rows: done } = await tx.query<{ id: string }>(
+          `UPDATE canvas_entries e SET
+              step_id = CASE WHEN t.set_step THEN t.step_id ELSE e.step_id END,
+              phase = coalesce(t.phase, e.phase),
+              state = coalesce(t.state, e.state),
+              due_at = coalesce(to_timestamp(t.due_ms / 1000), e.due_at),
+              visits = e.visits + t.visits,
+              step_attempts = coalesce(t.step_attempts, e.step_attempts),
+              event_properties = coalesce(t.event_properties, e.event_properties),
+              experiment = coalesce(t.experiment, e.experiment),
+              end_reason = coalesce(t.end_reason, e.end_reason),
+              ended_at = CASE WHEN coalesce(t.state, e.state) <> 'active' THEN to_timestamp($3::float8 / 1000) ELSE e.ended_at END,
+              lease_owner = CASE WHEN t.release THEN NULL ELSE e.lease_owner END,
+              lease_until = CASE WHEN t.release THEN NULL ELSE e.lease_until END
+            FROM jsonb_to_recordset($2::jsonb) AS t(id uuid, set_step boolean, step_id text, phase text, state text, due_ms float8, visits int,
+                   step_attempts int, event_properties jsonb, experiment jsonb, end_reason text, release boolean)
+           WHERE e.id = t.id AND e.lease_owner = $1 AND e.state = 'active'
+           RETURNING e.id`,
+          [this.owner, JSON.stringify(rows), Date.now()],
+        );
+        const ids = new Set(done.map((r) => r.id));
+        const byWorkspace = new Map<string, LogEvent[]>();
+        for (const { entry, pending } of items) {
+          if (!ids.has(entry.id)) continue;
+          for (const extra of pending.extras) await extra(tx);
+          if (!pending.events.length) continue;
+          const list = byWorkspace.get(entry.workspace_id);
+          if (list) list.push(...pending.events);
+          else byWorkspace.set(entry.workspace_id, [...pending.events]);
+        }
+        for (const [ws, events] of byWorkspace) await appendEvents(tx, ws, events);
+        return ids;
+      });
+    } catch {
+      // One entry's extra failed the batch: commit each alone so the others still advance.
+      const ids = new Set<string>();
+      for (const { entry, pending } of items) {
+        if (await commitTransition(this.db, { ...entry }, this.owner, {}, [], undefined, pending).catch(() => false)) ids.add(entry.id);
+      }
+      return ids;
+    }
+  }
+}
+
+/** What a caller already knows for a run (the worker fetches users for a whole batch). */
+export interface RunOptions {
+  /** The entry's user, looked up with the batch (null: the user is gone). */
+  user?: User | null;
+  /** Where the run's final transition goes instead of its own transaction. */
+  batch?: TransitionBatch;
+}
+
+/** Runs a claimed entry until it waits, ends or exits (or the lease is lost). */
+export async function runEntry(deps: EngineDeps, owner: string, entry: Entry, opts: RunOptions = {}): Promise<void> {
+  const def = await deps.definition(entry.canvas_id, entry.version);
+  const user = opts.user !== undefined ? opts.user : (await usersByIds(deps.db, entry.workspace_id, [entry.user_id]))[0];
+  const pending = new Pending();
+  // The run's last transition (a wait, the end, an exit) gives the lease back; with a batch it is
+  // committed with the batch's others.
+  const finish = async (t: Transition, events: LogEvent[] = []): Promise<void> => {
+    stage(entry, pending, { ...t, release: true }, events);
+    if (opts.batch) opts.batch.add(entry, pending);
+    else await commitTransition(deps.db, entry, owner, {}, [], undefined, pending);
+  };
+  if (!def || !user) return finish({ state: 'done', end_reason: user ? 'version_gone' : 'user_deleted' });
   const canvas = { id: entry.canvas_id, name: await deps.canvasName(entry.canvas_id) };
   const steps = new Map(def.steps.map((s) => [s.id, s]));
-  const pending = new Pending();
-  const commit = (t: Transition, events: LogEvent[], extra?: (tx: Queryable) => Promise<void>) => commitTransition(deps.db, entry, owner, t, events, extra, pending);
   for (let i = 0; i < MAX_INSTANT_STEPS && entry.state === 'active'; i++) {
     const step = entry.step_id ? steps.get(entry.step_id) : undefined;
     const now = deps.now();
-    if (!step) {
-      await commit({ state: 'done', end_reason: 'step_gone', release: true }, []);
-      return;
-    }
+    if (!step) return finish({ state: 'done', end_reason: 'step_gone' });
     const ctx = contextOf(canvas, def, entry, user, step);
     let ok: boolean;
     if (entry.phase === 'wait' && step.type === 'delay') ok = stage(entry, pending, moveTo(step.next, now), []);
@@ -252,35 +345,59 @@ export async function runEntry(deps: EngineDeps, owner: string, entry: Entry): P
     else {
       // Exit audiences are checked before every step.
       if (def.exit.segment_id && (await inSegment(deps, entry.workspace_id, def.exit.segment_id, user.id))) {
-        await commit({ state: 'exited', end_reason: 'matched_audience', release: true }, [canvasEvent('users.canvas.exit.MatchedAudience', ctx, entry.id, {}, now)]);
-        return;
+        return finish({ state: 'exited', end_reason: 'matched_audience' }, [canvasEvent('users.canvas.exit.MatchedAudience', ctx, entry.id, {}, now)]);
       }
       const result = await runStep(deps, owner, entry, def, step, ctx, user, now, pending);
-      if (result === 'wait') return;
+      if (result === 'wait') return finish({});
       ok = result;
     }
     if (!ok) return;
     // Later steps due in the future (a retry) are left to a later claim.
-    if (entry.state === 'active' && entry.due_at.getTime() > deps.now()) {
-      await commit({ release: true }, []);
-      return;
-    }
+    if (entry.state === 'active' && entry.due_at.getTime() > deps.now()) return finish({});
   }
   // Whatever is staged (an end included) commits here, with the lease given back.
-  if (entry.state === 'active' || !pending.empty) await commit({ release: true }, []);
+  if (entry.state === 'active' || !pending.empty) await finish({});
+}
+
+/**
+ * Runs claimed entries `concurrency` at a time: their users are read in one query per workspace and
+ * their final transitions committed together (TransitionBatch). Messages still commit around their
+ * send on their own. Returns the entries run.
+ */
+export async function runEntries(deps: EngineDeps, owner: string, entries: Entry[], concurrency: number, onError: (err: unknown) => void, stopped: () => boolean = () => false): Promise<number> {
+  const byWorkspace = new Map<string, string[]>();
+  for (const e of entries) {
+    const list = byWorkspace.get(e.workspace_id);
+    if (list) list.push(e.user_id);
+    else byWorkspace.set(e.workspace_id, [e.user_id]);
+  }
+  const users = new Map<string, User>();
+  for (const [ws, ids] of byWorkspace) for (const u of await usersByIds(deps.db, ws, [...new Set(ids)])) users.set(`${ws}:${u.id}`, u);
+  const batch = new TransitionBatch(deps.db, owner);
+  let next = 0;
+  let ran = 0;
+  const lane = async () => {
+    while (next < entries.length && !stopped()) {
+      const entry = entries[next++]!;
+      await runEntry(deps, owner, entry, { user: users.get(`${entry.workspace_id}:${entry.user_id}`) ?? null, batch }).catch(onError);
+      ran++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, entries.length)) }, lane));
+  await batch.flush();
+  return ran;
 }
 
 async function runStep(deps: EngineDeps, owner: string, entry: Entry, def: CanvasDefinition, step: Step, ctx: CanvasEventContext, user: User, now: number, pending: Pending): Promise<boolean | 'wait'> {
-  const commit = (t: Transition, events: LogEvent[]) => commitTransition(deps.db, entry, owner, t, events, undefined, pending);
   switch (step.type) {
     case 'delay': {
       const end = delayEnd(step, now, user.time_zone);
-      if (end === null) return commit({ state: 'done', end_reason: 'delay_passed', release: true }, []);
-      await commit({ phase: 'wait', due_at: end, release: true }, []);
+      if (end === null) return stage(entry, pending, { state: 'done', end_reason: 'delay_passed' }, []);
+      stage(entry, pending, { phase: 'wait', due_at: end }, []);
       return 'wait';
     }
     case 'action_paths':
-      await commit({ phase: 'listen', due_at: now + step.window_seconds * 1000, release: true }, []);
+      stage(entry, pending, { phase: 'listen', due_at: now + step.window_seconds * 1000 }, []);
       return 'wait';
     case 'audience_paths': {
       let next: string | null = step.paths.at(-1)!.next;
@@ -305,7 +422,7 @@ async function runStep(deps: EngineDeps, owner: string, entry: Entry, def: Canva
       const event = canvasEvent('users.canvas.experimentstep.SplitEntry', ctx, entry.id, { experiment_step_id: step.id, experiment_split_id: split.id, experiment_split_name: split.name, in_control_group: control }, now, step.id);
       const experiment = { step_id: step.id, split_id: split.id, split_name: split.name, control };
       // The control group of an experiment leaves the Canvas here (and still converts).
-      const t = path ? moveTo(path.next, now) : { state: 'done' as const, end_reason: 'experiment_control', release: true };
+      const t = path ? moveTo(path.next, now) : { state: 'done' as const, end_reason: 'experiment_control' };
       return stage(entry, pending, { ...t, experiment }, [event]);
     }
     case 'user_update':

@@ -82,7 +82,7 @@ export async function createCanvases(db: Db, config: Config, box: SecretBox, opt
   return {
     routes: [canvasRoutes({ db, now, wake: () => worker?.wake(), members: deps.members }), canvasDashboardRoutes({ db, now, members: deps.members })],
     startWorkers(app) {
-      worker = new CanvasWorker(deps, { ...DEFAULT_CANVAS_TIMING, pollMs: config.messaging.sendPollMs, ...opts.timing }, (err) => app.log.error({ err }, 'canvas step failed'));
+      worker = new CanvasWorker(deps, { ...DEFAULT_CANVAS_TIMING, pollMs: config.messaging.sendPollMs, leaseMs: config.messaging.sendLeaseMs, ...opts.timing }, (err) => app.log.error({ err }, 'canvas step failed'));
       worker.start();
       return async () => {
         await worker?.stop();

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Ticker } from '../leases/index.js';
-import { runEntry, type EngineDeps } from './engine.js';
+import { runEntries, type EngineDeps } from './engine.js';
 import { ensureCursor, listenOnce } from './listener.js';
 import { claimDue, releaseEntries } from './store.js';
 
@@ -61,15 +61,7 @@ export class CanvasWorker {
       if (this.ticker.isStopped) return ran;
       const rows = await claimDue(this.deps.db, this.owner, this.deps.now(), this.timing.batch, this.timing.leaseMs);
       if (!rows.length) return ran;
-      let next = 0;
-      const lane = async () => {
-        while (next < rows.length && !this.ticker.isStopped) {
-          const row = rows[next++]!;
-          await runEntry(this.deps, this.owner, row).catch(this.onError);
-          ran++;
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.timing.concurrency, rows.length) }, lane));
+      ran += await runEntries(this.deps, this.owner, rows, this.timing.concurrency, this.onError, () => this.ticker.isStopped);
     }
   }
 }

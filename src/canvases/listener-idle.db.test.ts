@@ -72,8 +72,8 @@ it('handles a page of events for users in no Canvas with one lookup, not a query
     scanned += n;
   }
   expect(scanned).toBe(events.length);
-  const perUser = statements.filter((sql) => /\bFROM users\b|FROM canvas_entries/.test(sql));
+  const perUser = statements.filter((sql) => /\bFROM users\b|canvas_entries/.test(sql));
   // One lookup of the page's users with entries; without the filter it was two per event (600).
   expect(perUser.length).toBeLessThanOrEqual(Math.ceil(events.length / 2000) * 2);
-  expect(statements.some((sql) => sql.includes('FROM canvas_entries'))).toBe(true);
+  expect(statements.some((sql) => sql.includes('canvas_entries'))).toBe(true);
 });
