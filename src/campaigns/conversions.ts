@@ -107,8 +107,24 @@ async function conversionsFor(db: Queryable, events: StoredEvent[]): Promise<Arr
 
 /** Reads one page; true if it moved (more may follow). */
 export async function convertNextPage(db: Db, owner: string, opts: ConversionReaderOptions): Promise<boolean> {
-  return advanceLogReader(db, READER, owner, opts, (events) => conversionsFor(db, events), async (tx, found) => {
-    const byWorkspace = new Map<string, LogEvent[]>();
+  return advanceLogReader(db, READER, owner, opts, (events) => conversionsFor(db, events), applyConversions, () => anyConversionWindowOpen(db));
+}
+
+/**
+ * Whether a receipt could still convert: a campaign with conversion behaviors that is live, or
+ * changed within 60 days (twice the longest window, for sends delivered late in a dispatch).
+ */
+async function anyConversionWindowOpen(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ open: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM campaigns
+                     WHERE (state IN ('active', 'paused') OR updated_at > now() - interval '60 days')
+                       AND jsonb_typeof(definition->'conversion_behaviors') = 'array' AND jsonb_array_length(definition->'conversion_behaviors') > 0) AS open`,
+  );
+  return rows[0]?.open === true;
+}
+
+async function applyConversions(tx: Queryable, found: Awaited<ReturnType<typeof conversionsFor>>): Promise<void> {
+  const byWorkspace = new Map<string, LogEvent[]>();
     for (const c of found) {
       const { rowCount } = await tx.query(`INSERT INTO campaign_conversions (send_key, behavior_index, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [c.sendKey, c.index, c.cause]);
       if (rowCount !== 1) continue;
@@ -117,7 +133,6 @@ export async function convertNextPage(db: Db, owner: string, opts: ConversionRea
       byWorkspace.set(c.workspaceId, list);
     }
     for (const [ws, events] of byWorkspace) await appendEvents(tx, ws, events);
-  });
 }
 
 /** This process's conversion reader: a page at a time, every `pollMs`. */

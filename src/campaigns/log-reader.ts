@@ -36,10 +36,12 @@ export async function advanceLogReader<T>(
   opts: { leaseMs: number; pageSize: number },
   prepare: (events: StoredEvent[]) => Promise<T>,
   apply: (tx: Queryable, prepared: T) => Promise<void>,
+  /** Whether anything could react to an event now; when not, the page is scanned past unread (its events are most of its cost). */
+  listens: () => Promise<boolean> = async () => true,
 ): Promise<boolean> {
   const cursor = await claimReader(db, name, owner, opts.leaseMs);
   if (!cursor) return false;
-  const page = await readLogPage(db, cursor, opts.pageSize);
+  const page = await readLogPage(db, cursor, opts.pageSize, undefined, { positionsOnly: !(await listens()) });
   if (page.scanned === 0) return false;
   const prepared = await prepare(page.events);
   return db.transaction(async (tx) => {

@@ -32,7 +32,9 @@ export async function listenOnce(deps: EngineDeps, db: Db): Promise<number> {
     const { rows } = await tx.query<{ txid: string; seq: string }>(`SELECT txid, seq FROM canvas_log_cursor WHERE name = $1 FOR UPDATE SKIP LOCKED`, [CURSOR]);
     if (!rows.length) return 0;
     const cursor: LogCursor = { txid: rows[0]!.txid, seq: Number(rows[0]!.seq) };
-    const page = await readLogPage(tx, cursor, PAGE);
+    // With no Canvas live (or ended within the conversion window) and no entry under way, nothing on
+    // the page can matter: scan past it without reading the events (most of a page's cost).
+    const page = await readLogPage(tx, cursor, PAGE, undefined, { positionsOnly: !(await anyCanvasListens(tx)) });
     if (page.scanned === 0) return 0;
     const relevant = page.events.filter((e) => RELEVANT.has(e.event_type) && typeof e.user.user_id === 'string');
     if (relevant.length) {
@@ -43,6 +45,15 @@ export async function listenOnce(deps: EngineDeps, db: Db): Promise<number> {
     await tx.query(`UPDATE canvas_log_cursor SET txid = $2, seq = $3 WHERE name = $1`, [CURSOR, page.end.txid, page.end.seq]);
     return page.scanned;
   });
+}
+
+/** Whether any Canvas could react to an event now: one live, paused or ended within 31 days (conversions), or an entry under way. */
+async function anyCanvasListens(tx: Queryable): Promise<boolean> {
+  const { rows } = await tx.query<{ listens: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM canvases WHERE state IN ('active', 'paused') OR (state <> 'draft' AND updated_at > now() - interval '31 days'))
+         OR EXISTS (SELECT 1 FROM canvas_entries WHERE state = 'active') AS listens`,
+  );
+  return rows[0]?.listens === true;
 }
 
 /**

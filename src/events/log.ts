@@ -123,6 +123,11 @@ export interface PageFilter {
   toTime?: number;
   /** Read every committed batch, not only those below the settled horizon (backfill of a past range). */
   includeUnsettled?: boolean;
+  /**
+   * Scan past the page without reading its events (none are returned): for a reader with nothing
+   * to react to, which only moves its cursor. The event payloads are most of a page's cost.
+   */
+  positionsOnly?: boolean;
 }
 
 /**
@@ -143,7 +148,7 @@ export async function readLogPage(db: Queryable, cursor: LogCursor, limit: numbe
   const { rows } = await db.query<BatchRow>(
     `SELECT txid::text AS txid, seq, workspace_id, count, events FROM (
        SELECT txid, seq, workspace_id, count,
-              CASE WHEN ($4::uuid IS NULL OR workspace_id = $4::uuid) AND max_time >= $6::bigint AND min_time < $7::bigint THEN events END AS events,
+              CASE WHEN NOT $8::boolean AND ($4::uuid IS NULL OR workspace_id = $4::uuid) AND max_time >= $6::bigint AND min_time < $7::bigint THEN events END AS events,
               sum(count) OVER (ORDER BY txid, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
          FROM (SELECT * FROM event_batches
                 WHERE (txid, seq) >= ($1::xid8, $2::bigint)${filter.includeUnsettled ? '' : ' AND txid < pg_snapshot_xmin(pg_current_snapshot())'}
@@ -152,7 +157,7 @@ export async function readLogPage(db: Queryable, cursor: LogCursor, limit: numbe
      ) counted
      WHERE coalesce(before, 0) < $3 + $5
      ORDER BY counted.txid, counted.seq`,
-    [cursor.txid, firstBatch, limit, workspaceId ?? null, skipInFirst, fromTime, toTime],
+    [cursor.txid, firstBatch, limit, workspaceId ?? null, skipInFirst, fromTime, toTime, filter.positionsOnly === true],
   );
   const events: StoredEvent[] = [];
   let end = cursor;

@@ -41,6 +41,12 @@ async function activeTriggered(db: Queryable, workspaces: string[]): Promise<Map
   return out;
 }
 
+/** Whether an action-based campaign is live (else a page is scanned past unread). */
+async function anyActionBased(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ live: boolean }>(`SELECT EXISTS (SELECT 1 FROM campaigns WHERE state = 'active' AND definition->>'delivery' = 'action_based') AS live`);
+  return rows[0]?.live === true;
+}
+
 /** Reads one page of the log into occurrences; true if it moved. */
 export async function readTriggerPage(db: Db, owner: string, opts: TriggerReaderOptions): Promise<boolean> {
   const prepare = async (events: StoredEvent[]) => {
@@ -66,7 +72,7 @@ export async function readTriggerPage(db: Db, owner: string, opts: TriggerReader
         [f.campaignId, f.event.user.user_id, f.event.id, f.event.workspace_id, f.due, JSON.stringify(props)],
       );
     }
-  });
+  }, () => anyActionBased(db));
 }
 
 /**
