@@ -25,6 +25,7 @@ import { providerEventRoutes } from './provider-events.js';
 import { TriggerReader } from './triggers/reader.js';
 import { deliverySettingsRoutes } from './delivery-routes.js';
 import { loadSmsProvider, sendSms, smsRoutes, statusCallbackPath } from '../channels/index.js';
+import { sdkAuthenticator, SDK_KEY_HEADER } from '../sdk/index.js';
 import { pushRoutes, PUSH_OPEN_PATH, sendPush, signOpenToken, vapidKeys, vapidSubject } from '../channels/index.js';
 import { campaignEvent, type SendContext } from './events.js';
 
@@ -75,6 +76,7 @@ export async function createCampaigns(db: Db, config: Config, box: SecretBox, op
       smsRoutes({ db, box, publicUrl: config.publicUrl, statusEvent: (m, type, fields, t) => campaignEvent(`users.messages.sms.${type}`, m.context as unknown as SendContext, fields, t) }),
       pushRoutes({
         box,
+        sdk: { authenticator: sdkAuthenticator, keyHeader: SDK_KEY_HEADER },
         allowHttpHosts: config.messaging.webhookAllow,
         openSecret,
         openEvent: (m, fields, t) => {

@@ -11,12 +11,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { appendEvents, type LogEvent } from '../../events/index.js';
 import { ApiError, type AppServices } from '../../http/index.js';
 import { userByDeviceId } from '../../identity/index.js';
-import { sdkAuthenticator, SDK_KEY_HEADER } from '../../sdk/index.js';
 import type { SecretBox } from '../../secrets/index.js';
 import { OpenBody, OpenedView, ScriptView, SubscribeBody, SubscribedView, UnsubscribeBody, UnsubscribedView, VapidKeyView } from './contract.js';
 import { openTokenWorkspace, verifyOpenToken } from './open-token.js';
@@ -37,6 +36,17 @@ export interface PushRouteDeps {
   openSecret(workspaceId: string): Buffer;
   /** The Open event of a message sent by a campaign (its stored context). */
   openEvent(message: PushMessageRow, fields: Record<string, unknown>, timeMs: number): LogEvent;
+  /**
+   * The SDK's key check (src/sdk: key, allowed origin, rate limit) and the header its key comes in,
+   * passed in by the wiring: the SDK capability reads the channels' feeds, so channels cannot import it.
+   */
+  sdk: { authenticator(services: AppServices): SdkAuthenticator; keyHeader: string };
+}
+
+/** What `sdkAuthenticator` (src/sdk) gives: an onRequest hook, and the SDK app a request was authenticated as. */
+export interface SdkAuthenticator {
+  onRequest(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  appOf(request: FastifyRequest): { id: string; workspace_id: string };
 }
 
 const tags = ['push'];
@@ -44,7 +54,8 @@ const tags = ['push'];
 export function pushRoutes(deps: PushRouteDeps) {
   return async function routes(app: FastifyInstance, services: AppServices): Promise<void> {
     const { db } = services;
-    const sdk = sdkAuthenticator(services);
+    const sdk = deps.sdk.authenticator(services);
+    const SDK_KEY_HEADER = deps.sdk.keyHeader;
 
     app.options(
       '/sdk/v1/push/*',
