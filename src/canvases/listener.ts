@@ -18,6 +18,8 @@ import { activeCanvases, ENTRY_COLUMNS, type Canvas, type Entry } from './store.
 const CURSOR = 'canvases';
 const PAGE = 2000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The entries an event can act on (`e`): under way, or entered within the longest conversion window. */
+const ACTIONABLE_ENTRY = `e.state = 'active' OR e.entered_at > now() - interval '31 days'`;
 const RELEVANT = new Set(['users.behaviors.CustomEvent', 'users.behaviors.Purchase']);
 
 /** Creates the cursor at the log's head the first time (history before the first start is not replayed). */
@@ -72,7 +74,7 @@ async function concerningCanvases(tx: Queryable, canvases: Canvas[], events: Sto
       `SELECT DISTINCT e.workspace_id, e.user_id
          FROM unnest($1::uuid[], $2::uuid[]) AS k(ws, uid)
          JOIN canvas_entries e ON e.workspace_id = k.ws AND e.user_id = k.uid
-        WHERE e.state = 'active' OR e.entered_at > now() - interval '31 days'`,
+        WHERE ${ACTIONABLE_ENTRY}`,
       [[...keys.values()].map((k) => k[0]), [...keys.values()].map((k) => k[1])],
     );
     for (const r of rows) concerned.add(userKey(r.workspace_id, r.user_id));
@@ -100,7 +102,7 @@ async function entriesOf(tx: Queryable, keys: Array<[string, string]>, exclude: 
     `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}
        FROM unnest($1::uuid[], $2::uuid[]) AS k(ws, uid)
        JOIN canvas_entries e ON e.workspace_id = k.ws AND e.user_id = k.uid
-      WHERE e.state = 'active' OR e.entered_at > now() - interval '31 days'`,
+      WHERE ${ACTIONABLE_ENTRY}`,
     [keys.map((k) => k[0]), keys.map((k) => k[1])],
   );
   for (const r of rows) {
